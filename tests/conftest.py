@@ -1,0 +1,67 @@
+"""Session-wide fixtures: real OpenCode releases (installed once per machine) and real servers.
+
+Releases come from npm into a per-machine cache (tools/releases.py); each is installed once and
+shared by every test. Servers are started once per session per release and shared too: each
+OpenCode start costs about a second of CPU on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.opencode import RealServer, isolated_env, real_server  # noqa: E402
+from tools.releases import ensure_release  # noqa: E402
+
+HELP_FIXTURES = ROOT / "compat_matrix" / "help"
+
+
+@pytest.fixture(scope="session")
+def opencode_release() -> Callable[[str], Path]:
+    """``opencode_release("1.18.33")`` -> path of that real binary (installed once per machine)."""
+    cache: dict[str, Path] = {}
+
+    def get(version: str) -> Path:
+        if version not in cache:
+            cache[version] = ensure_release(version)
+        return cache[version]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def opencode_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A HOME shared by the session's real OpenCode runs (isolated from the user's)."""
+    return tmp_path_factory.mktemp("opencode-home")
+
+
+@pytest.fixture(scope="session")
+def opencode_env(opencode_home: Path) -> dict[str, str]:
+    return isolated_env(opencode_home)
+
+
+@pytest.fixture(scope="session")
+def real_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RealServer]]:
+    """``real_servers("1.18.33")`` or ``real_servers("1.18.33", password="pw")`` -> a running
+    real server, started on first use and shared for the rest of the session."""
+    started: dict[tuple[str, str | None], RealServer] = {}
+    with ExitStack() as stack:
+
+        def get(version: str, password: str | None = None) -> RealServer:
+            key = (version, password)
+            if key not in started:
+                base = tmp_path_factory.mktemp(f"serve-{version}")
+                started[key] = stack.enter_context(
+                    real_server(version, base / "home", base / "project", password=password)
+                )
+            return started[key]
+
+        yield get

@@ -1,0 +1,1 @@
+"""Shared test support: real OpenCode releases, isolated homes, real servers."""

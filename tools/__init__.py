@@ -1,0 +1,1 @@
+"""Development tools of orch-doctor (not shipped in the wheel)."""

@@ -1,0 +1,118 @@
+"""Install real OpenCode releases from npm into a per-machine cache, once, and find them.
+
+Used by the test suite (session fixtures), by ``dev.py`` and by ``tools/record_help.py``.
+Standard library only: it runs before the project's virtual environment exists.
+
+Layout: ``<cache>/opencode/<version>/node_modules/<platform package>/bin/opencode``.
+The cache is ``$ORCH_DOCTOR_RELEASE_CACHE`` or ``$XDG_CACHE_HOME/orch-doctor-dev``
+(default ``~/.cache/orch-doctor-dev``), outside the repository.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+#: the releases the test suite runs for real (help fixtures cover more: compat_matrix/help/)
+TEST_RELEASES: tuple[str, ...] = ("0.5.29", "1.0.152", "1.0.162", "1.18.33")
+#: the newest release the project is tested with; `dev.py doctor` installs it when none is found
+NEWEST_TESTED = "1.18.33"
+
+NPM_TIMEOUT_S = 600
+
+
+def cache_root() -> Path:
+    env = os.environ.get("ORCH_DOCTOR_RELEASE_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "orch-doctor-dev"
+
+
+def platform_package() -> str:
+    """npm package holding the binary for this machine (e.g. ``opencode-linux-x64``)."""
+    system = {"linux": "linux", "darwin": "darwin"}.get(sys.platform, sys.platform)
+    machine = platform.machine().lower()
+    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        machine, machine
+    )
+    name = f"opencode-{system}-{arch}"
+    if arch == "x64" and system == "linux" and not _has_avx2():
+        name += "-baseline"
+    return name
+
+
+def _has_avx2() -> bool:
+    try:
+        return "avx2" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True
+
+
+def release_dir(version: str) -> Path:
+    return cache_root() / "opencode" / version
+
+
+def binary_path(version: str) -> Path:
+    return release_dir(version) / "node_modules" / platform_package() / "bin" / "opencode"
+
+
+def ensure_release(version: str, *, quiet: bool = True) -> Path:
+    """Return the path of the real ``opencode`` binary of ``version``, installing it if needed.
+
+    Safe to call from several processes at once (a lock file per release).
+    """
+    target = binary_path(version)
+    if _usable(target):
+        return target
+    folder = release_dir(version)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _usable(target):
+            return target
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm is not on PATH: install Node.js/npm to fetch OpenCode releases")
+        cmd = [
+            npm,
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--loglevel=error",
+            "--prefix",
+            str(folder),
+            f"{platform_package()}@{version}",
+        ]
+        if not quiet:
+            print(f"installing OpenCode {version} ({platform_package()}) ...", file=sys.stderr)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=NPM_TIMEOUT_S, cwd=folder
+        )
+        if proc.returncode != 0 or not _usable(target):
+            raise RuntimeError(
+                f"npm could not install {platform_package()}@{version} "
+                f"(exit {proc.returncode}): {proc.stderr.strip()[-2000:]}"
+            )
+    return target
+
+
+def _usable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def main(argv: list[str]) -> int:
+    versions = argv or list(TEST_RELEASES)
+    for version in versions:
+        print(ensure_release(version, quiet=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
