@@ -1,0 +1,161 @@
+"""Run a child process with a timeout and an output cap; never raise for exec errors.
+
+The child runs in its own session (process group); on timeout or when its output passes the cap,
+the whole group is killed, so grandchildren cannot keep pipes open or linger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB per stream is far more than any help text
+KILL_GRACE_S = 0.5
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    argv: tuple[str, ...]
+    stdout: str
+    stderr: str
+    returncode: int | None  # None when killed or never started
+    timed_out: bool = False
+    truncated: bool = False
+    duration_s: float = 0.0
+    error: str | None = None  # could not start: "No such file or directory", ...
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.timed_out and self.returncode == 0
+
+    @property
+    def output(self) -> str:
+        """stdout then stderr, the way a terminal would show both."""
+        if self.stdout and self.stderr:
+            return self.stdout + ("" if self.stdout.endswith("\n") else "\n") + self.stderr
+        return self.stdout or self.stderr
+
+
+def run_capture(
+    argv: Sequence[str],
+    *,
+    timeout_s: float,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> CaptureResult:
+    """Run ``argv`` to completion (or timeout / cap) and return what it printed."""
+    argv = tuple(argv)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return CaptureResult(
+            argv, "", "", None, duration_s=time.monotonic() - start, error=_exec_error(exc)
+        )
+
+    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    sizes = {"stdout": 0, "stderr": 0}
+    timed_out = truncated = False
+    deadline = start + timeout_s
+    assert proc.stdout is not None and proc.stderr is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+        sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+        while sel.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            for key, _ in sel.select(timeout=min(remaining, 0.5)):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                name = key.data
+                room = max_bytes - sizes[name]
+                if len(data) > room:
+                    data = data[:room]
+                    truncated = True
+                chunks[name].append(data)
+                sizes[name] += len(data)
+            if truncated:
+                break
+    if timed_out or truncated:
+        kill_group(proc)
+    else:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            kill_group(proc)
+    proc.stdout.close()
+    proc.stderr.close()
+    return CaptureResult(
+        argv,
+        b"".join(chunks["stdout"]).decode("utf-8", errors="replace"),
+        b"".join(chunks["stderr"]).decode("utf-8", errors="replace"),
+        None if (timed_out or truncated) else proc.returncode,
+        timed_out=timed_out,
+        truncated=truncated,
+        duration_s=time.monotonic() - start,
+    )
+
+
+def run_many(
+    commands: Mapping[str, Sequence[str]],
+    *,
+    timeout_s: float,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> dict[str, CaptureResult]:
+    """Run several commands at once (threads; the children do the work)."""
+    if not commands:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        futures = {
+            name: pool.submit(
+                run_capture, argv, timeout_s=timeout_s, max_bytes=max_bytes, env=env, cwd=cwd
+            )
+            for name, argv in commands.items()
+        }
+        return {name: fut.result() for name, fut in futures.items()}
+
+
+def kill_group(proc: subprocess.Popen[bytes], grace_s: float = KILL_GRACE_S) -> None:
+    """SIGTERM the child's process group, then SIGKILL what is left after ``grace_s``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=grace_s)
+            # the leader is gone; make sure the rest of the group is too
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace_s)
+
+
+def _exec_error(exc: OSError) -> str:
+    name = getattr(exc, "filename", None)
+    reason = exc.strerror or type(exc).__name__
+    return f"{reason}: {name}" if name else reason

@@ -1,0 +1,75 @@
+"""Record a real OpenCode release's help texts into compat_matrix/help/<version>/.
+
+    .venv/bin/python -m tools.record_help 1.18.34 [VERSION ...]
+
+Installs the release into the per-machine cache (tools/releases.py), runs ``--version`` and the
+help of the root, ``attach``, ``run`` and ``serve`` with an isolated HOME, and stores the output
+as printed (ANSI codes kept) plus a meta.toml saying how and when it was recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import tempfile
+from pathlib import Path
+
+from orch_doctor.models import PROBED_COMMANDS
+from orch_doctor.proc import run_capture
+from tools.releases import ensure_release, platform_package
+
+ROOT = Path(__file__).resolve().parent.parent
+HELP_DIR = ROOT / "compat_matrix" / "help"
+TIMEOUT_S = 60.0
+
+
+def help_argv(binary: str, command: str) -> list[str]:
+    return [binary, "--help"] if command == "root" else [binary, command, "--help"]
+
+
+def record(version: str) -> Path:
+    binary = str(ensure_release(version, quiet=False))
+    out = HELP_DIR / version
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="orch-doctor-record-") as home:
+        env = {
+            "HOME": home,
+            "XDG_DATA_HOME": f"{home}/.local/share",
+            "XDG_CONFIG_HOME": f"{home}/.config",
+            "XDG_CACHE_HOME": f"{home}/.cache",
+            "XDG_STATE_HOME": f"{home}/.local/state",
+            "PATH": "/usr/bin:/bin",
+            "TERM": "xterm-256color",
+        }
+        runs = {"version": [binary, "--version"]}
+        runs.update({cmd: help_argv(binary, cmd) for cmd in PROBED_COMMANDS})
+        for name, argv in runs.items():
+            res = run_capture(argv, timeout_s=TIMEOUT_S, env=env, cwd=home)
+            if res.error or res.timed_out:
+                raise RuntimeError(f"{version}: {name}: {res.error or 'timed out'}")
+            (out / f"{name}.txt").write_text(res.output, encoding="utf-8")
+    argv_note = ", ".join(
+        f'"{c}" = "opencode {"" if c == "root" else c + " "}--help"' for c in PROBED_COMMANDS
+    )
+    (out / "meta.toml").write_text(
+        f'version = "{version}"\n'
+        f'recorded = "{dt.date.today().isoformat()}"\n'
+        f'package = "{platform_package()}@{version}"\n'
+        "synthesized = false\n"
+        f"[commands]\n{argv_note.replace(', ', chr(10))}\n",
+        encoding="utf-8",
+    )
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    for version in argv:
+        print(record(version))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
