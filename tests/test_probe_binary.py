@@ -1,0 +1,164 @@
+"""The binary probe against real releases, and against binaries that misbehave."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orch_doctor.help_fixtures import load_help_texts, stored_capabilities
+from orch_doctor.probe_binary import probe_binary, probe_installed
+
+REAL = ["1.0.152", "1.18.33"]
+
+
+@pytest.fixture(scope="module")
+def real_caps(opencode_release: Callable[[str], Path], opencode_env: dict[str, str]) -> dict:
+    return {v: probe_binary(str(opencode_release(v)), env=opencode_env) for v in REAL}
+
+
+@pytest.mark.parametrize("version", REAL)
+def test_real_probe_matches_the_stored_fixture(real_caps: dict, version: str) -> None:
+    live = real_caps[version]
+    stored = stored_capabilities(version)
+    assert live.version is not None and live.version.text == version and live.version.release
+    assert set(live.commands) == {"root", "attach", "run", "serve"}
+    for name in ("root", "attach", "run", "serve"):
+        assert live.command(name).exists == stored.command(name).exists
+        assert dict(live.command(name).options) == dict(stored.command(name).options), name
+    assert live.warnings == ()
+
+
+def test_cli_json_on_real_releases(
+    opencode_release: Callable[[str], Path], opencode_env: dict[str, str]
+) -> None:
+    out = {}
+    for version in REAL:
+        proc = subprocess.run(
+            [sys.executable, "-m", "orch_doctor", "probe", "--opencode",
+             str(opencode_release(version)), "--format", "json"],
+            capture_output=True, text=True, timeout=120, env=opencode_env,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        out[version] = json.loads(proc.stdout)
+    old, new = out["1.0.152"], out["1.18.33"]
+    assert old["binary"]["version"] == "1.0.152" and old["binary"]["release"] is True
+    assert old["commands"]["attach"]["exists"] is True
+    assert set(old["commands"]["attach"]["options"]) == {
+        "help", "version", "print-logs", "log-level", "dir",
+    }  # fmt: skip
+    assert new["commands"]["attach"]["options"]["session"]["aliases"] == ["s"]
+    assert new["commands"]["attach"]["options"]["session"]["type"] == "string"
+    assert new["commands"]["root"]["options"]["no-replay"]["type"] == "boolean"
+    for data in (old, new):
+        assert set(data["binary"]) >= {"path", "version", "version_raw", "release"}
+        assert data["discovery"]["chosen"]["source"] == "--opencode"
+
+
+def test_cli_text_renders(opencode_release: Callable[[str], Path], opencode_env: dict) -> None:
+    from click.testing import CliRunner
+
+    from orch_doctor.cli import main
+
+    result = CliRunner().invoke(
+        main, ["probe", "--opencode", str(opencode_release("1.0.152"))], env=opencode_env
+    )
+    assert result.exit_code == 0, result.output
+    assert "OpenCode 1.0.152" in result.output and "--dir" in result.output
+
+
+# --- binaries that misbehave (fakes: a real OpenCode cannot be made to do these) -------------
+
+
+def fake(tmp_path: Path, name: str, body: str) -> Path:
+    """A fake opencode: prints 1.0.152's recorded --version, does ``body`` for help."""
+    path = tmp_path / name
+    path.write_text(
+        '#!/bin/sh\nif [ "$1" = "--version" ]; then echo 1.0.152; exit 0; fi\n' + body + "\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_hanging_binary_times_out_and_its_group_is_killed(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    binary = fake(
+        tmp_path, "hang", f"sleep 300 & echo $! >> {pids}\necho $$ >> {pids}\nsleep 300\n"
+    )
+    start = time.monotonic()
+    caps = probe_binary(str(binary), timeout_s=2.0)
+    elapsed = time.monotonic() - start
+    assert elapsed < 2.0 + 3.0
+    assert caps.version is not None and caps.version.text == "1.0.152"
+    assert any("timed out" in w for w in caps.warnings)
+    assert not caps.command("root").exists
+    time.sleep(0.3)
+    leftover = [int(p) for p in pids.read_text().split() if _alive(int(p))]
+    assert leftover == []
+
+
+def test_crashing_binary(tmp_path: Path) -> None:
+    binary = fake(tmp_path, "crash", "kill -SEGV $$")
+    caps = probe_binary(str(binary), timeout_s=10)
+    assert not caps.command("root").exists
+    assert any("root help unusable" in w for w in caps.warnings)
+
+
+def test_binary_garbage(tmp_path: Path) -> None:
+    binary = fake(tmp_path, "garbage", "head -c 300000 /dev/urandom")
+    caps = probe_binary(str(binary), timeout_s=10)
+    assert caps.version is not None and caps.version.text == "1.0.152"
+    assert not caps.command("root").options
+    assert caps.warnings  # said, not crashed
+
+
+def test_ten_megabytes_of_output_is_cut(tmp_path: Path) -> None:
+    real_root = load_help_texts("1.0.152")["root"].text.replace("'", "")
+    body = f"printf '%s' '{real_root}'\nyes '      --flood  text  [string]' | head -c 10000000"
+    binary = fake(tmp_path, "flood", body)
+    start = time.monotonic()
+    caps = probe_binary(str(binary), timeout_s=20)
+    assert time.monotonic() - start < 20
+    root = caps.command("root")
+    assert root.exists and "session" in root.options and "flood" in root.options
+    assert any("size cap" in w for w in root.warnings)
+
+
+def test_not_executable_and_directory_via_probe(tmp_path: Path) -> None:
+    plain = tmp_path / "opencode"
+    plain.write_text("#!/bin/sh\necho 1.0.152\n")
+    for target, problem in ((plain, "not executable"), (tmp_path, "directory")):
+        caps = probe_installed(str(target), {"PATH": "", "HOME": str(tmp_path)})
+        assert caps.binary_path is None
+        assert caps.finding is not None and caps.finding.problem is not None
+        assert problem in caps.finding.problem and caps.finding.fix
+
+
+def test_cli_reports_a_missing_binary_with_exit_1(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable), "HOME": str(tmp_path)}
+    env.pop("OPENCODE_BIN", None)
+    env.pop("OPENCODE_BIN_PATH", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "orch_doctor", "probe", "--opencode", str(tmp_path / "none"),
+         "--format", "json"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    assert data["binary"]["path"] is None
+    assert "missing" in data["discovery"]["problem"]
+    assert "Traceback" not in proc.stderr
