@@ -10,9 +10,11 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from orch_doctor import cache
+from orch_doctor.cache import binary_identity
 from orch_doctor.capabilities import capabilities_from_help
 from orch_doctor.discover import discover
-from orch_doctor.models import PROBED_COMMANDS, Capabilities, HelpText
+from orch_doctor.models import PROBED_COMMANDS, BinaryCandidate, Capabilities, HelpText
 from orch_doctor.proc import CaptureResult, run_many
 from orch_doctor.version import parse_version_output
 
@@ -38,8 +40,26 @@ def probe_binary(
     commands: Sequence[str] = PROBED_COMMANDS,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     env: Mapping[str, str] | None = None,
+    use_cache: bool = False,
+    refresh: bool = False,
 ) -> Capabilities:
-    """Run ``--version`` and each command's ``--help`` concurrently and parse them."""
+    """Run ``--version`` and each command's ``--help`` concurrently and parse them.
+
+    With ``use_cache`` the raw outputs are kept on disk keyed by the binary's identity (path,
+    size, mtime, inode) and the tool's version, and parsed again on the next call (< 1 ms);
+    ``refresh`` ignores what is cached. Failed or timed-out probes are never cached.
+    """
+    identity = binary_identity(path) if use_cache else None
+    key = {"identity": identity, "commands": list(commands)}
+    if identity is not None and not refresh:
+        cached = cache.load("probe", key)
+        if cached is not None:
+            texts = {
+                name: HelpText(command=name, text=str(item.get("text", "")))
+                for name, item in cached.get("help", {}).items()
+            }
+            caps = capabilities_from_help(texts, str(cached.get("version", "")), binary_path=path)
+            return replace(caps, warnings=(*caps.warnings,))
     runs: dict[str, list[str]] = {"version": [path, "--version"]}
     runs.update({cmd: help_argv(path, cmd) for cmd in commands})
     results = run_many(runs, timeout_s=timeout_s, max_bytes=HELP_MAX_BYTES, env=child_env(env))
@@ -49,6 +69,16 @@ def probe_binary(
     problem = capture_problem(version)
     if problem:
         caps = replace(caps, warnings=(f"--version {problem}", *caps.warnings))
+    all_ok = problem is None and all(capture_problem(res) is None for res in results.values())
+    if identity is not None and all_ok:
+        cache.store(
+            "probe",
+            key,
+            {
+                "version": version_output(version),
+                "help": {name: {"text": t.text} for name, t in texts.items()},
+            },
+        )
     return caps
 
 
@@ -58,27 +88,60 @@ def probe_installed(
     *,
     commands: Sequence[str] = PROBED_COMMANDS,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    use_cache: bool = False,
+    refresh: bool = False,
 ) -> Capabilities:
     """Discover the OpenCode that runs, probe it, and read the versions of shadowed ones."""
     finding = discover(opencode, env)
     if finding.chosen is None:
         return Capabilities(binary_path=None, version=None, commands={}, finding=finding)
     path = finding.chosen.path
-    caps = probe_binary(path, commands=commands, timeout_s=timeout_s, env=env)
+    caps = probe_binary(
+        path, commands=commands, timeout_s=timeout_s, env=env, use_cache=use_cache,
+        refresh=refresh,
+    )  # fmt: skip
     if finding.shadowed:
-        versions = run_many(
-            {c.path: [c.path, "--version"] for c in finding.shadowed},
-            timeout_s=timeout_s,
-            max_bytes=HELP_MAX_BYTES,
-            env=child_env(env),
+        finding = replace(
+            finding,
+            shadowed=tuple(
+                replace(c, version=v)
+                for c, v in zip(
+                    finding.shadowed,
+                    shadowed_versions(finding.shadowed, timeout_s, env, use_cache and not refresh),
+                    strict=True,
+                )
+            ),
         )
-        shadowed = tuple(
-            replace(c, version=parse_version_output(version_output(versions[c.path])).text)
-            for c in finding.shadowed
-        )
-        finding = replace(finding, shadowed=shadowed)
     chosen = replace(finding.chosen, version=caps.version.text if caps.version else None)
     return replace(caps, finding=replace(finding, chosen=chosen))
+
+
+def shadowed_versions(
+    candidates: Sequence[BinaryCandidate],
+    timeout_s: float,
+    env: Mapping[str, str] | None,
+    use_cache: bool,
+) -> list[str | None]:
+    """Versions of the binaries the chosen one hides (cached by binary identity)."""
+    found: dict[str, str | None] = {}
+    keys = {c.path: {"identity": binary_identity(c.path)} for c in candidates}
+    for c in candidates:
+        cached = cache.load("version", keys[c.path]) if use_cache else None
+        if cached is not None:
+            found[c.path] = cached.get("version")
+    todo = [c for c in candidates if c.path not in found]
+    results = run_many(
+        {c.path: [c.path, "--version"] for c in todo},
+        timeout_s=timeout_s,
+        max_bytes=HELP_MAX_BYTES,
+        env=child_env(env),
+    )
+    for c in todo:
+        text = parse_version_output(version_output(results[c.path])).text
+        found[c.path] = text
+        if text is not None and keys[c.path]["identity"] is not None:
+            cache.store("version", keys[c.path], {"version": text})
+    return [found[c.path] for c in candidates]
 
 
 def to_help_text(command: str, res: CaptureResult) -> HelpText:

@@ -1,0 +1,311 @@
+"""From capabilities + server status + request + matrix to a :class:`Decision`. Pure.
+
+Feature detection decides which strategies are possible; known issues for the detected version
+forbid, demote or add a workaround; preference picks. Every rejected strategy says exactly why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from orch_doctor.matrix import KnownIssue, Matrix, Strategy
+from orch_doctor.models import (
+    Capabilities,
+    Decision,
+    KnownIssueHit,
+    ServerStatus,
+    SpawnRequest,
+)
+from orch_doctor.plan import PlanValidationError, build_plan
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+@dataclass
+class _Candidate:
+    strategy: Strategy
+    hits: list[KnownIssue] = field(default_factory=list)
+    demoted: bool = False
+
+
+def decide(
+    caps: Capabilities,
+    server: ServerStatus | None,
+    request: SpawnRequest,
+    matrix: Matrix,
+    *,
+    allowed_strategies: Collection[str] | None = None,
+) -> Decision:
+    warnings: list[str] = list(version_warnings(caps, matrix))
+    rejected: dict[str, str] = {}
+    version = _version(caps)
+    newer_major = _newer_major(caps, matrix)
+
+    applicable = [issue for issue in matrix.issues if issue_applies(issue, caps, version)]
+    if version is None and matrix.issues:
+        warnings.append(
+            "the OpenCode version is unknown: known issues tied to versions were not applied"
+        )
+
+    candidates: list[_Candidate] = []
+    for strategy in matrix.strategies:
+        if newer_major:
+            rejected[strategy.name] = newer_major
+            continue
+        if allowed_strategies is not None and strategy.name not in allowed_strategies:
+            rejected[strategy.name] = "not allowed by policy (allowed strategies)"
+            continue
+        missing = missing_requirements(strategy, caps, server, request)
+        if missing:
+            rejected[strategy.name] = "; ".join(missing)
+            continue
+        hits = [i for i in applicable if strategy.name in i.affects]
+        forbid = next((i for i in hits if i.severity == "forbid"), None)
+        if forbid is not None:
+            rejected[strategy.name] = f"known issue {forbid.id}: {forbid.title} ({forbid.evidence})"
+            continue
+        candidates.append(
+            _Candidate(strategy, hits, demoted=any(i.severity == "demote" for i in hits))
+        )
+
+    ordered = [c for c in candidates if not c.demoted] + [c for c in candidates if c.demoted]
+    for cand in ordered:
+        name = cand.strategy.name
+        workarounds = {i.workaround for i in cand.hits if i.workaround}
+        try:
+            plan = build_plan(
+                name,
+                caps,
+                request,
+                server_url=server.url if (server and cand.strategy.needs_server) else None,
+                workarounds=workarounds,
+                auth=bool(server and server.auth == "basic"),
+            )
+        except (PlanValidationError, ValueError) as exc:
+            rejected[name] = f"plan not valid for this OpenCode: {exc}"
+            continue
+        for other in ordered:
+            if other is not cand and other.strategy.name not in rejected:
+                rejected[other.strategy.name] = _not_chosen(other, cand)
+        reasons = _reasons(cand, caps, server)
+        warnings.extend(_issue_warnings(cand.hits))
+        warnings.extend(_request_warnings(name, caps, request))
+        return Decision(
+            strategy=name,
+            reasons=tuple(reasons),
+            rejected=rejected,
+            warnings=tuple(warnings),
+            known_issues=tuple(_hit(i) for i in cand.hits),
+            plan=plan,
+        )
+    return Decision(
+        strategy="none",
+        reasons=("no spawn strategy is possible with this OpenCode and server",),
+        rejected=rejected,
+        warnings=tuple(warnings),
+        known_issues=tuple(_hit(i) for i in applicable),
+        plan=None,
+        fix=_fix(caps, server, rejected, newer_major),
+    )
+
+
+# --- requirements ------------------------------------------------------------------------------
+
+
+def missing_requirements(
+    strategy: Strategy,
+    caps: Capabilities,
+    server: ServerStatus | None,
+    request: SpawnRequest,
+) -> list[str]:
+    """Every requirement of ``strategy`` this OpenCode/server/request does not meet."""
+    missing: list[str] = []
+    for command, options in strategy.commands.items():
+        spec = caps.command(command)
+        where = "opencode" if command == "root" else f"opencode {command}"
+        if not spec.exists:
+            missing.append(f"`{where}` does not exist in this release")
+            continue
+        absent = [f"--{o}" for o in options if o not in spec.options]
+        if absent:
+            missing.append(f"`{where}` has no {', '.join(absent)}")
+    if strategy.needs_server:
+        if server is None:
+            missing.append("no OpenCode server given (--server URL)")
+        elif not server.ok:
+            missing.append(f"server {server.url} is not usable: {server.verdict}")
+        elif server.routes is None:
+            missing.append(
+                f"the routes of server {server.url} are unknown (no OpenAPI document): "
+                "a route is never assumed from a 200"
+            )
+        else:
+            absent_routes = [r for r in strategy.routes if r not in server.routes]
+            if absent_routes:
+                missing.append(f"server {server.url} has no {', '.join(absent_routes)}")
+        if (
+            strategy.name == "standalone-session"
+            and server is not None
+            and urlsplit(server.url).hostname not in LOOPBACK
+        ):
+            missing.append("the server is not on this machine, so it cannot share the data dir")
+    standalone = strategy.name.startswith("standalone")
+    if standalone and request.model and "model" not in caps.command("root").options:
+        missing.append("a model was requested but `opencode` has no --model")
+    return missing
+
+
+def issue_applies(issue: KnownIssue, caps: Capabilities, version: object) -> bool:
+    if version is None:
+        return False
+    if not issue.specifier().contains(version, prereleases=True):
+        return False
+    if issue.when_command:
+        spec = caps.command(issue.when_command)
+        if not spec.exists:
+            return False
+        if issue.when_option and issue.when_option not in spec.options:
+            return False
+    return True
+
+
+def version_warnings(caps: Capabilities, matrix: Matrix) -> list[str]:
+    """Where the version string and the detected flags disagree: the flags win, say so."""
+    from packaging.version import Version
+
+    version = _version(caps)
+    if version is None:
+        return []
+    warnings = []
+    for expected in matrix.capabilities:
+        spec = caps.command(expected.command)
+        present = spec.exists and (expected.option is None or expected.option in spec.options)
+        what = f"`opencode {expected.command}`" if expected.command != "root" else "`opencode`"
+        if expected.option:
+            what += f" --{expected.option}"
+        if version >= Version(expected.since) and not present:
+            warnings.append(
+                f"version {caps.version.text if caps.version else '?'} should have {what} "
+                f"(from {expected.since}: {expected.evidence}) but its help does not show it: "
+                "going by the help"
+            )
+        elif expected.absent_through and version <= Version(expected.absent_through) and present:
+            warnings.append(
+                f"version {caps.version.text if caps.version else '?'} should not have {what} "
+                f"(absent up to {expected.absent_through}) but its help shows it: "
+                "going by the help"
+            )
+    return warnings
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _version(caps: Capabilities) -> object:
+    if caps.version is None or caps.version.text is None:
+        return None
+    return caps.version.parsed
+
+
+def _newer_major(caps: Capabilities, matrix: Matrix) -> str | None:
+    version = _version(caps)
+    major = getattr(version, "major", None)
+    root = caps.command("root")
+    looks_2x = "server" in root.options and not caps.command("attach").exists
+    if major is not None and major not in matrix.policy.known_majors:
+        known = ", ".join(f"{m}.x" for m in matrix.policy.known_majors)
+        return (
+            f"OpenCode {caps.version.text if caps.version else '?'} is a major release this "
+            f"matrix does not know (known: {known})"
+            + ("; its CLI has no `attach` and the root takes --server" if looks_2x else "")
+        )
+    if major is None and looks_2x:
+        return (
+            "this OpenCode looks like a 2.x release (no `attach`, the root takes --server), "
+            "which the matrix does not know"
+        )
+    return None
+
+
+def _not_chosen(other: _Candidate, chosen: _Candidate) -> str:
+    if other.demoted:
+        ids = ", ".join(i.id for i in other.hits if i.severity == "demote")
+        return f"possible, but demoted by known issue {ids}; {chosen.strategy.name} is preferred"
+    return f"possible, but {chosen.strategy.name} is preferred"
+
+
+def _reasons(cand: _Candidate, caps: Capabilities, server: ServerStatus | None) -> list[str]:
+    strategy = cand.strategy
+    reasons = [strategy.summary]
+    for command, options in strategy.commands.items():
+        where = "opencode" if command == "root" else f"opencode {command}"
+        if options:
+            flags = ", ".join(f"--{o}" for o in options)
+            reasons.append(f"`{where}` has {flags} (from its help)")
+        else:
+            reasons.append(f"`{where}` exists (from its help)")
+    if strategy.needs_server and server is not None:
+        who = f"OpenCode {server.version}" if server.version else "OpenCode, version unknown"
+        reasons.append(f"server {server.url} is up ({who})")
+        if strategy.routes:
+            reasons.append(f"server has {', '.join(strategy.routes)} (from its OpenAPI document)")
+    elif not strategy.needs_server:
+        reasons.append("needs no server")
+    for issue in cand.hits:
+        if issue.workaround:
+            reasons.append(f"applies workaround {issue.workaround} for {issue.id}")
+    if cand.demoted:
+        reasons.append("chosen although demoted: nothing better is possible")
+    return reasons
+
+
+def _issue_warnings(hits: list[KnownIssue]) -> list[str]:
+    return [
+        f"known issue {i.id}: {i.title} ({i.evidence})"
+        for i in hits
+        if i.severity in ("warn", "demote")
+    ]
+
+
+def _request_warnings(strategy: str, caps: Capabilities, request: SpawnRequest) -> list[str]:
+    warnings = []
+    if request.model and strategy == "attach-tui-api":
+        warnings.append(
+            "attach-tui-api cannot choose the model: the TUI uses its default model "
+            f"(requested {request.model})"
+        )
+    if not request.prompt:
+        warnings.append("no prompt given: the plan only opens the TUI")
+    return warnings
+
+
+def _hit(issue: KnownIssue) -> KnownIssueHit:
+    return KnownIssueHit(
+        id=issue.id,
+        title=issue.title,
+        severity=issue.severity,
+        affects=issue.affects,
+        workaround=issue.workaround,
+        evidence=issue.evidence,
+    )
+
+
+def _fix(
+    caps: Capabilities,
+    server: ServerStatus | None,
+    rejected: dict[str, str],
+    newer_major: str | None,
+) -> str:
+    if newer_major:
+        return "install a 1.x release (npm install -g opencode-ai@1) or upgrade orch-doctor"
+    if caps.binary_path is None:
+        return "install OpenCode: npm install -g opencode-ai (or set OPENCODE_BIN)"
+    if not caps.command("attach").exists and not caps.command("root").has_flag("--prompt"):
+        return "upgrade OpenCode: npm install -g opencode-ai@latest"
+    if server is None:
+        return "start a server (opencode serve --port 4096) and pass --server http://127.0.0.1:4096"
+    if not server.ok:
+        return server.fix or f"make the server at {server.url} reachable"
+    return "upgrade OpenCode (npm install -g opencode-ai@latest) or start a newer server"
