@@ -60,3 +60,41 @@ def stored_capabilities(version: str) -> Capabilities:
         stored_version_output(version),
         binary_path=f"<stored help of {version}>",
     )
+
+
+def stored_routes(version: str) -> frozenset[str] | None:
+    """The route set recorded from a real server of ``version`` (routes.txt), if any."""
+    path = help_dir() / version / "routes.txt"
+    if not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def routes_complete(routes: frozenset[str]) -> bool:
+    """Every real OpenCode server lists its sessions; an OpenAPI document without GET /session
+    is incomplete (measured on 1.14.34: /doc lists 3 paths)."""
+    return "GET /session" in routes
+
+
+def fallback_routes(version: str) -> tuple[str, frozenset[str]] | None:
+    """The complete recorded route set of the newest stored release <= ``version`` of the same
+    major: what stands in when a server's own OpenAPI document is incomplete."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        return None
+    best: tuple[Version, str, frozenset[str]] | None = None
+    for name in stored_releases():
+        try:
+            have = Version(name)
+        except InvalidVersion:
+            continue
+        routes = stored_routes(name)
+        if routes is None or not routes_complete(routes):
+            continue
+        if have.major == wanted.major and have <= wanted and (best is None or have > best[0]):
+            best = (have, name, routes)
+    return (best[1], best[2]) if best else None

@@ -251,6 +251,7 @@ class ServerStatus:
     version: str | None = None
     version_source: str | None = None  # "GET /global/health", "inferred from ...", ...
     routes: frozenset[str] | None = None  # route_key() names from GET /doc; None = unknown
+    routes_source: str | None = None  # "GET /doc", or which recorded route set stood in
     directory: str | None = None  # GET /path
     auth: str | None = None  # "none", "basic"
     skew: str | None = None  # "same", "supported", "unsupported", "unknown"
@@ -277,6 +278,7 @@ class ServerStatus:
             "version": self.version,
             "version_source": self.version_source,
             "routes": sorted(self.routes) if self.routes is not None else None,
+            "routes_source": self.routes_source,
             "directory": self.directory,
             "auth": self.auth,
             "skew": self.skew,

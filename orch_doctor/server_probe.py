@@ -24,6 +24,7 @@ import httpx
 
 from orch_doctor import cache
 from orch_doctor.credentials import Credentials
+from orch_doctor.help_fixtures import fallback_routes, routes_complete
 from orch_doctor.models import REDACTED, Finding, ServerStatus, ServerVerdict
 from orch_doctor.openapi import routes_from_openapi
 
@@ -345,8 +346,18 @@ async def _probe(
             else:
                 version_source = "unknown: the server exposes no version"
 
+    routes_source = "GET /doc" if routes is not None else None
     if want_routes and not doc_checked:
         routes = await _routes(base, client, timeout_s, credentials, version, use_cache)
+        routes_source = "GET /doc" if routes is not None else None
+    if routes is not None and version and not routes_complete(routes):
+        stand_in = fallback_routes(version)
+        if stand_in is not None:
+            routes_source = (
+                f"recorded from a real {stand_in[0]} server: this server's OpenAPI document is "
+                f"incomplete ({len(routes)} routes, no GET /session)"
+            )
+            routes = stand_in[1]
     directory = await _directory(base, client, timeout_s, credentials)
     findings = _findings(base, version, auth, cors_any)
     who = f"OpenCode {version}" if version else "OpenCode, version unknown"
@@ -359,6 +370,7 @@ async def _probe(
         version=version,
         version_source=version_source,
         routes=routes,
+        routes_source=routes_source,
         directory=directory,
         auth=auth,
         findings=findings,

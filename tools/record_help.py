@@ -4,7 +4,9 @@
 
 Installs the release into the per-machine cache (tools/releases.py), runs ``--version`` and the
 help of the root, ``attach``, ``run`` and ``serve`` with an isolated HOME, and stores the output
-as printed (ANSI codes kept) plus a meta.toml saying how and when it was recorded.
+as printed (ANSI codes kept) plus a meta.toml saying how and when it was recorded. Then starts
+``opencode serve`` on a free loopback port and stores the server's route set (from its OpenAPI
+document, GET /doc) as routes.txt, one "METHOD /path" per line.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ TIMEOUT_S = 60.0
 
 def help_argv(binary: str, command: str) -> list[str]:
     return [binary, "--help"] if command == "root" else [binary, command, "--help"]
+
+
+def load_commands(out: Path) -> tuple[str, ...]:
+    from orch_doctor.helptext import parse_root_commands
+
+    return parse_root_commands((out / "root.txt").read_text(encoding="utf-8"))
 
 
 def record(version: str) -> Path:
@@ -62,12 +70,60 @@ def record(version: str) -> Path:
     return out
 
 
+def record_routes(version: str, out: Path) -> None:
+    import json
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    from orch_doctor.openapi import routes_from_openapi
+    from orch_doctor.proc import kill_group
+
+    binary = str(ensure_release(version))
+    with tempfile.TemporaryDirectory(prefix="orch-doctor-record-") as home:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {"HOME": home, "PATH": "/usr/bin:/bin", "XDG_DATA_HOME": f"{home}/.local/share",
+               "XDG_CONFIG_HOME": f"{home}/.config", "XDG_CACHE_HOME": f"{home}/.cache",
+               "XDG_STATE_HOME": f"{home}/.local/state"}  # fmt: skip
+        proc = subprocess.Popen(
+            [binary, "serve", "--port", str(port), "--hostname", "127.0.0.1"],
+            cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/doc", timeout=30) as r:
+                        doc = json.load(r)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError(f"{version}: serve did not answer GET /doc") from None
+                    time.sleep(0.2)
+        finally:
+            kill_group(proc)
+    routes = routes_from_openapi(doc)
+    if routes is None:
+        raise RuntimeError(f"{version}: GET /doc is not an OpenAPI document")
+    (out / "routes.txt").write_text("\n".join(sorted(routes)) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
     for version in argv:
-        print(record(version))
+        out = record(version)
+        if "serve" in load_commands(out):
+            try:
+                record_routes(version, out)
+            except RuntimeError as exc:
+                print(f"no routes recorded: {exc}", file=sys.stderr)
+        print(out)
     return 0
 
 
