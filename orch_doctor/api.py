@@ -1,0 +1,96 @@
+"""The Python API ``orch spawn`` calls on every spawn.
+
+    from orch_doctor.api import select_strategy
+
+    decision = select_strategy("/path/to/project", model="opencode/big-pickle",
+                               prompt="fix the tests", server_url="http://127.0.0.1:4096")
+    if decision.plan is None:
+        raise SystemExit(f"cannot spawn: {decision.fix}")
+    for step in decision.plan.steps: ...
+
+Warm path (binary probe cached on disk, matrix passed in or loaded): a few milliseconds, no rich,
+no subprocess. Only what the decision needs is imported here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+
+from orch_doctor.credentials import Credentials, credentials_from_env
+from orch_doctor.decide import decide
+from orch_doctor.matrix import Matrix, load_matrix
+from orch_doctor.models import Capabilities, Decision, ServerStatus, SpawnRequest
+from orch_doctor.plan import PlanValidationError, validate_plan
+from orch_doctor.probe_binary import DEFAULT_TIMEOUT_S, probe_installed
+
+__all__ = [
+    "PlanValidationError",
+    "get_capabilities",
+    "get_server_status",
+    "select_strategy",
+    "validate_plan",
+]
+
+
+def get_capabilities(
+    opencode: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    refresh: bool = False,
+    use_cache: bool = True,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Capabilities:
+    """Discover and probe the installed OpenCode (cached by binary identity)."""
+    return probe_installed(opencode, env, timeout_s=timeout_s, use_cache=use_cache, refresh=refresh)
+
+
+def get_server_status(
+    url: str,
+    *,
+    credentials: Credentials | None = None,
+    client_version: str | None = None,
+    timeout_s: float = 5.0,
+) -> ServerStatus:
+    from orch_doctor.server_probe import probe_server
+
+    return probe_server(
+        url, timeout_s=timeout_s, credentials=credentials, client_version=client_version
+    )
+
+
+def select_strategy(
+    directory: str | os.PathLike[str],
+    *,
+    model: str | None = None,
+    prompt: str | None = None,
+    server_url: str | None = None,
+    opencode: str | None = None,
+    credentials: Credentials | None = None,
+    matrix: Matrix | None = None,
+    matrix_files: Sequence[str] = (),
+    allowed_strategies: Collection[str] | None = None,
+    refresh: bool = False,
+    env: Mapping[str, str] | None = None,
+    capabilities: Capabilities | None = None,
+    server: ServerStatus | None = None,
+) -> Decision:
+    """Pick the spawn strategy and build its exact plan (``Decision.plan``).
+
+    Pass ``capabilities`` / ``server`` / ``matrix`` to reuse what the caller already has.
+    Credentials default to OPENCODE_SERVER_PASSWORD / OPENCODE_SERVER_USERNAME.
+    """
+    request = SpawnRequest(
+        directory=str(Path(directory).expanduser().absolute()),
+        model=model,
+        prompt=prompt,
+        server_url=server_url,
+    )
+    matrix = matrix or load_matrix(matrix_files)
+    caps = capabilities or get_capabilities(opencode, env=env, refresh=refresh)
+    if server is None and server_url:
+        creds = credentials or credentials_from_env(env)
+        client = caps.version.text if caps.version else None
+        server = get_server_status(server_url, credentials=creds, client_version=client)
+    return decide(caps, server, request, matrix, allowed_strategies=allowed_strategies)

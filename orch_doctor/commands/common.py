@@ -1,0 +1,44 @@
+"""Small pieces shared by the subcommands (no heavy imports)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def config_error(message: str) -> NoReturn:
+    """A usage or configuration error: one clear line on stderr, exit 2."""
+    click.echo(f"orch-doctor: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def format_option() -> Any:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def matrix_option() -> Any:
+    return click.option(
+        "--matrix",
+        "matrix_files",
+        metavar="FILE",
+        multiple=True,
+        help="Extra compat_matrix TOML merged over the shipped data (repeatable).",
+    )
