@@ -24,6 +24,17 @@ from tools.releases import ensure_release  # noqa: E402
 HELP_FIXTURES = ROOT / "compat_matrix" / "help"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the tests away from the user's cache and matrix overrides."""
+    import os
+    import tempfile
+
+    os.environ["ORCH_DOCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="orch-doctor-test-cache-")
+    os.environ["ORCH_DOCTOR_MATRIX_DIRS"] = ""
+    for name in ("OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME", "OPENCODE_BIN"):
+        os.environ.pop(name, None)
+
+
 @pytest.fixture(scope="session")
 def opencode_release() -> Callable[[str], Path]:
     """``opencode_release("1.18.33")`` -> path of that real binary (installed once per machine)."""

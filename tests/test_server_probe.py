@@ -1,0 +1,249 @@
+"""The server probe against real servers of two releases, and against faults (fake server)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+from orch_doctor.credentials import Credentials
+from orch_doctor.models import ServerStatus
+from orch_doctor.server_probe import compare_versions, probe_server, probe_servers
+from tests.support import fake_server as fs
+from tests.support.opencode import RealServer
+
+PASSWORD = "pw-Sup3r-secret-6789"
+NEEDED = {
+    "POST /session",
+    "POST /session/{id}/prompt_async",
+    "POST /tui/append-prompt",
+    "POST /tui/submit-prompt",
+}
+
+
+def no_secret(status: ServerStatus) -> None:
+    assert PASSWORD not in json.dumps(status.to_json())
+    assert PASSWORD not in repr(status)
+
+
+# --- real servers --------------------------------------------------------------------------------
+
+
+def test_real_1_18_33(real_servers: Callable[..., RealServer]) -> None:
+    server = real_servers("1.18.33")
+    status = probe_server(server.url, client_version="1.18.33")
+    assert status.verdict == "ok" and status.is_opencode
+    assert status.version == "1.18.33" and status.version_source == "GET /global/health"
+    assert status.routes is not None and status.routes >= NEEDED
+    assert status.routes_source == "GET /doc"
+    assert status.directory == str(server.directory)
+    assert status.skew == "same" and status.auth == "none"
+    assert not [f for f in status.findings if f.severity == "fail"]
+
+
+def test_real_1_18_33_with_password(real_servers: Callable[..., RealServer]) -> None:
+    server = real_servers("1.18.33", password=PASSWORD)
+    anonymous = probe_server(server.url)
+    assert anonymous.verdict == "auth-required" and anonymous.fix
+    assert "OPENCODE_SERVER_PASSWORD" in anonymous.fix
+    good = probe_server(server.url, credentials=Credentials("opencode", PASSWORD))
+    assert good.verdict == "ok" and good.version == "1.18.33" and good.auth == "basic"
+    bad = probe_server(server.url, credentials=Credentials("opencode", PASSWORD + "x"))
+    assert bad.verdict == "auth-rejected"
+    for status in (anonymous, good, bad):
+        no_secret(status)
+    assert (PASSWORD + "x") not in json.dumps(bad.to_json())
+
+
+def test_real_1_0_152_is_opencode_version_unknown_with_cve(
+    real_servers: Callable[..., RealServer],
+) -> None:
+    server = real_servers("1.0.152")
+    status = probe_server(server.url, client_version="1.0.152")
+    assert status.verdict == "ok" and status.is_opencode and status.generation == "1.x"
+    assert status.version is None  # never guessed
+    assert status.version_source is not None and "/global/health" in status.version_source
+    assert status.routes is not None and status.routes >= NEEDED
+    assert "GET /global/health" not in status.routes
+    assert status.skew == "unknown"
+    cve = [f for f in status.findings if f.id == "cve-2026-22812"]
+    assert cve and cve[0].severity == "fail" and "Access-Control-Allow-Origin" in cve[0].message
+
+
+def test_password_does_not_protect_an_old_server(real_servers: Callable[..., RealServer]) -> None:
+    # measured: 1.0.152 ignores OPENCODE_SERVER_PASSWORD (auth came later)
+    server = real_servers("1.0.152", password=PASSWORD)
+    status = probe_server(server.url)
+    assert status.verdict == "ok"
+    assert any(f.id == "cve-2026-22812" for f in status.findings)
+
+
+@pytest.mark.parametrize("version", ["1.0.152", "1.18.33"])
+def test_cli_json(real_servers: Callable[..., RealServer], version: str) -> None:
+    server = real_servers(version)
+    proc = subprocess.run(
+        [sys.executable, "-m", "orch_doctor", "server", server.url, "--format", "json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    data = json.loads(proc.stdout)["servers"][0]
+    assert data["is_opencode"] and data["verdict"] == "ok"
+    assert "POST /session/{id}/prompt_async" in data["routes"]
+    if version == "1.18.33":
+        assert data["version"] == "1.18.33" and proc.returncode == 0
+    else:
+        assert data["version"] is None and "inferred" in data["version_source"]
+        assert any(f["id"] == "cve-2026-22812" for f in data["findings"])
+        assert proc.returncode == 1  # the security finding fails
+
+
+def test_cli_text_never_shows_the_password(real_servers: Callable[..., RealServer]) -> None:
+    server = real_servers("1.18.33", password=PASSWORD)
+    for pw in (PASSWORD, PASSWORD + "x"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "orch_doctor", "server", server.url],
+            capture_output=True, text=True, timeout=120,
+            env={**_env(), "OPENCODE_SERVER_PASSWORD": pw},
+        )  # fmt: skip
+        assert pw not in proc.stdout + proc.stderr
+        assert ("auth-rejected" in proc.stdout) == (pw != PASSWORD)
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+# --- faults a real server will not produce ------------------------------------------------------
+
+TIMEOUT = 1.0
+
+
+def probe(url: str, creds: Credentials | None = None) -> ServerStatus:
+    status = probe_server(url, timeout_s=TIMEOUT, credentials=creds, use_cache=False)
+    no_secret(status)
+    assert status.fix or status.verdict == "ok"
+    return status
+
+
+def test_accepts_and_hangs() -> None:
+    with fs.fake_server({}, default=fs.hang) as url:
+        start = time.monotonic()
+        status = probe(url)
+        assert status.verdict == "read-timeout"
+        assert time.monotonic() - start < TIMEOUT * 2 + 2
+
+
+def test_black_hole_socket() -> None:
+    with fs.black_hole() as url:
+        assert probe(url).verdict == "read-timeout"
+
+
+def test_slow_body() -> None:
+    with fs.fake_server({"/global/health": fs.slow_body}) as url:
+        assert probe(url).verdict == "read-timeout"
+
+
+def test_html_everywhere_is_not_opencode() -> None:
+    with fs.fake_server({}, default=fs.html) as url:
+        status = probe(url)
+        assert status.verdict == "not-opencode" and "HTML" in status.summary
+
+
+def test_invalid_json() -> None:
+    with fs.fake_server({"/global/health": fs.invalid_json}, default=fs.html) as url:
+        assert probe(url).verdict == "not-opencode"
+
+
+def test_server_error() -> None:
+    with fs.fake_server({}, default=fs.error_500) as url:
+        assert probe(url).verdict == "server-error"
+
+
+def test_401_without_and_with_credentials() -> None:
+    health = fs.recorded_body("1.18.33", "health.body")
+    with fs.fake_server({}, default=fs.needs_auth(PASSWORD, health)) as url:
+        assert probe(url).verdict == "auth-required"
+        assert probe(url, Credentials("opencode", "wrong")).verdict == "auth-rejected"
+
+
+def test_auth_on_an_old_release_layout() -> None:
+    # an old (1.0.x-style) server behind a password: health 500 UnknownError, /doc behind auth
+    doc = fs.recorded_body("1.0.152", "doc.json")
+    unknown = fs.recorded_body("1.0.152", "unknown.body", status=500)
+    routes = {"/doc": fs.needs_auth(PASSWORD, doc), "/path": fs.needs_auth(PASSWORD, unknown)}
+    with fs.fake_server(routes, default=unknown) as url:
+        assert probe(url).verdict == "auth-required"
+        status = probe(url, Credentials("opencode", PASSWORD))
+        assert status.verdict == "ok" and status.version is None and status.routes
+
+
+def test_redirect_to_another_host_is_not_followed() -> None:
+    seen: list[str | None] = []
+
+    def target(handler: fs.BaseHTTPRequestHandler) -> None:
+        seen.append(handler.headers.get("Authorization"))
+        fs.send(handler, 200, fs.recorded("1.18.33", "health.body"))
+
+    with fs.fake_server({}, default=target) as other:
+        other_host = other.replace("127.0.0.1", "localhost")
+        with fs.fake_server({}, default=fs.redirect(other_host + "/global/health")) as url:
+            status = probe(url, Credentials("opencode", PASSWORD))
+    assert status.verdict == "not-opencode" and "redirect" in status.summary
+    assert seen == []
+
+
+def test_ten_megabyte_body() -> None:
+    with fs.fake_server({}, default=fs.huge) as url:
+        assert probe(url).verdict == "not-opencode"
+
+
+def test_connection_reset() -> None:
+    with fs.fake_server({}, default=fs.reset) as url:
+        status = probe(url)
+        assert status.verdict == "error" and "connection" in status.summary
+
+
+def test_refused_and_invalid_urls() -> None:
+    with fs.black_hole() as url:
+        port = url.rsplit(":", 1)[1]
+    assert probe(f"http://127.0.0.1:{port}").verdict == "connection-refused"
+    for bad in ("ftp://127.0.0.1:1", "http://", "127.0.0.1:4096", "http://u:p@127.0.0.1:1"):
+        status = probe(bad)
+        assert status.verdict == "invalid-url", bad
+        assert status.duration_s < 0.5
+
+
+def test_opencode_2x_status_route() -> None:
+    routes = {"/api/status": fs.json_body({"version": "2.0.0", "healthy": True})}
+    with fs.fake_server(routes, default=fs.html) as url:
+        status = probe(url)
+        assert status.verdict == "ok" and status.generation == "2.x"
+        assert status.version == "2.0.0" and status.version_source == "GET /api/status"
+
+
+def test_many_urls_at_once_keep_their_order() -> None:
+    with fs.black_hole() as hole, fs.fake_server({}, default=fs.html) as html:
+        urls = [hole, html, "ftp://x"] * 5
+        statuses = probe_servers(urls, timeout_s=TIMEOUT, use_cache=False)
+    assert [s.verdict for s in statuses] == ["read-timeout", "not-opencode", "invalid-url"] * 5
+
+
+@pytest.mark.parametrize(
+    ("client", "server", "skew"),
+    [
+        ("1.18.33", "1.18.33", "same"),
+        ("1.18.33", "1.18.30", "supported"),
+        ("1.18.33", "1.14.34", "unsupported"),
+        ("1.18.33", "2.0.0", "unsupported"),
+        (None, "1.18.33", "unknown"),
+        ("1.18.33", None, "unknown"),
+    ],
+)
+def test_skew(client: str | None, server: str | None, skew: str) -> None:
+    got, reason = compare_versions(client, server)
+    assert got == skew and reason
