@@ -1,0 +1,183 @@
+"""Decisions from stored real help texts and recorded real route sets, for every release."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from packaging.version import Version
+
+from orch_doctor.decide import decide
+from orch_doctor.help_fixtures import stored_capabilities, stored_releases
+from orch_doctor.matrix import load_matrix
+from orch_doctor.models import ServerStatus, SpawnRequest
+from orch_doctor.replay import recorded_server, replay
+
+MATRIX = load_matrix(overrides=False)
+REQUEST = SpawnRequest(directory="/work dir/it's", model="opencode/big-pickle", prompt="do it")
+RELEASES = [v for v in stored_releases() if v != "2.0.0"]
+
+
+def process_argvs(decision) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    assert decision.plan is not None
+    return [list(s.argv) for s in decision.plan.steps if s.kind == "process"]
+
+
+def test_1_0_152_with_a_server_never_attaches_with_session() -> None:
+    caps = stored_capabilities("1.0.152")
+    decision = decide(caps, recorded_server("1.0.152"), REQUEST, MATRIX)
+    assert decision.strategy == "attach-tui-api"
+    for argv in process_argvs(decision):
+        assert "--session" not in argv and "-s" not in argv and "--model" not in argv
+    assert "has no --session" in decision.rejected["attach-session-api"]
+
+
+@pytest.mark.parametrize("version", [v for v in RELEASES if Version(v) >= Version("1.0.162")])
+def test_1_0_162_and_later_with_a_server_attach_with_session(version: str) -> None:
+    caps = stored_capabilities(version)
+    decision = decide(caps, recorded_server(version), REQUEST, MATRIX)
+    assert decision.strategy == "attach-session-api"
+    (argv,) = process_argvs(decision)
+    assert argv[1:4] == ["attach", "http://127.0.0.1:4096", "--session"]
+    assert argv[4] == "{session_id}" and argv[5:] == ["--dir", REQUEST.directory]
+    kinds = [s.kind for s in decision.plan.steps]  # type: ignore[union-attr]
+    assert kinds[0] == "http" and "process" in kinds
+    body = next(s.body for s in decision.plan.steps if getattr(s, "path", "").endswith("async"))  # type: ignore[union-attr]
+    assert body["model"] == {"providerID": "opencode", "modelID": "big-pickle"}
+    assert body["parts"] == [{"type": "text", "text": "do it"}]
+
+
+def test_0_5_29_has_no_attach_strategy() -> None:
+    caps = stored_capabilities("0.5.29")
+    for server in (None, recorded_server("1.0.152")):
+        decision = decide(caps, server, REQUEST, MATRIX)
+        assert not decision.strategy.startswith("attach")
+        assert "`opencode attach` does not exist" in decision.rejected["attach-session-api"]
+        assert "`opencode attach` does not exist" in decision.rejected["attach-tui-api"]
+
+
+def test_without_server_standalone_prompt_uses_long_flags() -> None:
+    decision = decide(stored_capabilities("1.18.33"), None, REQUEST, MATRIX)
+    assert decision.strategy == "standalone-prompt"
+    (argv,) = process_argvs(decision)
+    assert argv[1:] == [REQUEST.directory, "--model", "opencode/big-pickle", "--prompt", "do it"]
+    assert "-p" not in argv  # -p is --port from 1.0 on
+
+
+def test_prefill_only_release_gets_an_enter_keystroke() -> None:
+    decision = decide(stored_capabilities("1.0.152"), None, REQUEST, MATRIX)
+    assert decision.strategy == "standalone-prompt"
+    assert decision.plan is not None and decision.plan.steps[-1].kind == "keys"
+    assert any(k.id == "prompt-prefill-only" for k in decision.known_issues)
+    later = decide(stored_capabilities("1.18.33"), None, REQUEST, MATRIX)
+    assert later.plan is not None and all(s.kind != "keys" for s in later.plan.steps)
+
+
+def test_standalone_session_never_passes_prompt_with_session() -> None:
+    allowed = {"standalone-session"}
+    for version in ("1.14.34", "1.18.33"):
+        decision = decide(
+            stored_capabilities(version), recorded_server(version), REQUEST, MATRIX,
+            allowed_strategies=allowed,
+        )  # fmt: skip
+        assert decision.strategy == "standalone-session"
+        (argv,) = process_argvs(decision)
+        assert "--session" in argv and "--prompt" not in argv
+        assert any(getattr(s, "path", "").endswith("prompt_async") for s in decision.plan.steps)  # type: ignore[union-attr]
+
+
+def test_database_locked_demotes_standalone_session() -> None:
+    caps = stored_capabilities("1.14.34")
+    decision = decide(caps, recorded_server("1.14.34"), REQUEST, MATRIX)
+    assert (
+        "demoted by known issue standalone-database-locked"
+        in decision.rejected["standalone-session"]
+    )
+
+
+def test_cwd_workaround_on_1_1_11() -> None:
+    decision = decide(stored_capabilities("1.1.11"), recorded_server("1.1.11"), REQUEST, MATRIX)
+    assert any(k.id == "attach-session-not-found-cwd" for k in decision.known_issues)
+    process = next(s for s in decision.plan.steps if s.kind == "process")  # type: ignore[union-attr]
+    assert process.cwd == REQUEST.directory  # type: ignore[union-attr]
+    assert any(
+        r.startswith("applies workaround attach-cwd-is-session-dir") for r in decision.reasons
+    )
+    # an invalid session hangs attach before 1.4: the plan checks it exists first
+    paths = [getattr(s, "path", "") for s in decision.plan.steps]  # type: ignore[union-attr]
+    assert "/session/{session_id}" in paths
+
+
+def test_opencode_2x_gets_a_clear_none() -> None:
+    caps = stored_capabilities("2.0.0")
+    server = ServerStatus(url="http://127.0.0.1:4096", verdict="ok", generation="2.x",
+                          version="2.0.0", routes=frozenset())  # fmt: skip
+    for srv in (None, server):
+        decision = decide(caps, srv, REQUEST, MATRIX)
+        assert decision.strategy == "none" and decision.plan is None
+        assert all("2.0.0 is a major release" in why for why in decision.rejected.values())
+        assert decision.fix and "1.x" in decision.fix
+
+
+def test_unknown_version_2x_layout_is_recognised_by_capabilities() -> None:
+    caps = replace(stored_capabilities("2.0.0"), version=None)
+    decision = decide(caps, None, REQUEST, MATRIX)
+    assert decision.strategy == "none"
+    assert any("looks like a 2.x release" in why for why in decision.rejected.values())
+
+
+def test_capabilities_beat_the_version_string() -> None:
+    # a binary claiming 1.18.33 whose attach help has no --session: go by the help, say so
+    caps = stored_capabilities("1.18.33")
+    old_attach = stored_capabilities("1.0.152").command("attach")
+    lying = replace(caps, commands={**caps.commands, "attach": old_attach})
+    decision = decide(lying, recorded_server("1.18.33"), REQUEST, MATRIX)
+    assert decision.strategy == "attach-tui-api"
+    assert any("should have `opencode attach` --session" in w for w in decision.warnings)
+    # and the other way round: 1.0.152 claiming attach --session
+    new_attach = stored_capabilities("1.18.33").command("attach")
+    caps = stored_capabilities("1.0.152")
+    odd = replace(caps, commands={**caps.commands, "attach": new_attach})
+    decision = decide(odd, recorded_server("1.0.152"), REQUEST, MATRIX)
+    assert decision.strategy == "attach-session-api"
+    assert any("should not have `opencode attach` --session" in w for w in decision.warnings)
+
+
+def test_unreachable_server_and_unknown_routes() -> None:
+    caps = stored_capabilities("1.18.33")
+    down = ServerStatus(url="http://127.0.0.1:9", verdict="connection-refused", fix="start it")
+    decision = decide(caps, down, REQUEST, MATRIX)
+    assert decision.strategy == "standalone-prompt"
+    assert "connection-refused" in decision.rejected["attach-session-api"]
+    no_doc = replace(recorded_server("1.18.33"), routes=None)
+    decision = decide(caps, no_doc, REQUEST, MATRIX)
+    assert "never assumed from a 200" in decision.rejected["attach-session-api"]
+
+
+def test_policy_allowed_strategies() -> None:
+    caps = stored_capabilities("1.18.33")
+    decision = decide(caps, recorded_server("1.18.33"), REQUEST, MATRIX,
+                      allowed_strategies={"attach-tui-api"})  # fmt: skip
+    assert decision.strategy == "attach-tui-api"
+    assert decision.rejected["attach-session-api"].startswith("not allowed by policy")
+
+
+def test_password_goes_to_the_environment_never_argv() -> None:
+    caps = stored_capabilities("1.18.33")
+    server = replace(recorded_server("1.18.33"), auth="basic")
+    decision = decide(caps, server, REQUEST, MATRIX)
+    process = next(s for s in decision.plan.steps if s.kind == "process")  # type: ignore[union-attr]
+    assert process.secret_env == ("OPENCODE_SERVER_PASSWORD",)  # type: ignore[union-attr]
+    data = process.to_json()
+    assert data["secret_env"] == {"OPENCODE_SERVER_PASSWORD": "***"}
+    assert all("PASSWORD" not in a for a in data["argv"])
+
+
+def test_replay_covers_every_stored_release_without_error() -> None:
+    rows = replay(MATRIX)
+    assert {r.release for r in rows} == set(stored_releases())
+    assert all(r.error is None for r in rows)
+    by_release = {r.release: r for r in rows}
+    assert by_release["1.0.152"].with_server.strategy == "attach-tui-api"  # type: ignore[union-attr]
+    assert by_release["1.18.33"].with_server.strategy == "attach-session-api"  # type: ignore[union-attr]
+    assert by_release["0.1.174"].without_server.strategy == "none"  # type: ignore[union-attr]

@@ -1,0 +1,111 @@
+"""The matrix loads, validates with errors naming file and key, and merges overrides."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orch_doctor.matrix import MatrixError, load_matrix
+from orch_doctor.models import STRATEGY_NAMES
+
+
+def test_shipped_matrix_is_valid_and_complete() -> None:
+    m = load_matrix(overrides=False)
+    assert [s.name for s in m.strategies] == [n for n in STRATEGY_NAMES if n != "none"]
+    ids = {i.id for i in m.issues}
+    assert {"attach-session-not-found-cwd", "attach-invalid-session-hangs",
+            "dir-ignored-with-session", "prompt-prefill-only", "session-drops-prompt",
+            "standalone-database-locked"} <= ids  # fmt: skip
+    for issue in m.issues:
+        assert issue.evidence.startswith("https://github.com/anomalyco/opencode/")
+
+
+BAD = [
+    ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
+     "\nbreaks='b'\nevidence='https://e'\ncolour='red'\n", "issue.x.colour", "unknown key"),
+    ("[[issue]]\nid='x'\ntitle='t'\nversions='>>1.0'\nseverity='warn'\naffects=['attach-tui-api']"
+     "\nbreaks='b'\nevidence='https://e'\n", "issue.x.versions", "not a version specifier"),
+    ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-magic']"
+     "\nbreaks='b'\nevidence='https://e'\n", "issue.x.affects", "no strategy"),
+    ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
+     "\nbreaks='b'\nevidence='https://e'\n[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\n"
+     "severity='warn'\naffects=['attach-tui-api']\nbreaks='b'\nevidence='https://e'\n",
+     "issue.x", "duplicate id"),
+    ("[[strategy]]\nname='teleport'\nsummary='s'\npreference=1\nevidence='e'\n",
+     "strategy.teleport.name", "unknown strategy"),
+    ("[[verification]]\nrelease='1.0.0'\nstrategy='attach-tui-api'\noutcome='maybe'\n"
+     "date='2026-11-24'\norch_doctor_version='0.1.0'\n", "verification[0].outcome", "is not one"),
+    ("[policy]\nminimum='latest'\n", "policy.minimum", "not a version"),
+    ("this is = not toml ][", "-", "not valid TOML"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "key", "message"), BAD)
+def test_invalid_files_name_file_and_key(tmp_path: Path, text: str, key: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(MatrixError) as info:
+        load_matrix([path], overrides=False)
+    assert info.value.path == str(path) and info.value.key == key
+    assert message in info.value.message
+
+
+def test_cli_exit_2_with_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD[1][0])
+    for args in (["matrix", "check"], ["matrix", "show"], ["plan", "--dir", str(tmp_path)]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "orch_doctor", *args, "--matrix", str(path)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert str(path) in proc.stderr and "issue.x.versions" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_override_replaces_and_adds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "site.toml").write_text(
+        "[[issue]]\nid='prompt-prefill-only'\ntitle='replaced'\nversions='>=9'\nseverity='info'\n"
+        "affects=['standalone-prompt']\nbreaks='b'\nevidence='https://example.org/1'\n"
+        "[[issue]]\nid='team-note'\ntitle='new'\nversions='>=1.18'\nseverity='forbid'\n"
+        "affects=['attach-tui-api']\nbreaks='b'\nevidence='https://example.org/2'\n"
+    )
+    monkeypatch.setenv("ORCH_DOCTOR_MATRIX_DIRS", str(user))
+    m = load_matrix()
+    issues = {i.id: i for i in m.issues}
+    assert issues["prompt-prefill-only"].title == "replaced"
+    assert issues["team-note"].severity == "forbid"
+    assert str(user / "site.toml") in m.files
+
+
+def test_matrix_check_prints_a_strategy_per_release() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orch_doctor", "matrix", "check", "--format", "json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    rows = {r["release"]: r for r in data["releases"]}
+    assert rows["1.0.152"]["with_server"] == "attach-tui-api"
+    assert rows["1.18.33"]["with_server"] == "attach-session-api"
+    assert rows["2.0.0"]["synthesized"] and rows["2.0.0"]["with_server"] == "none"
+    text = subprocess.run(
+        [sys.executable, "-m", "orch_doctor", "matrix", "check"],
+        capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": ""},
+    ).stdout  # fmt: skip
+    assert "1.0.152" in text and "attach-tui-api" in text
+
+
+def test_matrix_show_lists_verification_grid() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orch_doctor", "matrix", "show", "--format", "json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    data = json.loads(proc.stdout)
+    assert set(data["verification"]["1.18.33"]) == {n for n in STRATEGY_NAMES if n != "none"}

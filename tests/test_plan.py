@@ -1,0 +1,119 @@
+"""Plans carry only flags the installed OpenCode has: a property over every stored release."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orch_doctor.decide import decide
+from orch_doctor.help_fixtures import stored_capabilities, stored_releases
+from orch_doctor.matrix import load_matrix
+from orch_doctor.models import ProcessStep, SpawnRequest
+from orch_doctor.plan import PlanValidationError, build_plan, validate_argv, validate_plan
+from orch_doctor.replay import recorded_server
+
+MATRIX = load_matrix(overrides=False)
+RELEASES = stored_releases()
+CAPS = {v: stored_capabilities(v) for v in RELEASES}
+SERVERS = {v: recorded_server(v) for v in RELEASES}
+
+directories = st.builds(
+    lambda parts: "/" + "/".join(parts),
+    st.lists(
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\0"),
+            min_size=1,
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+) | st.sampled_from(["/tmp/with space", '/tmp/it\'s "quoted"', "/tmp/-dash", "/tmp/ünï cødé"])
+prompts = (
+    st.none()
+    | st.text(min_size=1, max_size=200)
+    | st.sampled_from(
+        ["-starts with a dash", "--session x", "多言語のプロンプト 🚀", "line one\nline two"]
+    )
+)
+models = st.none() | st.sampled_from(["opencode/big-pickle", "anthropic/claude-x", "a/b/c"])
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    version=st.sampled_from(RELEASES),
+    directory=directories,
+    prompt=prompts,
+    model=models,
+    with_server=st.booleans(),
+    auth=st.booleans(),
+)
+def test_every_plan_only_carries_flags_of_that_exact_command(
+    version: str, directory: str, prompt: str | None, model: str | None, with_server: bool,
+    auth: bool,
+) -> None:  # fmt: skip
+    caps = CAPS[version]
+    server = SERVERS[version] if with_server else None
+    if server is not None and auth:
+        from dataclasses import replace
+
+        server = replace(server, auth="basic")
+    request = SpawnRequest(directory=directory, model=model, prompt=prompt)
+    decision = decide(caps, server, request, MATRIX)
+    if decision.plan is None:
+        assert decision.strategy == "none" and decision.fix
+        return
+    validate_plan(decision.plan, caps)  # raises if any flag is missing
+    for step in decision.plan.steps:
+        if isinstance(step, ProcessStep):
+            assert all(isinstance(a, str) for a in step.argv)
+            assert shlex.split(step.display()) == list(step.argv)
+            spec = caps.command(step.command)
+            assert spec.exists
+            for token in step.argv[1:]:
+                if token.startswith("--") and token.split("=")[0][2:] in spec.options:
+                    continue
+                assert not token.startswith("-") or token in (directory, prompt)
+            if step.command == "root" and "--session" in step.argv:
+                assert "--prompt" not in step.argv and not any(
+                    a.startswith("--prompt=") for a in step.argv
+                )
+            assert "OPENCODE_SERVER_PASSWORD" not in " ".join(step.argv)
+            if auth and with_server and decision.strategy.startswith("attach"):
+                assert step.secret_env == ("OPENCODE_SERVER_PASSWORD",)
+
+
+def test_the_seed_command_is_rejected_naming_the_missing_flags() -> None:
+    caps = CAPS["1.0.152"]
+    seed = ["opencode", "attach", "http://127.0.0.1:4096", "--session", "ses_1", "--model", "m/x"]
+    with pytest.raises(PlanValidationError) as info:
+        validate_argv(seed, "attach", caps)
+    assert info.value.missing == ("--session", "--model")
+    assert "--session" in str(info.value) and "--model" in str(info.value)
+    # the same command is fine for the parts 1.18.33 has, and still not for --model
+    with pytest.raises(PlanValidationError) as info:
+        validate_argv(seed, "attach", CAPS["1.18.33"])
+    assert info.value.missing == ("--model",)
+
+
+def test_forcing_attach_session_on_1_0_152_cannot_be_built() -> None:
+    request = SpawnRequest(directory="/tmp/x", prompt="hi")
+    with pytest.raises(PlanValidationError) as info:
+        build_plan("attach-session-api", CAPS["1.0.152"], request, server_url="http://h:1")
+    assert "--session" in str(info.value)
+
+
+def test_a_command_that_does_not_exist() -> None:
+    with pytest.raises(PlanValidationError, match="does not exist"):
+        validate_argv(["opencode", "attach", "http://x"], "attach", CAPS["0.5.29"])
+
+
+def test_values_and_aliases() -> None:
+    caps = CAPS["1.18.33"]
+    validate_argv(["o", "attach", "u", "-s", "ses", "--dir=/x", "--no-replay"], "attach", caps)
+    validate_argv(["o", "/d", "--prompt=-x", "--model", "a/b"], "root", caps)
+    with pytest.raises(PlanValidationError):
+        validate_argv(["o", "/d", "-p", "hello"], "root", caps)  # -p is not --prompt on 1.x

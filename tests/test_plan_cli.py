@@ -1,0 +1,76 @@
+"""`orch-doctor plan` against real releases, each with its own real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orch_doctor.help_fixtures import stored_capabilities
+from orch_doctor.plan import validate_argv
+from tests.support.opencode import RealServer
+
+
+def plan(args: list[str], env: dict[str, str] | None = None) -> tuple[int, dict]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orch_doctor", "plan", *args, "--format", "json"],
+        capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}
+
+
+@pytest.mark.parametrize(
+    ("version", "strategy"), [("1.0.152", "attach-tui-api"), ("1.18.33", "attach-session-api")]
+)
+def test_plan_with_a_real_server(
+    version: str,
+    strategy: str,
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., RealServer],
+    tmp_path: Path,
+) -> None:
+    server = real_servers(version)
+    binary = str(opencode_release(version))
+    code, data = plan(
+        ["--dir", str(tmp_path / "my project"), "--prompt", "héllo wörld", "--model",
+         "opencode/big-pickle", "--server", server.url, "--opencode", binary],
+    )  # fmt: skip
+    assert code == 0 and data["strategy"] == strategy
+    assert set(data) >= {"strategy", "reasons", "rejected", "warnings", "steps"}
+    caps = stored_capabilities(version)
+    for step in data["steps"]:
+        assert "kind" in step
+        if step["kind"] == "process":
+            assert isinstance(step["argv"], list) and step["argv"][0] == binary
+            validate_argv(step["argv"], step["command"], caps)
+    argv = next(s["argv"] for s in data["steps"] if s["kind"] == "process")
+    assert ("--session" in argv) == (version == "1.18.33")
+
+
+def test_plan_without_server_and_usage_errors(
+    opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    binary = str(opencode_release("1.18.33"))
+    prompt_file = tmp_path / "prompt.txt"
+    prompt_file.write_text("from a file ✓")
+    code, data = plan(["--dir", str(tmp_path), "--prompt-file", str(prompt_file),
+                       "--opencode", binary])  # fmt: skip
+    assert code == 0 and data["strategy"] == "standalone-prompt"
+    argv = data["steps"][0]["argv"]
+    assert argv[-2:] == ["--prompt", "from a file ✓"]
+    code, _ = plan(["--dir", str(tmp_path), "--prompt", "a", "--prompt-file", str(prompt_file)])
+    assert code == 2
+    code, _ = plan(["--dir", str(tmp_path), "--model", "no-slash"])
+    assert code == 2
+
+
+def test_plan_none_exits_1(opencode_release: Callable[[str], Path], tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": ""}
+    code, data = plan(["--dir", str(tmp_path), "--opencode", str(tmp_path / "missing")], env)
+    assert code == 1 and data["strategy"] == "none" and data["fix"]
