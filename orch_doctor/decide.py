@@ -180,6 +180,8 @@ def version_warnings(caps: Capabilities, matrix: Matrix) -> list[str]:
         return []
     warnings = []
     for expected in matrix.capabilities:
+        if expected.command not in caps.commands:
+            continue  # not probed (the doctor reads only what the decision needs)
         spec = caps.command(expected.command)
         present = spec.exists and (expected.option is None or expected.option in spec.options)
         what = f"`opencode {expected.command}`" if expected.command != "root" else "`opencode`"

@@ -1,0 +1,78 @@
+"""``orch-doctor`` / ``orch-doctor doctor``: the full report, for a person, for CI, for orch."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from orch_doctor.commands.common import config_error
+from orch_doctor.commands.doctor_options import doctor_options
+
+
+@click.command()
+@doctor_options
+def doctor(
+    opencode: str | None,
+    server: str | None,
+    directory: str | None,
+    model: str | None,
+    output_format: str,
+    strict: bool,
+    verbose: bool,
+    refresh: bool,
+    policy: str | None,
+    matrix_files: tuple[str, ...],
+) -> None:
+    """Will spawning OpenCode agents work here, how, and if not, what exactly to do."""
+    from orch_doctor.checks import CHECK_IDS
+    from orch_doctor.doctor import run_doctor
+    from orch_doctor.doctor_context import DoctorOptions
+    from orch_doctor.matrix import MatrixError, load_matrix
+    from orch_doctor.policy import PolicyError, load_policy
+
+    start_dir = Path(directory or os.getcwd())
+    try:
+        loaded_policy = load_policy(policy, start_dir, CHECK_IDS)
+        matrix = load_matrix(matrix_files)
+    except (PolicyError, MatrixError) as exc:
+        config_error(str(exc))
+    options = DoctorOptions(
+        opencode=opencode,
+        server_url=server,
+        directory=directory,
+        model=model,
+        refresh=refresh,
+        matrix_files=matrix_files,
+    )
+    if output_format == "text":
+        from orch_doctor.report.text import make_console, render_text, with_spinner
+
+        console = make_console()
+        report = with_spinner(
+            console, "probing OpenCode…", lambda: run_doctor(options, loaded_policy, matrix)
+        )
+        render_text(report, console, verbose=verbose, strict=strict)
+    else:
+        report = run_doctor(options, loaded_policy, matrix)
+        if output_format == "json":
+            click.echo(json.dumps(report.to_json(strict), indent=2, ensure_ascii=False))
+        elif output_format == "junit":
+            from orch_doctor.report.junit import render_junit
+
+            click.echo(render_junit(report, strict))
+        else:
+            from orch_doctor.report.github import render_annotations, render_summary
+
+            click.echo(render_annotations(report, strict))
+            summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            if summary:
+                try:
+                    with open(summary, "a", encoding="utf-8") as fh:
+                        fh.write(render_summary(report))
+                except OSError as exc:
+                    click.echo(f"orch-doctor: cannot write $GITHUB_STEP_SUMMARY: {exc}", err=True)
+    sys.exit(report.exit_code(strict))

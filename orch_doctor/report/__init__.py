@@ -1,0 +1,1 @@
+"""Renderings of a doctor report: text (rich), json, junit, github."""

@@ -1,0 +1,45 @@
+"""JUnit XML: one testcase per check; fail -> <failure>, skip -> <skipped>, warn -> system-out."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from orch_doctor.doctor import DoctorReport
+
+
+def render_junit(report: DoctorReport, strict: bool = False) -> str:
+    failures = sum(
+        1 for c in report.checks if c.status == "fail" or (strict and c.status == "warn")
+    )
+    suite = ET.Element(
+        "testsuite",
+        name="orch-doctor",
+        tests=str(len(report.checks)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(sum(1 for c in report.checks if c.status == "skip")),
+        time=f"{report.duration_s:.3f}",
+    )
+    for check in report.checks:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname="orch-doctor",
+            name=f"{check.id}: {check.title}",
+            time=f"{check.duration_s:.3f}",
+        )
+        body = "\n".join(
+            [check.summary, *check.details] + ([f"fix: {check.fix}"] if check.fix else [])
+        )
+        if check.status == "fail" or (strict and check.status == "warn"):
+            failure = ET.SubElement(case, "failure", message=check.summary, type=check.status)
+            failure.text = body
+        elif check.status == "skip":
+            ET.SubElement(case, "skipped", message=check.summary)
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = ("WARNING: " if check.status == "warn" else "") + body
+    suites = ET.Element("testsuites", name="orch-doctor")
+    suites.append(suite)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode")
