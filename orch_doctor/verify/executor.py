@@ -1,0 +1,423 @@
+"""Execute a :class:`SpawnPlan` for real: HTTP steps through the API, process steps in a
+terminal, wait-until conditions with timeouts, keystrokes. Each step is reported with its
+duration and outcome; a failure says what was expected and what was seen.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from orch_doctor.credentials import Credentials
+from orch_doctor.models import (
+    PLACEHOLDER,
+    REDACTED,
+    HttpStep,
+    KeystrokeStep,
+    ProcessStep,
+    SpawnPlan,
+    Step,
+    WaitStep,
+)
+from orch_doctor.verify.terminal import Terminal, TerminalError
+
+HTTP_TIMEOUT_S = 10.0
+POLL_S = 0.25
+#: what the TUI shows once it is up (1.0.x … 1.18.x: the footer's key hints; measured)
+TUI_READY_MARKERS: tuple[str, ...] = ("ctrl+p", "tab agents", "tab switch agent", "Ask anything")
+#: what an attach TUI shows when its session is gone (#7149, #23344)
+TUI_FAILURE_MARKERS: tuple[str, ...] = ("Session not found",)
+
+
+@dataclass(frozen=True)
+class StepReport:
+    index: int
+    kind: str
+    description: str
+    outcome: str  # "ok", "failed", "skipped"
+    duration_s: float
+    detail: str = ""  # what was done / seen (redacted)
+    expected: str | None = None  # on failure
+    seen: str | None = None  # on failure: the server's answer or the terminal's last screen
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "description": self.description,
+            "outcome": self.outcome,
+            "duration_s": round(self.duration_s, 3),
+            "detail": self.detail,
+            "expected": self.expected,
+            "seen": self.seen,
+        }
+
+
+@dataclass
+class ExecutionResult:
+    steps: list[StepReport] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)  # saved run-time values (session_id)
+    ok: bool = True
+
+    @property
+    def failed_step(self) -> StepReport | None:
+        return next((s for s in self.steps if s.outcome == "failed"), None)
+
+
+class StepFailed(Exception):
+    def __init__(self, expected: str, seen: str, detail: str = "") -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.seen = seen
+        self.detail = detail
+
+
+def substitute(value: Any, values: Mapping[str, str]) -> Any:
+    """Fill ``{name}`` placeholders in strings (recursively in lists/dicts); unknown ones stay."""
+    if isinstance(value, str):
+        return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), value)
+    if isinstance(value, list | tuple):
+        return type(value)(substitute(v, values) for v in value)
+    if isinstance(value, dict):
+        return {k: substitute(v, values) for k, v in value.items()}
+    return value
+
+
+def unfilled(value: Any) -> list[str]:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return PLACEHOLDER.findall(text)
+
+
+def json_path(data: Any, path: str) -> Any:
+    """``"id"`` or ``"info.id"`` from a JSON answer; None when absent."""
+    for part in path.split("."):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
+
+
+def user_texts(messages: Any) -> list[str]:
+    """Text parts of the user messages in a ``GET /session/{id}/message`` answer."""
+    texts: list[str] = []
+    if not isinstance(messages, list):
+        return texts
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        info = message.get("info") or {}
+        if info.get("role") != "user":
+            continue
+        for part in message.get("parts") or []:
+            if isinstance(part, dict) and part.get("type") == "text":
+                texts.append(str(part.get("text", "")))
+    return texts
+
+
+def screen_tail(screen: str, lines: int = 25) -> str:
+    kept = [line.rstrip() for line in screen.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+class Executor:
+    """Runs one plan. ``terminal_factory`` makes the terminal for process steps."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        terminal_factory: Callable[[], Terminal],
+        env: Mapping[str, str],
+        secrets: Mapping[str, str] | None = None,
+        credentials: Credentials | None = None,
+        deadline: float | None = None,
+        http_timeout_s: float = HTTP_TIMEOUT_S,
+        on_step: Callable[[StepReport], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.terminal_factory = terminal_factory
+        self.env = dict(env)
+        self.secrets = dict(secrets or {})
+        self.credentials = credentials
+        self.deadline = deadline
+        self.http_timeout_s = http_timeout_s
+        self.on_step = on_step
+        self.terminal: Terminal | None = None
+        self.started_ms = 0
+        self.prompt: str | None = None
+        self._client: httpx.Client | None = None
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets.values():
+            if secret:
+                text = text.replace(secret, REDACTED)
+        if self.credentials is not None:
+            text = self.credentials.redact(text)
+        return text
+
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            auth = (
+                httpx.BasicAuth(self.credentials.username, self.credentials.password)
+                if self.credentials
+                else None
+            )
+            self._client = httpx.Client(timeout=self.http_timeout_s, auth=auth)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def remaining(self, step_timeout: float | None = None) -> float:
+        left = (self.deadline - time.monotonic()) if self.deadline is not None else 1e9
+        if step_timeout is not None:
+            left = min(left, step_timeout)
+        return max(left, 0.0)
+
+    def screen(self) -> str:
+        return self.terminal.capture() if self.terminal is not None else ""
+
+    def get_json(self, path: str, query: Mapping[str, str] | None = None) -> Any:
+        if self.base_url is None:
+            raise StepFailed("a server to ask", "no server URL in this plan")
+        timeout = max(min(self.http_timeout_s, self.remaining()), 0.5)
+        response = self.client().get(
+            self.base_url + path, params=dict(query or {}), timeout=timeout
+        )
+        if response.status_code != 200:
+            raise StepFailed(
+                f"GET {path} -> 200", f"{response.status_code}: {self.redact(response.text[:300])}"
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise StepFailed(
+                f"GET {path} -> JSON", f"not JSON: {self.redact(response.text[:200])}"
+            ) from exc
+
+    # --- running ---------------------------------------------------------------------------
+
+    def run(self, plan: SpawnPlan) -> ExecutionResult:
+        result = ExecutionResult()
+        self.started_ms = int(time.time() * 1000)
+        self.prompt = plan.request.prompt if plan.request else None
+        for index, step in enumerate(plan.steps):
+            begin = time.monotonic()
+            try:
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    raise StepFailed("time left to run this step", "the overall timeout ran out")
+                detail = self.run_step(step, result.values)
+                report = StepReport(
+                    index,
+                    step.kind,
+                    step.description,
+                    "ok",
+                    time.monotonic() - begin,
+                    self.redact(detail),
+                )
+            except StepFailed as exc:
+                report = StepReport(
+                    index,
+                    step.kind,
+                    step.description,
+                    "failed",
+                    time.monotonic() - begin,
+                    self.redact(exc.detail),
+                    expected=self.redact(exc.expected),
+                    seen=self.redact(exc.seen),
+                )
+            except (httpx.HTTPError, TerminalError, OSError) as exc:
+                report = StepReport(
+                    index,
+                    step.kind,
+                    step.description,
+                    "failed",
+                    time.monotonic() - begin,
+                    expected="the step to run",
+                    seen=self.redact(f"{type(exc).__name__}: {exc}"),
+                )
+            result.steps.append(report)
+            if self.on_step is not None:
+                self.on_step(report)
+            if report.outcome == "failed":
+                result.ok = False
+                for later, rest in enumerate(plan.steps[index + 1 :], start=index + 1):
+                    result.steps.append(
+                        StepReport(later, rest.kind, rest.description, "skipped", 0)
+                    )
+                break
+        return result
+
+    def run_step(self, step: Step, values: dict[str, str]) -> str:
+        if isinstance(step, HttpStep):
+            return self.http(step, values)
+        if isinstance(step, ProcessStep):
+            return self.process(step, values)
+        if isinstance(step, WaitStep):
+            return self.wait(step, values)
+        if isinstance(step, KeystrokeStep):
+            return self.keys(step)
+        raise StepFailed("a known step kind", f"unknown step {step!r}")
+
+    def http(self, step: HttpStep, values: dict[str, str]) -> str:
+        if self.base_url is None:
+            raise StepFailed("a server URL for an HTTP step", "the plan has no server")
+        path = substitute(step.path, values)
+        query = substitute(dict(step.query), values)
+        body = substitute(step.body, values)
+        missing = unfilled([path, query, body])
+        if missing:
+            raise StepFailed("every placeholder known", f"unknown: {', '.join(missing)}")
+        timeout = max(min(self.http_timeout_s, self.remaining()), 0.5)
+        response = self.client().request(
+            step.method,
+            self.base_url + path,
+            params=query,
+            json=body if body is not None else None,
+            timeout=timeout,
+        )
+        where = f"{step.method} {path}"
+        if response.status_code not in step.expect_status:
+            expected = " or ".join(str(s) for s in step.expect_status)
+            raise StepFailed(
+                f"{where} -> {expected}",
+                f"{response.status_code}: {response.text[:400]}",
+            )
+        saved: list[str] = []
+        if step.save:
+            try:
+                data = response.json()
+            except ValueError as exc:
+                raise StepFailed(f"{where} -> JSON", f"not JSON: {response.text[:200]}") from exc
+            for name, source in step.save.items():
+                value = json_path(data, source)
+                if value is None:
+                    raise StepFailed(f"{where} answer has {source!r}", json.dumps(data)[:300])
+                values[name] = str(value)
+                saved.append(f"{name}={value}")
+        return f"{where} -> {response.status_code}" + (f" ({', '.join(saved)})" if saved else "")
+
+    def process(self, step: ProcessStep, values: dict[str, str]) -> str:
+        argv = [str(a) for a in substitute(list(step.argv), values)]
+        missing = unfilled(argv)
+        if missing:
+            raise StepFailed("every placeholder known", f"unknown: {', '.join(missing)}")
+        env = dict(self.env)
+        env.update(step.env)
+        for name in step.secret_env:
+            if name not in self.secrets:
+                raise StepFailed(f"the secret {name} from the caller", "not given")
+            env[name] = self.secrets[name]
+        if self.terminal is not None:
+            raise StepFailed("one terminal per plan", "a second process step")
+        self.terminal = self.terminal_factory()
+        self.terminal.start(argv, step.cwd, env)
+        import shlex
+
+        return f"started in {self.terminal.name}: {shlex.join(argv)}"
+
+    def keys(self, step: KeystrokeStep) -> str:
+        if self.terminal is None:
+            raise StepFailed("a terminal to type into", "no process step ran before")
+        self.terminal.send_keys(step.keys, literal=step.literal)
+        return "typed " + (" ".join(step.keys) if not step.literal else repr("".join(step.keys)))
+
+    # --- conditions ------------------------------------------------------------------------
+
+    def wait(self, step: WaitStep, values: dict[str, str]) -> str:
+        params = {k: str(v) for k, v in substitute(dict(step.params), values).items()}
+        checks: dict[str, Callable[[dict[str, str], dict[str, str]], str | None]] = {
+            "tui-ready": self._tui_ready,
+            "session-created": self._session_created,
+            "message-stored": self._message_stored,
+        }
+        check = checks.get(step.condition)
+        if check is None:
+            raise StepFailed("a condition this verifier knows", f"unknown {step.condition!r}")
+        limit = self.remaining(step.timeout_s)
+        end = time.monotonic() + limit
+        last_seen = ""
+        while True:
+            self._fail_fast()
+            try:
+                found = check(params, values)
+            except StepFailed as exc:
+                found, last_seen = None, exc.seen
+            if found is not None:
+                return found
+            if time.monotonic() >= end:
+                break
+            time.sleep(POLL_S)
+        seen = last_seen or "nothing yet"
+        if self.terminal is not None:
+            seen += "\n--- last screen ---\n" + (screen_tail(self.screen()) or "(empty)")
+        raise StepFailed(f"{step.condition} within {limit:.1f}s", seen)
+
+    def _fail_fast(self) -> None:
+        if self.terminal is None:
+            return
+        screen = self.screen()
+        for marker in TUI_FAILURE_MARKERS:
+            if marker in screen:
+                raise StepFailed(f"no {marker!r}", screen_tail(screen))
+        if not self.terminal.alive():
+            raise StepFailed("the TUI to keep running", "it exited\n" + screen_tail(screen))
+
+    def _tui_ready(self, params: dict[str, str], values: dict[str, str]) -> str | None:
+        if self.terminal is None:
+            raise StepFailed("a TUI started by a process step", "no process step ran before")
+        screen = self.screen()
+        hit = next((m for m in TUI_READY_MARKERS if m in screen), None)
+        return f"the screen shows {hit!r}" if hit else None
+
+    def _session_created(self, params: dict[str, str], values: dict[str, str]) -> str | None:
+        query = {"directory": params["directory"]} if params.get("directory") else {}
+        sessions = self.get_json("/session", query)
+        if not isinstance(sessions, list):
+            raise StepFailed("GET /session -> a list", json.dumps(sessions)[:300])
+        fresh = [
+            s
+            for s in sessions
+            if isinstance(s, dict)
+            and int(json_path(s, "time.created") or 0) >= self.started_ms - 2000
+        ]
+        fresh.sort(key=lambda s: int(json_path(s, "time.created") or 0), reverse=True)
+        for session in fresh:
+            sid = str(session.get("id"))
+            if self.prompt:
+                messages = self.get_json(f"/session/{sid}/message", query)
+                if not any(self.prompt in t for t in user_texts(messages)):
+                    continue
+            values[params.get("save", "session_id")] = sid
+            return f"session {sid} (directory {session.get('directory')})"
+        raise StepFailed(
+            "a session created during this run" + (" holding the prompt" if self.prompt else ""),
+            f"{len(sessions)} sessions, {len(fresh)} new, none holding the prompt",
+        )
+
+    def _message_stored(self, params: dict[str, str], values: dict[str, str]) -> str | None:
+        sid = params.get("session_id") or values.get("session_id")
+        if not sid or unfilled(sid):
+            raise StepFailed("a session id", "none known yet")
+        query = {"directory": params["directory"]} if params.get("directory") else {}
+        messages = self.get_json(f"/session/{sid}/message", query)
+        texts = user_texts(messages)
+        if self.prompt is None:
+            return f"{len(texts)} user messages" if texts else None
+        if any(self.prompt in t for t in texts):
+            return f"session {sid} has the prompt as a user message"
+        raise StepFailed(
+            "the prompt as a user message", f"user messages: {json.dumps(texts)[:300]}"
+        )

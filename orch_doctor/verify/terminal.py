@@ -1,0 +1,285 @@
+"""A detached terminal to run a TUI in: tmux on its own socket, or a pseudo-terminal we drive.
+
+tmux runs with ``-L <unique socket>`` and an empty config, so nothing touches the user's own tmux
+server. The child's environment (secrets included) is given to the tmux *server* process through
+its environment, never through argv. Without tmux, a pseudo-terminal (``os.openpty``) with a
+reader thread keeps the text the program printed (escape sequences stripped) as the "screen".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+TMUX_TIMEOUT_S = 10.0
+COLUMNS = 200
+ROWS = 50
+
+#: key names a plan may use, as a pseudo-terminal byte sequence
+PTY_KEYS: dict[str, bytes] = {
+    "Enter": b"\r",
+    "Escape": b"\x1b",
+    "Tab": b"\t",
+    "C-c": b"\x03",
+    "BSpace": b"\x7f",
+}
+
+_ANSI = re.compile(
+    rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_]|[()][0-9A-Za-z])"
+)
+
+
+class TerminalError(RuntimeError):
+    """The terminal could not be started or driven."""
+
+
+class Terminal(Protocol):
+    name: str
+
+    def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None: ...
+
+    def capture(self) -> str: ...
+
+    def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None: ...
+
+    def alive(self) -> bool: ...
+
+    def pids(self) -> list[int]: ...
+
+    def attach_hint(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+def make_terminal(work_dir: Path, prefer: str | None = None) -> Terminal:
+    """tmux when installed (or ``prefer == "tmux"``), else a pseudo-terminal.
+
+    ``prefer`` may also come from ORCH_DOCTOR_TERMINAL ("tmux" or "pty").
+    """
+    prefer = prefer or os.environ.get("ORCH_DOCTOR_TERMINAL") or None
+    tmux = shutil.which("tmux")
+    if prefer == "pty" or (prefer is None and tmux is None):
+        return PtyTerminal()
+    if tmux is None:
+        raise TerminalError("tmux was asked for but is not installed (apt install tmux)")
+    return TmuxTerminal(tmux, work_dir)
+
+
+def tmux_socket_path(socket_name: str) -> Path:
+    """Where tmux puts the socket of ``-L socket_name`` (TMUX_TMPDIR or /tmp, per uid)."""
+    base = os.environ.get("TMUX_TMPDIR") or "/tmp"
+    return Path(base) / f"tmux-{os.getuid()}" / socket_name
+
+
+class TmuxTerminal:
+    """One tmux session on a private socket; the pane survives its program (remain-on-exit)."""
+
+    def __init__(self, tmux: str, work_dir: Path) -> None:
+        self.tmux = tmux
+        self.socket = f"orch-doctor-{uuid.uuid4().hex[:12]}"
+        self.name = "verify"
+        self.config = work_dir / "tmux.conf"
+        self.config.write_text("set -g remain-on-exit on\nset -g history-limit 2000\n")
+        self._started = False
+        self._pane_pid: int | None = None
+
+    def _run(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [self.tmux, "-L", self.socket, "-f", str(self.config), *args]
+        try:
+            proc = subprocess.run(
+                cmd,
+                env=dict(env) if env is not None else None,
+                capture_output=True,
+                text=True,
+                timeout=TMUX_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise TerminalError(f"tmux {args[0]} did not answer in {TMUX_TIMEOUT_S:.0f}s") from exc
+        if check and proc.returncode != 0:
+            raise TerminalError(f"tmux {args[0]} failed: {proc.stderr.strip()}")
+        return proc
+
+    def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None:
+        if self._started:
+            raise TerminalError("this terminal already runs a program")
+        server_env = {k: v for k, v in env.items() if k not in ("TMUX", "TMUX_PANE")}
+        server_env.setdefault("TERM", "xterm-256color")
+        args = ["new-session", "-d", "-s", self.name, "-x", str(COLUMNS), "-y", str(ROWS)]
+        if cwd:
+            args += ["-c", cwd]
+        # the program as separate words: tmux execs it directly, no shell parses it
+        self._run(*args, "--", *argv, env=server_env)
+        self._started = True
+        with contextlib.suppress(TerminalError, ValueError):
+            self._pane_pid = int(self._display("#{pane_pid}"))
+
+    def _display(self, fmt: str) -> str:
+        return self._run("display-message", "-p", "-t", self.name, fmt).stdout.strip()
+
+    def capture(self) -> str:
+        if not self._started:
+            return ""
+        proc = self._run("capture-pane", "-p", "-t", self.name, check=False)
+        return proc.stdout if proc.returncode == 0 else ""
+
+    def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
+        self._run("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
+
+    def alive(self) -> bool:
+        if not self._started:
+            return False
+        try:
+            return self._display("#{pane_dead}") == "0"
+        except TerminalError:
+            return False
+
+    def pids(self) -> list[int]:
+        return [self._pane_pid] if self._pane_pid else []
+
+    def attach_hint(self) -> str:
+        return f"tmux -L {self.socket} attach -t {self.name}"
+
+    def close(self) -> None:
+        if self._started:
+            with contextlib.suppress(TerminalError):
+                self._run("kill-server", check=False)
+        if self._pane_pid:
+            kill_group(self._pane_pid)
+        with contextlib.suppress(OSError):
+            tmux_socket_path(self.socket).unlink()
+        self._started = False
+
+
+class PtyTerminal:
+    """A pseudo-terminal driven by this process; the "screen" is the printed text, unescaped."""
+
+    MAX_BUFFER = 256 * 1024
+
+    def __init__(self) -> None:
+        self.name = "pty"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._master: int | None = None
+        self._buffer = bytearray()
+        self._lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+
+    def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None:
+        import fcntl
+        import struct
+        import termios
+
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+        child_env = dict(env)
+        child_env.setdefault("TERM", "xterm-256color")
+        try:
+            self._proc = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=child_env,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            os.close(master)
+            raise TerminalError(f"cannot start {argv[0]}: {exc}") from exc
+        finally:
+            os.close(slave)
+        self._master = master
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while self._master is not None:
+            try:
+                chunk = os.read(self._master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self._lock:
+                self._buffer += chunk
+                if len(self._buffer) > self.MAX_BUFFER:
+                    del self._buffer[: len(self._buffer) - self.MAX_BUFFER]
+
+    def capture(self) -> str:
+        with self._lock:
+            raw = bytes(self._buffer)
+        text = _ANSI.sub(b" ", raw).decode("utf-8", "replace")
+        lines = [line.rstrip() for line in text.replace("\r", "\n").split("\n")]
+        return "\n".join(line for line in lines if line.strip())
+
+    def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
+        if self._master is None:
+            raise TerminalError("the terminal is not running")
+        for key in keys:
+            data = key.encode() if literal else PTY_KEYS.get(key, key.encode())
+            os.write(self._master, data)
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def pids(self) -> list[int]:
+        return [self._proc.pid] if self._proc else []
+
+    def attach_hint(self) -> str:
+        pid = self._proc.pid if self._proc else "?"
+        return f"no tmux: the TUI runs in a pseudo-terminal of this process (pid {pid})"
+
+    def close(self) -> None:
+        if self._proc is not None:
+            kill_group(self._proc.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=5)
+        master, self._master = self._master, None
+        if master is not None:
+            with contextlib.suppress(OSError):
+                os.close(master)
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+
+
+def kill_group(pid: int, grace_s: float = 3.0) -> None:
+    """SIGTERM the process group led by ``pid``, SIGKILL what is left after ``grace_s``."""
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    if pgid != pid:  # not a group leader: only the process itself
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        _reap(pid)
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)

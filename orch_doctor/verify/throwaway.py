@@ -1,0 +1,147 @@
+"""A throwaway ``opencode serve`` on a free loopback port with its own HOME/XDG data dir.
+
+Nothing a verify run does reaches the user's real sessions: the server, the TUI and any
+confirming server all get the same isolated HOME inside the run's temp dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from orch_doctor.verify.terminal import kill_group
+
+TMPDIR_ENV = "ORCH_DOCTOR_TMPDIR"
+TEMP_PREFIX = "orch-doctor-verify-"
+SERVER_READY_TIMEOUT_S = 60.0
+
+
+class ServerStartError(RuntimeError):
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+
+
+def temp_root(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """Where run dirs are made: ``explicit``, else $ORCH_DOCTOR_TMPDIR, else the system default."""
+    value = explicit or os.environ.get(TMPDIR_ENV)
+    return Path(value) if value else None
+
+
+def make_run_dir(root: Path | None) -> Path:
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=root))
+
+
+def isolated_env(home: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for every OpenCode process of a run: own HOME and XDG dirs, no
+    OPENCODE_* / XDG_* / TMUX settings inherited from the caller (a password inherited through
+    the environment would switch auth on, #8173)."""
+    base = os.environ if base is None else base
+    env = {
+        k: v
+        for k, v in base.items()
+        if not k.startswith(("OPENCODE_", "XDG_")) and k not in ("TMUX", "TMUX_PANE")
+    }
+    env.update(
+        HOME=str(home),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_STATE_HOME=str(home / ".local" / "state"),
+    )
+    for key in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        Path(env[key]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ThrowawayServer:
+    url: str
+    port: int
+    pid: int
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            kill_group(self.process.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+
+    def log_tail(self, limit: int = 1500) -> str:
+        try:
+            return self.log.read_text("utf-8", "replace")[-limit:]
+        except OSError:
+            return ""
+
+
+def start_server(
+    opencode: str,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log: Path,
+    timeout_s: float = SERVER_READY_TIMEOUT_S,
+) -> ThrowawayServer:
+    """Start ``opencode serve`` on 127.0.0.1 and wait until it answers; stop it on failure.
+
+    The server runs in ``cwd`` (the agent's directory): OpenCode 1.0.x attach TUIs work in the
+    server's directory whatever ``--dir`` says (measured on 1.0.152).
+    """
+    port = free_port()
+    argv = [opencode, "serve", "--port", str(port), "--hostname", "127.0.0.1"]
+    with open(log, "wb") as out:
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ServerStartError(f"cannot start {opencode} serve: {exc}") from exc
+    server = ThrowawayServer(f"http://127.0.0.1:{port}", port, process.pid, log, process)
+    try:
+        wait_ready(server, timeout_s)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def wait_ready(server: ThrowawayServer, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise ServerStartError(
+                f"opencode serve exited with code {server.process.returncode} before answering",
+                server.log_tail(),
+            )
+        try:
+            httpx.get(server.url + "/path", timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise ServerStartError(
+        f"opencode serve did not answer on {server.url} within {timeout_s:.0f}s", server.log_tail()
+    )

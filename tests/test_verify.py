@@ -1,0 +1,244 @@
+"""verify against real OpenCode releases: the chosen strategy runs for real and the prompt arrives.
+
+Every run gets its own temp root so leftovers (temp dirs, processes, tmux sockets) can be asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orch_doctor.cli import main
+from orch_doctor.plan import PlanValidationError
+from orch_doctor.verify.run import VerifyOptions, VerifyReport, run_verify
+from orch_doctor.verify.terminal import tmux_socket_path
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="/proc and tmux checks")
+
+TIMEOUT_S = 150.0  # the machine is loaded: generous, the runs take 5-20 s
+WALL_TIMES: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_wall_times() -> Iterator[None]:
+    """Prints the measured wall time of each verify run at the end (pytest -s shows it)."""
+    yield
+    for name, wall in sorted(WALL_TIMES.items()):
+        print(f"\nverify wall time {name}: {wall:.1f}s")
+
+
+def tmux_sockets() -> set[str]:
+    folder = tmux_socket_path("x").parent
+    if not folder.is_dir():
+        return set()
+    return {p.name for p in folder.iterdir() if p.name.startswith("orch-doctor-")}
+
+
+def processes_under(root: Path) -> list[str]:
+    """Processes whose cwd or argv points into ``root`` (the run's temp dirs)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if str(root) in cmdline or cwd.startswith(str(root)):
+            found.append(f"{entry.name}: {cmdline[:120]}")
+    return found
+
+
+def assert_clean(root: Path, sockets_before: set[str]) -> None:
+    deadline = time.monotonic() + 10
+    while processes_under(root) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_under(root) == []
+    assert list(root.iterdir()) == []
+    assert tmux_sockets() - sockets_before == set()
+
+
+def verify(binary: Path, root: Path, **options: object) -> VerifyReport:
+    begin = time.monotonic()
+    report = run_verify(
+        VerifyOptions(
+            **{"opencode": str(binary), "tmp_root": str(root), "timeout_s": TIMEOUT_S, **options}
+        )  # type: ignore[arg-type]
+    )
+    label = f"{report.release} {report.strategy} {options.get('terminal') or 'tmux'}"
+    label += "" if report.verified else " (not verified)"
+    WALL_TIMES[label] = time.monotonic() - begin
+    return report
+
+
+def assert_delivered(report: VerifyReport) -> None:
+    assert report.verified, report.to_json()
+    assert report.confirmation is not None
+    names = {c.name: c.ok for c in report.confirmation.checks}
+    assert names == {
+        "session": True,
+        "prompt-stored": True,
+        "no-session-error": True,
+        "tui-shows-prompt": True,
+    }
+    assert report.confirmation.session_id and report.confirmation.session_id.startswith("ses_")
+    assert all(step.outcome == "ok" for step in report.steps)
+
+
+@pytest.mark.parametrize(
+    ("version", "strategy"),
+    [
+        ("1.0.152", "attach-tui-api"),
+        ("1.1.11", "attach-session-api"),  # inside the "Session not found" window (#7149)
+        ("1.18.33", "attach-session-api"),
+    ],
+)
+def test_verify_chosen_strategy_on_real_release(
+    version: str,
+    strategy: str,
+    opencode_release: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    sockets = tmux_sockets()
+    report = verify(opencode_release(version), tmp_path, model="opencode/big-pickle")
+    assert report.release == version
+    assert report.strategy == strategy
+    assert report.throwaway_server and report.server_url
+    assert_delivered(report)
+    kinds = [s.kind for s in report.steps]
+    assert "process" in kinds and "wait" in kinds
+    assert_clean(tmp_path, sockets)
+
+
+def test_verify_standalone_prompt_without_server(
+    opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    sockets = tmux_sockets()
+    report = verify(
+        opencode_release("1.18.33"),
+        tmp_path,
+        no_server=True,
+        model="opencode/big-pickle",
+        prompt="standalone check: list the files",
+    )
+    assert report.strategy == "standalone-prompt"
+    assert report.server_url is None
+    process = next(s for s in report.steps if s.kind == "process")
+    assert "--prompt" in process.detail and "--session" not in process.detail
+    assert_delivered(report)
+    assert_clean(tmp_path, sockets)
+
+
+def test_verify_in_pseudo_terminal_without_tmux(
+    opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    report = verify(opencode_release("1.0.152"), tmp_path, terminal="pty")
+    assert report.strategy == "attach-tui-api"
+    assert_delivered(report)
+    assert "pty" in next(s.detail for s in report.steps if s.kind == "process")
+    assert_clean(tmp_path, set())
+
+
+def test_forcing_attach_session_api_on_1_0_152_is_refused_by_plan_validation(
+    opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    binary = opencode_release("1.0.152")
+    with pytest.raises(PlanValidationError) as info:
+        verify(binary, tmp_path, strategy="attach-session-api")
+    assert info.value.command == "attach"
+    assert "--session" in info.value.missing
+    # nothing was started
+    assert_clean(tmp_path, set())
+
+    result = CliRunner().invoke(
+        main,
+        ["verify", "--opencode", str(binary), "--strategy", "attach-session-api"],
+        env={"ORCH_DOCTOR_TMPDIR": str(tmp_path)},
+    )
+    assert result.exit_code == 2
+    assert "--session" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_failed_verify_leaves_nothing_behind(
+    opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    sockets = tmux_sockets()
+    # long enough to start the server and the TUI, too short for the TUI to come up
+    report = verify(opencode_release("1.18.33"), tmp_path, timeout_s=4.0)
+    assert not report.verified
+    assert report.problem and report.fix
+    if report.steps:  # the usual case; a very slow machine may time out in the server start
+        failed = [s for s in report.steps if s.outcome == "failed"]
+        assert failed, report.to_json()
+        assert failed[0].expected and failed[0].seen
+        assert "timeout" in report.fix
+    assert_clean(tmp_path, sockets)
+
+
+def test_sigterm_mid_run_cleans_up(opencode_release: Callable[[str], Path], tmp_path: Path) -> None:
+    sockets = tmux_sockets()
+    binary = opencode_release("1.0.152")
+    env = {**os.environ, "ORCH_DOCTOR_TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orch_doctor", "verify", "--opencode", str(binary)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:  # the TUI has been started in its terminal
+            if "started in" in line:
+                break
+        assert tmux_sockets() - sockets, "the run's tmux server should be up now"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert_clean(tmp_path, sockets)
+
+
+def test_verify_against_a_password_server_keeps_the_secret_out_of_output(
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., object],
+    tmp_path: Path,
+) -> None:
+    password = "s3cret-verify-pw"
+    server = real_servers("1.18.33", password=password)
+    env = {"ORCH_DOCTOR_TMPDIR": str(tmp_path), "OPENCODE_SERVER_PASSWORD": password}
+    result = CliRunner().invoke(
+        main,
+        [
+            "verify",
+            "--opencode",
+            str(opencode_release("1.18.33")),
+            "--server",
+            server.url,  # type: ignore[attr-defined]
+            "--format",
+            "json",
+            "--timeout",
+            str(TIMEOUT_S),
+        ],
+        env=env,
+    )
+    assert password not in result.output
+    data = json.loads(result.output)
+    assert result.exit_code == 0, data
+    assert data["verified"] and data["strategy"] == "attach-session-api"
+    assert not data["throwaway_server"]
+    assert_clean(tmp_path, set())

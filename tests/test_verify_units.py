@@ -1,0 +1,72 @@
+"""Pure parts of verify: placeholders, JSON answers, the delivery verdict."""
+
+from __future__ import annotations
+
+from orch_doctor.verify.confirm import evaluate, screen_probe
+from orch_doctor.verify.executor import json_path, substitute, unfilled, user_texts
+
+# shape of a real 1.18.33 answer to GET /session/{id}/message (trimmed)
+MESSAGES = [
+    {
+        "info": {"id": "msg_1", "role": "user"},
+        "parts": [{"type": "text", "text": "fix the tests please"}],
+    },
+    {"info": {"id": "msg_2", "role": "assistant"}, "parts": [{"type": "text", "text": "ok"}]},
+]
+
+
+def test_substitute_fills_known_placeholders_and_keeps_unknown() -> None:
+    values = {"session_id": "ses_abc"}
+    argv = ["opencode", "attach", "URL", "--session", "{session_id}", "--dir", "{dir}"]
+    filled = substitute(argv, values)
+    assert filled[4] == "ses_abc"
+    assert unfilled(filled) == ["dir"]
+    body = substitute({"parts": [{"text": "{session_id} x"}]}, values)
+    assert body == {"parts": [{"text": "ses_abc x"}]}
+
+
+def test_json_path_and_user_texts() -> None:
+    assert json_path({"time": {"created": 5}}, "time.created") == 5
+    assert json_path({"time": {}}, "time.created") is None
+    assert json_path([{"id": "x"}], "0.id") == "x"
+    assert user_texts(MESSAGES) == ["fix the tests please"]
+    assert user_texts({"name": "UnknownError"}) == []
+
+
+def test_evaluate_delivered() -> None:
+    screen = "  ┃  fix the tests please\n   ctrl+p commands"
+    result = evaluate(
+        prompt="fix the tests please",
+        session_id="ses_1",
+        user_texts=user_texts(MESSAGES),
+        screen=screen,
+    )
+    assert result.verified
+
+
+def test_evaluate_session_not_found_on_screen_fails_even_if_stored() -> None:
+    result = evaluate(
+        prompt="fix the tests please",
+        session_id="ses_1",
+        user_texts=["fix the tests please"],
+        screen="Session not found\nfix the tests please",
+    )
+    assert not result.verified
+    assert [c.name for c in result.checks if not c.ok] == ["no-session-error"]
+
+
+def test_evaluate_prompt_missing_or_no_session() -> None:
+    missing = evaluate(prompt="hello there", session_id="ses_1", user_texts=[], screen=None)
+    assert not missing.verified
+    assert [c.name for c in missing.checks if not c.ok] == ["prompt-stored"]
+    nothing = evaluate(prompt="hello", session_id=None, user_texts=None, screen="")
+    assert {c.name for c in nothing.checks if not c.ok} == {
+        "session",
+        "prompt-stored",
+        "tui-shows-prompt",
+    }
+
+
+def test_screen_probe_uses_first_line_prefix() -> None:
+    assert screen_probe("a" * 50 + "\nsecond") == "a" * 24
+    assert screen_probe("  short\n") == "short"
