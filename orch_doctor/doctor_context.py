@@ -37,6 +37,7 @@ class DoctorOptions:
     model: str | None = None
     prompt: str | None = None
     refresh: bool = False
+    discover: bool = True
     matrix_files: tuple[str, ...] = ()
     server_timeout_s: float = 5.0
     probe_timeout_s: float = 20.0
@@ -116,7 +117,7 @@ class DoctorContext:
     def _probe_server(self) -> ServerStatus | None:
         url = self.server_url
         if url is None:
-            url = discover_local_server()
+            url = discover_local_server() if self.options.discover else None
             if url is None:
                 return None
             self.server_discovered = True

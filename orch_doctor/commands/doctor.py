@@ -18,6 +18,7 @@ from orch_doctor.commands.doctor_options import doctor_options
 def doctor(
     opencode: str | None,
     server: str | None,
+    no_discover: bool,
     directory: str | None,
     model: str | None,
     output_format: str,
@@ -43,6 +44,7 @@ def doctor(
     options = DoctorOptions(
         opencode=opencode,
         server_url=server,
+        discover=not no_discover,
         directory=directory,
         model=model,
         refresh=refresh,

@@ -17,6 +17,11 @@ def doctor_options(func: F) -> F:
     decorators = [
         click.option("--opencode", "opencode", metavar="PATH", help="OpenCode binary to use."),
         click.option("--server", "server", metavar="URL", help="OpenCode server to check."),
+        click.option(
+            "--no-discover",
+            is_flag=True,
+            help="Do not look for OpenCode servers running here when --server is not given.",
+        ),
         click.option("--dir", "directory", metavar="DIR", help="Directory the agent works in."),
         click.option("--model", metavar="PROVIDER/MODEL", help="Model the agent should use."),
         click.option(
