@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
@@ -57,9 +57,13 @@ def run_doctor(
     policy: Policy,
     matrix: Matrix,
     checks: tuple[Check, ...] = CHECKS,
+    capabilities: Future[Capabilities] | None = None,
 ) -> DoctorReport:
+    """Run ``checks``; ``capabilities`` may be a binary probe started earlier."""
     start = time.monotonic()
     ctx = DoctorContext(options=options, policy=policy, matrix=matrix)
+    if capabilities is not None:
+        ctx.capabilities.adopt(capabilities)
     wanted = [c for c in checks if c.id not in policy.skip_checks]
     with ThreadPoolExecutor(max_workers=len(wanted) + 2) as pool:
         # both probes start at once: their latencies overlap

@@ -56,6 +56,12 @@ class Lazy(Generic[T]):
             if self._future is None:
                 self._future = pool.submit(self._compute)
 
+    def adopt(self, future: Future[T]) -> None:
+        """Use a computation that was started earlier (e.g. before heavy imports)."""
+        with self._lock:
+            if self._future is None:
+                self._future = future
+
     def get(self) -> T:
         with self._lock:
             if self._future is None:
@@ -104,15 +110,7 @@ class DoctorContext:
         )
 
     def _probe_binary(self) -> Capabilities:
-        from orch_doctor.probe_binary import probe_installed
-
-        return probe_installed(
-            self.options.opencode,
-            commands=DECISION_COMMANDS,
-            timeout_s=self.options.probe_timeout_s,
-            use_cache=True,
-            refresh=self.options.refresh,
-        )
+        return probe_capabilities(self.options)
 
     def _probe_server(self) -> ServerStatus | None:
         url = self.server_url
@@ -141,6 +139,19 @@ class DoctorContext:
             self.matrix,
             allowed_strategies=self.policy.allowed_strategies,
         )
+
+
+def probe_capabilities(options: DoctorOptions) -> Capabilities:
+    """The binary probe the doctor needs (only the help texts the decision reads)."""
+    from orch_doctor.probe_binary import probe_installed
+
+    return probe_installed(
+        options.opencode,
+        commands=DECISION_COMMANDS,
+        timeout_s=options.probe_timeout_s,
+        use_cache=True,
+        refresh=options.refresh,
+    )
 
 
 def discover_local_server(timeout_s: float = 0.3) -> str | None:

@@ -6,11 +6,15 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from orch_doctor.commands.common import config_error
 from orch_doctor.commands.doctor_options import doctor_options
+
+if TYPE_CHECKING:
+    from orch_doctor.doctor import DoctorReport
 
 
 @click.command()
@@ -29,18 +33,10 @@ def doctor(
     matrix_files: tuple[str, ...],
 ) -> None:
     """Will spawning OpenCode agents work here, how, and if not, what exactly to do."""
-    from orch_doctor.checks import CHECK_IDS
-    from orch_doctor.doctor import run_doctor
-    from orch_doctor.doctor_context import DoctorOptions
-    from orch_doctor.matrix import MatrixError, load_matrix
-    from orch_doctor.policy import PolicyError, load_policy
+    from concurrent.futures import ThreadPoolExecutor
 
-    start_dir = Path(directory or os.getcwd())
-    try:
-        loaded_policy = load_policy(policy, start_dir, CHECK_IDS)
-        matrix = load_matrix(matrix_files)
-    except (PolicyError, MatrixError) as exc:
-        config_error(str(exc))
+    from orch_doctor.doctor_context import DoctorOptions, probe_capabilities
+
     options = DoctorOptions(
         opencode=opencode,
         server_url=server,
@@ -50,16 +46,34 @@ def doctor(
         refresh=refresh,
         matrix_files=matrix_files,
     )
+    # the OpenCode calls start first: everything below overlaps with them
+    early = ThreadPoolExecutor(max_workers=1)
+    capabilities = early.submit(probe_capabilities, options)
+    early.shutdown(wait=False)
+
+    from orch_doctor.checks import CHECK_IDS
+    from orch_doctor.doctor import run_doctor
+    from orch_doctor.matrix import MatrixError, load_matrix
+    from orch_doctor.policy import PolicyError, load_policy
+
+    start_dir = Path(directory or os.getcwd())
+    try:
+        loaded_policy = load_policy(policy, start_dir, CHECK_IDS)
+        matrix = load_matrix(matrix_files)
+    except (PolicyError, MatrixError) as exc:
+        config_error(str(exc))
+
+    def run() -> DoctorReport:
+        return run_doctor(options, loaded_policy, matrix, capabilities=capabilities)
+
     if output_format == "text":
         from orch_doctor.report.text import make_console, render_text, with_spinner
 
         console = make_console()
-        report = with_spinner(
-            console, "probing OpenCode…", lambda: run_doctor(options, loaded_policy, matrix)
-        )
+        report = with_spinner(console, "probing OpenCode…", run)
         render_text(report, console, verbose=verbose, strict=strict)
     else:
-        report = run_doctor(options, loaded_policy, matrix)
+        report = run()
         if output_format == "json":
             click.echo(json.dumps(report.to_json(strict), indent=2, ensure_ascii=False))
         elif output_format == "junit":

@@ -1,0 +1,1 @@
+"""Benchmarks of orch-doctor (run from a source checkout)."""
