@@ -12,6 +12,7 @@ document, GET /doc) as routes.txt, one "METHOD /path" per line.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +24,21 @@ from tools.releases import ensure_release, platform_package
 ROOT = Path(__file__).resolve().parent.parent
 HELP_DIR = ROOT / "compat_matrix" / "help"
 TIMEOUT_S = 60.0
+
+
+def isolated_env(home: str) -> dict[str, str]:
+    """The caller's environment (proxies, CA certificates: some releases install plugins from
+    npm when their server starts) with a throwaway HOME and XDG dirs and no server secrets."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCODE_", "XDG_"))}
+    env.update(
+        HOME=home,
+        XDG_DATA_HOME=f"{home}/.local/share",
+        XDG_CONFIG_HOME=f"{home}/.config",
+        XDG_CACHE_HOME=f"{home}/.cache",
+        XDG_STATE_HOME=f"{home}/.local/state",
+        TERM="xterm-256color",
+    )
+    return env
 
 
 def help_argv(binary: str, command: str) -> list[str]:
@@ -40,15 +56,7 @@ def record(version: str) -> Path:
     out = HELP_DIR / version
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="orch-doctor-record-") as home:
-        env = {
-            "HOME": home,
-            "XDG_DATA_HOME": f"{home}/.local/share",
-            "XDG_CONFIG_HOME": f"{home}/.config",
-            "XDG_CACHE_HOME": f"{home}/.cache",
-            "XDG_STATE_HOME": f"{home}/.local/state",
-            "PATH": "/usr/bin:/bin",
-            "TERM": "xterm-256color",
-        }
+        env = isolated_env(home)
         runs = {"version": [binary, "--version"]}
         runs.update({cmd: help_argv(binary, cmd) for cmd in PROBED_COMMANDS})
         for name, argv in runs.items():
@@ -85,9 +93,7 @@ def record_routes(version: str, out: Path) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        env = {"HOME": home, "PATH": "/usr/bin:/bin", "XDG_DATA_HOME": f"{home}/.local/share",
-               "XDG_CONFIG_HOME": f"{home}/.config", "XDG_CACHE_HOME": f"{home}/.cache",
-               "XDG_STATE_HOME": f"{home}/.local/state"}  # fmt: skip
+        env = isolated_env(home)
         proc = subprocess.Popen(
             [binary, "serve", "--port", str(port), "--hostname", "127.0.0.1"],
             cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 #: the releases the test suite runs for real (help fixtures cover more: compat_matrix/help/)
-TEST_RELEASES: tuple[str, ...] = ("0.5.29", "1.0.152", "1.0.162", "1.18.33")
+TEST_RELEASES: tuple[str, ...] = ("0.5.29", "1.0.152", "1.0.162", "1.1.11", "1.18.33")
 #: the newest release the project is tested with; `dev.py doctor` installs it when none is found
 NEWEST_TESTED = "1.18.33"
 
