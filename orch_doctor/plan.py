@@ -8,6 +8,7 @@ argv: a password reaches the child through its environment (``ProcessStep.secret
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from orch_doctor.models import (
     Capabilities,
@@ -132,13 +133,30 @@ def build_plan(
         raise ValueError(f"no plan for strategy {strategy!r}")
     if builders[strategy] is not _standalone_prompt and not server_url:
         raise ValueError(f"{strategy} needs a server URL")
-    secret_env = (PASSWORD_ENV,) if auth else ()
-    steps = builders[strategy](
-        caps, request, opencode, server_url or "", set(workarounds), secret_env
+    build = _Build(
+        caps=caps,
+        request=request,
+        opencode=opencode,
+        url=server_url or "",
+        workarounds=frozenset(workarounds),
+        secret_env=(PASSWORD_ENV,) if auth else (),
     )
+    steps = builders[strategy](build)
     plan = SpawnPlan(strategy=strategy, steps=tuple(steps), server_url=server_url, request=request)
     validate_plan(plan, caps)
     return plan
+
+
+@dataclass(frozen=True)
+class _Build:
+    """What every strategy's plan is built from."""
+
+    caps: Capabilities
+    request: SpawnRequest
+    opencode: str
+    url: str
+    workarounds: frozenset[str]
+    secret_env: tuple[str, ...]
 
 
 def _title(request: SpawnRequest) -> str:
@@ -202,22 +220,16 @@ def _tui_ready() -> WaitStep:
     )
 
 
-def _attach_session_api(
-    caps: Capabilities,
-    request: SpawnRequest,
-    opencode: str,
-    url: str,
-    workarounds: set[str],
-    secret_env: tuple[str, ...],
-) -> list[Step]:
+def _attach_session_api(b: _Build) -> list[Step]:
+    caps, request, opencode = b.caps, b.request, b.opencode
     attach = caps.command("attach")
     steps: list[Step] = [_create_session(request)]
-    if "check-session-exists" in workarounds:
+    if "check-session-exists" in b.workarounds:
         steps.append(_check_session(request))
     argv = [
         opencode,
         "attach",
-        url,
+        b.url,
         *flag(attach, "session", "{session_id}"),
         *flag(attach, "dir", request.directory),
     ]
@@ -228,11 +240,11 @@ def _attach_session_api(
             description="attach a TUI to the session"
             + (
                 " (from the session's directory)"
-                if "attach-cwd-is-session-dir" in workarounds
+                if "attach-cwd-is-session-dir" in b.workarounds
                 else ""
             ),
             cwd=request.directory,
-            secret_env=secret_env,
+            secret_env=b.secret_env,
         )
     )
     steps.append(_tui_ready())
@@ -242,23 +254,17 @@ def _attach_session_api(
     return steps
 
 
-def _attach_tui_api(
-    caps: Capabilities,
-    request: SpawnRequest,
-    opencode: str,
-    url: str,
-    workarounds: set[str],
-    secret_env: tuple[str, ...],
-) -> list[Step]:
+def _attach_tui_api(b: _Build) -> list[Step]:
+    caps, request, opencode = b.caps, b.request, b.opencode
     attach = caps.command("attach")
-    argv = [opencode, "attach", url, *flag(attach, "dir", request.directory)]
+    argv = [opencode, "attach", b.url, *flag(attach, "dir", request.directory)]
     steps: list[Step] = [
         ProcessStep(
             argv=tuple(argv),
             command="attach",
             description="attach a TUI to the server",
             cwd=request.directory,
-            secret_env=secret_env,
+            secret_env=b.secret_env,
         ),
         _tui_ready(),
     ]
@@ -290,17 +296,11 @@ def _attach_tui_api(
     return steps
 
 
-def _standalone_session(
-    caps: Capabilities,
-    request: SpawnRequest,
-    opencode: str,
-    url: str,
-    workarounds: set[str],
-    secret_env: tuple[str, ...],
-) -> list[Step]:
+def _standalone_session(b: _Build) -> list[Step]:
+    caps, request, opencode = b.caps, b.request, b.opencode
     root = caps.command("root")
     steps: list[Step] = [_create_session(request)]
-    if "check-session-exists" in workarounds:
+    if "check-session-exists" in b.workarounds:
         steps.append(_check_session(request))
     argv = [opencode, request.directory, *flag(root, "session", "{session_id}")]
     if request.model and "model" in root.options:
@@ -321,14 +321,8 @@ def _standalone_session(
     return steps
 
 
-def _standalone_prompt(
-    caps: Capabilities,
-    request: SpawnRequest,
-    opencode: str,
-    url: str,
-    workarounds: set[str],
-    secret_env: tuple[str, ...],
-) -> list[Step]:
+def _standalone_prompt(b: _Build) -> list[Step]:
+    caps, request, opencode = b.caps, b.request, b.opencode
     root = caps.command("root")
     argv = [opencode, request.directory]
     if request.model and "model" in root.options:
@@ -344,7 +338,7 @@ def _standalone_prompt(
         ),
         _tui_ready(),
     ]
-    if request.prompt and "press-enter" in workarounds:
+    if request.prompt and "press-enter" in b.workarounds:
         steps.append(
             KeystrokeStep(keys=("Enter",), description="submit the pre-filled prompt (Enter)")
         )

@@ -12,13 +12,13 @@ document, GET /doc) as routes.txt, one "METHOD /path" per line.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from orch_doctor.models import PROBED_COMMANDS
 from orch_doctor.proc import run_capture
+from orch_doctor.verify.throwaway import isolated_env as product_isolated_env
 from tools.releases import ensure_release, platform_package
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,16 +29,7 @@ TIMEOUT_S = 60.0
 def isolated_env(home: str) -> dict[str, str]:
     """The caller's environment (proxies, CA certificates: some releases install plugins from
     npm when their server starts) with a throwaway HOME and XDG dirs and no server secrets."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCODE_", "XDG_"))}
-    env.update(
-        HOME=home,
-        XDG_DATA_HOME=f"{home}/.local/share",
-        XDG_CONFIG_HOME=f"{home}/.config",
-        XDG_CACHE_HOME=f"{home}/.cache",
-        XDG_STATE_HOME=f"{home}/.local/state",
-        TERM="xterm-256color",
-    )
-    return env
+    return {**product_isolated_env(Path(home)), "TERM": "xterm-256color"}
 
 
 def help_argv(binary: str, command: str) -> list[str]:
@@ -79,39 +70,25 @@ def record(version: str) -> Path:
 
 
 def record_routes(version: str, out: Path) -> None:
-    import json
-    import socket
-    import subprocess
-    import time
-    import urllib.request
+    import httpx
 
     from orch_doctor.openapi import routes_from_openapi
-    from orch_doctor.proc import kill_group
+    from orch_doctor.verify.throwaway import ServerStartError, start_server
 
     binary = str(ensure_release(version))
     with tempfile.TemporaryDirectory(prefix="orch-doctor-record-") as home:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = isolated_env(home)
-        proc = subprocess.Popen(
-            [binary, "serve", "--port", str(port), "--hostname", "127.0.0.1"],
-            cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/doc", timeout=30) as r:
-                        doc = json.load(r)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError(f"{version}: serve did not answer GET /doc") from None
-                    time.sleep(0.2)
+            server = start_server(
+                binary, cwd=Path(home), env=isolated_env(home), log=Path(home) / "serve.log"
+            )
+        except ServerStartError as exc:
+            raise RuntimeError(f"{version}: serve did not start: {exc}") from None
+        try:
+            doc = httpx.get(f"{server.url}/doc", timeout=60).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RuntimeError(f"{version}: GET /doc failed: {exc}") from None
         finally:
-            kill_group(proc)
+            server.stop()
     routes = routes_from_openapi(doc)
     if routes is None:
         raise RuntimeError(f"{version}: GET /doc is not an OpenAPI document")
