@@ -146,8 +146,17 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _has_tool_table(pyproject: Path) -> bool:
+    """Only a pyproject.toml with a [tool.orch-doctor] table is a policy (an unreadable or
+    invalid one is reported when it has the table's name in it)."""
     try:
         text = pyproject.read_text(encoding="utf-8")
     except OSError:
         return False
-    return "[tool.orch-doctor]" in text or '"orch-doctor"' in text
+    if "orch-doctor" not in text:
+        return False
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return "[tool.orch-doctor]" in text
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "orch-doctor" in tool

@@ -281,3 +281,14 @@ def test_mounts_in_another_click_group(opencode_release: Callable[[str], Path], 
     result = runner.invoke(orch, plan_args)
     assert result.exit_code == 0 and json.loads(result.output)["strategy"] == "standalone-prompt"
     assert "probe" in runner.invoke(orch, ["doctor", "--help"]).output
+
+
+def test_a_pyproject_without_the_table_is_not_a_policy(
+    opencode_release: Callable[[str], Path], tmp_path: Path, cache_dir: Path
+) -> None:
+    # e.g. orch-doctor's own pyproject.toml: it names the project but has no [tool.orch-doctor]
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "orch-doctor"\n')
+    code, data = doctor_json(
+        "--opencode", str(opencode_release("1.18.33")), "--dir", str(tmp_path), "--no-discover"
+    )
+    assert code == 0 and data["policy_file"] is None
