@@ -216,7 +216,7 @@ def compare_versions(client: str | None, server: str | None) -> tuple[str, str]:
     )
 
 
-async def session_exists(
+def session_exists(
     url: str,
     session_id: str,
     directory: str | None = None,
@@ -224,24 +224,34 @@ async def session_exists(
     credentials: Credentials | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> bool | None:
-    """True/False when the server says; None when it cannot tell (unreachable, odd answer)."""
-    base, problem = normalise_url(url)
-    if problem:
-        return None
-    params = {"directory": directory} if directory else {}
-    async with httpx.AsyncClient() as client:
-        try:
-            answer = await _get(
-                client, f"{base}/session/{session_id}", timeout_s, credentials, params=params
-            )
-        except (_Failed, httpx.HTTPError):
+    """Whether ``session_id`` exists (and, with ``directory``, belongs to it): True/False when
+    the server says, None when it cannot tell (unreachable, an answer of unknown shape).
+    Reads only (GET /session/{id}); nothing is created."""
+
+    async def run() -> bool | None:
+        base, problem = normalise_url(url)
+        if problem:
             return None
-    data = answer.json()
-    if answer.status == 200 and isinstance(data, dict):
-        return data.get("id") == session_id
-    if answer.status == 404 or (isinstance(data, dict) and "NotFound" in str(data.get("name"))):
-        return False
-    return None
+        params = {"directory": directory} if directory else {}
+        async with httpx.AsyncClient() as client:
+            try:
+                answer = await _get(
+                    client, f"{base}/session/{session_id}", timeout_s, credentials, params=params
+                )
+            except (_Failed, httpx.HTTPError):
+                return None
+        data = answer.json()
+        if answer.status == 200 and isinstance(data, dict) and "id" in data:
+            if data.get("id") != session_id:
+                return False
+            return directory is None or data.get("directory") in (None, directory)
+        if answer.status in (400, 404) or (
+            isinstance(data, dict) and "NotFound" in str(data.get("name"))
+        ):
+            return False
+        return None
+
+    return asyncio.run(run())
 
 
 def server_models(

@@ -247,3 +247,35 @@ def test_many_urls_at_once_keep_their_order() -> None:
 def test_skew(client: str | None, server: str | None, skew: str) -> None:
     got, reason = compare_versions(client, server)
     assert got == skew and reason
+
+
+def test_session_exists_for_a_directory(real_servers: Callable[..., RealServer]) -> None:
+    import httpx
+
+    from orch_doctor.server_probe import session_exists
+
+    server = real_servers("1.18.33")
+    directory = str(server.directory)
+    created = httpx.post(
+        f"{server.url}/session", params={"directory": directory}, json={"title": "t"}, timeout=30
+    ).json()
+    assert session_exists(server.url, created["id"], directory) is True
+    assert session_exists(server.url, created["id"]) is True
+    assert session_exists(server.url, created["id"], "/somewhere/else") is False
+    assert session_exists(server.url, "ses_doesnotexist000000000000", directory) is False
+    proc = subprocess.run(
+        [sys.executable, "-m", "orch_doctor", "server", server.url, "--session", created["id"],
+         "--session-dir", directory, "--format", "json", "--no-routes"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0 and json.loads(proc.stdout)["servers"][0]["session_exists"]
+
+
+def test_unauthenticated_server_off_loopback_is_a_warning() -> None:
+    from orch_doctor.server_probe import _findings
+
+    (finding,) = _findings("http://10.1.2.3:4096", "1.18.33", "none", cors_any=False)
+    assert finding.id == "unauthenticated-network-server" and finding.severity == "warn"
+    assert finding.fix and "OPENCODE_SERVER_PASSWORD" in finding.fix
+    assert _findings("http://10.1.2.3:4096", "1.18.33", "basic", cors_any=False) == ()
+    assert _findings("http://127.0.0.1:4096", "1.18.33", "none", cors_any=False) == ()

@@ -29,6 +29,10 @@ from orch_doctor.models import ServerStatus
 )
 @click.option("--opencode", metavar="PATH", help="Installed CLI to compare versions with.")
 @click.option("--no-routes", is_flag=True, help="Skip reading the OpenAPI document.")
+@click.option("--session", "session_id", metavar="ID", help="Also check that this session exists.")
+@click.option(
+    "--session-dir", metavar="DIR", help="With --session: the directory it must belong to."
+)
 @format_option()
 def server(
     urls: tuple[str, ...],
@@ -36,6 +40,8 @@ def server(
     password_env: str,
     opencode: str | None,
     no_routes: bool,
+    session_id: str | None,
+    session_dir: str | None,
     output_format: str,
 ) -> None:
     """Probe OpenCode servers (default: the ones running on this machine, and port 4096)."""
@@ -58,18 +64,48 @@ def server(
     )
     # a discovered candidate that is not there is not a failure: the list says what runs
     shown = [s for s in statuses if s.verdict != "connection-refused"] if discovered else statuses
+    sessions: dict[str, bool | None] = {}
+    if session_id:
+        from orch_doctor.server_probe import session_exists
+
+        for status in shown:
+            if status.ok:
+                sessions[status.url] = session_exists(
+                    status.url, session_id, session_dir, credentials=credentials,
+                    timeout_s=timeout_s,
+                )  # fmt: skip
     if output_format == "json":
         emit_json(
             {
                 "client_version": client_version,
                 "discovered": discovered,
-                "servers": [s.to_json() for s in shown],
+                "servers": [
+                    {
+                        **s.to_json(),
+                        **({"session_exists": sessions.get(s.url)} if session_id else {}),
+                    }
+                    for s in shown
+                ],
             }
         )
     else:
         render(shown, discovered)
+        for url, exists in sessions.items():
+            state = {True: "exists", False: "does not exist", None: "unknown (no clear answer)"}
+            where = f" in {session_dir}" if session_dir else ""
+            click.echo(f"session {session_id}{where} on {url}: {state[exists]}")
     failed = any(not s.ok or any(f.severity == "fail" for f in s.findings) for s in shown)
+    failed = failed or any(exists is not True for exists in sessions.values())
     sys.exit(EXIT_FAILED if failed or (not discovered and not shown) else EXIT_OK)
+
+
+def server_json(
+    status: ServerStatus, sessions: dict[str, bool | None], session_id: str | None
+) -> dict[str, object]:
+    data: dict[str, object] = status.to_json()
+    if session_id:
+        data["session_exists"] = sessions.get(status.url)
+    return data
 
 
 def _client_version(opencode: str | None) -> str | None:
