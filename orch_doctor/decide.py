@@ -42,6 +42,9 @@ def decide(
     rejected: dict[str, str] = {}
     version = _version(caps)
     newer_major = _newer_major(caps, matrix)
+    blocked = blocked_range(caps, matrix)
+    bad_model = model_problem(request.model)
+    warnings.extend(policy_warnings(caps, matrix))
 
     applicable = [issue for issue in matrix.issues if issue_applies(issue, caps, version)]
     if version is None and matrix.issues:
@@ -53,6 +56,12 @@ def decide(
     for strategy in matrix.strategies:
         if newer_major:
             rejected[strategy.name] = newer_major
+            continue
+        if blocked:
+            rejected[strategy.name] = blocked
+            continue
+        if bad_model:
+            rejected[strategy.name] = bad_model
             continue
         if allowed_strategies is not None and strategy.name not in allowed_strategies:
             rejected[strategy.name] = "not allowed by policy (allowed strategies)"
@@ -107,7 +116,7 @@ def decide(
         warnings=tuple(warnings),
         known_issues=tuple(_hit(i) for i in applicable),
         plan=None,
-        fix=_fix(caps, server, rejected, newer_major),
+        fix=_fix(caps, server, rejected, newer_major, blocked, bad_model),
     )
 
 
@@ -200,6 +209,47 @@ def version_warnings(caps: Capabilities, matrix: Matrix) -> list[str]:
                 "going by the help"
             )
     return warnings
+
+
+def policy_warnings(caps: Capabilities, matrix: Matrix) -> list[str]:
+    """A release older than the matrix's minimum supported one still gets a plan, with a warning."""
+    from packaging.version import Version
+
+    version = _version(caps)
+    minimum = matrix.policy.minimum
+    if version is None or minimum is None or not version < Version(minimum):
+        return []
+    why = f" ({matrix.policy.minimum_evidence})" if matrix.policy.minimum_evidence else ""
+    return [
+        f"OpenCode {caps.version.text if caps.version else '?'} is older than the minimum "
+        f"supported {minimum}{why}: upgrade (npm install -g opencode-ai@1)"
+    ]
+
+
+def blocked_range(caps: Capabilities, matrix: Matrix) -> str | None:
+    """Why every strategy is refused when the version is in a blocked range of the policy."""
+    from packaging.specifiers import SpecifierSet
+
+    version = _version(caps)
+    if version is None:
+        return None
+    for entry in matrix.policy.blocked:
+        if SpecifierSet(entry.versions).contains(version, prereleases=True):
+            return (
+                f"OpenCode {caps.version.text if caps.version else '?'} is blocked by the version "
+                f"policy ({entry.versions}): {entry.reason} ({entry.evidence})"
+            )
+    return None
+
+
+def model_problem(model: str | None) -> str | None:
+    """OpenCode takes a model as provider/model (both in --model and in the API body)."""
+    if model is None:
+        return None
+    provider, sep, model_id = model.partition("/")
+    if not sep or not provider.strip() or not model_id.strip() or " " in provider:
+        return f"the model {model!r} is not of the form provider/model"
+    return None
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -299,7 +349,13 @@ def _fix(
     server: ServerStatus | None,
     rejected: dict[str, str],
     newer_major: str | None,
+    blocked: str | None = None,
+    bad_model: str | None = None,
 ) -> str:
+    if bad_model:
+        return "give the model as provider/model, e.g. --model opencode/big-pickle"
+    if blocked:
+        return "install a release outside the blocked range (npm install -g opencode-ai@<version>)"
     if newer_major:
         return "install a 1.x release (npm install -g opencode-ai@1) or upgrade orch-doctor"
     if caps.binary_path is None:

@@ -66,6 +66,7 @@ class KnownIssue:
     when_option: str | None = None
     workaround: str | None = None
     fix: str | None = None
+    see_also: tuple[str, ...] = ()
     source: str = ""
 
     def specifier(self) -> Any:
@@ -355,7 +356,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         item.where,
         item.data,
         {"id", "title", "versions", "when", "severity", "affects", "breaks", "workaround", "fix",
-         "evidence"},
+         "evidence", "see_also"},
     )  # fmt: skip
     severity = item.req("severity")
     if severity not in SEVERITIES:
@@ -381,6 +382,9 @@ def _issue(path: str, item: _Item) -> KnownIssue:
     evidence = item.req("evidence")
     if not evidence.startswith(("https://", "http://")):
         raise item.error("evidence", "must be a link")
+    see_also = item.strings("see_also")
+    if not all(link.startswith(("https://", "http://")) for link in see_also):
+        raise item.error("see_also", "must be a list of links")
     return KnownIssue(
         id=item.id,
         title=item.req("title"),
@@ -393,6 +397,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         when_option=when_option,
         workaround=workaround,
         fix=item.str("fix", required=False),
+        see_also=see_also,
         source=path,
     )
 

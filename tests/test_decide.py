@@ -181,3 +181,42 @@ def test_replay_covers_every_stored_release_without_error() -> None:
     assert by_release["1.0.152"].with_server.strategy == "attach-tui-api"  # type: ignore[union-attr]
     assert by_release["1.18.33"].with_server.strategy == "attach-session-api"  # type: ignore[union-attr]
     assert by_release["0.1.174"].without_server.strategy == "none"  # type: ignore[union-attr]
+
+
+def test_blocked_range_refuses_every_strategy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "block.toml"
+    path.write_text(
+        "[policy]\n[[policy.blocked]]\nversions = '>=1.18.0,<1.18.34'\n"
+        "reason = 'team decision'\nevidence = 'https://example.org/why'\n"
+    )
+    blocked = load_matrix([path], overrides=False)
+    decision = decide(stored_capabilities("1.18.33"), recorded_server("1.18.33"), REQUEST, blocked)
+    assert decision.strategy == "none" and decision.plan is None
+    assert all("blocked by the version policy" in why for why in decision.rejected.values())
+    assert decision.fix and "blocked range" in decision.fix
+    ok = decide(stored_capabilities("1.18.34"), recorded_server("1.18.34"), REQUEST, blocked)
+    assert ok.strategy == "attach-session-api"
+
+
+def test_below_minimum_still_plans_but_warns() -> None:
+    old = decide(stored_capabilities("0.5.29"), None, REQUEST, MATRIX)
+    assert old.strategy == "standalone-prompt"
+    assert any("older than the minimum supported" in w for w in old.warnings)
+    new = decide(stored_capabilities("1.18.33"), None, REQUEST, MATRIX)
+    assert not any("minimum supported" in w for w in new.warnings)
+
+
+@pytest.mark.parametrize("model", ["big-pickle", "/big-pickle", "opencode/", " / ", "open code/x"])
+def test_model_must_be_provider_slash_model(model: str) -> None:
+    request = replace(REQUEST, model=model)
+    decision = decide(stored_capabilities("1.18.33"), recorded_server("1.18.33"), request, MATRIX)
+    assert decision.strategy == "none"
+    assert all("provider/model" in why for why in decision.rejected.values())
+    assert decision.fix and "provider/model" in decision.fix
+
+
+def test_nested_model_id_keeps_its_slashes() -> None:
+    request = replace(REQUEST, model="openrouter/anthropic/claude-sonnet")
+    decision = decide(stored_capabilities("1.18.33"), recorded_server("1.18.33"), request, MATRIX)
+    body = next(s.body for s in decision.plan.steps if getattr(s, "path", "").endswith("async"))  # type: ignore[union-attr]
+    assert body["model"] == {"providerID": "openrouter", "modelID": "anthropic/claude-sonnet"}

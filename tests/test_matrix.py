@@ -22,6 +22,8 @@ def test_shipped_matrix_is_valid_and_complete() -> None:
             "standalone-database-locked"} <= ids  # fmt: skip
     for issue in m.issues:
         assert issue.evidence.startswith("https://github.com/anomalyco/opencode/")
+    drops = next(i for i in m.issues if i.id == "session-drops-prompt")
+    assert any(link.endswith("/48113") for link in drops.see_also)
 
 
 BAD = [
@@ -40,6 +42,10 @@ BAD = [
     ("[[verification]]\nrelease='1.0.0'\nstrategy='attach-tui-api'\noutcome='maybe'\n"
      "date='2026-11-24'\norch_doctor_version='0.1.0'\n", "verification[0].outcome", "is not one"),
     ("[policy]\nminimum='latest'\n", "policy.minimum", "not a version"),
+    ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
+     "\nbreaks='b'\nevidence='https://e'\nsee_also=['#12']\n", "issue.x.see_also", "links"),
+    ("[policy]\n[[policy.blocked]]\nversions='1.x'\nreason='r'\nevidence='e'\n",
+     "policy.blocked[0].versions", "not a version specifier"),
     ("this is = not toml ][", "-", "not valid TOML"),
 ]  # fmt: skip
 

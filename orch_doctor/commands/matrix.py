@@ -64,6 +64,7 @@ def show(matrix_files: tuple[str, ...], output_format: str) -> None:
                         "affects": list(i.affects),
                         "workaround": i.workaround,
                         "evidence": i.evidence,
+                        "see_also": list(i.see_also),
                     }
                     for i in m.issues
                 ],
@@ -98,7 +99,9 @@ def show(matrix_files: tuple[str, ...], output_format: str) -> None:
     for col in ("id", "versions", "severity", "affects", "evidence"):
         table.add_column(col)
     for i in m.issues:
-        table.add_row(i.id, i.versions, i.severity, ", ".join(i.affects), i.evidence)
+        table.add_row(
+            i.id, i.versions, i.severity, ", ".join(i.affects), "\n".join((i.evidence, *i.see_also))
+        )
     console.print(table)
     p = m.policy
     console.print(

@@ -80,8 +80,9 @@ def plan(
 
 
 def valid_model(model: str) -> bool:
-    provider, sep, name = model.partition("/")
-    return bool(sep and provider.strip() and name.strip()) and " " not in provider
+    from orch_doctor.decide import model_problem
+
+    return model_problem(model) is None
 
 
 def render_decision(decision: Decision) -> None:
