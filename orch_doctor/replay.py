@@ -37,13 +37,13 @@ class ReplayRow:
 def recorded_server(version: str, url: str = REPLAY_URL) -> ServerStatus:
     """A reachable server of ``version`` as its recorded OpenAPI document describes it."""
     routes = stored_routes(version)
-    source = f"recorded from a real {version} server"
+    source = f"recorded {version}"
     if routes is None or not routes_complete(routes):
         stand_in = fallback_routes(version)
         if stand_in is None:
-            routes, source = None, "none recorded"
+            routes, source = None, "none"
         else:
-            routes, source = stand_in[1], f"recorded from a real {stand_in[0]} server"
+            routes, source = stand_in[1], f"recorded {stand_in[0]} (stand-in)"
     return ServerStatus(
         url=url,
         verdict="ok",

@@ -172,14 +172,16 @@ def check(matrix_files: tuple[str, ...], output_format: str) -> None:
         console.print(f"matrix valid: {len(m.files)} file(s), {len(m.strategies)} strategies, "
                       f"{len(m.issues)} known issues")  # fmt: skip
         table = Table(title="strategy chosen per stored release", title_justify="left")
-        for col in ("release", "without server", "with its own server", "server routes"):
-            table.add_column(col)
+        for col in ("release", "no server", "server up", "server routes"):
+            table.add_column(col, no_wrap=col != "server routes")
         for r in rows:
-            name = r.release + (" (synthesized)" if r.synthesized else "")
+            name = r.release + ("*" if r.synthesized else "")
             if r.error:
                 table.add_row(name, "[red]ERROR[/]", r.error, "")
                 continue
             assert r.without_server is not None and r.with_server is not None
             table.add_row(name, r.without_server.strategy, r.with_server.strategy, r.routes_source)
         console.print(table)
+        if any(r.synthesized for r in rows):
+            console.print("* synthesized help fixture (no such release is installable)")
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
