@@ -46,7 +46,12 @@ def decide(
     bad_model = model_problem(request.model)
     warnings.extend(policy_warnings(caps, matrix))
 
-    applicable = [issue for issue in matrix.issues if issue_applies(issue, caps, version)]
+    served = _server_version(server)
+    applicable = [
+        issue
+        for issue in matrix.issues
+        if issue_applies(issue, caps, version, server_version=served)
+    ]
     if version is None and matrix.issues:
         warnings.append(
             "the OpenCode version is unknown: known issues tied to versions were not applied"
@@ -166,7 +171,13 @@ def missing_requirements(
     return missing
 
 
-def issue_applies(issue: KnownIssue, caps: Capabilities, version: object) -> bool:
+def issue_applies(
+    issue: KnownIssue, caps: Capabilities, version: object, *, server_version: object = None
+) -> bool:
+    """Whether ``issue`` concerns this OpenCode. A server-side issue is matched against the
+    server's version when it is known (else the client's: usually the same install)."""
+    if issue.side == "server" and server_version is not None:
+        version = server_version
     if version is None:
         return False
     if not issue.specifier().contains(version, prereleases=True):
@@ -259,6 +270,17 @@ def _version(caps: Capabilities) -> object:
     if caps.version is None or caps.version.text is None:
         return None
     return caps.version.parsed
+
+
+def _server_version(server: ServerStatus | None) -> object:
+    from packaging.version import InvalidVersion, Version
+
+    if server is None or not server.version:
+        return None
+    try:
+        return Version(server.version)
+    except InvalidVersion:
+        return None
 
 
 def _newer_major(caps: Capabilities, matrix: Matrix) -> str | None:

@@ -67,6 +67,7 @@ class KnownIssue:
     workaround: str | None = None
     fix: str | None = None
     see_also: tuple[str, ...] = ()
+    side: str = "client"  # whose version `versions` is matched against: "client" or "server"
     source: str = ""
 
     def specifier(self) -> Any:
@@ -356,7 +357,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         item.where,
         item.data,
         {"id", "title", "versions", "when", "severity", "affects", "breaks", "workaround", "fix",
-         "evidence", "see_also"},
+         "evidence", "see_also", "side"},
     )  # fmt: skip
     severity = item.req("severity")
     if severity not in SEVERITIES:
@@ -382,6 +383,9 @@ def _issue(path: str, item: _Item) -> KnownIssue:
     evidence = item.req("evidence")
     if not evidence.startswith(("https://", "http://")):
         raise item.error("evidence", "must be a link")
+    side = item.str("side", required=False) or "client"
+    if side not in ("client", "server"):
+        raise item.error("side", f"{side!r} is not 'client' or 'server'")
     see_also = item.strings("see_also")
     if not all(link.startswith(("https://", "http://")) for link in see_also):
         raise item.error("see_also", "must be a list of links")
@@ -398,6 +402,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         workaround=workaround,
         fix=item.str("fix", required=False),
         see_also=see_also,
+        side=side,
         source=path,
     )
 

@@ -220,3 +220,19 @@ def test_nested_model_id_keeps_its_slashes() -> None:
     decision = decide(stored_capabilities("1.18.33"), recorded_server("1.18.33"), request, MATRIX)
     body = next(s.body for s in decision.plan.steps if getattr(s, "path", "").endswith("async"))  # type: ignore[union-attr]
     assert body["model"] == {"providerID": "openrouter", "modelID": "anthropic/claude-sonnet"}
+
+
+def test_server_side_issue_follows_the_server_version() -> None:
+    cve = "server-unauthenticated-cve-2026-22812"
+    new_client = stored_capabilities("1.18.33")
+    old_server = replace(recorded_server("1.18.33"), version="1.0.152")
+    decision = decide(new_client, old_server, REQUEST, MATRIX)
+    assert any(cve in w for w in decision.warnings)
+    old_client = stored_capabilities("1.0.152")
+    new_server = replace(recorded_server("1.0.152"), version="1.18.33")
+    decision = decide(old_client, new_server, REQUEST, MATRIX)
+    assert decision.strategy == "attach-tui-api"
+    assert not any(cve in w for w in decision.warnings)
+    # server version unknown (1.0.152 has no health route): the client's version stands in
+    decision = decide(old_client, recorded_server("1.0.152"), REQUEST, MATRIX)
+    assert any(cve in w for w in decision.warnings)

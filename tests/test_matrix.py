@@ -44,6 +44,8 @@ BAD = [
     ("[policy]\nminimum='latest'\n", "policy.minimum", "not a version"),
     ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
      "\nbreaks='b'\nevidence='https://e'\nsee_also=['#12']\n", "issue.x.see_also", "links"),
+    ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
+     "\nbreaks='b'\nevidence='https://e'\nside='both'\n", "issue.x.side", "is not"),
     ("[policy]\n[[policy.blocked]]\nversions='1.x'\nreason='r'\nevidence='e'\n",
      "policy.blocked[0].versions", "not a version specifier"),
     ("this is = not toml ][", "-", "not valid TOML"),

@@ -65,6 +65,7 @@ def show(matrix_files: tuple[str, ...], output_format: str) -> None:
                         "workaround": i.workaround,
                         "evidence": i.evidence,
                         "see_also": list(i.see_also),
+                        "side": i.side,
                     }
                     for i in m.issues
                 ],
