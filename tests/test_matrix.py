@@ -117,3 +117,9 @@ def test_matrix_show_lists_verification_grid() -> None:
     )  # fmt: skip
     data = json.loads(proc.stdout)
     assert set(data["verification"]["1.18.33"]) == {n for n in STRATEGY_NAMES if n != "none"}
+    assert data["known_issues"][0]["evidence"].startswith("https://")
+    text = subprocess.run(
+        [sys.executable, "-m", "orch_doctor", "matrix", "show"],
+        capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": ""},
+    ).stdout  # fmt: skip
+    assert "session-drops-prompt" in text and "#21829 #37536 #48113" in text

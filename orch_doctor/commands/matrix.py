@@ -98,10 +98,14 @@ def show(matrix_files: tuple[str, ...], output_format: str) -> None:
     console.print(table)
     table = Table(title="known issues", title_justify="left")
     for col in ("id", "versions", "severity", "affects", "evidence"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("id", "versions", "severity"))
     for i in m.issues:
         table.add_row(
-            i.id, i.versions, i.severity, ", ".join(i.affects), "\n".join((i.evidence, *i.see_also))
+            i.id,
+            i.versions,
+            i.severity,
+            "\n".join(i.affects),
+            " ".join(short_link(x) for x in (i.evidence, *i.see_also)),
         )
     console.print(table)
     p = m.policy
@@ -118,6 +122,14 @@ def show(matrix_files: tuple[str, ...], output_format: str) -> None:
     for release in releases:
         table.add_row(release, *(grid[release][name] for name in names))
     console.print(table)
+
+
+def short_link(link: str) -> str:
+    """``#123`` for an issue or pull request of the OpenCode project, the last part otherwise."""
+    parts = link.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] in ("issues", "pull") and parts[-1].isdigit():
+        return "#" + parts[-1]
+    return parts[-1]
 
 
 def verification_grid(m, releases: list[str]) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
