@@ -59,11 +59,12 @@ def discover(
             problem="OpenCode is not installed (not on PATH nor in the usual install dirs)",
             fix="npm install -g opencode-ai   (or set OPENCODE_BIN to the opencode binary)",
         )
-    seen = {chosen.resolved}
+    seen = {_file_identity(chosen)}
     shadowed = []
     for cand in candidates:
-        if cand.usable and cand.resolved not in seen:
-            seen.add(cand.resolved)
+        identity = _file_identity(cand)
+        if cand.usable and identity not in seen:
+            seen.add(identity)
             shadowed.append(cand)
     return BinaryFinding(
         chosen=chosen,
@@ -232,6 +233,15 @@ def _platform_binary_present(package_dir: Path) -> bool:
             if (modules / f"{base}{suffix}" / "bin" / NAME).is_file():
                 return True
     return False
+
+
+def _file_identity(cand: BinaryCandidate) -> tuple[int, int] | str | None:
+    """Same file = same (device, inode): symlinks and hard links to one binary hide nothing."""
+    try:
+        st = os.stat(cand.resolved or cand.path)
+    except OSError:
+        return cand.resolved
+    return (st.st_dev, st.st_ino)
 
 
 def _reason(chosen: BinaryCandidate) -> str:

@@ -54,6 +54,24 @@ def test_same_binary_twice_is_not_shadowing(
     assert finding.chosen is not None and finding.shadowed == ()
 
 
+def test_hard_link_to_the_same_binary_is_not_shadowing(
+    tmp_path: Path, opencode_release: Callable[[str], Path]
+) -> None:
+    real = Path(os.path.realpath(opencode_release("1.18.33")))
+    a = tmp_path / "a"
+    b = tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    try:
+        os.link(real, a / "opencode")
+    except OSError:
+        pytest.skip("hard links across these folders are not possible here")
+    (b / "opencode").symlink_to(real)
+    finding = discover(None, env_with(tmp_path / "home", [a, b]))
+    assert finding.chosen is not None and finding.chosen.path == str(a / "opencode")
+    assert finding.shadowed == ()
+
+
 def test_install_dirs_are_searched_after_path(
     tmp_path: Path, opencode_release: Callable[[str], Path]
 ) -> None:
