@@ -141,6 +141,7 @@ class Executor:
         deadline: float | None = None,
         http_timeout_s: float = HTTP_TIMEOUT_S,
         on_step: Callable[[StepReport], None] | None = None,
+        diagnostics: Callable[[], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") if base_url else None
         self.terminal_factory = terminal_factory
@@ -150,6 +151,7 @@ class Executor:
         self.deadline = deadline
         self.http_timeout_s = http_timeout_s
         self.on_step = on_step
+        self.diagnostics = diagnostics  # extra evidence when the TUI dies (its log's errors)
         self.terminal: Terminal | None = None
         self.started_ms = 0
         self.prompt: str | None = None
@@ -373,7 +375,9 @@ class Executor:
             if marker in screen:
                 raise StepFailed(f"no {marker!r}", screen_tail(screen))
         if not self.terminal.alive():
-            raise StepFailed("the TUI to keep running", "it exited\n" + screen_tail(screen))
+            seen = "it exited\n" + screen_tail(screen)
+            extra = self.diagnostics() if self.diagnostics is not None else ""
+            raise StepFailed("the TUI to keep running", seen + (f"\n{extra}" if extra else ""))
 
     def _tui_ready(self, params: dict[str, str], values: dict[str, str]) -> str | None:
         if self.terminal is None:

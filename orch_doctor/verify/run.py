@@ -220,6 +220,7 @@ def run_verify(
             credentials=credentials,
             deadline=deadline,
             on_step=on_step,
+            diagnostics=lambda: opencode_log_errors(home),
         )
         result = executor.run(decision.plan)
         report.steps = list(result.steps)
@@ -264,6 +265,18 @@ def run_verify(
             for srv in servers:
                 srv.stop()
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def opencode_log_errors(home: Path, limit: int = 5) -> str:
+    """The last ERROR lines of OpenCode's own logs in the isolated data dir."""
+    logs = sorted((home / ".local" / "share" / "opencode" / "log").glob("*.log"))
+    lines: list[str] = []
+    for log in logs[-3:]:
+        with contextlib.suppress(OSError):
+            lines += [ln for ln in log.read_text("utf-8", "replace").splitlines() if "ERROR" in ln]
+    if not lines:
+        return ""
+    return "opencode log: " + "\n".join(line[:400] for line in lines[-limit:])
 
 
 def _start(
@@ -346,6 +359,11 @@ def _fix_for(plan: SpawnPlan, failed: StepReport | None) -> str:
     if failed is None:
         return "rerun with --keep and inspect the TUI"
     seen = failed.seen or ""
+    if "BunInstallFailedError" in seen:
+        return (
+            "this OpenCode installs its default plugins from the npm registry when it starts, "
+            "and that failed: allow registry access or upgrade OpenCode (npm i -g opencode-ai@1)"
+        )
     if "Session not found" in seen:
         return (
             "the attach TUI could not find the session: pass --dir <the session's directory> "

@@ -1,0 +1,205 @@
+"""Run ``verify`` on every stored release and record the outcomes in compat_matrix/verified.toml.
+
+    python -m tools.verify_matrix                  # every stored release, every allowed strategy
+    python -m tools.verify_matrix --release 1.18.33 --release 1.0.152
+    python -m tools.verify_matrix --dry-run        # print the records, do not write
+
+A release is run when its binary is installed in the release cache (``--install`` installs it
+from npm first); otherwise its strategies are recorded as "not-run". Each strategy the release's
+flags allow is forced (so demoted ones get evidence too); the record notes whether the decision
+would have chosen it. Records of (release, strategy) pairs not run this time are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from orch_doctor import __version__  # noqa: E402
+from orch_doctor.models import ServerStatus, SpawnRequest  # noqa: E402
+
+PLAN_STRATEGIES = (
+    "attach-session-api",
+    "attach-tui-api",
+    "standalone-session",
+    "standalone-prompt",
+)
+HEADER = """\
+# Outcomes of `orch-doctor verify` on real releases, recorded by `python -m tools.verify_matrix`.
+# keys: release, strategy, outcome ("verified" | "failed" | "not-run"), date, orch_doctor_version,
+#       wall_s (optional), note (optional)
+"""
+VERIFIED_FILE = ROOT / "compat_matrix" / "verified.toml"
+
+
+@dataclass(frozen=True)
+class Record:
+    release: str
+    strategy: str
+    outcome: str
+    date: str
+    orch_doctor_version: str
+    wall_s: float | None = None
+    note: str | None = None
+
+
+def _toml_str(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return f'"{escaped}"'
+
+
+def render(records: Iterable[Record]) -> str:
+    """The verified.toml text for ``records`` (sorted by release, then strategy)."""
+    from packaging.version import InvalidVersion, Version
+
+    def key(r: Record) -> tuple[object, ...]:
+        try:
+            return (0, Version(r.release), PLAN_STRATEGIES.index(r.strategy))
+        except (InvalidVersion, ValueError):
+            return (1, r.release, r.strategy)
+
+    out = [HEADER]
+    for r in sorted(records, key=key):
+        out.append("\n[[verification]]")
+        out.append(f"release = {_toml_str(r.release)}")
+        out.append(f"strategy = {_toml_str(r.strategy)}")
+        out.append(f"outcome = {_toml_str(r.outcome)}")
+        out.append(f"date = {_toml_str(r.date)}")
+        out.append(f"orch_doctor_version = {_toml_str(r.orch_doctor_version)}")
+        if r.wall_s is not None:
+            out.append(f"wall_s = {r.wall_s:.1f}")
+        if r.note:
+            out.append(f"note = {_toml_str(r.note[:300])}")
+    return "\n".join(out) + "\n"
+
+
+def read_records(path: Path) -> list[Record]:
+    if not path.is_file():
+        return []
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    return [
+        Record(
+            release=str(item["release"]),
+            strategy=str(item["strategy"]),
+            outcome=str(item["outcome"]),
+            date=str(item["date"]),
+            orch_doctor_version=str(item["orch_doctor_version"]),
+            wall_s=item.get("wall_s"),
+            note=item.get("note"),
+        )
+        for item in data.get("verification", [])
+    ]
+
+
+def merge(old: Sequence[Record], new: Sequence[Record]) -> list[Record]:
+    fresh = {(r.release, r.strategy) for r in new}
+    return [r for r in old if (r.release, r.strategy) not in fresh] + list(new)
+
+
+def allowed_strategies(version: str) -> list[str]:
+    """Strategies whose plan validates against the release's stored help."""
+    from orch_doctor.help_fixtures import stored_capabilities
+    from orch_doctor.matrix import load_matrix
+    from orch_doctor.plan import PlanValidationError
+    from orch_doctor.verify.run import force_plan
+
+    caps = stored_capabilities(version)
+    matrix = load_matrix()
+    stand_in = ServerStatus(url="http://127.0.0.1:9", verdict="ok")
+    request = SpawnRequest(directory="/tmp/project", model="opencode/big-pickle", prompt="x")
+    names = []
+    for name in PLAN_STRATEGIES:
+        try:
+            force_plan(name, caps, stand_in, request, matrix)
+        except (PlanValidationError, ValueError):
+            continue
+        names.append(name)
+    return names
+
+
+def verify_release(version: str, binary: Path, today: str, timeout_s: float) -> list[Record]:
+    """The decision's choice with a server, its choice without one, then every other strategy
+    the release's flags allow (forced)."""
+    from orch_doctor.verify.run import VerifyOptions, VerifyRefused, VerifyReport, run_verify
+
+    records: dict[str, Record] = {}
+
+    def record(name: str, how: str, report: VerifyReport) -> None:
+        outcome = "verified" if report.verified else "failed"
+        note = how if report.verified else f"{how}; {report.problem}"
+        records[name] = Record(version, name, outcome, today, __version__, report.wall_s, note)
+        print(f"{version:>9} {name:<20} {outcome:<9} {report.wall_s:5.1f}s  {note[:100]}")
+
+    base = {"opencode": str(binary), "model": "opencode/big-pickle", "timeout_s": timeout_s}
+    for no_server, how in ((False, "chosen with a server"), (True, "chosen without a server")):
+        report = run_verify(VerifyOptions(no_server=no_server, **base))  # type: ignore[arg-type]
+        if report.strategy and report.strategy != "none" and report.strategy not in records:
+            record(report.strategy, how, report)
+    for name in allowed_strategies(version):
+        if name in records:
+            continue
+        options = VerifyOptions(
+            strategy=name,
+            no_server=name == "standalone-prompt",
+            **base,  # type: ignore[arg-type]
+        )
+        try:
+            record(name, "forced (not the decision's choice)", run_verify(options))
+        except VerifyRefused as exc:
+            records[name] = Record(version, name, "not-run", today, __version__, None, str(exc))
+    return list(records.values())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from orch_doctor.help_fixtures import release_meta, stored_releases
+    from tools.releases import _usable, binary_path, ensure_release
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--release", action="append", help="only these releases (repeatable)")
+    parser.add_argument("--install", action="store_true", help="install missing releases")
+    parser.add_argument("--timeout", type=float, default=120.0, help="per verify run (s)")
+    parser.add_argument("--output", type=Path, default=VERIFIED_FILE)
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+
+    today = dt.date.today().isoformat()
+    releases = args.release or [
+        v for v in stored_releases() if not release_meta(v).get("synthesized", False)
+    ]
+    new: list[Record] = []
+    for version in releases:
+        strategies = allowed_strategies(version)
+        if not strategies:
+            print(f"{version:>9} no strategy possible: nothing to verify")
+            continue
+        binary = binary_path(version)
+        if args.install:
+            binary = ensure_release(version)
+        if not _usable(binary):
+            new += [
+                Record(version, s, "not-run", today, __version__, None, "release not installed")
+                for s in strategies
+            ]
+            continue
+        new += verify_release(version, binary, today, args.timeout)
+    text = render(merge(read_records(args.output), new))
+    if args.dry_run:
+        print(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {len(new)} records to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
