@@ -86,7 +86,7 @@ def parse_root_commands(text: str) -> tuple[str, ...]:
 def _parse(text: str, command: str) -> CommandSpec:
     clean = strip_ansi(text)
     sections, preamble, warnings = _split_sections(clean)
-    usage = _usage(preamble)
+    usage = _usage(preamble, sections.get("Commands", []))
     positional_lines = sections.get("Positionals", []) + sections.get("Arguments", [])
     positionals = _parse_positionals(positional_lines)
     options, opt_warnings = _parse_options(sections.get("Options", []) + sections.get("Flags", []))
@@ -135,12 +135,20 @@ def _split_sections(clean: str) -> tuple[dict[str, list[str]], list[str], list[s
     return sections, preamble, warnings
 
 
-def _usage(preamble: list[str]) -> str:
+def _usage(preamble: list[str], command_lines: list[str]) -> str:
+    """The line that starts with the program's name (log noise and logos before it skipped);
+    for the root, whose help has no such line, the ``[default]`` entry of ``Commands:``."""
+    program = next((ln.split()[0] for ln in command_lines if ln.strip()), "opencode")
     for line in preamble:
         stripped = line.strip()
-        if not stripped or any(ch in _BLOCK_CHARS for ch in stripped):
+        if any(ch in _BLOCK_CHARS for ch in stripped):
             continue
-        return stripped
+        if stripped.split(" ", 1)[0] == program:
+            return stripped
+    for line in command_lines:
+        stripped = line.strip()
+        if stripped.endswith("[default]") and stripped.startswith(program):
+            return re.split(r"\s{2,}", stripped, maxsplit=1)[0]
     return ""
 
 

@@ -184,6 +184,14 @@ def test_positionals_and_usage() -> None:
     assert attach.positionals[0].name == "url" and attach.positionals[0].required
 
 
+@pytest.mark.parametrize("version", ["1.0.152", "1.2.27", "1.14.34"])
+def test_root_usage_is_the_default_entry_not_log_noise(version: str) -> None:
+    # 1.2.27 prints an offline models.dev ERROR line and 1.14.34 a migration notice first
+    root = stored_capabilities(version).command("root")
+    assert root.usage == "opencode [project]"
+    assert [p.name for p in root.positionals] == ["project"]
+
+
 def test_root_command_list_includes_aliases() -> None:
     names = parse_root_commands(load_help_texts("1.18.33")["root"].text)
     assert {"attach", "run", "serve", "providers", "auth", "plugin", "plug"} <= set(names)
