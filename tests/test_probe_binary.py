@@ -71,6 +71,9 @@ def test_cli_text_renders(opencode_release: Callable[[str], Path], opencode_env:
     )
     assert result.exit_code == 0, result.output
     assert "OpenCode 1.0.152" in result.output and "--dir" in result.output
+    # usage strings hold brackets: printed as text, not taken for rich markup
+    assert "root: opencode [project]" in result.output
+    assert "attach: opencode attach <url>" in result.output
 
 
 # --- binaries that misbehave (fakes: a real OpenCode cannot be made to do these) -------------

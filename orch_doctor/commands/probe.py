@@ -72,47 +72,49 @@ def finding_json(finding: BinaryFinding) -> dict[str, Any]:
 
 def render_text(caps: Capabilities) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False)
     finding = caps.finding
     if finding is not None and finding.chosen is None:
-        console.print(f"[red]✗[/] {finding.problem}")
+        console.print(f"[red]✗[/] {escape(finding.problem or '')}")
         if finding.fix:
-            console.print(f"  fix: {finding.fix}")
+            console.print(f"  fix: {escape(finding.fix)}")
         for c in finding.candidates:
             if c.problem and c.problem != "missing":
-                console.print(f"  {c.source}: {c.path}: {c.problem}")
+                console.print(escape(f"  {c.source}: {c.path}: {c.problem}"))
         return
     version = caps.version
     vtext = version.text if version and version.text else "unknown"
-    console.print(f"[bold]OpenCode[/] {vtext}  {caps.binary_path}")
+    console.print(f"[bold]OpenCode[/] {escape(vtext)}  {escape(str(caps.binary_path))}")
     if finding is not None and finding.reason:
-        console.print(f"  chosen because: {finding.reason}")
+        console.print(escape(f"  chosen because: {finding.reason}"))
     if version is not None and version.problem:
-        console.print(f"  [yellow]![/] version: {version.problem}")
+        console.print(f"  [yellow]![/] version: {escape(version.problem)}")
     if finding is not None:
         for c in finding.shadowed:
             console.print(
-                f"  [yellow]![/] shadows {c.path} ({c.source}, version {c.version or 'unknown'})"
+                "  [yellow]![/] "
+                + escape(f"shadows {c.path} ({c.source}, version {c.version or 'unknown'})")
             )
     for name, spec in caps.commands.items():
         if not spec.exists:
-            console.print(f"\n[bold]{name}[/]: [dim]not available in this release[/]")
+            console.print(f"\n[bold]{escape(name)}[/]: [dim]not available in this release[/]")
             continue
-        table = Table(title=f"{name}: {spec.usage or name}", title_justify="left", box=None)
+        table = Table(title=escape(f"{name}: {spec.usage or name}"), title_justify="left", box=None)
         table.add_column("option")
         table.add_column("aliases")
         table.add_column("type")
         table.add_column("description")
         for opt_name, opt in spec.options.items():
             table.add_row(
-                f"--{opt_name}",
-                ", ".join(f"-{a}" if len(a) == 1 else f"--{a}" for a in opt.aliases),
-                opt.type or "",
-                opt.description,
+                escape(f"--{opt_name}"),
+                escape(", ".join(f"-{a}" if len(a) == 1 else f"--{a}" for a in opt.aliases)),
+                escape(opt.type or ""),
+                escape(opt.description),
             )
         console.print()
         console.print(table)
     for warning in caps.warnings:
-        console.print(f"[yellow]![/] {warning}")
+        console.print(f"[yellow]![/] {escape(warning)}")
