@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
@@ -57,9 +58,9 @@ def run_doctor(
     policy: Policy,
     matrix: Matrix,
     checks: tuple[Check, ...] = CHECKS,
-    capabilities: Future[Capabilities] | None = None,
+    capabilities: Callable[[], Capabilities] | None = None,
 ) -> DoctorReport:
-    """Run ``checks``; ``capabilities`` may be a binary probe started earlier."""
+    """Run ``checks``; ``capabilities`` may finish a binary probe started earlier."""
     start = time.monotonic()
     ctx = DoctorContext(options=options, policy=policy, matrix=matrix)
     if capabilities is not None:

@@ -14,12 +14,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from orch_doctor.matrix import Matrix
 from orch_doctor.models import Capabilities, Decision, ServerStatus, SpawnRequest
 from orch_doctor.policy import Policy
+
+if TYPE_CHECKING:
+    from orch_doctor.probe_binary import Pending
 
 T = TypeVar("T")
 
@@ -56,11 +59,12 @@ class Lazy(Generic[T]):
             if self._future is None:
                 self._future = pool.submit(self._compute)
 
-    def adopt(self, future: Future[T]) -> None:
-        """Use a computation that was started earlier (e.g. before heavy imports)."""
+    def adopt(self, started: Callable[[], T]) -> None:
+        """Finish a computation that was started earlier (e.g. before heavy imports): its
+        ``result`` function is called by the first thread that needs the value."""
         with self._lock:
             if self._future is None:
-                self._future = future
+                self._compute = started
 
     def get(self) -> T:
         with self._lock:
@@ -143,9 +147,14 @@ class DoctorContext:
 
 def probe_capabilities(options: DoctorOptions) -> Capabilities:
     """The binary probe the doctor needs (only the help texts the decision reads)."""
-    from orch_doctor.probe_binary import probe_installed
+    return start_probe_capabilities(options).result()
 
-    return probe_installed(
+
+def start_probe_capabilities(options: DoctorOptions) -> Pending[Capabilities]:
+    """Start the OpenCode calls now; ``.result()`` waits for them and parses."""
+    from orch_doctor.probe_binary import start_probe_installed
+
+    return start_probe_installed(
         options.opencode,
         commands=DECISION_COMMANDS,
         timeout_s=options.probe_timeout_s,

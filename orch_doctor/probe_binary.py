@@ -7,15 +7,18 @@ child gets no server secret (help and version need none).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
+from typing import Generic, TypeVar
 
 from orch_doctor import cache
 from orch_doctor.cache import binary_identity
 from orch_doctor.capabilities import capabilities_from_help
 from orch_doctor.discover import discover
 from orch_doctor.models import PROBED_COMMANDS, BinaryCandidate, Capabilities, HelpText
-from orch_doctor.proc import CaptureResult, run_many
+from orch_doctor.proc import CaptureResult, start_many
 from orch_doctor.version import parse_version_output
 
 DEFAULT_TIMEOUT_S = 20.0
@@ -49,6 +52,22 @@ def probe_binary(
     size, mtime, inode) and the tool's version, and parsed again on the next call (< 1 ms);
     ``refresh`` ignores what is cached. Failed or timed-out probes are never cached.
     """
+    return start_probe(
+        path, commands=commands, timeout_s=timeout_s, env=env, use_cache=use_cache,
+        refresh=refresh,
+    ).result()  # fmt: skip
+
+
+def start_probe(
+    path: str,
+    *,
+    commands: Sequence[str] = PROBED_COMMANDS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
+    use_cache: bool = False,
+    refresh: bool = False,
+) -> Pending[Capabilities]:
+    """:func:`probe_binary`, with the OpenCode calls started before this returns."""
     identity = binary_identity(path) if use_cache else None
     key = {"identity": identity, "commands": list(commands)}
     if identity is not None and not refresh:
@@ -58,28 +77,27 @@ def probe_binary(
                 name: HelpText(command=name, text=str(item.get("text", "")))
                 for name, item in cached.get("help", {}).items()
             }
-            caps = capabilities_from_help(texts, str(cached.get("version", "")), binary_path=path)
-            return replace(caps, warnings=(*caps.warnings,))
+            return _done(
+                capabilities_from_help(texts, str(cached.get("version", "")), binary_path=path)
+            )
     runs: dict[str, list[str]] = {"version": [path, "--version"]}
     runs.update({cmd: help_argv(path, cmd) for cmd in commands})
-    results = run_many(runs, timeout_s=timeout_s, max_bytes=HELP_MAX_BYTES, env=child_env(env))
-    version = results.pop("version")
-    texts = {name: to_help_text(name, res) for name, res in results.items()}
-    caps = capabilities_from_help(texts, version_output(version), binary_path=path)
-    problem = capture_problem(version)
-    if problem:
-        caps = replace(caps, warnings=(f"--version {problem}", *caps.warnings))
-    all_ok = problem is None and all(capture_problem(res) is None for res in results.values())
-    if identity is not None and all_ok:
-        cache.store(
-            "probe",
-            key,
-            {
-                "version": version_output(version),
-                "help": {name: {"text": t.text} for name, t in texts.items()},
-            },
-        )
-    return caps
+    running = start_many(runs, timeout_s=timeout_s, max_bytes=HELP_MAX_BYTES, env=child_env(env))
+
+    def finish(results: dict[str, CaptureResult]) -> Capabilities:
+        version = results.pop("version")
+        texts = {name: to_help_text(name, res) for name, res in results.items()}
+        caps = capabilities_from_help(texts, version_output(version), binary_path=path)
+        problem = capture_problem(version)
+        if problem:
+            caps = replace(caps, warnings=(f"--version {problem}", *caps.warnings))
+        all_ok = problem is None and all(capture_problem(r) is None for r in results.values())
+        if identity is not None and all_ok:
+            help_texts = {name: {"text": t.text} for name, t in texts.items()}
+            cache.store("probe", key, {"version": version_output(version), "help": help_texts})
+        return caps
+
+    return _then(running, finish)
 
 
 def probe_installed(
@@ -92,36 +110,51 @@ def probe_installed(
     refresh: bool = False,
 ) -> Capabilities:
     """Discover the OpenCode that runs, probe it, and read the versions of shadowed ones."""
+    return start_probe_installed(
+        opencode, env, commands=commands, timeout_s=timeout_s, use_cache=use_cache,
+        refresh=refresh,
+    ).result()  # fmt: skip
+
+
+def start_probe_installed(
+    opencode: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    commands: Sequence[str] = PROBED_COMMANDS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    use_cache: bool = False,
+    refresh: bool = False,
+) -> Pending[Capabilities]:
+    """:func:`probe_installed`, with every OpenCode call started before this returns."""
     finding = discover(opencode, env)
     if finding.chosen is None:
-        return Capabilities(binary_path=None, version=None, commands={}, finding=finding)
-    path = finding.chosen.path
-    caps = probe_binary(
-        path, commands=commands, timeout_s=timeout_s, env=env, use_cache=use_cache,
-        refresh=refresh,
+        return _done(Capabilities(binary_path=None, version=None, commands={}, finding=finding))
+    probing = start_probe(
+        finding.chosen.path, commands=commands, timeout_s=timeout_s, env=env,
+        use_cache=use_cache, refresh=refresh,
     )  # fmt: skip
-    if finding.shadowed:
-        finding = replace(
-            finding,
-            shadowed=tuple(
-                replace(c, version=v)
-                for c, v in zip(
-                    finding.shadowed,
-                    shadowed_versions(finding.shadowed, timeout_s, env, use_cache and not refresh),
-                    strict=True,
-                )
-            ),
-        )
-    chosen = replace(finding.chosen, version=caps.version.text if caps.version else None)
-    return replace(caps, finding=replace(finding, chosen=chosen))
+    versions = start_shadowed_versions(finding.shadowed, timeout_s, env, use_cache and not refresh)
+
+    def finish(caps: Capabilities) -> Capabilities:
+        found = finding
+        if found.shadowed:
+            shadowed = versions.result()
+            found = replace(
+                found, shadowed=tuple(replace(c, version=shadowed[c.path]) for c in found.shadowed)
+            )
+        assert found.chosen is not None
+        chosen = replace(found.chosen, version=caps.version.text if caps.version else None)
+        return replace(caps, finding=replace(found, chosen=chosen))
+
+    return _then(probing, finish)
 
 
-def shadowed_versions(
+def start_shadowed_versions(
     candidates: Sequence[BinaryCandidate],
     timeout_s: float,
     env: Mapping[str, str] | None,
     use_cache: bool,
-) -> list[str | None]:
+) -> Pending[dict[str, str | None]]:
     """Versions of the binaries the chosen one hides (cached by binary identity)."""
     found: dict[str, str | None] = {}
     keys = {c.path: {"identity": binary_identity(c.path)} for c in candidates}
@@ -130,18 +163,50 @@ def shadowed_versions(
         if cached is not None:
             found[c.path] = cached.get("version")
     todo = [c for c in candidates if c.path not in found]
-    results = run_many(
+    running = start_many(
         {c.path: [c.path, "--version"] for c in todo},
         timeout_s=timeout_s,
         max_bytes=HELP_MAX_BYTES,
         env=child_env(env),
     )
-    for c in todo:
-        text = parse_version_output(version_output(results[c.path])).text
-        found[c.path] = text
-        if text is not None and keys[c.path]["identity"] is not None:
-            cache.store("version", keys[c.path], {"version": text})
-    return [found[c.path] for c in candidates]
+
+    def finish(results: dict[str, CaptureResult]) -> dict[str, str | None]:
+        for c in todo:
+            text = parse_version_output(version_output(results[c.path])).text
+            found[c.path] = text
+            if text is not None and keys[c.path]["identity"] is not None:
+                cache.store("version", keys[c.path], {"version": text})
+        return found
+
+    return _then(running, finish)
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class Pending(Generic[T]):
+    """A result computed on the first ``result()`` call (thread-safe), typically from children
+    that are already running."""
+
+    def __init__(self, compute: Callable[[], T]) -> None:
+        self._compute = compute
+        self._lock = threading.Lock()
+        self._value: tuple[T] | None = None
+
+    def result(self) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = (self._compute(),)
+            return self._value[0]
+
+
+def _done(value: T) -> Pending[T]:
+    return Pending(lambda: value)
+
+
+def _then(future: Future[T], fn: Callable[[T], U]) -> Pending[U]:
+    return Pending(lambda: fn(future.result()))
 
 
 def to_help_text(command: str, res: CaptureResult) -> HelpText:

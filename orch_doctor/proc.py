@@ -11,9 +11,10 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB per stream is far more than any help text
@@ -52,6 +53,24 @@ def run_capture(
     cwd: str | None = None,
 ) -> CaptureResult:
     """Run ``argv`` to completion (or timeout / cap) and return what it printed."""
+    started = spawn(argv, env=env, cwd=cwd)
+    return collect(started, timeout_s=timeout_s, max_bytes=max_bytes)
+
+
+@dataclass(frozen=True)
+class Started:
+    """A child that was started (or could not be: ``error``)."""
+
+    argv: tuple[str, ...]
+    start: float
+    proc: subprocess.Popen[bytes] | None
+    error: str | None = None
+
+
+def spawn(
+    argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None
+) -> Started:
+    """Start ``argv`` in its own session with pipes for its output; never raises."""
     argv = tuple(argv)
     start = time.monotonic()
     try:
@@ -65,8 +84,18 @@ def run_capture(
             start_new_session=True,
         )
     except OSError as exc:
+        return Started(argv, start, None, _exec_error(exc))
+    return Started(argv, start, proc)
+
+
+def collect(
+    started: Started, *, timeout_s: float, max_bytes: int = DEFAULT_MAX_BYTES
+) -> CaptureResult:
+    """Read a started child's output until it exits, times out or passes the cap."""
+    argv, start, proc = started.argv, started.start, started.proc
+    if proc is None:
         return CaptureResult(
-            argv, "", "", None, duration_s=time.monotonic() - start, error=_exec_error(exc)
+            argv, "", "", None, duration_s=time.monotonic() - start, error=started.error
         )
 
     chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
@@ -126,16 +155,40 @@ def run_many(
     cwd: str | None = None,
 ) -> dict[str, CaptureResult]:
     """Run several commands at once (threads; the children do the work)."""
-    if not commands:
-        return {}
-    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
-        futures = {
-            name: pool.submit(
-                run_capture, argv, timeout_s=timeout_s, max_bytes=max_bytes, env=env, cwd=cwd
-            )
-            for name, argv in commands.items()
-        }
-        return {name: fut.result() for name, fut in futures.items()}
+    return start_many(commands, timeout_s=timeout_s, max_bytes=max_bytes, env=env, cwd=cwd).result()
+
+
+def start_many(
+    commands: Mapping[str, Sequence[str]],
+    *,
+    timeout_s: float,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> Future[dict[str, CaptureResult]]:
+    """Start every command now, in this thread; the returned future holds their results.
+
+    Starting synchronously means the children run while the caller goes on (imports, other
+    probes); only the reading of their output happens in threads."""
+    started = {name: spawn(argv, env=env, cwd=cwd) for name, argv in commands.items()}
+    done: Future[dict[str, CaptureResult]] = Future()
+    if not started:
+        done.set_result({})
+        return done
+
+    def gather() -> None:
+        try:
+            with ThreadPoolExecutor(max_workers=len(started)) as pool:
+                futures = {
+                    name: pool.submit(collect, item, timeout_s=timeout_s, max_bytes=max_bytes)
+                    for name, item in started.items()
+                }
+                done.set_result({name: fut.result() for name, fut in futures.items()})
+        except BaseException as exc:  # pragma: no cover - collect never raises
+            done.set_exception(exc)
+
+    threading.Thread(target=gather, name="orch-doctor-collect", daemon=True).start()
+    return done
 
 
 def kill_group(proc: subprocess.Popen[bytes], grace_s: float = KILL_GRACE_S) -> None:

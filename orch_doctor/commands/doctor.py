@@ -33,9 +33,7 @@ def doctor(
     matrix_files: tuple[str, ...],
 ) -> None:
     """Will spawning OpenCode agents work here, how, and if not, what exactly to do."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from orch_doctor.doctor_context import DoctorOptions, probe_capabilities
+    from orch_doctor.doctor_context import DoctorOptions, start_probe_capabilities
 
     options = DoctorOptions(
         opencode=opencode,
@@ -47,9 +45,7 @@ def doctor(
         matrix_files=matrix_files,
     )
     # the OpenCode calls start first: everything below overlaps with them
-    early = ThreadPoolExecutor(max_workers=1)
-    capabilities = early.submit(probe_capabilities, options)
-    early.shutdown(wait=False)
+    capabilities = start_probe_capabilities(options)
 
     from orch_doctor.checks import CHECK_IDS
     from orch_doctor.doctor import run_doctor
@@ -64,7 +60,7 @@ def doctor(
         config_error(str(exc))
 
     def run() -> DoctorReport:
-        return run_doctor(options, loaded_policy, matrix, capabilities=capabilities)
+        return run_doctor(options, loaded_policy, matrix, capabilities=capabilities.result)
 
     if output_format == "text":
         from orch_doctor.report.text import make_console, render_text, with_spinner
