@@ -149,7 +149,7 @@ def test_option_details() -> None:
     assert root.options["log-level"].type == "string"
     assert root.options["port"].default == "0" and root.options["port"].type == "number"
     assert root.options["hostname"].default == '"127.0.0.1"'
-    assert root.options["prompt"].aliases == ()  # from 1.0 on "-p" is port, not prompt
+    assert root.options["prompt"].aliases == ()  # 1.18.33: "--prompt" has no short form
     assert root.options["no-replay"].type == "boolean"  # a --no-x option keeps its name
     assert root.options["auto"].default == "false"  # [default] wrapped onto its own line
     assert root.options["cors"].default == "[]"  # nested brackets in a default
@@ -158,6 +158,26 @@ def test_option_details() -> None:
     assert old.options["log-level"].choices == ("DEBUG", "INFO", "WARN", "ERROR")
     assert old.options["prompt"].aliases == ("p",)
     assert old.options["hostname"].aliases == ("h",) and old.options["help"].aliases == ()
+
+
+@pytest.mark.parametrize(
+    ("version", "prompt_aliases", "serve_port_aliases"),
+    [
+        ("0.5.29", ("p",), ("p",)),
+        ("1.0.0", None, ("p",)),  # 1.0.0's root has no --prompt at all
+        ("1.0.152", ("p",), ("p",)),
+        ("1.0.162", ("p",), ("p",)),
+        ("1.1.11", (), ()),  # from 1.1 on neither has "-p"
+        ("1.18.33", (), ()),
+    ],
+)
+def test_short_p_as_measured(
+    version: str, prompt_aliases: tuple[str, ...] | None, serve_port_aliases: tuple[str, ...]
+) -> None:
+    caps = stored_capabilities(version)
+    prompt = caps.command("root").options.get("prompt")
+    assert (prompt.aliases if prompt else None) == prompt_aliases
+    assert caps.command("serve").options["port"].aliases == serve_port_aliases
 
 
 def test_continuation_line_starting_with_a_flag_is_not_an_option() -> None:
