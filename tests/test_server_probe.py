@@ -279,3 +279,18 @@ def test_unauthenticated_server_off_loopback_is_a_warning() -> None:
     assert finding.fix and "OPENCODE_SERVER_PASSWORD" in finding.fix
     assert _findings("http://10.1.2.3:4096", "1.18.33", "basic", cors_any=False) == ()
     assert _findings("http://127.0.0.1:4096", "1.18.33", "none", cors_any=False) == ()
+
+
+@pytest.mark.parametrize("version", ["1.0.152", "1.18.33"])
+def test_server_models_from_a_real_server(
+    real_servers: Callable[..., RealServer], version: str
+) -> None:
+    from orch_doctor.server_probe import server_models
+
+    server = real_servers(version)
+    known = server_models(server.url, timeout_s=30)
+    assert known, "a real server lists at least its built-in provider's models"
+    assert all(m.count("/") >= 1 and not m.startswith("/") for m in known)
+    assert any(m.startswith("opencode/") for m in known)
+    with fs.fake_server({}, default=fs.html) as url:  # 200 + HTML is not a model list
+        assert server_models(url, timeout_s=TIMEOUT) is None
