@@ -193,8 +193,14 @@ def normalise_url(url: str) -> tuple[str, str | None]:
 def compare_versions(client: str | None, server: str | None) -> tuple[str, str]:
     """Client/server skew: same / supported / unsupported / unknown, with the reason."""
     if not client or not server:
-        which = "server" if client else "installed CLI" if server else "CLI and server"
-        return "unknown", f"the {which} version is unknown: the pairing cannot be checked"
+        which = (
+            "the server version is"
+            if client
+            else "the installed CLI's version is"
+            if server
+            else "the CLI and server versions are"
+        )
+        return "unknown", f"{which} unknown: the pairing cannot be checked"
     from packaging.version import InvalidVersion, Version
 
     try:

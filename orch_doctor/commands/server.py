@@ -119,7 +119,8 @@ def render(statuses: list[ServerStatus], discovered: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console(highlight=False)
+    # soft_wrap: a path or URL is never broken across lines (the terminal wraps long lines)
+    console = Console(highlight=False, soft_wrap=True)
     if discovered and not statuses:
         console.print("no running OpenCode server found (checked processes and port 4096)")
         console.print("  fix: opencode serve --port 4096 --hostname 127.0.0.1")
