@@ -364,6 +364,11 @@ def _fix_for(plan: SpawnPlan, failed: StepReport | None) -> str:
             "this OpenCode installs its default plugins from the npm registry when it starts, "
             "and that failed: allow registry access or upgrade OpenCode (npm i -g opencode-ai@1)"
         )
+    if "it exited" in seen and "models.dev" in seen:
+        return (
+            "the TUI stopped while models.dev was unreachable (this machine is offline?): "
+            "allow access to https://models.dev or try another OpenCode release"
+        )
     if "Session not found" in seen:
         return (
             "the attach TUI could not find the session: pass --dir <the session's directory> "
