@@ -104,8 +104,14 @@ def decide(
             if other is not cand and other.strategy.name not in rejected:
                 rejected[other.strategy.name] = _not_chosen(other, cand)
         reasons = _reasons(cand, caps, server)
+        evidence, verify_warning = verification_evidence(matrix, caps, name)
+        if evidence:
+            reasons.append(evidence)
+        if verify_warning:
+            warnings.append(verify_warning)
         warnings.extend(_issue_warnings(cand.hits))
         warnings.extend(_request_warnings(name, caps, request))
+        warnings.extend(_directory_warnings(name, server, request))
         return Decision(
             strategy=name,
             reasons=tuple(reasons),
@@ -333,6 +339,44 @@ def _reasons(cand: _Candidate, caps: Capabilities, server: ServerStatus | None) 
     if cand.demoted:
         reasons.append("chosen although demoted: nothing better is possible")
     return reasons
+
+
+def verification_evidence(
+    matrix: Matrix, caps: Capabilities, strategy: str
+) -> tuple[str | None, str | None]:
+    """(reason, warning) from `orch-doctor verify` records of this exact release."""
+    release = caps.version.text if caps.version else None
+    record = next(
+        (v for v in matrix.verifications if v.release == release and v.strategy == strategy),
+        None,
+    )
+    if record is None:
+        return None, None
+    when = f"{record.date}, orch-doctor {record.orch_doctor_version}"
+    if record.outcome == "verified":
+        return f"verified on a real OpenCode {release} ({when})", None
+    if record.outcome == "failed":
+        note = f": {record.note}" if record.note else ""
+        return None, (
+            f"`orch-doctor verify` of {strategy} failed on OpenCode {release} ({when}){note}"
+        )
+    return None, None
+
+
+def _directory_warnings(
+    strategy: str, server: ServerStatus | None, request: SpawnRequest
+) -> list[str]:
+    """attach-tui-api runs on releases (1.0.x) whose attach TUI works in the server's directory,
+    whatever --dir says (measured on 1.0.152)."""
+    if strategy != "attach-tui-api" or server is None or not server.directory:
+        return []
+    if server.directory.rstrip("/") == request.directory.rstrip("/"):
+        return []
+    return [
+        f"the attached TUI will work in the server's directory {server.directory}, not in "
+        f"{request.directory} (1.0.x attach ignores --dir; measured on 1.0.152): start the "
+        f"server from {request.directory}"
+    ]
 
 
 def _issue_warnings(hits: list[KnownIssue]) -> list[str]:

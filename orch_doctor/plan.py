@@ -274,7 +274,6 @@ def _attach_tui_api(b: _Build) -> list[Step]:
                 method="POST",
                 path="/tui/append-prompt",
                 description="type the prompt into the attached TUI",
-                query={"directory": request.directory},
                 body={"text": request.prompt},
                 expect_status=(200,),
             ),
@@ -282,7 +281,6 @@ def _attach_tui_api(b: _Build) -> list[Step]:
                 method="POST",
                 path="/tui/submit-prompt",
                 description="submit it (the TUI creates the session)",
-                query={"directory": request.directory},
                 expect_status=(200,),
             ),
             WaitStep(

@@ -236,3 +236,48 @@ def test_server_side_issue_follows_the_server_version() -> None:
     # server version unknown (1.0.152 has no health route): the client's version stands in
     decision = decide(old_client, recorded_server("1.0.152"), REQUEST, MATRIX)
     assert any(cve in w for w in decision.warnings)
+
+
+def test_verification_records_of_the_release_show_in_the_decision() -> None:
+    from orch_doctor.matrix import merge
+
+    record = (
+        "[[verification]]\nrelease='1.18.33'\nstrategy='attach-session-api'\noutcome='{o}'\n"
+        "date='2026-11-24'\norch_doctor_version='0.1.0'\nnote='why'\n"
+    )
+    import tomllib
+
+    for outcome, in_reasons, in_warnings in (("verified", True, False), ("failed", False, True)):
+        docs = [(f, {k: v for k, v in d.items()}) for f, d in _shipped_docs()]
+        docs.append(("extra.toml", tomllib.loads(record.format(o=outcome))))
+        matrix = merge(docs)
+        decision = decide(
+            stored_capabilities("1.18.33"), recorded_server("1.18.33"), REQUEST, matrix
+        )
+        assert any("verified on a real OpenCode 1.18.33" in r for r in decision.reasons) == (
+            in_reasons
+        )
+        assert any("verify` of attach-session-api failed" in w for w in decision.warnings) == (
+            in_warnings
+        )
+
+
+def _shipped_docs() -> list[tuple[str, dict]]:
+    from orch_doctor.matrix import matrix_files, read_toml
+
+    return [
+        (str(p), {k: v for k, v in read_toml(p).items() if k != "verification"})
+        for p in matrix_files(overrides=False)
+    ]
+
+
+def test_attach_tui_warns_when_the_server_serves_another_directory() -> None:
+    caps = stored_capabilities("1.0.152")
+    elsewhere = replace(recorded_server("1.0.152"), directory="/srv/other")
+    decision = decide(caps, elsewhere, REQUEST, MATRIX)
+    assert decision.strategy == "attach-tui-api"
+    assert any("server's directory /srv/other" in w for w in decision.warnings)
+    same = replace(recorded_server("1.0.152"), directory=REQUEST.directory)
+    assert not any("server's directory" in w for w in decide(caps, same, REQUEST, MATRIX).warnings)
+    tui_calls = [s for s in decision.plan.steps if getattr(s, "path", "").startswith("/tui/")]  # type: ignore[union-attr]
+    assert tui_calls and all(not s.query for s in tui_calls)  # the TUI is in the server's dir
