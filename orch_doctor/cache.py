@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -78,6 +77,8 @@ def store(
     kind: str, key: Mapping[str, Any], value: Mapping[str, Any], folder: Path | None = None
 ) -> bool:
     """Write atomically (temp file + rename); a cache that cannot be written is not an error."""
+    import tempfile
+
     folder = folder or cache_dir()
     path = _file_for(kind, key, folder)
     record = {

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from orch_doctor.matrix import Matrix
-from orch_doctor.models import Capabilities, Decision, ServerStatus, SpawnRequest
+from orch_doctor.models import (
+    DECISION_COMMANDS,
+    Capabilities,
+    Decision,
+    ServerStatus,
+    SpawnRequest,
+)
 from orch_doctor.policy import Policy
 
 if TYPE_CHECKING:
@@ -26,8 +32,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: the only help texts the decision needs (run/serve are not used by any strategy)
-DECISION_COMMANDS = ("root", "attach")
 #: shown in the doctor's plan where no prompt was given
 PROMPT_PLACEHOLDER = "<prompt>"
 

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 #: the subcommands whose help the probe reads; "root" is ``opencode --help``
 PROBED_COMMANDS: tuple[str, ...] = ("root", "attach", "run", "serve")
+#: the only help texts the decision needs (run/serve are not used by any strategy)
+DECISION_COMMANDS: tuple[str, ...] = ("root", "attach")
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,9 @@ from typing import Generic, TypeVar
 
 from orch_doctor import cache
 from orch_doctor.cache import binary_identity
-from orch_doctor.capabilities import capabilities_from_help
 from orch_doctor.discover import discover
 from orch_doctor.models import PROBED_COMMANDS, BinaryCandidate, Capabilities, HelpText
 from orch_doctor.proc import CaptureResult, start_many
-from orch_doctor.version import parse_version_output
 
 DEFAULT_TIMEOUT_S = 20.0
 HELP_MAX_BYTES = 512 * 1024
@@ -77,6 +75,8 @@ def start_probe(
                 name: HelpText(command=name, text=str(item.get("text", "")))
                 for name, item in cached.get("help", {}).items()
             }
+            from orch_doctor.capabilities import capabilities_from_help
+
             return _done(
                 capabilities_from_help(texts, str(cached.get("version", "")), binary_path=path)
             )
@@ -85,6 +85,8 @@ def start_probe(
     running = start_many(runs, timeout_s=timeout_s, max_bytes=HELP_MAX_BYTES, env=child_env(env))
 
     def finish(results: dict[str, CaptureResult]) -> Capabilities:
+        from orch_doctor.capabilities import capabilities_from_help
+
         version = results.pop("version")
         texts = {name: to_help_text(name, res) for name, res in results.items()}
         caps = capabilities_from_help(texts, version_output(version), binary_path=path)
@@ -171,6 +173,8 @@ def start_shadowed_versions(
     )
 
     def finish(results: dict[str, CaptureResult]) -> dict[str, str | None]:
+        from orch_doctor.version import parse_version_output
+
         for c in todo:
             text = parse_version_output(version_output(results[c.path])).text
             found[c.path] = text

@@ -33,7 +33,19 @@ def doctor(
     matrix_files: tuple[str, ...],
 ) -> None:
     """Will spawning OpenCode agents work here, how, and if not, what exactly to do."""
-    from orch_doctor.doctor_context import DoctorOptions, start_probe_capabilities
+    from orch_doctor.models import DECISION_COMMANDS
+    from orch_doctor.probe_binary import DEFAULT_TIMEOUT_S, start_probe_installed
+
+    # the OpenCode calls start first (only what they need is imported so far): everything
+    # below overlaps with them
+    capabilities = start_probe_installed(
+        opencode,
+        commands=DECISION_COMMANDS,
+        timeout_s=DEFAULT_TIMEOUT_S,
+        use_cache=True,
+        refresh=refresh,
+    )
+    from orch_doctor.doctor_context import DoctorOptions
 
     options = DoctorOptions(
         opencode=opencode,
@@ -44,8 +56,6 @@ def doctor(
         refresh=refresh,
         matrix_files=matrix_files,
     )
-    # the OpenCode calls start first: everything below overlaps with them
-    capabilities = start_probe_capabilities(options)
 
     from orch_doctor.checks import CHECK_IDS
     from orch_doctor.doctor import run_doctor
