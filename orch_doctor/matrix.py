@@ -9,12 +9,13 @@ key, a bad specifier or version, an unknown strategy name, a duplicate id within
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orch_doctor.config_file import ConfigFileError
+from orch_doctor.config_file import read_toml as read_config
 from orch_doctor.data import compat_matrix_dir
 from orch_doctor.models import STRATEGY_NAMES
 
@@ -30,14 +31,8 @@ PLAN_STRATEGIES = tuple(s for s in STRATEGY_NAMES if s != "none")
 COMMANDS = ("root", "attach", "run", "serve")
 
 
-class MatrixError(Exception):
+class MatrixError(ConfigFileError):
     """An invalid matrix file: names the file and the key."""
-
-    def __init__(self, path: str | Path, key: str, message: str) -> None:
-        self.path = str(path)
-        self.key = key
-        self.message = message
-        super().__init__(f"{path}: {key}: {message}")
 
 
 @dataclass(frozen=True)
@@ -166,13 +161,7 @@ def load_matrix(extra: Sequence[str | Path] = (), *, overrides: bool = True) -> 
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise MatrixError(path, "-", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise MatrixError(path, "-", f"not valid TOML: {exc}") from None
+    return read_config(path, MatrixError)
 
 
 def merge(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> Matrix:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orch_doctor.config_file import ConfigFileError, read_toml
 from orch_doctor.models import STRATEGY_NAMES
 
 KEYS = {
@@ -31,10 +32,8 @@ KEYS = {
 }
 
 
-class PolicyError(Exception):
-    def __init__(self, path: str | Path, key: str, message: str) -> None:
-        self.path, self.key, self.message = str(path), key, message
-        super().__init__(f"{path}: {key}: {message}")
+class PolicyError(ConfigFileError):
+    """An invalid policy file: names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ def load_policy(explicit: str | None, start: Path, check_ids: set[str] | None = 
     if found is None:
         return Policy()
     path, is_pyproject = found
-    data = _read(path)
+    data = read_toml(path, PolicyError)
     if is_pyproject:
         table = data.get("tool", {}).get("orch-doctor")
         if table is None:
@@ -133,16 +132,6 @@ def parse_policy(
         skip_checks=tuple(skip or ()),
         allow_insecure_server=bool(want("allow_insecure_server", bool, "true or false") or False),
     )
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise PolicyError(path, "-", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(path, "-", f"not valid TOML: {exc}") from None
 
 
 def _has_tool_table(pyproject: Path) -> bool:

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +23,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from orch_doctor import __version__  # noqa: E402
+from orch_doctor.matrix import Verification, read_toml  # noqa: E402
+from orch_doctor.matrix import merge as merge_documents  # noqa: E402
 from orch_doctor.models import ServerStatus, SpawnRequest  # noqa: E402
 
 PLAN_STRATEGIES = (
@@ -41,15 +41,8 @@ HEADER = """\
 VERIFIED_FILE = ROOT / "compat_matrix" / "verified.toml"
 
 
-@dataclass(frozen=True)
-class Record:
-    release: str
-    strategy: str
-    outcome: str
-    date: str
-    orch_doctor_version: str
-    wall_s: float | None = None
-    note: str | None = None
+#: one verify outcome, exactly as the matrix loader reads and validates it
+Record = Verification
 
 
 def _toml_str(value: str) -> str:
@@ -83,22 +76,10 @@ def render(records: Iterable[Record]) -> str:
 
 
 def read_records(path: Path) -> list[Record]:
+    """The records already in ``path``, validated by the matrix loader."""
     if not path.is_file():
         return []
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    return [
-        Record(
-            release=str(item["release"]),
-            strategy=str(item["strategy"]),
-            outcome=str(item["outcome"]),
-            date=str(item["date"]),
-            orch_doctor_version=str(item["orch_doctor_version"]),
-            wall_s=item.get("wall_s"),
-            note=item.get("note"),
-        )
-        for item in data.get("verification", [])
-    ]
+    return list(merge_documents([(str(path), read_toml(path))]).verifications)
 
 
 def merge(old: Sequence[Record], new: Sequence[Record]) -> list[Record]:

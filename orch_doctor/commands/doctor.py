@@ -58,15 +58,16 @@ def doctor(
     )
 
     from orch_doctor.checks import CHECK_IDS
+    from orch_doctor.config_file import ConfigFileError
     from orch_doctor.doctor import run_doctor
-    from orch_doctor.matrix import MatrixError, load_matrix
-    from orch_doctor.policy import PolicyError, load_policy
+    from orch_doctor.matrix import load_matrix
+    from orch_doctor.policy import load_policy
 
     start_dir = Path(directory or os.getcwd())
     try:
         loaded_policy = load_policy(policy, start_dir, CHECK_IDS)
         matrix = load_matrix(matrix_files)
-    except (PolicyError, MatrixError) as exc:
+    except ConfigFileError as exc:
         config_error(str(exc))
 
     def run() -> DoctorReport:
