@@ -24,9 +24,22 @@ BIN = VENV / "bin"
 PY = BIN / "python"
 
 
+#: generous limits: a stuck install or test run must still end (CI's own limit is 90 minutes)
+STEP_TIMEOUT_S = 45 * 60
+
+
 def run(cmd: list[str], **kwargs: object) -> int:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, **kwargs)  # type: ignore[arg-type]
+    try:
+        return subprocess.call(
+            [str(c) for c in cmd],
+            cwd=ROOT,
+            timeout=STEP_TIMEOUT_S,
+            **kwargs,  # type: ignore[arg-type]
+        )
+    except subprocess.TimeoutExpired:
+        print(f"timed out after {STEP_TIMEOUT_S} s: {cmd[0]}", file=sys.stderr)
+        return 1
 
 
 def setup() -> None:
@@ -61,7 +74,7 @@ def cmd_doctor(args: list[str]) -> int:
         from tools.releases import NEWEST_TESTED, ensure_release
 
         env["OPENCODE_BIN"] = str(ensure_release(NEWEST_TESTED, quiet=False))
-    return subprocess.call([BIN / "orch-doctor", *args], cwd=ROOT, env=env)
+    return subprocess.call([BIN / "orch-doctor", *args], cwd=ROOT, env=env, timeout=600)
 
 
 def cmd_test(args: list[str]) -> int:
