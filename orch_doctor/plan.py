@@ -220,38 +220,38 @@ def _tui_ready() -> WaitStep:
     )
 
 
-def _attach_session_api(b: _Build) -> list[Step]:
-    caps, request, opencode = b.caps, b.request, b.opencode
-    attach = caps.command("attach")
-    steps: list[Step] = [_create_session(request)]
+def _on_a_created_session(b: _Build, process: ProcessStep) -> list[Step]:
+    """Create the session through the API, (check it,) start ``process`` on it, wait for the
+    TUI, then deliver the prompt (and model) through prompt_async."""
+    steps: list[Step] = [_create_session(b.request)]
     if "check-session-exists" in b.workarounds:
-        steps.append(_check_session(request))
+        steps.append(_check_session(b.request))
+    steps += [process, _tui_ready()]
+    if b.request.prompt:
+        steps += [_prompt_async(b.request), _delivered(b.request)]
+    return steps
+
+
+def _attach_session_api(b: _Build) -> list[Step]:
+    attach = b.caps.command("attach")
     argv = [
-        opencode,
+        b.opencode,
         "attach",
         b.url,
         *flag(attach, "session", "{session_id}"),
-        *flag(attach, "dir", request.directory),
+        *flag(attach, "dir", b.request.directory),
     ]
-    steps.append(
-        ProcessStep(
-            argv=tuple(argv),
-            command="attach",
-            description="attach a TUI to the session"
-            + (
-                " (from the session's directory)"
-                if "attach-cwd-is-session-dir" in b.workarounds
-                else ""
-            ),
-            cwd=request.directory,
-            secret_env=b.secret_env,
-        )
+    from_dir = (
+        " (from the session's directory)" if "attach-cwd-is-session-dir" in b.workarounds else ""
     )
-    steps.append(_tui_ready())
-    if request.prompt:
-        steps.append(_prompt_async(request))
-        steps.append(_delivered(request))
-    return steps
+    process = ProcessStep(
+        argv=tuple(argv),
+        command="attach",
+        description="attach a TUI to the session" + from_dir,
+        cwd=b.request.directory,
+        secret_env=b.secret_env,
+    )
+    return _on_a_created_session(b, process)
 
 
 def _attach_tui_api(b: _Build) -> list[Step]:
@@ -295,28 +295,18 @@ def _attach_tui_api(b: _Build) -> list[Step]:
 
 
 def _standalone_session(b: _Build) -> list[Step]:
-    caps, request, opencode = b.caps, b.request, b.opencode
-    root = caps.command("root")
-    steps: list[Step] = [_create_session(request)]
-    if "check-session-exists" in b.workarounds:
-        steps.append(_check_session(request))
-    argv = [opencode, request.directory, *flag(root, "session", "{session_id}")]
-    if request.model and "model" in root.options:
-        argv += flag(root, "model", request.model)
+    root = b.caps.command("root")
+    argv = [b.opencode, b.request.directory, *flag(root, "session", "{session_id}")]
+    if b.request.model and "model" in root.options:
+        argv += flag(root, "model", b.request.model)
     # never --prompt together with --session: several releases drop it (prompt-via-api)
-    steps.append(
-        ProcessStep(
-            argv=tuple(argv),
-            command="root",
-            description="open the session in a standalone TUI",
-            cwd=request.directory,
-        )
+    process = ProcessStep(
+        argv=tuple(argv),
+        command="root",
+        description="open the session in a standalone TUI",
+        cwd=b.request.directory,
     )
-    steps.append(_tui_ready())
-    if request.prompt:
-        steps.append(_prompt_async(request))
-        steps.append(_delivered(request))
-    return steps
+    return _on_a_created_session(b, process)
 
 
 def _standalone_prompt(b: _Build) -> list[Step]:
