@@ -23,7 +23,7 @@ from orch_doctor.decide import decide
 from orch_doctor.matrix import Matrix, load_matrix
 from orch_doctor.models import Capabilities, Decision, ServerStatus, SpawnRequest
 from orch_doctor.plan import PlanValidationError, validate_plan
-from orch_doctor.probe_binary import DEFAULT_TIMEOUT_S, probe_installed
+from orch_doctor.probe_binary import DEFAULT_TIMEOUT_S, start_decision_probe
 
 __all__ = [
     "PlanValidationError",
@@ -42,8 +42,11 @@ def get_capabilities(
     use_cache: bool = True,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Capabilities:
-    """Discover and probe the installed OpenCode (cached by binary identity)."""
-    return probe_installed(opencode, env, timeout_s=timeout_s, use_cache=use_cache, refresh=refresh)
+    """Discover and probe the installed OpenCode: what the decision needs, cached by binary
+    identity (the same cache entry the doctor uses)."""
+    return start_decision_probe(
+        opencode, env, timeout_s=timeout_s, use_cache=use_cache, refresh=refresh
+    ).result()
 
 
 def get_server_status(

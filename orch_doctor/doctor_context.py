@@ -14,21 +14,17 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from orch_doctor.matrix import Matrix
 from orch_doctor.models import (
-    DECISION_COMMANDS,
     Capabilities,
     Decision,
     ServerStatus,
     SpawnRequest,
 )
 from orch_doctor.policy import Policy
-
-if TYPE_CHECKING:
-    from orch_doctor.probe_binary import Pending
 
 T = TypeVar("T")
 
@@ -118,7 +114,13 @@ class DoctorContext:
         )
 
     def _probe_binary(self) -> Capabilities:
-        return probe_capabilities(self.options)
+        from orch_doctor.probe_binary import start_decision_probe
+
+        return start_decision_probe(
+            self.options.opencode,
+            timeout_s=self.options.probe_timeout_s,
+            refresh=self.options.refresh,
+        ).result()
 
     def _probe_server(self) -> ServerStatus | None:
         url = self.server_url
@@ -147,24 +149,6 @@ class DoctorContext:
             self.matrix,
             allowed_strategies=self.policy.allowed_strategies,
         )
-
-
-def probe_capabilities(options: DoctorOptions) -> Capabilities:
-    """The binary probe the doctor needs (only the help texts the decision reads)."""
-    return start_probe_capabilities(options).result()
-
-
-def start_probe_capabilities(options: DoctorOptions) -> Pending[Capabilities]:
-    """Start the OpenCode calls now; ``.result()`` waits for them and parses."""
-    from orch_doctor.probe_binary import start_probe_installed
-
-    return start_probe_installed(
-        options.opencode,
-        commands=DECISION_COMMANDS,
-        timeout_s=options.probe_timeout_s,
-        use_cache=True,
-        refresh=options.refresh,
-    )
 
 
 def discover_local_server(timeout_s: float = 0.3) -> str | None:

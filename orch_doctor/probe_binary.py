@@ -16,7 +16,13 @@ from typing import Generic, TypeVar
 from orch_doctor import cache
 from orch_doctor.cache import binary_identity
 from orch_doctor.discover import discover
-from orch_doctor.models import PROBED_COMMANDS, BinaryCandidate, Capabilities, HelpText
+from orch_doctor.models import (
+    DECISION_COMMANDS,
+    PROBED_COMMANDS,
+    BinaryCandidate,
+    Capabilities,
+    HelpText,
+)
 from orch_doctor.proc import CaptureResult, start_many
 
 DEFAULT_TIMEOUT_S = 20.0
@@ -149,6 +155,23 @@ def start_probe_installed(
         return replace(caps, finding=replace(found, chosen=chosen))
 
     return _then(probing, finish)
+
+
+def start_decision_probe(
+    opencode: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    use_cache: bool = True,
+    refresh: bool = False,
+) -> Pending[Capabilities]:
+    """The probe the decision needs: version plus the root and ``attach`` help (run/serve are
+    not used by any strategy), cached by binary identity — one cache entry shared by the
+    doctor, ``select_strategy`` and ``verify``."""
+    return start_probe_installed(
+        opencode, env, commands=DECISION_COMMANDS, timeout_s=timeout_s, use_cache=use_cache,
+        refresh=refresh,
+    )  # fmt: skip
 
 
 def start_shadowed_versions(

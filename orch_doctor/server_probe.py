@@ -93,16 +93,15 @@ def probe_server(
     want_routes: bool = True,
     use_cache: bool = True,
 ) -> ServerStatus:
-    return asyncio.run(
-        aprobe_server(
-            url,
-            timeout_s=timeout_s,
-            credentials=credentials,
-            client_version=client_version,
-            want_routes=want_routes,
-            use_cache=use_cache,
-        )
+    (status,) = probe_servers(
+        [url],
+        timeout_s=timeout_s,
+        credentials=credentials,
+        client_version=client_version,
+        want_routes=want_routes,
+        use_cache=use_cache,
     )
+    return status
 
 
 def probe_servers(

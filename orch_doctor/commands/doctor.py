@@ -33,18 +33,11 @@ def doctor(
     matrix_files: tuple[str, ...],
 ) -> None:
     """Will spawning OpenCode agents work here, how, and if not, what exactly to do."""
-    from orch_doctor.models import DECISION_COMMANDS
-    from orch_doctor.probe_binary import DEFAULT_TIMEOUT_S, start_probe_installed
+    from orch_doctor.probe_binary import start_decision_probe
 
     # the OpenCode calls start first (only what they need is imported so far): everything
     # below overlaps with them
-    capabilities = start_probe_installed(
-        opencode,
-        commands=DECISION_COMMANDS,
-        timeout_s=DEFAULT_TIMEOUT_S,
-        use_cache=True,
-        refresh=refresh,
-    )
+    capabilities = start_decision_probe(opencode, refresh=refresh)
     from orch_doctor.doctor_context import DoctorOptions
 
     options = DoctorOptions(

@@ -109,9 +109,9 @@ def server_json(
 
 
 def _client_version(opencode: str | None) -> str | None:
-    from orch_doctor.probe_binary import probe_installed
+    from orch_doctor.probe_binary import start_decision_probe
 
-    caps = probe_installed(opencode, use_cache=True, commands=("root",))
+    caps = start_decision_probe(opencode).result()
     return caps.version.text if caps.version else None
 
 
