@@ -102,16 +102,16 @@ def check_version(ctx: DoctorContext) -> CheckResult:
                 f"{version.text} is older than {minimum} ({where})",
                 fix=f"npm install -g opencode-ai@latest   (needs >= {minimum})",
             )
-    for blocked in policy.blocked:
-        if SpecifierSet(blocked.versions).contains(parsed, prereleases=True):
-            return _result(
-                cid,
-                title,
-                "fail",
-                f"{version.text} is blocked: {blocked.reason}",
-                blocked.evidence,
-                fix="install another release",
-            )
+    blocked = policy.blocked_entry(parsed)
+    if blocked is not None:
+        return _result(
+            cid,
+            title,
+            "fail",
+            f"{version.text} is blocked: {blocked.reason}",
+            blocked.evidence,
+            fix="install another release",
+        )
     if policy.tested and not SpecifierSet(policy.tested).contains(parsed, prereleases=True):
         return _result(
             cid,
@@ -317,8 +317,10 @@ def check_model(ctx: DoctorContext) -> CheckResult:
     model = ctx.options.model
     if not model:
         return _result(cid, title, "skip", "no model given (--model provider/model)")
-    provider, sep, name = model.partition("/")
-    if not (sep and provider and name):
+    from orch_doctor.decide import model_problem
+
+    provider = model.partition("/")[0]
+    if model_problem(model) is not None:
         return _result(
             cid,
             title,

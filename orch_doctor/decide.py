@@ -245,18 +245,14 @@ def policy_warnings(caps: Capabilities, matrix: Matrix) -> list[str]:
 
 def blocked_range(caps: Capabilities, matrix: Matrix) -> str | None:
     """Why every strategy is refused when the version is in a blocked range of the policy."""
-    from packaging.specifiers import SpecifierSet
-
     version = _version(caps)
-    if version is None:
+    entry = matrix.policy.blocked_entry(version) if version is not None else None
+    if entry is None:
         return None
-    for entry in matrix.policy.blocked:
-        if SpecifierSet(entry.versions).contains(version, prereleases=True):
-            return (
-                f"OpenCode {caps.version.text if caps.version else '?'} is blocked by the version "
-                f"policy ({entry.versions}): {entry.reason} ({entry.evidence})"
-            )
-    return None
+    return (
+        f"OpenCode {caps.version.text if caps.version else '?'} is blocked by the version "
+        f"policy ({entry.versions}): {entry.reason} ({entry.evidence})"
+    )
 
 
 def model_problem(model: str | None) -> str | None:

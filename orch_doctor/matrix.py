@@ -97,6 +97,19 @@ class VersionPolicy:
     blocked: tuple[BlockedRange, ...] = ()
     minimum_evidence: str | None = None
 
+    def blocked_entry(self, version: Any) -> BlockedRange | None:
+        """The blocked range ``version`` (a packaging Version) falls in, if any."""
+        from packaging.specifiers import SpecifierSet
+
+        return next(
+            (
+                entry
+                for entry in self.blocked
+                if SpecifierSet(entry.versions).contains(version, prereleases=True)
+            ),
+            None,
+        )
+
 
 @dataclass(frozen=True)
 class Verification:
