@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orch_doctor.doctor_context import DECISION_COMMANDS  # noqa: E402
+from orch_doctor.doctor.context import DECISION_COMMANDS  # noqa: E402
 from tools.releases import ensure_release  # noqa: E402
 
 
@@ -93,7 +93,7 @@ def main() -> int:
 
     os.environ["ORCH_DOCTOR_CACHE_DIR"] = warm_env["ORCH_DOCTOR_CACHE_DIR"]
     from orch_doctor.api import select_strategy
-    from orch_doctor.matrix import load_matrix
+    from orch_doctor.matrix.load import load_matrix
 
     matrix = load_matrix()
     select_strategy(work, prompt="x", opencode=binary, matrix=matrix)

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orch_doctor.server_probe import probe_servers  # noqa: E402
+from orch_doctor.server.probe import probe_servers  # noqa: E402
 from tests.support.opencode import real_server  # noqa: E402
 
 

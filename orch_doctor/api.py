@@ -18,12 +18,14 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from orch_doctor.credentials import Credentials, credentials_from_env
-from orch_doctor.decide import decide
-from orch_doctor.matrix import Matrix, load_matrix
-from orch_doctor.models import Capabilities, Decision, ServerStatus, SpawnRequest
-from orch_doctor.plan import PlanValidationError, validate_plan
-from orch_doctor.probe_binary import DEFAULT_TIMEOUT_S, start_decision_probe
+from orch_doctor.decide.decision import Decision, decide
+from orch_doctor.decide.plan import PlanValidationError, validate_plan
+from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.matrix.load import Matrix, load_matrix
+from orch_doctor.probe.binary import DEFAULT_TIMEOUT_S, start_decision_probe
+from orch_doctor.probe.types import Capabilities
+from orch_doctor.server.credentials import Credentials, credentials_from_env
+from orch_doctor.server.types import ServerStatus
 
 __all__ = [
     "PlanValidationError",
@@ -56,7 +58,7 @@ def get_server_status(
     client_version: str | None = None,
     timeout_s: float = 5.0,
 ) -> ServerStatus:
-    from orch_doctor.server_probe import probe_server
+    from orch_doctor.server.probe import probe_server
 
     return probe_server(
         url, timeout_s=timeout_s, credentials=credentials, client_version=client_version

@@ -7,11 +7,12 @@ from dataclasses import replace
 import pytest
 from packaging.version import Version
 
-from orch_doctor.decide import decide
-from orch_doctor.help_fixtures import stored_capabilities, stored_releases
-from orch_doctor.matrix import load_matrix
-from orch_doctor.models import ServerStatus, SpawnRequest
-from orch_doctor.replay import recorded_server, replay
+from orch_doctor.decide.decision import decide
+from orch_doctor.decide.replay import recorded_server, replay
+from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.matrix.load import load_matrix
+from orch_doctor.matrix.recorded import stored_capabilities, stored_releases
+from orch_doctor.server.types import ServerStatus
 
 MATRIX = load_matrix(overrides=False)
 REQUEST = SpawnRequest(directory="/work dir/it's", model="opencode/big-pickle", prompt="do it")
@@ -239,7 +240,7 @@ def test_server_side_issue_follows_the_server_version() -> None:
 
 
 def test_verification_records_of_the_release_show_in_the_decision() -> None:
-    from orch_doctor.matrix import merge
+    from orch_doctor.matrix.load import merge
 
     record = (
         "[[verification]]\nrelease='1.18.33'\nstrategy='attach-session-api'\noutcome='{o}'\n"
@@ -263,7 +264,7 @@ def test_verification_records_of_the_release_show_in_the_decision() -> None:
 
 
 def _shipped_docs() -> list[tuple[str, dict]]:
-    from orch_doctor.matrix import matrix_files, read_toml
+    from orch_doctor.matrix.load import matrix_files, read_toml
 
     return [
         (str(p), {k: v for k, v in read_toml(p).items() if k != "verification"})

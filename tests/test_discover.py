@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_doctor.discover import discover, inspect_candidate
+from orch_doctor.probe.discover import discover, inspect_candidate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "npm"
 

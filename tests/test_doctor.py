@@ -16,8 +16,8 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from orch_doctor.checks import CHECK_IDS
 from orch_doctor.cli import main
+from orch_doctor.doctor.checks import CHECK_IDS
 from tests.support.opencode import RealServer
 
 SCHEMA = json.loads(
@@ -152,11 +152,11 @@ def test_warn_strict_fail_and_usage(opencode_release: Callable[[str], Path], tmp
 
 
 def test_a_crashing_check_is_a_failed_check(tmp_path: Path) -> None:
-    from orch_doctor.checks import CHECKS, Check
-    from orch_doctor.doctor import run_doctor
-    from orch_doctor.doctor_context import DoctorOptions
-    from orch_doctor.matrix import load_matrix
-    from orch_doctor.policy import Policy
+    from orch_doctor.doctor.checks import CHECKS, Check
+    from orch_doctor.doctor.context import DoctorOptions
+    from orch_doctor.doctor.policy import Policy
+    from orch_doctor.doctor.runner import run_doctor
+    from orch_doctor.matrix.load import load_matrix
 
     def boom(ctx: object) -> object:
         raise RuntimeError("kaput")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orch_doctor.matrix import MatrixError, load_matrix
-from orch_doctor.models import STRATEGY_NAMES
+from orch_doctor.matrix.load import MatrixError, load_matrix
+from orch_doctor.matrix.model import STRATEGY_NAMES
 
 
 def test_shipped_matrix_is_valid_and_complete() -> None:

@@ -32,7 +32,7 @@ def test_wheel_ships_the_data_and_a_plain_install_finds_it(tmp_path: Path) -> No
     ).stdout.strip()  # fmt: skip
     zipfile.ZipFile(wheel).extractall(site)  # what a non-editable install lays down
     out = subprocess.run(
-        [str(python), "-c", "import orch_doctor.data as d, orch_doctor.matrix as m; "
+        [str(python), "-c", "import orch_doctor.matrix.location as d, orch_doctor.matrix as m; "
          "print(d.compat_matrix_dir()); print(len(m.load_matrix(overrides=False).strategies))"],
         check=True, capture_output=True, text=True, timeout=60, cwd=tmp_path,
     ).stdout.split()  # fmt: skip

@@ -8,12 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orch_doctor.decide import decide
-from orch_doctor.help_fixtures import stored_capabilities, stored_releases
-from orch_doctor.matrix import load_matrix
-from orch_doctor.models import ProcessStep, SpawnRequest
-from orch_doctor.plan import PlanValidationError, build_plan, validate_argv, validate_plan
-from orch_doctor.replay import recorded_server
+from orch_doctor.decide.decision import decide
+from orch_doctor.decide.plan import PlanValidationError, build_plan, validate_argv, validate_plan
+from orch_doctor.decide.replay import recorded_server
+from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.decide.steps import ProcessStep
+from orch_doctor.matrix.load import load_matrix
+from orch_doctor.matrix.recorded import stored_capabilities, stored_releases
 
 MATRIX = load_matrix(overrides=False)
 RELEASES = stored_releases()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orch_doctor.help_fixtures import stored_capabilities
-from orch_doctor.plan import validate_argv
+from orch_doctor.decide.plan import validate_argv
+from orch_doctor.matrix.recorded import stored_capabilities
 from tests.support.opencode import RealServer
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orch_doctor.help_fixtures import load_help_texts, stored_capabilities
-from orch_doctor.probe_binary import probe_binary, probe_installed
+from orch_doctor.matrix.recorded import load_help_texts, stored_capabilities
+from orch_doctor.probe.binary import probe_binary, probe_installed
 
 REAL = ["1.0.152", "1.18.33"]
 

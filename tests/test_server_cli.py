@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from orch_doctor.commands import server as server_cmd
-from orch_doctor.server_discovery import DEFAULT_URL, candidate_urls, find_server_processes
+from orch_doctor.cli import server as server_cmd
+from orch_doctor.server.discovery import DEFAULT_URL, candidate_urls, find_server_processes
 from tests.support import fake_server as fs
 
 PASSWORD = "pw-Cli-s3cret-4242"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from orch_doctor.server_discovery import DEFAULT_URL, candidate_urls, find_server_processes
+from orch_doctor.server.discovery import DEFAULT_URL, candidate_urls, find_server_processes
 from tests.support.opencode import RealServer
 
 

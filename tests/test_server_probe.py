@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
-from orch_doctor.credentials import Credentials
-from orch_doctor.models import ServerStatus
-from orch_doctor.server_probe import compare_versions, probe_server, probe_servers
+from orch_doctor.server.credentials import Credentials
+from orch_doctor.server.probe import compare_versions, probe_server, probe_servers
+from orch_doctor.server.types import ServerStatus
 from tests.support import fake_server as fs
 from tests.support.opencode import RealServer
 
@@ -252,7 +252,7 @@ def test_skew(client: str | None, server: str | None, skew: str) -> None:
 def test_session_exists_for_a_directory(real_servers: Callable[..., RealServer]) -> None:
     import httpx
 
-    from orch_doctor.server_probe import session_exists
+    from orch_doctor.server.probe import session_exists
 
     server = real_servers("1.18.33")
     directory = str(server.directory)
@@ -272,7 +272,7 @@ def test_session_exists_for_a_directory(real_servers: Callable[..., RealServer])
 
 
 def test_unauthenticated_server_off_loopback_is_a_warning() -> None:
-    from orch_doctor.server_probe import _findings
+    from orch_doctor.server.probe import _findings
 
     (finding,) = _findings("http://10.1.2.3:4096", "1.18.33", "none", cors_any=False)
     assert finding.id == "unauthenticated-network-server" and finding.severity == "warn"
@@ -285,7 +285,7 @@ def test_unauthenticated_server_off_loopback_is_a_warning() -> None:
 def test_server_models_from_a_real_server(
     real_servers: Callable[..., RealServer], version: str
 ) -> None:
-    from orch_doctor.server_probe import server_models
+    from orch_doctor.server.probe import server_models
 
     server = real_servers(version)
     known = server_models(server.url, timeout_s=30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orch_doctor.matrix import load_matrix
+from orch_doctor.matrix.load import load_matrix
 from tools.verify_matrix import Record, allowed_strategies, merge, read_records, render
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orch_doctor.help_fixtures import stored_releases, stored_version_output
-from orch_doctor.version import parse_version_output
+from orch_doctor.matrix.recorded import stored_releases, stored_version_output
+from orch_doctor.probe.version import parse_version_output
 
 
 @pytest.mark.parametrize("version", [v for v in stored_releases() if v != "2.0.0"])

@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from orch_doctor.models import PROBED_COMMANDS
-from orch_doctor.proc import run_capture
+from orch_doctor._util.proc import run_capture
+from orch_doctor.probe.types import PROBED_COMMANDS
 from orch_doctor.verify.throwaway import isolated_env as product_isolated_env
 from tools.releases import ensure_release, platform_package
 
@@ -37,7 +37,7 @@ def help_argv(binary: str, command: str) -> list[str]:
 
 
 def load_commands(out: Path) -> tuple[str, ...]:
-    from orch_doctor.helptext import parse_root_commands
+    from orch_doctor.probe.helptext import parse_root_commands
 
     return parse_root_commands((out / "root.txt").read_text(encoding="utf-8"))
 
@@ -72,7 +72,7 @@ def record(version: str) -> Path:
 def record_routes(version: str, out: Path) -> None:
     import httpx
 
-    from orch_doctor.openapi import routes_from_openapi
+    from orch_doctor.server.openapi import routes_from_openapi
     from orch_doctor.verify.throwaway import ServerStartError, start_server
 
     binary = str(ensure_release(version))

@@ -23,9 +23,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from orch_doctor import __version__  # noqa: E402
-from orch_doctor.matrix import Verification, read_toml  # noqa: E402
-from orch_doctor.matrix import merge as merge_documents  # noqa: E402
-from orch_doctor.models import ServerStatus, SpawnRequest  # noqa: E402
+from orch_doctor.decide.request import SpawnRequest  # noqa: E402
+from orch_doctor.matrix.load import Verification, read_toml  # noqa: E402
+from orch_doctor.matrix.load import merge as merge_documents  # noqa: E402
+from orch_doctor.server.types import ServerStatus  # noqa: E402
 
 PLAN_STRATEGIES = (
     "attach-session-api",
@@ -89,9 +90,9 @@ def merge(old: Sequence[Record], new: Sequence[Record]) -> list[Record]:
 
 def allowed_strategies(version: str) -> list[str]:
     """Strategies whose plan validates against the release's stored help."""
-    from orch_doctor.help_fixtures import stored_capabilities
-    from orch_doctor.matrix import load_matrix
-    from orch_doctor.plan import PlanValidationError
+    from orch_doctor.decide.plan import PlanValidationError
+    from orch_doctor.matrix.load import load_matrix
+    from orch_doctor.matrix.recorded import stored_capabilities
     from orch_doctor.verify.run import force_plan
 
     caps = stored_capabilities(version)
@@ -142,7 +143,7 @@ def verify_release(version: str, binary: Path, today: str, timeout_s: float) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from orch_doctor.help_fixtures import release_meta, stored_releases
+    from orch_doctor.matrix.recorded import release_meta, stored_releases
     from tools.releases import _usable, binary_path, ensure_release
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from orch_doctor.doctor import DoctorReport
+from orch_doctor.doctor.runner import DoctorReport
 
 ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from orch_doctor.doctor import DoctorReport
+from orch_doctor.doctor.runner import DoctorReport
 
 
 def render_junit(report: DoctorReport, strict: bool = False) -> str:

@@ -10,7 +10,7 @@ from typing import TypeVar
 from rich.console import Console
 from rich.markup import escape
 
-from orch_doctor.doctor import DoctorReport
+from orch_doctor.doctor.runner import DoctorReport
 
 T = TypeVar("T")
 MARKS = {

@@ -13,10 +13,9 @@ from typing import Any
 
 import httpx
 
-from orch_doctor.credentials import Credentials
-from orch_doctor.models import (
+from orch_doctor._util.text import REDACTED
+from orch_doctor.decide.steps import (
     PLACEHOLDER,
-    REDACTED,
     HttpStep,
     KeystrokeStep,
     ProcessStep,
@@ -24,6 +23,7 @@ from orch_doctor.models import (
     Step,
     WaitStep,
 )
+from orch_doctor.server.credentials import Credentials
 from orch_doctor.verify.terminal import Terminal, TerminalError
 
 HTTP_TIMEOUT_S = 10.0

@@ -15,8 +15,12 @@ from typing import Any
 
 import httpx
 
-from orch_doctor.credentials import PASSWORD_ENV, Credentials
-from orch_doctor.models import Capabilities, Decision, ServerStatus, SpawnPlan, SpawnRequest
+from orch_doctor.decide.decision import Decision
+from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.decide.steps import SpawnPlan
+from orch_doctor.probe.types import Capabilities
+from orch_doctor.server.credentials import PASSWORD_ENV, Credentials
+from orch_doctor.server.types import ServerStatus
 from orch_doctor.verify.confirm import Confirmation, evaluate
 from orch_doctor.verify.executor import (
     ExecutionResult,
@@ -119,8 +123,8 @@ def force_plan(
 
     Its flags must still exist: plan validation raises PlanValidationError otherwise.
     """
-    from orch_doctor.decide import issue_applies
-    from orch_doctor.plan import build_plan
+    from orch_doctor.decide.decision import issue_applies
+    from orch_doctor.decide.plan import build_plan
 
     version = caps.version.parsed if caps.version else None
     hits = [i for i in matrix.issues if strategy in i.affects and issue_applies(i, caps, version)]
@@ -150,7 +154,7 @@ def run_verify(
     PlanValidationError when a forced strategy's flags do not exist); everything started is
     stopped and every temp dir removed before returning or raising, unless ``options.keep``."""
     from orch_doctor.api import get_capabilities, get_server_status
-    from orch_doctor.matrix import load_matrix
+    from orch_doctor.matrix.load import load_matrix
 
     begin = time.monotonic()
     deadline = begin + options.timeout_s
@@ -199,7 +203,7 @@ def run_verify(
         if options.strategy:
             decision = force_plan(options.strategy, caps, server, request, matrix)
         else:
-            from orch_doctor.decide import decide
+            from orch_doctor.decide.decision import decide
 
             decision = decide(caps, server, request, matrix)
         report.decision = decision

@@ -1,0 +1,43 @@
+"""One typed value for every piece of advice: decision warnings, known-issue hits, server security
+findings and the doctor's fixes. Checks and reports select advisories by ``id`` and ``severity``;
+nothing reads their prose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Severity = Literal["info", "warn", "error"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warn": 1, "error": 2}
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """``id`` is stable and machine-readable (a known issue's id, ``cve-2026-22812``,
+    ``version-help-mismatch``, ...); ``message`` and ``fix`` are for people; ``evidence`` is a
+    link or the measurement behind it."""
+
+    id: str
+    severity: Severity
+    message: str
+    fix: str | None = None
+    evidence: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "message": self.message,
+            "fix": self.fix,
+            "evidence": self.evidence,
+        }
+
+
+def most_severe(advisories: Iterable[Advisory]) -> Advisory | None:
+    """The first advisory of the highest severity (stable: ties keep their order)."""
+    best: Advisory | None = None
+    for item in advisories:
+        if best is None or SEVERITY_RANK[item.severity] > SEVERITY_RANK[best.severity]:
+            best = item
+    return best

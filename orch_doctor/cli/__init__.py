@@ -1,0 +1,71 @@
+"""Command line entry point: a click group usable standalone or mounted as ``orch doctor``.
+
+Subcommands live in ``orch_doctor.cli.*`` and are imported only when invoked, so that
+``orch-doctor probe --format json`` does not pay for modules it does not use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from orch_doctor import __version__
+from orch_doctor.cli.options import doctor_options
+
+#: subcommand name -> "module:attribute"
+SUBCOMMANDS: dict[str, str] = {
+    "doctor": "orch_doctor.cli.doctor:doctor",
+    "probe": "orch_doctor.cli.probe:probe",
+    "server": "orch_doctor.cli.server:server",
+    "plan": "orch_doctor.cli.plan:plan",
+    "matrix": "orch_doctor.cli.matrix:matrix",
+    "verify": "orch_doctor.cli.verify:verify",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, attr = self.lazy[cmd_name].split(":")
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:  # a subcommand not built yet
+                if exc.name != module_name:
+                    raise
+                return None
+            command = getattr(module, attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=SUBCOMMANDS,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, "-V", "--version", prog_name="orch-doctor")
+@doctor_options
+@click.pass_context
+def main(ctx: click.Context, **options: Any) -> None:
+    """Will spawning OpenCode agents work here, how, and if not, what to do.
+
+    Without a subcommand: the full doctor report (same as `orch-doctor doctor`).
+    """
+    if ctx.invoked_subcommand is None:
+        doctor_cmd = main.get_command(ctx, "doctor")
+        if doctor_cmd is None:
+            raise click.UsageError("the doctor report is not available in this build")
+        ctx.invoke(doctor_cmd, **options)

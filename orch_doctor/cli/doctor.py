@@ -1,0 +1,94 @@
+"""``orch-doctor`` / ``orch-doctor doctor``: the full report, for a person, for CI, for orch."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from orch_doctor.cli.common import config_error
+from orch_doctor.cli.options import doctor_options
+
+if TYPE_CHECKING:
+    from orch_doctor.doctor.runner import DoctorReport
+
+
+@click.command()
+@doctor_options
+def doctor(
+    opencode: str | None,
+    server: str | None,
+    no_discover: bool,
+    directory: str | None,
+    model: str | None,
+    output_format: str,
+    strict: bool,
+    verbose: bool,
+    refresh: bool,
+    policy: str | None,
+    matrix_files: tuple[str, ...],
+) -> None:
+    """Will spawning OpenCode agents work here, how, and if not, what exactly to do."""
+    from orch_doctor.probe.binary import start_decision_probe
+
+    # the OpenCode calls start first (only what they need is imported so far): everything
+    # below overlaps with them
+    capabilities = start_decision_probe(opencode, refresh=refresh)
+    from orch_doctor.doctor.context import DoctorOptions
+
+    options = DoctorOptions(
+        opencode=opencode,
+        server_url=server,
+        discover=not no_discover,
+        directory=directory,
+        model=model,
+        refresh=refresh,
+        matrix_files=matrix_files,
+    )
+
+    from orch_doctor._util.config_file import ConfigFileError
+    from orch_doctor.doctor.checks import CHECK_IDS
+    from orch_doctor.doctor.policy import load_policy
+    from orch_doctor.doctor.runner import run_doctor
+    from orch_doctor.matrix.load import load_matrix
+
+    start_dir = Path(directory or os.getcwd())
+    try:
+        loaded_policy = load_policy(policy, start_dir, CHECK_IDS)
+        matrix = load_matrix(matrix_files)
+    except ConfigFileError as exc:
+        config_error(str(exc))
+
+    def run() -> DoctorReport:
+        return run_doctor(options, loaded_policy, matrix, capabilities=capabilities.result)
+
+    if output_format == "text":
+        from orch_doctor.report.text import make_console, render_text, with_spinner
+
+        console = make_console()
+        report = with_spinner(console, "probing OpenCode…", run)
+        render_text(report, console, verbose=verbose, strict=strict)
+    else:
+        report = run()
+        if output_format == "json":
+            click.echo(json.dumps(report.to_json(strict), indent=2, ensure_ascii=False))
+        elif output_format == "junit":
+            from orch_doctor.report.junit import render_junit
+
+            click.echo(render_junit(report, strict))
+        else:
+            from orch_doctor.report.github import render_annotations, render_summary
+
+            click.echo(render_annotations(report, strict))
+            summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            if summary:
+                try:
+                    with open(summary, "a", encoding="utf-8") as fh:
+                        fh.write(render_summary(report))
+                except OSError as exc:
+                    click.echo(f"orch-doctor: cannot write $GITHUB_STEP_SUMMARY: {exc}", err=True)
+    sys.exit(report.exit_code(strict))

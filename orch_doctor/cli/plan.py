@@ -1,0 +1,115 @@
+"""``orch-doctor plan``: the strategy and its exact plan for one spawn."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from orch_doctor.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    config_error,
+    emit_json,
+    format_option,
+    matrix_option,
+)
+from orch_doctor.decide.decision import Decision
+
+
+@click.command()
+@click.option("--dir", "directory", required=True, metavar="DIR", help="Directory of the agent.")
+@click.option("--model", metavar="PROVIDER/MODEL", help="Model the agent should use.")
+@click.option("--prompt", metavar="TEXT", help="Prompt to deliver.")
+@click.option(
+    "--prompt-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Read the prompt from FILE ('-' for stdin).",
+)
+@click.option("--server", "server_url", metavar="URL", help="OpenCode server to use.")
+@click.option("--opencode", metavar="PATH", help="OpenCode binary (default: discover).")
+@click.option("--refresh", is_flag=True, help="Ignore cached probe results.")
+@matrix_option()
+@format_option()
+def plan(
+    directory: str,
+    model: str | None,
+    prompt: str | None,
+    prompt_file: Path | None,
+    server_url: str | None,
+    opencode: str | None,
+    refresh: bool,
+    matrix_files: tuple[str, ...],
+    output_format: str,
+) -> None:
+    """Pick the spawn strategy and print its exact, validated plan."""
+    from orch_doctor.api import select_strategy
+    from orch_doctor.matrix.load import MatrixError, load_matrix
+
+    if prompt is not None and prompt_file is not None:
+        config_error("give --prompt or --prompt-file, not both")
+    if prompt_file is not None:
+        try:
+            prompt = sys.stdin.read() if str(prompt_file) == "-" else prompt_file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            config_error(f"cannot read --prompt-file {prompt_file}: {exc}")
+    if model is not None and not valid_model(model):
+        config_error(f"--model must be provider/model, got {model!r}")
+    try:
+        matrix = load_matrix(matrix_files)
+    except MatrixError as exc:
+        config_error(str(exc))
+    decision = select_strategy(
+        directory,
+        model=model,
+        prompt=prompt,
+        server_url=server_url,
+        opencode=opencode,
+        matrix=matrix,
+        refresh=refresh,
+    )
+    if output_format == "json":
+        data = decision.to_json()
+        data["matrix_files"] = list(matrix.files)
+        emit_json(data)
+    else:
+        render_decision(decision)
+    sys.exit(EXIT_OK if decision.plan is not None else EXIT_FAILED)
+
+
+def valid_model(model: str) -> bool:
+    from orch_doctor.decide.decision import model_problem
+
+    return model_problem(model) is None
+
+
+def render_decision(decision: Decision) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(highlight=False)
+    if decision.plan is None:
+        console.print("[red]✗ no spawn strategy is possible[/]")
+    else:
+        console.print(f"[green]✓[/] strategy [bold]{decision.strategy}[/]")
+    for reason in decision.reasons:
+        console.print(f"  • {escape(reason)}")
+    if decision.plan is not None:
+        console.print("\n[bold]plan[/]")
+        for i, step in enumerate(decision.plan.steps, 1):
+            line = f"{i}. [{step.kind}] {step.description}"
+            if step.kind == "process":
+                line += f"\n     $ {step.display()}"  # type: ignore[union-attr]
+            elif step.kind == "http":
+                line += f"\n     {step.method} {step.path}"  # type: ignore[union-attr]
+            console.print(escape(line))
+    if decision.rejected:
+        console.print("\n[bold]not chosen[/]")
+        for name, why in decision.rejected.items():
+            console.print(f"  {name}: {escape(why)}")
+    for warning in decision.warnings:
+        console.print(f"[yellow]![/] {escape(warning)}")
+    if decision.fix:
+        console.print(f"\nfix: {escape(decision.fix)}")

@@ -1,0 +1,120 @@
+"""``orch-doctor probe``: which OpenCode runs here and what each of its commands supports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from orch_doctor.probe.types import BinaryCandidate, BinaryFinding, Capabilities
+
+
+@click.command()
+@click.option("--opencode", metavar="PATH", help="OpenCode binary to probe (default: discover).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=20.0,
+    show_default=True,
+    help="Seconds each OpenCode call may take.",
+)
+def probe(opencode: str | None, output_format: str, timeout_s: float) -> None:
+    """Find OpenCode, read its version and parse every subcommand's flags."""
+    from orch_doctor.probe.binary import probe_installed
+
+    caps = probe_installed(opencode, timeout_s=timeout_s)
+    if output_format == "json":
+        click.echo(json.dumps(probe_json(caps), indent=2))
+    else:
+        render_text(caps)
+    failed = caps.binary_path is None or not caps.command("root").exists
+    sys.exit(1 if failed else 0)
+
+
+def probe_json(caps: Capabilities) -> dict[str, Any]:
+    data = caps.to_json()
+    if caps.finding is not None:
+        data["discovery"] = finding_json(caps.finding)
+    return data
+
+
+def finding_json(finding: BinaryFinding) -> dict[str, Any]:
+    def cand(c: BinaryCandidate) -> dict[str, Any]:
+        return {
+            "path": c.path,
+            "source": c.source,
+            "resolved": c.resolved,
+            "usable": c.usable,
+            "problem": c.problem,
+            "fix": c.fix,
+            "version": c.version,
+        }
+
+    return {
+        "chosen": cand(finding.chosen) if finding.chosen else None,
+        "reason": finding.reason,
+        "shadowed": [cand(c) for c in finding.shadowed],
+        "candidates": [cand(c) for c in finding.candidates],
+        "problem": finding.problem,
+        "fix": finding.fix,
+    }
+
+
+def render_text(caps: Capabilities) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    finding = caps.finding
+    if finding is not None and finding.chosen is None:
+        console.print(f"[red]✗[/] {escape(finding.problem or '')}")
+        if finding.fix:
+            console.print(f"  fix: {escape(finding.fix)}")
+        for c in finding.candidates:
+            if c.problem and c.problem != "missing":
+                console.print(escape(f"  {c.source}: {c.path}: {c.problem}"))
+        return
+    version = caps.version
+    vtext = version.text if version and version.text else "unknown"
+    console.print(f"[bold]OpenCode[/] {escape(vtext)}  {escape(str(caps.binary_path))}")
+    if finding is not None and finding.reason:
+        console.print(escape(f"  chosen because: {finding.reason}"))
+    if version is not None and version.problem:
+        console.print(f"  [yellow]![/] version: {escape(version.problem)}")
+    if finding is not None:
+        for c in finding.shadowed:
+            console.print(
+                "  [yellow]![/] "
+                + escape(f"shadows {c.path} ({c.source}, version {c.version or 'unknown'})")
+            )
+    for name, spec in caps.commands.items():
+        if not spec.exists:
+            console.print(f"\n[bold]{escape(name)}[/]: [dim]not available in this release[/]")
+            continue
+        table = Table(title=escape(f"{name}: {spec.usage or name}"), title_justify="left", box=None)
+        table.add_column("option")
+        table.add_column("aliases")
+        table.add_column("type")
+        table.add_column("description")
+        for opt_name, opt in spec.options.items():
+            table.add_row(
+                escape(f"--{opt_name}"),
+                escape(", ".join(f"-{a}" if len(a) == 1 else f"--{a}" for a in opt.aliases)),
+                escape(opt.type or ""),
+                escape(opt.description),
+            )
+        console.print()
+        console.print(table)
+    for warning in caps.warnings:
+        console.print(f"[yellow]![/] {escape(warning)}")

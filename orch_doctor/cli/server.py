@@ -1,0 +1,146 @@
+"""``orch-doctor server [URL...]``: is each server reachable, who is it, what does it offer."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from orch_doctor.cli.common import EXIT_FAILED, EXIT_OK, emit_json, format_option
+from orch_doctor.server.types import ServerStatus
+
+
+@click.command()
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0.05),
+    default=5.0,
+    show_default=True,
+    help="Seconds for each phase (connect, read).",
+)
+@click.option(
+    "--password-env",
+    default="OPENCODE_SERVER_PASSWORD",
+    show_default=True,
+    metavar="VAR",
+    help="Environment variable holding the server password (never pass it as an argument).",
+)
+@click.option("--opencode", metavar="PATH", help="Installed CLI to compare versions with.")
+@click.option("--no-routes", is_flag=True, help="Skip reading the OpenAPI document.")
+@click.option("--session", "session_id", metavar="ID", help="Also check that this session exists.")
+@click.option(
+    "--session-dir", metavar="DIR", help="With --session: the directory it must belong to."
+)
+@format_option()
+def server(
+    urls: tuple[str, ...],
+    timeout_s: float,
+    password_env: str,
+    opencode: str | None,
+    no_routes: bool,
+    session_id: str | None,
+    session_dir: str | None,
+    output_format: str,
+) -> None:
+    """Probe OpenCode servers (default: the ones running on this machine, and port 4096)."""
+    from orch_doctor.server.credentials import credentials_from_env
+    from orch_doctor.server.probe import probe_servers
+
+    discovered = not urls
+    if discovered:
+        from orch_doctor.server.discovery import candidate_urls
+
+        urls = tuple(candidate_urls())
+    credentials = credentials_from_env(password_env=password_env)
+    client_version = _client_version(opencode)
+    statuses = probe_servers(
+        urls,
+        timeout_s=timeout_s,
+        credentials=credentials,
+        client_version=client_version,
+        want_routes=not no_routes,
+    )
+    # a discovered candidate that is not there is not a failure: the list says what runs
+    shown = [s for s in statuses if s.verdict != "connection-refused"] if discovered else statuses
+    sessions: dict[str, bool | None] = {}
+    if session_id:
+        from orch_doctor.server.probe import session_exists
+
+        for status in shown:
+            if status.ok:
+                sessions[status.url] = session_exists(
+                    status.url, session_id, session_dir, credentials=credentials,
+                    timeout_s=timeout_s,
+                )  # fmt: skip
+    if output_format == "json":
+        emit_json(
+            {
+                "client_version": client_version,
+                "discovered": discovered,
+                "servers": [
+                    {
+                        **s.to_json(),
+                        **({"session_exists": sessions.get(s.url)} if session_id else {}),
+                    }
+                    for s in shown
+                ],
+            }
+        )
+    else:
+        render(shown, discovered)
+        for url, exists in sessions.items():
+            state = {True: "exists", False: "does not exist", None: "unknown (no clear answer)"}
+            where = f" in {session_dir}" if session_dir else ""
+            click.echo(f"session {session_id}{where} on {url}: {state[exists]}")
+    failed = any(not s.ok or any(f.severity == "fail" for f in s.findings) for s in shown)
+    failed = failed or any(exists is not True for exists in sessions.values())
+    sys.exit(EXIT_FAILED if failed or (not discovered and not shown) else EXIT_OK)
+
+
+def server_json(
+    status: ServerStatus, sessions: dict[str, bool | None], session_id: str | None
+) -> dict[str, object]:
+    data: dict[str, object] = status.to_json()
+    if session_id:
+        data["session_exists"] = sessions.get(status.url)
+    return data
+
+
+def _client_version(opencode: str | None) -> str | None:
+    from orch_doctor.probe.binary import start_decision_probe
+
+    caps = start_decision_probe(opencode).result()
+    return caps.version.text if caps.version else None
+
+
+def render(statuses: list[ServerStatus], discovered: bool) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    # soft_wrap: a path or URL is never broken across lines (the terminal wraps long lines)
+    console = Console(highlight=False, soft_wrap=True)
+    if discovered and not statuses:
+        console.print("no running OpenCode server found (checked processes and port 4096)")
+        console.print("  fix: opencode serve --port 4096 --hostname 127.0.0.1")
+        return
+    for s in statuses:
+        mark = "[green]✓[/]" if s.ok else "[red]✗[/]"
+        console.print(f"{mark} {escape(s.url)}  [bold]{s.verdict}[/]  {escape(s.summary)}")
+        if s.ok:
+            console.print(
+                f"    version: {escape(s.version or 'unknown')} ({escape(s.version_source or '')})"
+            )
+            if s.skew:
+                console.print(f"    skew: {s.skew} — {escape(s.skew_reason or '')}")
+            if s.routes is not None:
+                console.print(f"    routes: {len(s.routes)} ({escape(s.routes_source or '')})")
+            console.print(f"    auth: {s.auth}")
+        for f in s.findings:
+            color = "red" if f.severity == "fail" else "yellow"
+            console.print(f"    [{color}]{f.severity}[/] {escape(f.message)}")
+            if f.fix:
+                console.print(f"      fix: {escape(f.fix)}")
+        if s.fix:
+            console.print(f"    fix: {escape(s.fix)}")

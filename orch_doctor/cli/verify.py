@@ -1,0 +1,178 @@
+"""``orch-doctor verify``: run the chosen (or forced) spawn plan for real and confirm delivery.
+
+Exit codes: 0 verified; 1 not verified (a step failed or delivery was not confirmed);
+2 usage or configuration error — including a forced ``--strategy`` whose flags this OpenCode
+does not have: nothing was run, so there is no verdict on the release, only a request it cannot
+honour (plan validation names the missing flag).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+import click
+
+from orch_doctor.matrix.model import STRATEGY_NAMES
+
+EXIT_VERIFIED = 0
+EXIT_NOT_VERIFIED = 1
+EXIT_USAGE = 2
+
+
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # runs every clean-up (finally blocks) like Ctrl-C
+
+
+@click.command()
+@click.option("--opencode", metavar="PATH", help="OpenCode binary (default: discover).")
+@click.option(
+    "--dir",
+    "directory",
+    metavar="DIR",
+    help="Directory of the agent (default: a fresh temp project dir).",
+)
+@click.option("--model", metavar="PROVIDER/MODEL", help="Model to request.")
+@click.option("--prompt", metavar="TEXT", help="Prompt to deliver (default: a unique marker).")
+@click.option(
+    "--strategy",
+    type=click.Choice([s for s in STRATEGY_NAMES if s != "none"]),
+    help="Force this strategy (even one the matrix demoted); its flags must exist.",
+)
+@click.option("--server", "server_url", metavar="URL", help="Use this server, not a throwaway one.")
+@click.option(
+    "--no-server",
+    is_flag=True,
+    help="Decide as if no server ran (standalone strategies); a server sharing the isolated "
+    "data dir only reads the result.",
+)
+@click.option("--keep", is_flag=True, help="Leave the TUI, server and temp dir for inspection.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=120.0,
+    show_default=True,
+    help="Overall time limit in seconds.",
+)
+@click.option(
+    "--terminal",
+    type=click.Choice(["tmux", "pty"]),
+    help="Terminal for the TUI (default: tmux when installed, else a pseudo-terminal).",
+)
+@click.option("--matrix", "matrix_files", metavar="FILE", multiple=True, help="Extra matrix TOML.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+def verify(
+    opencode: str | None,
+    directory: str | None,
+    model: str | None,
+    prompt: str | None,
+    strategy: str | None,
+    server_url: str | None,
+    no_server: bool,
+    keep: bool,
+    timeout_s: float,
+    terminal: str | None,
+    matrix_files: tuple[str, ...],
+    output_format: str,
+) -> None:
+    """Execute the spawn plan against a throwaway OpenCode server and confirm the prompt arrived."""
+    from orch_doctor.decide.plan import PlanValidationError
+    from orch_doctor.matrix.load import MatrixError
+    from orch_doctor.server.credentials import credentials_from_env
+    from orch_doctor.verify.executor import StepReport
+    from orch_doctor.verify.run import VerifyOptions, VerifyRefused, run_verify
+
+    if model is not None and ("/" not in model or model.startswith("/") or model.endswith("/")):
+        _usage(f"--model must be provider/model, got {model!r}")
+    if server_url and no_server:
+        _usage("give --server or --no-server, not both")
+    options = VerifyOptions(
+        opencode=opencode,
+        directory=directory,
+        model=model,
+        prompt=prompt,
+        strategy=strategy,
+        server_url=server_url,
+        no_server=no_server,
+        keep=keep,
+        timeout_s=timeout_s,
+        terminal=terminal,
+        matrix_files=matrix_files,
+        credentials=credentials_from_env() if server_url else None,
+    )
+    text = output_format == "text"
+
+    def progress(step: StepReport) -> None:
+        if text:
+            click.echo(_step_line(step))
+
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        report = run_verify(options, on_step=progress)
+    except PlanValidationError as exc:
+        _usage(f"--strategy {strategy} cannot run on this OpenCode: {exc}")
+    except VerifyRefused as exc:
+        _usage(f"{exc}" + (f" (fix: {exc.fix})" if exc.fix else ""))
+    except MatrixError as exc:
+        _usage(f"cannot read the compatibility matrix: {exc}")
+    except KeyboardInterrupt:
+        click.echo("orch-doctor: verify interrupted; everything it started was stopped", err=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if output_format == "json":
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(_summary(report))
+    sys.exit(EXIT_VERIFIED if report.verified else EXIT_NOT_VERIFIED)
+
+
+def _usage(message: str) -> Any:
+    click.echo(f"orch-doctor: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _step_line(step: Any) -> str:
+    mark = {"ok": "ok  ", "failed": "FAIL", "skipped": "skip"}.get(step.outcome, step.outcome)
+    line = (
+        f"  [{mark}] {step.index + 1}. {step.kind:<7} {step.description} ({step.duration_s:.2f}s)"
+    )
+    if step.detail:
+        line += f"\n         {step.detail}"
+    return line
+
+
+def _summary(report: Any) -> str:
+    lines = []
+    who = f"OpenCode {report.release or '?'} ({report.binary or 'no binary'})"
+    forced = " (forced)" if report.forced else ""
+    lines.append(f"strategy: {report.strategy or '-'}{forced} on {who}")
+    if report.server_url:
+        kind = "throwaway server" if report.throwaway_server else "server"
+        lines.append(f"{kind}: {report.server_url}")
+    if report.confirmation is not None:
+        for check in report.confirmation.checks:
+            lines.append(f"  [{'ok  ' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+    if report.verified:
+        lines.append(f"VERIFIED in {report.wall_s:.1f}s: the prompt reached the session")
+    else:
+        lines.append(f"NOT VERIFIED ({report.wall_s:.1f}s): {report.problem}")
+        if report.fix:
+            lines.append(f"fix: {report.fix}")
+        if report.last_screen.strip():
+            tail = [ln.rstrip() for ln in report.last_screen.splitlines() if ln.strip()][-15:]
+            lines.append("last screen:")
+            lines.extend("  | " + ln for ln in tail)
+    for note in report.kept:
+        lines.append(f"kept: {note}")
+    return "\n".join(lines)

@@ -1,1 +1,0 @@
-"""CLI subcommands, one module each; imported lazily by ``orch_doctor.cli``."""

@@ -1,0 +1,1 @@
+"""The decision: capabilities + server status + request + matrix -> strategy and exact plan."""

@@ -1,0 +1,1 @@
+"""The doctor: concurrent checks over the probes and the decision."""

@@ -1,0 +1,165 @@
+"""What the doctor's checks share: the probes, computed once, lazily, thread-safe.
+
+Checks run concurrently; the first one that needs the capabilities (or the server status, the
+matrix, the decision) computes them and the others wait for that one result. The binary probe and
+the server probe start together at the beginning, so their latencies overlap.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+from urllib.parse import urlsplit
+
+from orch_doctor.decide.decision import Decision
+from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.doctor.policy import Policy
+from orch_doctor.matrix.load import Matrix
+from orch_doctor.probe.types import Capabilities
+from orch_doctor.server.types import ServerStatus
+
+T = TypeVar("T")
+
+#: shown in the doctor's plan where no prompt was given
+PROMPT_PLACEHOLDER = "<prompt>"
+
+
+@dataclass(frozen=True)
+class DoctorOptions:
+    opencode: str | None = None
+    server_url: str | None = None
+    directory: str | None = None
+    model: str | None = None
+    prompt: str | None = None
+    refresh: bool = False
+    discover: bool = True
+    matrix_files: tuple[str, ...] = ()
+    server_timeout_s: float = 5.0
+    probe_timeout_s: float = 20.0
+
+
+class Lazy(Generic[T]):
+    """A value computed at most once, by whichever thread asks first."""
+
+    def __init__(self, compute: Callable[[], T]) -> None:
+        self._compute = compute
+        self._lock = threading.Lock()
+        self._future: Future[T] | None = None
+
+    def start(self, pool: ThreadPoolExecutor) -> None:
+        with self._lock:
+            if self._future is None:
+                self._future = pool.submit(self._compute)
+
+    def adopt(self, started: Callable[[], T]) -> None:
+        """Finish a computation that was started earlier (e.g. before heavy imports): its
+        ``result`` function is called by the first thread that needs the value."""
+        with self._lock:
+            if self._future is None:
+                self._compute = started
+
+    def get(self) -> T:
+        with self._lock:
+            if self._future is None:
+                future: Future[T] = Future()
+                self._future = future
+                owner = True
+            else:
+                future, owner = self._future, False
+        if owner:
+            try:
+                future.set_result(self._compute())
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
+
+
+@dataclass
+class DoctorContext:
+    options: DoctorOptions
+    policy: Policy
+    matrix: Matrix
+    capabilities: Lazy[Capabilities] = field(init=False)
+    server: Lazy[ServerStatus | None] = field(init=False)
+    decision: Lazy[Decision] = field(init=False)
+    server_discovered: bool = False
+
+    def __post_init__(self) -> None:
+        self.capabilities = Lazy(self._probe_binary)
+        self.server = Lazy(self._probe_server)
+        self.decision = Lazy(self._decide)
+
+    @property
+    def directory(self) -> str:
+        return str(Path(self.options.directory or os.getcwd()).expanduser().absolute())
+
+    @property
+    def server_url(self) -> str | None:
+        return self.options.server_url or self.policy.server_url
+
+    def request(self) -> SpawnRequest:
+        return SpawnRequest(
+            directory=self.directory,
+            model=self.options.model,
+            prompt=self.options.prompt or PROMPT_PLACEHOLDER,
+            server_url=self.server_url,
+        )
+
+    def _probe_binary(self) -> Capabilities:
+        from orch_doctor.probe.binary import start_decision_probe
+
+        return start_decision_probe(
+            self.options.opencode,
+            timeout_s=self.options.probe_timeout_s,
+            refresh=self.options.refresh,
+        ).result()
+
+    def _probe_server(self) -> ServerStatus | None:
+        url = self.server_url
+        if url is None:
+            url = discover_local_server() if self.options.discover else None
+            if url is None:
+                return None
+            self.server_discovered = True
+        from orch_doctor.server.credentials import credentials_from_env
+        from orch_doctor.server.probe import probe_server
+
+        return probe_server(
+            url,
+            timeout_s=self.options.server_timeout_s,
+            credentials=credentials_from_env(),
+            use_cache=not self.options.refresh,
+        )
+
+    def _decide(self) -> Decision:
+        from orch_doctor.decide.decision import decide
+
+        return decide(
+            self.capabilities.get(),
+            self.server.get(),
+            self.request(),
+            self.matrix,
+            allowed_strategies=self.policy.allowed_strategies,
+        )
+
+
+def discover_local_server(timeout_s: float = 0.3) -> str | None:
+    """A running local server: from processes, else the default port if something listens.
+
+    A plain TCP connect first, so that nothing heavier is loaded when no server runs."""
+    from orch_doctor.server.discovery import candidate_urls
+
+    for url in candidate_urls():
+        parts = urlsplit(url)
+        try:
+            with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout_s):
+                return url
+        except OSError:
+            continue
+    return None

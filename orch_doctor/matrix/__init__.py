@@ -1,0 +1,6 @@
+"""The compatibility matrix: typed knowledge about OpenCode releases, loaded from compat_matrix/."""
+
+from orch_doctor.matrix.load import load_matrix
+from orch_doctor.matrix.model import Matrix, MatrixError
+
+__all__ = ["Matrix", "MatrixError", "load_matrix"]

@@ -1,0 +1,100 @@
+"""Real help texts stored in compat_matrix/help/<version>/ (recorded by tools/record_help.py)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from orch_doctor.matrix.location import compat_matrix_dir
+from orch_doctor.probe.capabilities import capabilities_from_help
+from orch_doctor.probe.types import PROBED_COMMANDS, Capabilities, HelpText
+
+
+def help_dir() -> Path:
+    return compat_matrix_dir() / "help"
+
+
+def stored_releases() -> list[str]:
+    """Versions with stored help texts, oldest first (unparsable names last)."""
+    from packaging.version import InvalidVersion, Version
+
+    names = [p.name for p in help_dir().iterdir() if (p / "root.txt").is_file()]
+
+    def key(name: str) -> tuple[int, Any]:
+        try:
+            return (0, Version(name))
+        except InvalidVersion:
+            return (1, name)
+
+    return sorted(names, key=key)
+
+
+def release_meta(version: str) -> dict[str, Any]:
+    path = help_dir() / version / "meta.toml"
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def load_help_texts(version: str) -> dict[str, HelpText]:
+    folder = help_dir() / version
+    texts: dict[str, HelpText] = {}
+    for command in PROBED_COMMANDS:
+        path = folder / f"{command}.txt"
+        if path.is_file():
+            texts[command] = HelpText(command=command, text=path.read_text(encoding="utf-8"))
+    return texts
+
+
+def stored_version_output(version: str) -> str | None:
+    path = help_dir() / version / "version.txt"
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def stored_capabilities(version: str) -> Capabilities:
+    """Capabilities of a stored release, exactly as the live probe would parse them."""
+    return capabilities_from_help(
+        load_help_texts(version),
+        stored_version_output(version),
+        binary_path=f"<stored help of {version}>",
+    )
+
+
+def stored_routes(version: str) -> frozenset[str] | None:
+    """The route set recorded from a real server of ``version`` (routes.txt), if any."""
+    path = help_dir() / version / "routes.txt"
+    if not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def routes_complete(routes: frozenset[str]) -> bool:
+    """Every real OpenCode server lists its sessions; an OpenAPI document without GET /session
+    is incomplete (measured on 1.14.34: /doc lists 3 paths)."""
+    return "GET /session" in routes
+
+
+def fallback_routes(version: str) -> tuple[str, frozenset[str]] | None:
+    """The complete recorded route set of the newest stored release <= ``version`` of the same
+    major: what stands in when a server's own OpenAPI document is incomplete."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        return None
+    best: tuple[Version, str, frozenset[str]] | None = None
+    for name in stored_releases():
+        try:
+            have = Version(name)
+        except InvalidVersion:
+            continue
+        routes = stored_routes(name)
+        if routes is None or not routes_complete(routes):
+            continue
+        if have.major == wanted.major and have <= wanted and (best is None or have > best[0]):
+            best = (have, name, routes)
+    return (best[1], best[2]) if best else None

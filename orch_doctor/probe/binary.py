@@ -1,0 +1,264 @@
+"""Probe the installed OpenCode: version and the help of each subcommand, all at once.
+
+Every call has a timeout and an output cap; the whole process group is killed on timeout. The
+child gets no server secret (help and version need none).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import Generic, TypeVar
+
+from orch_doctor._util import cache
+from orch_doctor._util.cache import binary_identity
+from orch_doctor._util.proc import CaptureResult, start_many
+from orch_doctor.probe.discover import discover
+from orch_doctor.probe.types import (
+    DECISION_COMMANDS,
+    PROBED_COMMANDS,
+    BinaryCandidate,
+    Capabilities,
+    HelpText,
+)
+
+DEFAULT_TIMEOUT_S = 20.0
+HELP_MAX_BYTES = 512 * 1024
+SECRET_VARS = ("OPENCODE_SERVER_PASSWORD",)
+
+
+def help_argv(binary: str, command: str) -> list[str]:
+    return [binary, "--help"] if command == "root" else [binary, command, "--help"]
+
+
+def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    base = dict(os.environ if env is None else env)
+    for name in SECRET_VARS:
+        base.pop(name, None)
+    return base
+
+
+def probe_binary(
+    path: str,
+    *,
+    commands: Sequence[str] = PROBED_COMMANDS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
+    use_cache: bool = False,
+    refresh: bool = False,
+) -> Capabilities:
+    """Run ``--version`` and each command's ``--help`` concurrently and parse them.
+
+    With ``use_cache`` the raw outputs are kept on disk keyed by the binary's identity (path,
+    size, mtime, inode) and the tool's version, and parsed again on the next call (< 1 ms);
+    ``refresh`` ignores what is cached. Failed or timed-out probes are never cached.
+    """
+    return start_probe(
+        path, commands=commands, timeout_s=timeout_s, env=env, use_cache=use_cache,
+        refresh=refresh,
+    ).result()  # fmt: skip
+
+
+def start_probe(
+    path: str,
+    *,
+    commands: Sequence[str] = PROBED_COMMANDS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
+    use_cache: bool = False,
+    refresh: bool = False,
+) -> Pending[Capabilities]:
+    """:func:`probe_binary`, with the OpenCode calls started before this returns."""
+    identity = binary_identity(path) if use_cache else None
+    key = {"identity": identity, "commands": list(commands)}
+    if identity is not None and not refresh:
+        cached = cache.load("probe", key)
+        if cached is not None:
+            texts = {
+                name: HelpText(command=name, text=str(item.get("text", "")))
+                for name, item in cached.get("help", {}).items()
+            }
+            from orch_doctor.probe.capabilities import capabilities_from_help
+
+            return _done(
+                capabilities_from_help(texts, str(cached.get("version", "")), binary_path=path)
+            )
+    runs: dict[str, list[str]] = {"version": [path, "--version"]}
+    runs.update({cmd: help_argv(path, cmd) for cmd in commands})
+    running = start_many(runs, timeout_s=timeout_s, max_bytes=HELP_MAX_BYTES, env=child_env(env))
+
+    def finish(results: dict[str, CaptureResult]) -> Capabilities:
+        from orch_doctor.probe.capabilities import capabilities_from_help
+
+        version = results.pop("version")
+        texts = {name: to_help_text(name, res) for name, res in results.items()}
+        caps = capabilities_from_help(texts, version_output(version), binary_path=path)
+        problem = capture_problem(version)
+        if problem:
+            caps = replace(caps, warnings=(f"--version {problem}", *caps.warnings))
+        all_ok = problem is None and all(capture_problem(r) is None for r in results.values())
+        if identity is not None and all_ok:
+            help_texts = {name: {"text": t.text} for name, t in texts.items()}
+            cache.store("probe", key, {"version": version_output(version), "help": help_texts})
+        return caps
+
+    return _then(running, finish)
+
+
+def probe_installed(
+    opencode: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    commands: Sequence[str] = PROBED_COMMANDS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    use_cache: bool = False,
+    refresh: bool = False,
+) -> Capabilities:
+    """Discover the OpenCode that runs, probe it, and read the versions of shadowed ones."""
+    return start_probe_installed(
+        opencode, env, commands=commands, timeout_s=timeout_s, use_cache=use_cache,
+        refresh=refresh,
+    ).result()  # fmt: skip
+
+
+def start_probe_installed(
+    opencode: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    commands: Sequence[str] = PROBED_COMMANDS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    use_cache: bool = False,
+    refresh: bool = False,
+) -> Pending[Capabilities]:
+    """:func:`probe_installed`, with every OpenCode call started before this returns."""
+    finding = discover(opencode, env)
+    if finding.chosen is None:
+        return _done(Capabilities(binary_path=None, version=None, commands={}, finding=finding))
+    probing = start_probe(
+        finding.chosen.path, commands=commands, timeout_s=timeout_s, env=env,
+        use_cache=use_cache, refresh=refresh,
+    )  # fmt: skip
+    versions = start_shadowed_versions(finding.shadowed, timeout_s, env, use_cache and not refresh)
+
+    def finish(caps: Capabilities) -> Capabilities:
+        found = finding
+        if found.shadowed:
+            shadowed = versions.result()
+            found = replace(
+                found, shadowed=tuple(replace(c, version=shadowed[c.path]) for c in found.shadowed)
+            )
+        assert found.chosen is not None
+        chosen = replace(found.chosen, version=caps.version.text if caps.version else None)
+        return replace(caps, finding=replace(found, chosen=chosen))
+
+    return _then(probing, finish)
+
+
+def start_decision_probe(
+    opencode: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    use_cache: bool = True,
+    refresh: bool = False,
+) -> Pending[Capabilities]:
+    """The probe the decision needs: version plus the root and ``attach`` help (run/serve are
+    not used by any strategy), cached by binary identity — one cache entry shared by the
+    doctor, ``select_strategy`` and ``verify``."""
+    return start_probe_installed(
+        opencode, env, commands=DECISION_COMMANDS, timeout_s=timeout_s, use_cache=use_cache,
+        refresh=refresh,
+    )  # fmt: skip
+
+
+def start_shadowed_versions(
+    candidates: Sequence[BinaryCandidate],
+    timeout_s: float,
+    env: Mapping[str, str] | None,
+    use_cache: bool,
+) -> Pending[dict[str, str | None]]:
+    """Versions of the binaries the chosen one hides (cached by binary identity)."""
+    found: dict[str, str | None] = {}
+    keys = {c.path: {"identity": binary_identity(c.path)} for c in candidates}
+    for c in candidates:
+        cached = cache.load("version", keys[c.path]) if use_cache else None
+        if cached is not None:
+            found[c.path] = cached.get("version")
+    todo = [c for c in candidates if c.path not in found]
+    running = start_many(
+        {c.path: [c.path, "--version"] for c in todo},
+        timeout_s=timeout_s,
+        max_bytes=HELP_MAX_BYTES,
+        env=child_env(env),
+    )
+
+    def finish(results: dict[str, CaptureResult]) -> dict[str, str | None]:
+        from orch_doctor.probe.version import parse_version_output
+
+        for c in todo:
+            text = parse_version_output(version_output(results[c.path])).text
+            found[c.path] = text
+            if text is not None and keys[c.path]["identity"] is not None:
+                cache.store("version", keys[c.path], {"version": text})
+        return found
+
+    return _then(running, finish)
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class Pending(Generic[T]):
+    """A result computed on the first ``result()`` call (thread-safe), typically from children
+    that are already running."""
+
+    def __init__(self, compute: Callable[[], T]) -> None:
+        self._compute = compute
+        self._lock = threading.Lock()
+        self._value: tuple[T] | None = None
+
+    def result(self) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = (self._compute(),)
+            return self._value[0]
+
+
+def _done(value: T) -> Pending[T]:
+    return Pending(lambda: value)
+
+
+def _then(future: Future[T], fn: Callable[[T], U]) -> Pending[U]:
+    return Pending(lambda: fn(future.result()))
+
+
+def to_help_text(command: str, res: CaptureResult) -> HelpText:
+    return HelpText(
+        command=command,
+        text=res.output,
+        returncode=res.returncode,
+        timed_out=res.timed_out,
+        truncated=res.truncated,
+        duration_s=res.duration_s,
+        error=res.error,
+    )
+
+
+def version_output(res: CaptureResult) -> str:
+    return res.output if res.error is None else ""
+
+
+def capture_problem(res: CaptureResult) -> str | None:
+    if res.error:
+        return f"could not run: {res.error}"
+    if res.timed_out:
+        return f"timed out after {res.duration_s:.1f}s (process group killed)"
+    if res.truncated:
+        return "printed more than the output cap (process group killed)"
+    if res.returncode not in (0, None):
+        return f"exited with status {res.returncode}"
+    return None

@@ -1,0 +1,262 @@
+"""Find the installed OpenCode: every candidate in order, which one wins and why, what it hides.
+
+Only ``stat`` and small reads: nothing is executed here (versions of shadowed binaries are read
+by the probe, which runs them concurrently).
+
+Order: ``--opencode PATH``; ``$OPENCODE_BIN`` (orch's override); ``$OPENCODE_BIN_PATH`` (the npm
+launcher's override); every ``opencode`` on ``$PATH``; the usual install dirs (``~/.opencode/bin``,
+``~/.bun/bin``, npm's global bin, ``~/.local/bin``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+from orch_doctor.probe.types import BinaryCandidate, BinaryFinding
+
+NAME = "opencode"
+_SCRIPT_PEEK = 64 * 1024
+_PLATFORM_SUFFIXES = ("", "-baseline", "-musl", "-baseline-musl")
+
+
+def discover(
+    explicit: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> BinaryFinding:
+    """Look at every candidate and pick the one that runs."""
+    env = os.environ if env is None else env
+    paths = candidate_paths(explicit, env)
+    candidates = [inspect_candidate(path, source) for path, source in paths]
+    chosen = next((c for c in candidates if c.usable), None)
+    explicit_sources = ("--opencode", "OPENCODE_BIN", "OPENCODE_BIN_PATH")
+    first_explicit = next((c for c in candidates if c.source in explicit_sources), None)
+    if first_explicit is not None and not first_explicit.usable:
+        # an explicit choice that does not work is an error, not a reason to run another binary
+        return BinaryFinding(
+            chosen=None,
+            candidates=tuple(candidates),
+            problem=f"{first_explicit.source} points at {first_explicit.path}: "
+            f"{first_explicit.problem}",
+            fix=first_explicit.fix,
+        )
+    if chosen is None:
+        problems = [c for c in candidates if c.problem and c.problem != "missing"]
+        if problems:
+            worst = problems[0]
+            return BinaryFinding(
+                chosen=None,
+                candidates=tuple(candidates),
+                problem=f"no usable OpenCode: {worst.path}: {worst.problem}",
+                fix=worst.fix,
+            )
+        return BinaryFinding(
+            chosen=None,
+            candidates=tuple(candidates),
+            problem="OpenCode is not installed (not on PATH nor in the usual install dirs)",
+            fix="npm install -g opencode-ai   (or set OPENCODE_BIN to the opencode binary)",
+        )
+    seen = {_file_identity(chosen)}
+    shadowed = []
+    for cand in candidates:
+        identity = _file_identity(cand)
+        if cand.usable and identity not in seen:
+            seen.add(identity)
+            shadowed.append(cand)
+    return BinaryFinding(
+        chosen=chosen,
+        candidates=tuple(candidates),
+        reason=_reason(chosen),
+        shadowed=tuple(shadowed),
+    )
+
+
+def candidate_paths(explicit: str | None, env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(path, source) in the order they are tried; duplicates (same path string) removed."""
+    found: list[tuple[str, str]] = []
+    if explicit:
+        found.append((explicit, "--opencode"))
+    for var in ("OPENCODE_BIN", "OPENCODE_BIN_PATH"):
+        if env.get(var):
+            found.append((env[var], var))
+    for folder in env.get("PATH", "").split(os.pathsep):
+        if folder:
+            found.append((os.path.join(folder, NAME), "PATH"))
+    home = Path(env.get("HOME") or Path.home())
+    for folder in install_dirs(home, env):
+        found.append((str(folder / NAME), "install-dir"))
+    result: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for path, source in found:
+        key = os.path.abspath(os.path.expanduser(path))
+        if source == "install-dir" and key in seen:
+            continue
+        if source == "PATH" and key in seen:
+            continue
+        seen.add(key)
+        result.append((path, source))
+    # absent PATH entries and install dirs are noise: keep only what exists (or was asked for)
+    implicit = ("PATH", "install-dir")
+    return [
+        (p, s) for p, s in result if s not in implicit or os.path.lexists(os.path.expanduser(p))
+    ]
+
+
+def install_dirs(home: Path, env: Mapping[str, str]) -> list[Path]:
+    dirs = [home / ".opencode" / "bin", home / ".bun" / "bin"]
+    prefix = env.get("npm_config_prefix") or env.get("NPM_CONFIG_PREFIX")
+    if prefix:
+        dirs.append(Path(prefix) / "bin")
+    dirs.append(home / ".npm-global" / "bin")
+    node = _which("node", env)
+    if node is not None:  # npm's default global prefix is node's own install prefix
+        dirs.append(Path(os.path.realpath(node)).parent.parent / "bin")
+    dirs.append(Path("/usr/local/bin"))
+    dirs.append(home / ".local" / "bin")
+    return dirs
+
+
+def inspect_candidate(path: str, source: str) -> BinaryCandidate:
+    """What is at ``path``: a usable binary, or exactly what is wrong with it."""
+    expanded = os.path.expanduser(path)
+    if not os.path.lexists(expanded):
+        return BinaryCandidate(
+            path=path,
+            source=source,
+            problem="missing",
+            fix=f"point {source} at an existing opencode binary" if source != "PATH" else None,
+        )
+    if os.path.islink(expanded) and not os.path.exists(expanded):
+        target = os.readlink(expanded)
+        return BinaryCandidate(
+            path=path,
+            source=source,
+            problem=f"broken symlink (points at {target}, which does not exist)",
+            fix=f"remove or repair the link: rm {expanded} && npm install -g opencode-ai",
+        )
+    resolved = os.path.realpath(expanded)
+    try:
+        st = os.stat(resolved)
+    except OSError as exc:
+        return BinaryCandidate(path, source, resolved, problem=f"cannot stat: {exc.strerror}")
+    if stat.S_ISDIR(st.st_mode):
+        return BinaryCandidate(
+            path,
+            source,
+            resolved,
+            problem="is a directory, not the opencode binary",
+            fix=f"point {source} at the opencode file inside it, e.g. {expanded}/bin/opencode",
+        )
+    if not os.access(resolved, os.X_OK):
+        return BinaryCandidate(
+            path,
+            source,
+            resolved,
+            problem="not executable",
+            fix=f"chmod +x {resolved}",
+        )
+    launcher = _npm_launcher_problem(Path(resolved))
+    if launcher is not None:
+        problem, fix = launcher
+        return BinaryCandidate(path, source, resolved, problem=problem, fix=fix)
+    return BinaryCandidate(path, source, resolved, usable=True)
+
+
+def _npm_launcher_problem(resolved: Path) -> tuple[str, str] | None:
+    """The npm package's launcher without its platform binary: (problem, fix), else None."""
+    try:
+        with resolved.open("rb") as fh:
+            head = fh.read(_SCRIPT_PEEK)
+    except OSError:
+        return None
+    if not head.startswith(b"#!") and b"postinstall" not in head[:2000]:
+        return None  # a real binary (ELF / Mach-O)
+    text = head.decode("utf-8", errors="replace")
+    package_dir = _package_dir(resolved)
+    version = _package_version(package_dir) if package_dir else None
+    pkg = f"opencode-ai@{version}" if version else "opencode-ai"
+    if "postinstall script was not run" in text:
+        return (
+            f"npm launcher of {pkg} whose post-install step never ran: it has no binary",
+            f"cd {package_dir} && node postinstall.mjs   (or: npm install -g {pkg})"
+            if package_dir
+            else f"npm install -g {pkg}",
+        )
+    if "opencode-" in text and ("node" in text.split("\n", 1)[0]):
+        if package_dir is not None and _platform_binary_present(package_dir):
+            return None
+        platform_pkg = _platform_package_name()
+        wanted = f"{platform_pkg}@{version}" if version else platform_pkg
+        return (
+            f"npm launcher of {pkg} whose platform package ({platform_pkg}) is not installed",
+            f"npm install -g {wanted}   (or reinstall: npm install -g {pkg})",
+        )
+    return None
+
+
+def _package_dir(resolved: Path) -> Path | None:
+    for parent in list(resolved.parents)[:3]:
+        pkg = parent / "package.json"
+        if pkg.is_file():
+            return parent
+    return None
+
+
+def _package_version(package_dir: Path) -> str | None:
+    try:
+        data = json.loads((package_dir / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return version if isinstance(version, str) else None
+
+
+def _platform_package_name() -> str:
+    import platform
+    import sys
+
+    system = {"linux": "linux", "darwin": "darwin", "win32": "windows"}.get(sys.platform, "linux")
+    machine = platform.machine().lower()
+    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64"}.get(machine, machine)
+    return f"opencode-{system}-{arch}"
+
+
+def _platform_binary_present(package_dir: Path) -> bool:
+    """The launcher walks up node_modules folders looking for the platform package."""
+    base = _platform_package_name()
+    for parent in [package_dir, *package_dir.parents]:
+        modules = parent if parent.name == "node_modules" else parent / "node_modules"
+        for suffix in _PLATFORM_SUFFIXES:
+            if (modules / f"{base}{suffix}" / "bin" / NAME).is_file():
+                return True
+    return False
+
+
+def _file_identity(cand: BinaryCandidate) -> tuple[int, int] | str | None:
+    """Same file = same (device, inode): symlinks and hard links to one binary hide nothing."""
+    try:
+        st = os.stat(cand.resolved or cand.path)
+    except OSError:
+        return cand.resolved
+    return (st.st_dev, st.st_ino)
+
+
+def _reason(chosen: BinaryCandidate) -> str:
+    return {
+        "--opencode": "given with --opencode",
+        "OPENCODE_BIN": "set in $OPENCODE_BIN (orch's override)",
+        "OPENCODE_BIN_PATH": "set in $OPENCODE_BIN_PATH (the npm launcher's override)",
+        "PATH": "first usable opencode on $PATH",
+        "install-dir": "found in a usual install dir (not on $PATH)",
+    }.get(chosen.source, chosen.source)
+
+
+def _which(name: str, env: Mapping[str, str]) -> str | None:
+    for folder in env.get("PATH", "").split(os.pathsep):
+        candidate = os.path.join(folder, name)
+        if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None

@@ -1,0 +1,184 @@
+"""What the binary probe measures: help texts, the commands and options parsed from them, the
+version, which binary was found, and the resulting :class:`Capabilities`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: the subcommands whose help the probe reads; "root" is ``opencode --help``
+PROBED_COMMANDS: tuple[str, ...] = ("root", "attach", "run", "serve")
+#: the only help texts the decision needs (run/serve are not used by any strategy)
+DECISION_COMMANDS: tuple[str, ...] = ("root", "attach")
+
+
+@dataclass(frozen=True)
+class HelpText:
+    """Raw output of one ``opencode [cmd] --help`` call (or a stored fixture)."""
+
+    command: str  # "root", "attach", "run", "serve", ...
+    text: str  # stdout + stderr as printed (ANSI codes kept; the parser strips them)
+    returncode: int | None = 0
+    timed_out: bool = False
+    truncated: bool = False
+    duration_s: float = 0.0
+    error: str | None = None  # could not run at all (exec error, ...)
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option of a command as yargs prints it."""
+
+    name: str  # long flag without the leading "--" ("session", "no-replay", "log-level")
+    aliases: tuple[str, ...] = ()  # other names without dashes ("s",)
+    type: str | None = None  # "string", "boolean", "number", "array", "count" or None
+    choices: tuple[str, ...] = ()
+    default: str | None = None  # as printed, e.g. '"127.0.0.1"', "0", "false"
+    description: str = ""
+    required: bool = False
+
+    def flags(self) -> tuple[str, ...]:
+        """All spellings accepted on a command line: --name, -s / --alias."""
+        return (f"--{self.name}", *(f"-{a}" if len(a) == 1 else f"--{a}" for a in self.aliases))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "aliases": list(self.aliases),
+            "type": self.type,
+            "choices": list(self.choices),
+            "default": self.default,
+            "description": self.description,
+            "required": self.required,
+        }
+
+
+@dataclass(frozen=True)
+class PositionalSpec:
+    name: str
+    type: str | None = None
+    description: str = ""
+    required: bool = False
+    variadic: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "description": self.description,
+            "required": self.required,
+            "variadic": self.variadic,
+        }
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """What one subcommand really supports, parsed from its help."""
+
+    name: str  # "root", "attach", ...
+    exists: bool
+    usage: str = ""
+    positionals: tuple[PositionalSpec, ...] = ()
+    options: Mapping[str, OptionSpec] = field(default_factory=dict)
+    subcommands: tuple[str, ...] = ()  # names listed under "Commands:" (root only)
+    warnings: tuple[str, ...] = ()
+
+    def option_for_flag(self, flag: str) -> OptionSpec | None:
+        """Find the option a command-line flag ("--session", "-s", "--no-replay") names."""
+        bare = flag.split("=", 1)[0].lstrip("-")
+        if bare in self.options:
+            return self.options[bare]
+        for opt in self.options.values():
+            if bare in opt.aliases:
+                return opt
+        return None
+
+    def has_flag(self, flag: str) -> bool:
+        return self.option_for_flag(flag) is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exists": self.exists,
+            "options": {name: opt.to_json() for name, opt in self.options.items()},
+            "usage": self.usage,
+            "positionals": [p.to_json() for p in self.positionals],
+            "subcommands": list(self.subcommands),
+            "warnings": list(self.warnings),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Binary and version
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    raw: str  # whole --version output (stdout + stderr), log noise included
+    text: str | None  # the version line picked from it, e.g. "1.18.33"
+    release: bool  # parses with packaging and is a normal release (no pre/dev/local)
+    problem: str | None = None  # why text is None or not a release
+
+    @property
+    def parsed(self) -> Any:
+        """packaging.version.Version or None (imported lazily)."""
+        if self.text is None:
+            return None
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            return Version(self.text)
+        except InvalidVersion:
+            return None
+
+
+@dataclass(frozen=True)
+class BinaryCandidate:
+    """One place an ``opencode`` may live, and what was found there."""
+
+    path: str
+    source: str  # "--opencode", "OPENCODE_BIN", "OPENCODE_BIN_PATH", "PATH", "install-dir"
+    resolved: str | None = None  # realpath when it exists
+    usable: bool = False
+    problem: str | None = None  # "missing", "not executable", "directory", "broken symlink", ...
+    fix: str | None = None
+    version: str | None = None  # filled in when shadowing is reported
+
+
+@dataclass(frozen=True)
+class BinaryFinding:
+    """Which binary runs, why, and what else was found."""
+
+    chosen: BinaryCandidate | None
+    candidates: tuple[BinaryCandidate, ...] = ()
+    reason: str = ""  # why `chosen` wins
+    shadowed: tuple[BinaryCandidate, ...] = ()  # other usable, different binaries
+    problem: str | None = None  # nothing usable found: why
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the installed OpenCode offers, as detected from the binary itself."""
+
+    binary_path: str | None
+    version: VersionInfo | None
+    commands: Mapping[str, CommandSpec]
+    warnings: tuple[str, ...] = ()
+    finding: BinaryFinding | None = None
+
+    def command(self, name: str) -> CommandSpec:
+        return self.commands.get(name) or CommandSpec(name=name, exists=False)
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.version
+        return {
+            "binary": {
+                "path": self.binary_path,
+                "version": v.text if v else None,
+                "version_raw": v.raw if v else None,
+                "release": bool(v and v.release),
+            },
+            "commands": {name: spec.to_json() for name, spec in self.commands.items()},
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,614 @@
+"""Probe OpenCode servers: reachable, who they are, what they offer, whether it is safe.
+
+Each URL gets one verdict with a fix hint. Identity comes from a fallback chain that works on every
+release seen: ``GET /global/health`` (1.1.x on: ``{healthy, version}``), ``GET /api/status``
+(2.x), then the OpenAPI document ``GET /doc`` (1.0.x: no health route, no version route — the
+version is then reported as unknown, with what can be inferred and why). A 200 alone proves
+nothing: recent servers answer unknown paths with 200 and their web app's HTML. Nothing is
+created on the server. Many URLs are probed concurrently (asyncio), so 200 of them take about one
+timeout, not the sum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from orch_doctor._util import cache
+from orch_doctor._util.text import REDACTED
+from orch_doctor.matrix.recorded import fallback_routes, routes_complete
+from orch_doctor.server.credentials import Credentials
+from orch_doctor.server.openapi import routes_from_openapi
+from orch_doctor.server.types import Finding, ServerStatus, ServerVerdict
+
+DEFAULT_TIMEOUT_S = 5.0
+DOC_TIMEOUT_S = 15.0  # GET /doc takes ~1-3 s on 1.18.x
+BODY_CAP = 1 << 20  # 1 MiB for small JSON answers
+DOC_CAP = 16 << 20  # the OpenAPI document is ~0.5 MB on 1.18.33
+FOREIGN_ORIGIN = "http://orch-doctor.invalid"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+CVE_ID = "cve-2026-22812"
+CVE_LINK = "https://github.com/anomalyco/opencode/security/advisories/GHSA-vxw4-wv6m-9hhh"
+# measured: no /global/health on 1.0.152 and 1.0.162; present on 1.1.11, 1.18.33
+HEALTH_SINCE = "1.1.11"
+
+FIXES: dict[str, str] = {
+    "connection-refused": "start a server: opencode serve --port {port} --hostname 127.0.0.1",
+    "connect-timeout": "check the host and port, and any firewall between (nothing answered)",
+    "read-timeout": "the server accepted the connection but did not answer: restart it",
+    "name-not-resolved": "check the host name in the URL (it does not resolve)",
+    "tls-error": "use http:// for a local server, or fix its TLS certificate",
+    "auth-required": "set OPENCODE_SERVER_PASSWORD (and OPENCODE_SERVER_USERNAME if not "
+    "'opencode') to the server's password",
+    "auth-rejected": "the password in OPENCODE_SERVER_PASSWORD is not the server's: fix it",
+    "not-opencode": "point --server at an OpenCode server (opencode serve)",
+    "server-error": "look at the server's log; restart it",
+    "invalid-url": "give a URL like http://127.0.0.1:4096",
+    "error": "check the URL and that an OpenCode server runs there",
+}
+
+
+@dataclass
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    truncated: bool
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    @property
+    def is_html(self) -> bool:
+        ctype = self.headers.get("content-type", "")
+        return "html" in ctype or self.body.lstrip()[:15].lower().startswith(b"<!doctype html")
+
+
+class _Failed(Exception):
+    def __init__(self, verdict: ServerVerdict, summary: str) -> None:
+        super().__init__(summary)
+        self.verdict = verdict
+        self.summary = summary
+
+
+# --- public API --------------------------------------------------------------------------------
+
+
+def probe_server(
+    url: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    credentials: Credentials | None = None,
+    client_version: str | None = None,
+    want_routes: bool = True,
+    use_cache: bool = True,
+) -> ServerStatus:
+    (status,) = probe_servers(
+        [url],
+        timeout_s=timeout_s,
+        credentials=credentials,
+        client_version=client_version,
+        want_routes=want_routes,
+        use_cache=use_cache,
+    )
+    return status
+
+
+def probe_servers(
+    urls: Sequence[str],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    credentials: Credentials | None = None,
+    client_version: str | None = None,
+    want_routes: bool = True,
+    use_cache: bool = True,
+) -> list[ServerStatus]:
+    """Probe every URL at once; results in the order given."""
+
+    async def run_all() -> list[ServerStatus]:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=limits) as client:
+            return list(
+                await asyncio.gather(
+                    *(
+                        aprobe_server(
+                            u,
+                            timeout_s=timeout_s,
+                            credentials=credentials,
+                            client_version=client_version,
+                            want_routes=want_routes,
+                            use_cache=use_cache,
+                            client=client,
+                        )
+                        for u in urls
+                    )
+                )
+            )
+
+    return asyncio.run(run_all())
+
+
+async def aprobe_server(
+    url: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    credentials: Credentials | None = None,
+    client_version: str | None = None,
+    want_routes: bool = True,
+    use_cache: bool = True,
+    client: httpx.AsyncClient | None = None,
+) -> ServerStatus:
+    start = time.monotonic()
+    base, problem = normalise_url(url)
+    if problem is not None:
+        return _status(url, "invalid-url", problem, start)
+    own = client is None
+    client = client or httpx.AsyncClient()
+    try:
+        status = await _probe(base, client, timeout_s, credentials, want_routes, use_cache)
+    except _Failed as failure:
+        status = _status(base, failure.verdict, failure.summary, start)
+    except Exception as exc:  # every failure is a verdict, never a traceback
+        summary = f"{type(exc).__name__}: {exc}"
+        status = _status(base, "error", _redact(summary, credentials), start)
+    finally:
+        if own:
+            await client.aclose()
+    status = replace(status, duration_s=time.monotonic() - start)
+    if status.is_opencode:
+        skew, reason = compare_versions(client_version, status.version)
+        status = replace(status, skew=skew, skew_reason=reason)
+    return status
+
+
+def normalise_url(url: str) -> tuple[str, str | None]:
+    """(base URL without trailing slash, problem or None). Refused before any connection."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        return text, f"not a valid URL: {exc}"
+    if parts.scheme not in ("http", "https"):
+        return text, f"unsupported scheme {parts.scheme or '(none)'!r}: use http:// or https://"
+    if not parts.hostname:
+        return text, "the URL has no host"
+    if parts.username or parts.password:
+        return text, "credentials in the URL are not accepted: use OPENCODE_SERVER_PASSWORD"
+    del port
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}", None
+
+
+def compare_versions(client: str | None, server: str | None) -> tuple[str, str]:
+    """Client/server skew: same / supported / unsupported / unknown, with the reason."""
+    if not client or not server:
+        which = (
+            "the server version is"
+            if client
+            else "the installed CLI's version is"
+            if server
+            else "the CLI and server versions are"
+        )
+        return "unknown", f"{which} unknown: the pairing cannot be checked"
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        c, s = Version(client), Version(server)
+    except InvalidVersion:
+        return "unknown", f"cannot compare versions {client!r} and {server!r}"
+    if c == s:
+        return "same", f"CLI and server are both {client}"
+    if c.major != s.major:
+        return "unsupported", (
+            f"an attach TUI of {client} against a server of {server}: different major releases "
+            "speak different APIs"
+        )
+    if (c.major, c.minor) == (s.major, s.minor):
+        return "supported", f"CLI {client} and server {server} are the same minor release"
+    return "unsupported", (
+        f"an attach TUI of {client} against a server of {server}: different minor releases are "
+        "not tested together; run the server with the same release as the CLI"
+    )
+
+
+def session_exists(
+    url: str,
+    session_id: str,
+    directory: str | None = None,
+    *,
+    credentials: Credentials | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> bool | None:
+    """Whether ``session_id`` exists (and, with ``directory``, belongs to it): True/False when
+    the server says, None when it cannot tell (unreachable, an answer of unknown shape).
+    Reads only (GET /session/{id}); nothing is created."""
+
+    async def run() -> bool | None:
+        base, problem = normalise_url(url)
+        if problem:
+            return None
+        params = {"directory": directory} if directory else {}
+        async with httpx.AsyncClient() as client:
+            try:
+                answer = await _get(
+                    client, f"{base}/session/{session_id}", timeout_s, credentials, params=params
+                )
+            except (_Failed, httpx.HTTPError):
+                return None
+        data = answer.json()
+        if answer.status == 200 and isinstance(data, dict) and "id" in data:
+            if data.get("id") != session_id:
+                return False
+            return directory is None or data.get("directory") in (None, directory)
+        if answer.status in (400, 404) or (
+            isinstance(data, dict) and "NotFound" in str(data.get("name"))
+        ):
+            return False
+        return None
+
+    return asyncio.run(run())
+
+
+def server_models(
+    url: str, *, credentials: Credentials | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> set[str] | None:
+    """Every "provider/model" the server knows (GET /config/providers); None if unknown."""
+
+    async def run() -> set[str] | None:
+        base, problem = normalise_url(url)
+        if problem:
+            return None
+        async with httpx.AsyncClient() as client:
+            try:
+                answer = await _get(
+                    client, f"{base}/config/providers", timeout_s, credentials, cap=DOC_CAP
+                )
+            except (_Failed, httpx.HTTPError):
+                return None
+        return models_from_providers(answer.json()) if answer.status == 200 else None
+
+    return asyncio.run(run())
+
+
+def models_from_providers(data: Any) -> set[str] | None:
+    if not isinstance(data, dict) or not isinstance(data.get("providers"), list):
+        return None
+    found = set()
+    for provider in data["providers"]:
+        if not isinstance(provider, dict) or not isinstance(provider.get("id"), str):
+            continue
+        models = provider.get("models")
+        if isinstance(models, dict):
+            found.update(f"{provider['id']}/{model_id}" for model_id in models)
+    return found
+
+
+# --- the probe ---------------------------------------------------------------------------------
+
+
+async def _probe(
+    base: str,
+    client: httpx.AsyncClient,
+    timeout_s: float,
+    credentials: Credentials | None,
+    want_routes: bool,
+    use_cache: bool,
+) -> ServerStatus:
+    start = time.monotonic()
+    health = await _get(client, f"{base}/global/health", timeout_s, credentials, origin=True)
+    # 1.0.x has no health route: its catch-all answers 500 {"name": "UnknownError", ...}
+    _check_status(health, credentials, "/global/health", allow_5xx=True)
+    auth = "basic" if credentials is not None else "none"
+    cors_any = _cors_any(health)
+    data = health.json()
+
+    version: str | None = None
+    version_source: str | None = None
+    generation: str | None = None
+    routes: frozenset[str] | None = None
+    doc_checked = False
+
+    if health.status == 200 and isinstance(data, dict) and "healthy" in data:
+        version = data.get("version") if isinstance(data.get("version"), str) else None
+        version_source = "GET /global/health"
+        generation = "1.x"
+    else:
+        status = await _get(client, f"{base}/api/status", timeout_s, credentials)
+        _check_status(status, credentials, "/api/status", allow_5xx=True)
+        sdata = status.json()
+        if (
+            status.status == 200
+            and isinstance(sdata, dict)
+            and isinstance(sdata.get("version"), str)
+        ):
+            version, version_source, generation = sdata["version"], "GET /api/status", "2.x"
+        else:
+            # 1.0.x: no health route, no version route. The OpenAPI document says who it is.
+            doc = await _get(client, f"{base}/doc", max(timeout_s, DOC_TIMEOUT_S), credentials,
+                             cap=DOC_CAP)  # fmt: skip
+            _check_status(doc, credentials, "/doc")
+            doc_data = doc.json()
+            routes = routes_from_openapi(doc_data)
+            doc_checked = True
+            title = doc_data.get("info", {}).get("title") if isinstance(doc_data, dict) else None
+            if routes is None or title != "opencode":
+                if health.status >= 500 and not _is_opencode_error(health):
+                    raise _Failed("server-error", f"/global/health answered HTTP {health.status}")
+                what = "HTML" if health.is_html else "an unexpected answer"
+                raise _Failed(
+                    "not-opencode",
+                    f"not an OpenCode server: /global/health gave {what} (HTTP {health.status}) "
+                    "and there is no OpenCode OpenAPI document at /doc",
+                )
+            generation = "1.x"
+            cors_any = cors_any or _cors_any(doc)
+            if "GET /global/health" not in routes:
+                version_source = (
+                    f"unknown — inferred older than {HEALTH_SINCE}: the server has no "
+                    "GET /global/health (measured absent on 1.0.152 and 1.0.162, present from "
+                    f"{HEALTH_SINCE}) and exposes no version route"
+                )
+            else:
+                version_source = "unknown: the server exposes no version"
+
+    routes_source = "GET /doc" if routes is not None else None
+    if want_routes and not doc_checked:
+        routes = await _routes(base, client, timeout_s, credentials, version, use_cache)
+        routes_source = "GET /doc" if routes is not None else None
+    if routes is not None and version and not routes_complete(routes):
+        stand_in = fallback_routes(version)
+        if stand_in is not None:
+            routes_source = (
+                f"recorded from a real {stand_in[0]} server: this server's OpenAPI document is "
+                f"incomplete ({len(routes)} routes, no GET /session)"
+            )
+            routes = stand_in[1]
+    directory = await _directory(base, client, timeout_s, credentials)
+    findings = _findings(base, version, auth, cors_any)
+    who = f"OpenCode {version}" if version else "OpenCode, version unknown"
+    return ServerStatus(
+        url=base,
+        verdict="ok",
+        summary=f"{who} ({generation})" + (f", serving {directory}" if directory else ""),
+        is_opencode=True,
+        generation=generation,
+        version=version,
+        version_source=version_source,
+        routes=routes,
+        routes_source=routes_source,
+        directory=directory,
+        auth=auth,
+        findings=findings,
+        duration_s=time.monotonic() - start,
+    )
+
+
+async def _routes(
+    base: str,
+    client: httpx.AsyncClient,
+    timeout_s: float,
+    credentials: Credentials | None,
+    version: str | None,
+    use_cache: bool,
+) -> frozenset[str] | None:
+    """Route set from GET /doc, cached per server version (an unknown version is not cached:
+    it cannot key the cache honestly)."""
+    key = {"server_version": version}
+    if use_cache and version:
+        cached = cache.load("routes", key)
+        if cached is not None and isinstance(cached.get("routes"), list):
+            return frozenset(str(r) for r in cached["routes"])
+    try:
+        doc = await _get(
+            client, f"{base}/doc", max(timeout_s, DOC_TIMEOUT_S), credentials, cap=DOC_CAP
+        )
+    except _Failed:
+        return None
+    if doc.status != 200 or doc.truncated:
+        return None
+    routes = routes_from_openapi(doc.json())
+    if routes is not None and use_cache and version:
+        cache.store("routes", key, {"routes": sorted(routes)})
+    return routes
+
+
+async def _directory(
+    base: str, client: httpx.AsyncClient, timeout_s: float, credentials: Credentials | None
+) -> str | None:
+    try:
+        answer = await _get(client, f"{base}/path", timeout_s, credentials)
+    except _Failed:
+        return None
+    data = answer.json()
+    if answer.status == 200 and isinstance(data, dict) and isinstance(data.get("directory"), str):
+        return data["directory"]
+    return None
+
+
+def _findings(base: str, version: str | None, auth: str, cors_any: bool) -> tuple[Finding, ...]:
+    findings = []
+    old = False
+    if version:
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            old = Version(version) < Version("1.0.216")
+        except InvalidVersion:
+            old = False
+    if cors_any or old:
+        evidence = (
+            "it answered a request from a foreign Origin with Access-Control-Allow-Origin: *"
+            if cors_any
+            else f"its version {version} is older than 1.0.216"
+        )
+        findings.append(
+            Finding(
+                id=CVE_ID,
+                severity="fail",
+                message="the server has no authentication and allows any web origin "
+                f"(CVE-2026-22812; {evidence})",
+                fix="upgrade the server to >= 1.0.216 and set OPENCODE_SERVER_PASSWORD",
+                evidence=CVE_LINK,
+            )
+        )
+    host = urlsplit(base).hostname or ""
+    if auth == "none" and host not in LOOPBACK_HOSTS and not host.startswith("127."):
+        findings.append(
+            Finding(
+                id="unauthenticated-network-server",
+                severity="warn",
+                message=f"the server listens on {host}, not loopback, and demands no password",
+                fix="restart it with OPENCODE_SERVER_PASSWORD set, or bind it to 127.0.0.1",
+            )
+        )
+    return tuple(findings)
+
+
+# --- HTTP helpers ------------------------------------------------------------------------------
+
+
+async def _get(
+    client: httpx.AsyncClient,
+    url: str,
+    timeout_s: float,
+    credentials: Credentials | None,
+    *,
+    cap: int = BODY_CAP,
+    origin: bool = False,
+    params: Mapping[str, str] | None = None,
+) -> _Answer:
+    """One GET with per-phase timeouts, an overall deadline, a size cap, no redirects."""
+    headers = {"Accept": "application/json"}
+    if origin:
+        headers["Origin"] = FOREIGN_ORIGIN
+    auth = httpx.BasicAuth(credentials.username, credentials.password) if credentials else None
+    timeout = httpx.Timeout(timeout_s, connect=timeout_s)
+    try:
+        async with asyncio.timeout(timeout_s * 2):
+            async with client.stream(
+                "GET",
+                url,
+                headers=headers,
+                auth=auth,
+                timeout=timeout,
+                follow_redirects=False,
+                params=params,
+            ) as response:
+                body = bytearray()
+                truncated = False
+                async for chunk in response.aiter_bytes():
+                    body.extend(chunk)
+                    if len(body) > cap:
+                        truncated = True
+                        del body[cap:]
+                        break
+                return _Answer(response.status_code, response.headers, bytes(body), truncated)
+    except TimeoutError:
+        raise _Failed(
+            "read-timeout", f"the answer to {_path(url)} did not finish within {timeout_s * 2:g}s"
+        ) from None
+    except httpx.ConnectTimeout:
+        raise _Failed("connect-timeout", f"no connection within {timeout_s:g}s") from None
+    except httpx.ReadTimeout:
+        raise _Failed(
+            "read-timeout", f"connected, but {_path(url)} sent nothing for {timeout_s:g}s"
+        ) from None
+    except httpx.ConnectError as exc:
+        raise _connect_failure(exc) from None
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise _Failed(
+            "error", f"the connection broke while reading {_path(url)} ({_reason(exc)})"
+        ) from None
+
+
+def _connect_failure(exc: httpx.ConnectError) -> _Failed:
+    cause: BaseException | None = exc
+    text = str(exc).lower()
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return _Failed("connection-refused", "connection refused: nothing listens there")
+        if isinstance(cause, ssl.SSLError):
+            return _Failed("tls-error", f"TLS handshake failed: {cause}")
+        if cause.__class__.__name__ == "gaierror":
+            return _Failed("name-not-resolved", "the host name does not resolve")
+        cause = cause.__cause__ or cause.__context__
+    if "refused" in text:
+        return _Failed("connection-refused", "connection refused: nothing listens there")
+    if "name or service not known" in text or "nodename" in text or "resolution" in text:
+        return _Failed("name-not-resolved", "the host name does not resolve")
+    if "ssl" in text or "tls" in text or "certificate" in text:
+        return _Failed("tls-error", f"TLS handshake failed: {exc}")
+    return _Failed("error", f"cannot connect: {exc}")
+
+
+def _is_opencode_error(answer: _Answer) -> bool:
+    data = answer.json()
+    return isinstance(data, dict) and data.get("name") == "UnknownError" and "data" in data
+
+
+def _check_status(
+    answer: _Answer, credentials: Credentials | None, path: str, *, allow_5xx: bool = False
+) -> None:
+    if answer.status == 401:
+        basic = "basic" in answer.headers.get("www-authenticate", "").lower()
+        if credentials is None:
+            raise _Failed(
+                "auth-required",
+                f"the server demands a password ({'HTTP Basic' if basic else 'HTTP 401'} on "
+                f"{path}) and none was given",
+            )
+        raise _Failed(
+            "auth-rejected",
+            f"the server rejected the credentials for user {credentials.username!r} "
+            f"(password {REDACTED})",
+        )
+    if 300 <= answer.status < 400:
+        location = answer.headers.get("location", "?")
+        raise _Failed(
+            "not-opencode",
+            f"{path} answered with a redirect to {location} (HTTP {answer.status}); redirects "
+            "are not followed, so credentials never go to another host",
+        )
+    if answer.status >= 500 and not allow_5xx:
+        raise _Failed("server-error", f"{path} answered HTTP {answer.status}")
+
+
+def _cors_any(answer: _Answer) -> bool:
+    value = answer.headers.get("access-control-allow-origin", "")
+    return value.strip() in ("*", FOREIGN_ORIGIN)
+
+
+def _status(url: str, verdict: ServerVerdict, summary: str, start: float) -> ServerStatus:
+    port = urlsplit(url).port if verdict == "connection-refused" else None
+    fix = FIXES.get(verdict, FIXES["error"]).replace("{port}", str(port or 4096))
+    return ServerStatus(
+        url=url,
+        verdict=verdict,
+        summary=summary,
+        fix=fix,
+        duration_s=time.monotonic() - start,
+    )
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:200]
+
+
+def _redact(text: str, credentials: Credentials | None) -> str:
+    return credentials.redact(text) if credentials else text
