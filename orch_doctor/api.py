@@ -19,9 +19,11 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from orch_doctor.decide.decision import Decision, decide
-from orch_doctor.decide.plan import PlanValidationError, validate_plan
+from orch_doctor.decide.plan import validate_plan
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.load import Matrix, load_matrix
+from orch_doctor.errors import PlanValidationError
+from orch_doctor.matrix.load import load_matrix
+from orch_doctor.matrix.model import Matrix
 from orch_doctor.probe.binary import DEFAULT_TIMEOUT_S, start_decision_probe
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.credentials import Credentials, credentials_from_env

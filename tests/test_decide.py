@@ -10,6 +10,7 @@ from packaging.version import Version
 from orch_doctor.decide.decision import decide
 from orch_doctor.decide.replay import recorded_server, replay
 from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.decide.steps import ProcessStep
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.recorded import stored_capabilities, stored_releases
 from orch_doctor.server.types import ServerStatus
@@ -69,7 +70,7 @@ def test_prefill_only_release_gets_an_enter_keystroke() -> None:
     decision = decide(stored_capabilities("1.0.152"), None, REQUEST, MATRIX)
     assert decision.strategy == "standalone-prompt"
     assert decision.plan is not None and decision.plan.steps[-1].kind == "keys"
-    assert any(k.id == "prompt-prefill-only" for k in decision.known_issues)
+    assert decision.advisory("prompt-prefill-only") is not None
     later = decide(stored_capabilities("1.18.33"), None, REQUEST, MATRIX)
     assert later.plan is not None and all(s.kind != "keys" for s in later.plan.steps)
 
@@ -98,7 +99,7 @@ def test_database_locked_demotes_standalone_session() -> None:
 
 def test_cwd_workaround_on_1_1_11() -> None:
     decision = decide(stored_capabilities("1.1.11"), recorded_server("1.1.11"), REQUEST, MATRIX)
-    assert any(k.id == "attach-session-not-found-cwd" for k in decision.known_issues)
+    assert decision.advisory("attach-session-not-found-cwd") is not None
     process = next(s for s in decision.plan.steps if s.kind == "process")  # type: ignore[union-attr]
     assert process.cwd == REQUEST.directory  # type: ignore[union-attr]
     assert any(
@@ -134,14 +135,19 @@ def test_capabilities_beat_the_version_string() -> None:
     lying = replace(caps, commands={**caps.commands, "attach": old_attach})
     decision = decide(lying, recorded_server("1.18.33"), REQUEST, MATRIX)
     assert decision.strategy == "attach-tui-api"
-    assert any("should have `opencode attach` --session" in w for w in decision.warnings)
+    mismatch = decision.advisory("version-help-mismatch")
+    assert mismatch is not None and mismatch.severity == "warn"
+    assert "should have `opencode attach` --session" in mismatch.message
     # and the other way round: 1.0.152 claiming attach --session
     new_attach = stored_capabilities("1.18.33").command("attach")
     caps = stored_capabilities("1.0.152")
     odd = replace(caps, commands={**caps.commands, "attach": new_attach})
     decision = decide(odd, recorded_server("1.0.152"), REQUEST, MATRIX)
     assert decision.strategy == "attach-session-api"
-    assert any("should not have `opencode attach` --session" in w for w in decision.warnings)
+    mismatch = decision.advisory("version-help-mismatch")
+    assert (
+        mismatch is not None and "should not have `opencode attach` --session" in mismatch.message
+    )
 
 
 def test_unreachable_server_and_unknown_routes() -> None:
@@ -202,9 +208,9 @@ def test_blocked_range_refuses_every_strategy(tmp_path) -> None:  # type: ignore
 def test_below_minimum_still_plans_but_warns() -> None:
     old = decide(stored_capabilities("0.5.29"), None, REQUEST, MATRIX)
     assert old.strategy == "standalone-prompt"
-    assert any("older than the minimum supported" in w for w in old.warnings)
+    assert old.advisory("below-minimum") in old.warnings
     new = decide(stored_capabilities("1.18.33"), None, REQUEST, MATRIX)
-    assert not any("minimum supported" in w for w in new.warnings)
+    assert new.advisory("below-minimum") is None
 
 
 @pytest.mark.parametrize("model", ["big-pickle", "/big-pickle", "opencode/", " / ", "open code/x"])
@@ -228,15 +234,18 @@ def test_server_side_issue_follows_the_server_version() -> None:
     new_client = stored_capabilities("1.18.33")
     old_server = replace(recorded_server("1.18.33"), version="1.0.152")
     decision = decide(new_client, old_server, REQUEST, MATRIX)
-    assert any(cve in w for w in decision.warnings)
+    assert decision.advisory(cve) in decision.warnings
     old_client = stored_capabilities("1.0.152")
     new_server = replace(recorded_server("1.0.152"), version="1.18.33")
     decision = decide(old_client, new_server, REQUEST, MATRIX)
     assert decision.strategy == "attach-tui-api"
-    assert not any(cve in w for w in decision.warnings)
+    assert decision.advisory(cve) is None
     # server version unknown (1.0.152 has no health route): the client's version stands in
     decision = decide(old_client, recorded_server("1.0.152"), REQUEST, MATRIX)
-    assert any(cve in w for w in decision.warnings)
+    assert decision.advisory(cve) in decision.warnings
+    # version unknown, but the server answers any origin: the measured fact shows the issue
+    unknown = replace(recorded_server("1.18.33"), version=None, cors_any_origin=True)
+    assert decide(new_client, unknown, REQUEST, MATRIX).advisory(cve) is not None
 
 
 def test_verification_records_of_the_release_show_in_the_decision() -> None:
@@ -258,9 +267,7 @@ def test_verification_records_of_the_release_show_in_the_decision() -> None:
         assert any("verified on a real OpenCode 1.18.33" in r for r in decision.reasons) == (
             in_reasons
         )
-        assert any("verify` of attach-session-api failed" in w for w in decision.warnings) == (
-            in_warnings
-        )
+        assert (decision.advisory("verify-failed") in decision.warnings) == in_warnings
 
 
 def _shipped_docs() -> list[tuple[str, dict]]:
@@ -272,13 +279,25 @@ def _shipped_docs() -> list[tuple[str, dict]]:
     ]
 
 
-def test_attach_tui_warns_when_the_server_serves_another_directory() -> None:
+def test_attach_tui_is_refused_when_the_server_serves_another_directory() -> None:
+    # 1.0.x attach works in the server's directory whatever --dir says (measured on 1.0.152)
     caps = stored_capabilities("1.0.152")
     elsewhere = replace(recorded_server("1.0.152"), directory="/srv/other")
     decision = decide(caps, elsewhere, REQUEST, MATRIX)
-    assert decision.strategy == "attach-tui-api"
-    assert any("server's directory /srv/other" in w for w in decision.warnings)
+    assert decision.strategy != "attach-tui-api"
+    assert "attach-tui-works-in-server-directory" in decision.rejected["attach-tui-api"]
+    # what is chosen instead works in --dir (standalone-session opens `opencode D --session`)
+    assert decision.plan is not None
+    assert all(
+        s.cwd == REQUEST.directory for s in decision.plan.steps if isinstance(s, ProcessStep)
+    )
+    # where attach-tui-api is the only allowed strategy: no plan, and the fix says why
+    refused = decide(caps, elsewhere, REQUEST, MATRIX, allowed_strategies=["attach-tui-api"])
+    assert refused.strategy == "none" and refused.plan is None
+    assert refused.fix and "start the server from the spawn directory" in refused.fix
     same = replace(recorded_server("1.0.152"), directory=REQUEST.directory)
-    assert not any("server's directory" in w for w in decide(caps, same, REQUEST, MATRIX).warnings)
+    decision = decide(caps, same, REQUEST, MATRIX)
+    assert decision.strategy == "attach-tui-api"
+    assert decision.plan is not None
     tui_calls = [s for s in decision.plan.steps if getattr(s, "path", "").startswith("/tui/")]  # type: ignore[union-attr]
     assert tui_calls and all(not s.query for s in tui_calls)  # the TUI is in the server's dir

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orch_doctor.matrix.load import MatrixError, load_matrix
+from orch_doctor.errors import MatrixError
+from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.model import STRATEGY_NAMES
 
 
@@ -21,7 +22,7 @@ def test_shipped_matrix_is_valid_and_complete() -> None:
             "dir-ignored-with-session", "prompt-prefill-only", "session-drops-prompt",
             "standalone-database-locked"} <= ids  # fmt: skip
     for issue in m.issues:
-        assert issue.evidence.startswith("https://github.com/anomalyco/opencode/")
+        assert issue.evidence.startswith(("https://github.com/anomalyco/opencode/", "measured: "))
     drops = next(i for i in m.issues if i.id == "session-drops-prompt")
     assert any(link.endswith("/48113") for link in drops.see_also)
 
@@ -43,7 +44,8 @@ BAD = [
      "date='2026-11-24'\norch_doctor_version='0.1.0'\n", "verification[0].outcome", "is not one"),
     ("[policy]\nminimum='latest'\n", "policy.minimum", "not a version"),
     ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
-     "\nbreaks='b'\nevidence='https://e'\nsee_also=['#12']\n", "issue.x.see_also", "links"),
+     "\nbreaks='b'\nevidence='https://e'\nsee_also=['#12']\n", "issue.x.see_also",
+     "must be a link"),
     ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
      "\nbreaks='b'\nevidence='https://e'\nside='both'\n", "issue.x.side", "is not"),
     ("[policy]\n[[policy.blocked]]\nversions='1.x'\nreason='r'\nevidence='e'\n",

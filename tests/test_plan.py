@@ -9,10 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orch_doctor.decide.decision import decide
-from orch_doctor.decide.plan import PlanValidationError, build_plan, validate_argv, validate_plan
+from orch_doctor.decide.plan import build_plan, validate_argv, validate_plan
 from orch_doctor.decide.replay import recorded_server
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.steps import ProcessStep
+from orch_doctor.errors import PlanValidationError
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.recorded import stored_capabilities, stored_releases
 

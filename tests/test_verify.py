@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from orch_doctor.cli import main
-from orch_doctor.decide.plan import PlanValidationError
+from orch_doctor.errors import PlanValidationError
 from orch_doctor.verify.run import VerifyOptions, VerifyReport, run_verify
 from orch_doctor.verify.terminal import tmux_socket_path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orch_doctor.matrix.load import load_matrix
 from orch_doctor.verify.confirm import evaluate, screen_probe
 from orch_doctor.verify.executor import json_path, substitute, unfilled, user_texts
 
@@ -50,6 +51,7 @@ def test_evaluate_session_not_found_on_screen_fails_even_if_stored() -> None:
         session_id="ses_1",
         user_texts=["fix the tests please"],
         screen="Session not found\nfix the tests please",
+        failure_markers=load_matrix(overrides=False).tui_screen(None).failure_markers,  # type: ignore[union-attr]
     )
     assert not result.verified
     assert [c.name for c in result.checks if not c.ok] == ["no-session-error"]

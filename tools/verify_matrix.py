@@ -24,8 +24,9 @@ if str(ROOT) not in sys.path:
 
 from orch_doctor import __version__  # noqa: E402
 from orch_doctor.decide.request import SpawnRequest  # noqa: E402
-from orch_doctor.matrix.load import Verification, read_toml  # noqa: E402
 from orch_doctor.matrix.load import merge as merge_documents  # noqa: E402
+from orch_doctor.matrix.load import read_toml  # noqa: E402
+from orch_doctor.matrix.model import Verification  # noqa: E402
 from orch_doctor.server.types import ServerStatus  # noqa: E402
 
 PLAN_STRATEGIES = (
@@ -90,7 +91,7 @@ def merge(old: Sequence[Record], new: Sequence[Record]) -> list[Record]:
 
 def allowed_strategies(version: str) -> list[str]:
     """Strategies whose plan validates against the release's stored help."""
-    from orch_doctor.decide.plan import PlanValidationError
+    from orch_doctor.errors import PlanValidationError
     from orch_doctor.matrix.load import load_matrix
     from orch_doctor.matrix.recorded import stored_capabilities
     from orch_doctor.verify.run import force_plan
@@ -112,7 +113,8 @@ def allowed_strategies(version: str) -> list[str]:
 def verify_release(version: str, binary: Path, today: str, timeout_s: float) -> list[Record]:
     """The decision's choice with a server, its choice without one, then every other strategy
     the release's flags allow (forced)."""
-    from orch_doctor.verify.run import VerifyOptions, VerifyRefused, VerifyReport, run_verify
+    from orch_doctor.errors import VerifyRefused
+    from orch_doctor.verify.run import VerifyOptions, VerifyReport, run_verify
 
     records: dict[str, Record] = {}
 

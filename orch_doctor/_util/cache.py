@@ -70,7 +70,8 @@ def load(kind: str, key: Mapping[str, Any], folder: Path | None = None) -> dict[
         or not isinstance(data.get("value"), dict)
     ):
         return None
-    return data["value"]
+    value: dict[str, Any] = data["value"]
+    return value
 
 
 def store(

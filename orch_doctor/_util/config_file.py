@@ -7,15 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-
-class ConfigFileError(Exception):
-    """An unreadable or invalid configuration file: names the file and the key (CLI: exit 2)."""
-
-    def __init__(self, path: str | Path, key: str, message: str) -> None:
-        self.path = str(path)
-        self.key = key
-        self.message = message
-        super().__init__(f"{path}: {key}: {message}")
+from orch_doctor.errors import ConfigFileError
 
 
 def read_toml(path: Path, error: type[ConfigFileError] = ConfigFileError) -> dict[str, Any]:

@@ -59,7 +59,7 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, "-V", "--version", prog_name="orch-doctor")
 @doctor_options
 @click.pass_context
-def main(ctx: click.Context, **options: Any) -> None:
+def main(ctx: click.Context, /, **options: Any) -> None:
     """Will spawning OpenCode agents work here, how, and if not, what to do.
 
     Without a subcommand: the full doctor report (same as `orch-doctor doctor`).

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -23,7 +26,7 @@ def config_error(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def format_option() -> Any:
+def format_option() -> Callable[[F], F]:
     return click.option(
         "--format",
         "output_format",
@@ -34,7 +37,7 @@ def format_option() -> Any:
     )
 
 
-def matrix_option() -> Any:
+def matrix_option() -> Callable[[F], F]:
     return click.option(
         "--matrix",
         "matrix_files",

@@ -50,10 +50,10 @@ def doctor(
         matrix_files=matrix_files,
     )
 
-    from orch_doctor._util.config_file import ConfigFileError
     from orch_doctor.doctor.checks import CHECK_IDS
     from orch_doctor.doctor.policy import load_policy
     from orch_doctor.doctor.runner import run_doctor
+    from orch_doctor.errors import ConfigFileError
     from orch_doctor.matrix.load import load_matrix
 
     start_dir = Path(directory or os.getcwd())

@@ -17,7 +17,8 @@ from orch_doctor.cli.common import (
 
 
 def _load(matrix_files: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    from orch_doctor.matrix.load import MatrixError, load_matrix
+    from orch_doctor.errors import MatrixError
+    from orch_doctor.matrix.load import load_matrix
 
     try:
         return load_matrix(matrix_files)

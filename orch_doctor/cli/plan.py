@@ -16,6 +16,7 @@ from orch_doctor.cli.common import (
     matrix_option,
 )
 from orch_doctor.decide.decision import Decision
+from orch_doctor.decide.steps import HttpStep, ProcessStep
 
 
 @click.command()
@@ -46,7 +47,8 @@ def plan(
 ) -> None:
     """Pick the spawn strategy and print its exact, validated plan."""
     from orch_doctor.api import select_strategy
-    from orch_doctor.matrix.load import MatrixError, load_matrix
+    from orch_doctor.errors import MatrixError
+    from orch_doctor.matrix.load import load_matrix
 
     if prompt is not None and prompt_file is not None:
         config_error("give --prompt or --prompt-file, not both")
@@ -80,7 +82,7 @@ def plan(
 
 
 def valid_model(model: str) -> bool:
-    from orch_doctor.decide.decision import model_problem
+    from orch_doctor.decide.rules import model_problem
 
     return model_problem(model) is None
 
@@ -100,16 +102,18 @@ def render_decision(decision: Decision) -> None:
         console.print("\n[bold]plan[/]")
         for i, step in enumerate(decision.plan.steps, 1):
             line = f"{i}. [{step.kind}] {step.description}"
-            if step.kind == "process":
-                line += f"\n     $ {step.display()}"  # type: ignore[union-attr]
-            elif step.kind == "http":
-                line += f"\n     {step.method} {step.path}"  # type: ignore[union-attr]
+            if isinstance(step, ProcessStep):
+                line += f"\n     $ {step.display()}"
+            elif isinstance(step, HttpStep):
+                line += f"\n     {step.method} {step.path}"
             console.print(escape(line))
     if decision.rejected:
         console.print("\n[bold]not chosen[/]")
         for name, why in decision.rejected.items():
             console.print(f"  {name}: {escape(why)}")
     for warning in decision.warnings:
-        console.print(f"[yellow]![/] {escape(warning)}")
+        console.print(f"[yellow]![/] {escape(warning.message)}")
+        if warning.fix:
+            console.print(f"    fix: {escape(warning.fix)}")
     if decision.fix:
         console.print(f"\nfix: {escape(decision.fix)}")

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from orch_doctor.cli.common import EXIT_FAILED, EXIT_OK, emit_json, format_option
+from orch_doctor.advice import Advisory
+from orch_doctor.cli.common import EXIT_FAILED, EXIT_OK, config_error, emit_json, format_option
 from orch_doctor.server.types import ServerStatus
 
 
@@ -45,6 +46,11 @@ def server(
     output_format: str,
 ) -> None:
     """Probe OpenCode servers (default: the ones running on this machine, and port 4096)."""
+    from orch_doctor.decide.advice import server_advisories
+    from orch_doctor.errors import MatrixError
+    from orch_doctor.matrix.load import load_matrix
+    from orch_doctor.matrix.recorded import with_recorded_routes
+    from orch_doctor.probe.binary import start_decision_probe
     from orch_doctor.server.credentials import credentials_from_env
     from orch_doctor.server.probe import probe_servers
 
@@ -54,7 +60,8 @@ def server(
 
         urls = tuple(candidate_urls())
     credentials = credentials_from_env(password_env=password_env)
-    client_version = _client_version(opencode)
+    caps = start_decision_probe(opencode).result()
+    client_version = caps.version.text if caps.version else None
     statuses = probe_servers(
         urls,
         timeout_s=timeout_s,
@@ -64,6 +71,12 @@ def server(
     )
     # a discovered candidate that is not there is not a failure: the list says what runs
     shown = [s for s in statuses if s.verdict != "connection-refused"] if discovered else statuses
+    shown = [with_recorded_routes(s) for s in shown]
+    try:
+        matrix = load_matrix()
+    except MatrixError as exc:
+        config_error(str(exc))
+    advice = {s.url: server_advisories(s, caps, matrix) for s in shown}
     sessions: dict[str, bool | None] = {}
     if session_id:
         from orch_doctor.server.probe import session_exists
@@ -82,6 +95,7 @@ def server(
                 "servers": [
                     {
                         **s.to_json(),
+                        "advisories": [a.to_json() for a in advice[s.url]],
                         **({"session_exists": sessions.get(s.url)} if session_id else {}),
                     }
                     for s in shown
@@ -89,33 +103,19 @@ def server(
             }
         )
     else:
-        render(shown, discovered)
+        render(shown, discovered, advice)
         for url, exists in sessions.items():
             state = {True: "exists", False: "does not exist", None: "unknown (no clear answer)"}
             where = f" in {session_dir}" if session_dir else ""
             click.echo(f"session {session_id}{where} on {url}: {state[exists]}")
-    failed = any(not s.ok or any(f.severity == "fail" for f in s.findings) for s in shown)
+    failed = any(not s.ok or any(a.severity == "error" for a in advice[s.url]) for s in shown)
     failed = failed or any(exists is not True for exists in sessions.values())
     sys.exit(EXIT_FAILED if failed or (not discovered and not shown) else EXIT_OK)
 
 
-def server_json(
-    status: ServerStatus, sessions: dict[str, bool | None], session_id: str | None
-) -> dict[str, object]:
-    data: dict[str, object] = status.to_json()
-    if session_id:
-        data["session_exists"] = sessions.get(status.url)
-    return data
-
-
-def _client_version(opencode: str | None) -> str | None:
-    from orch_doctor.probe.binary import start_decision_probe
-
-    caps = start_decision_probe(opencode).result()
-    return caps.version.text if caps.version else None
-
-
-def render(statuses: list[ServerStatus], discovered: bool) -> None:
+def render(
+    statuses: list[ServerStatus], discovered: bool, advice: dict[str, list[Advisory]]
+) -> None:
     from rich.console import Console
     from rich.markup import escape
 
@@ -137,8 +137,8 @@ def render(statuses: list[ServerStatus], discovered: bool) -> None:
             if s.routes is not None:
                 console.print(f"    routes: {len(s.routes)} ({escape(s.routes_source or '')})")
             console.print(f"    auth: {s.auth}")
-        for f in s.findings:
-            color = "red" if f.severity == "fail" else "yellow"
+        for f in advice.get(s.url, []):
+            color = {"error": "red", "warn": "yellow"}.get(f.severity, "dim")
             console.print(f"    [{color}]{f.severity}[/] {escape(f.message)}")
             if f.fix:
                 console.print(f"      fix: {escape(f.fix)}")

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from orch_doctor.matrix.model import STRATEGY_NAMES
+from orch_doctor.matrix.model import STRATEGY_NAMES, strategy_name
 
 EXIT_VERIFIED = 0
 EXIT_NOT_VERIFIED = 1
@@ -86,11 +86,10 @@ def verify(
     output_format: str,
 ) -> None:
     """Execute the spawn plan against a throwaway OpenCode server and confirm the prompt arrived."""
-    from orch_doctor.decide.plan import PlanValidationError
-    from orch_doctor.matrix.load import MatrixError
+    from orch_doctor.errors import MatrixError, PlanValidationError, VerifyRefused
     from orch_doctor.server.credentials import credentials_from_env
     from orch_doctor.verify.executor import StepReport
-    from orch_doctor.verify.run import VerifyOptions, VerifyRefused, run_verify
+    from orch_doctor.verify.run import VerifyOptions, run_verify
 
     if model is not None and ("/" not in model or model.startswith("/") or model.endswith("/")):
         _usage(f"--model must be provider/model, got {model!r}")
@@ -101,7 +100,7 @@ def verify(
         directory=directory,
         model=model,
         prompt=prompt,
-        strategy=strategy,
+        strategy=strategy_name(strategy) if strategy else None,
         server_url=server_url,
         no_server=no_server,
         keep=keep,

@@ -12,26 +12,13 @@ from dataclasses import dataclass
 
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.steps import HttpStep, KeystrokeStep, ProcessStep, SpawnPlan, Step, WaitStep
+from orch_doctor.errors import PlanValidationError
+from orch_doctor.matrix.model import TuiScreen
 from orch_doctor.probe.types import Capabilities, CommandSpec
+from orch_doctor.server.credentials import PASSWORD_ENV
 
-PASSWORD_ENV = "OPENCODE_SERVER_PASSWORD"
-USERNAME_ENV = "OPENCODE_SERVER_USERNAME"
 TUI_READY_TIMEOUT_S = 60.0
 DELIVERY_TIMEOUT_S = 30.0
-
-
-class PlanValidationError(ValueError):
-    """A process step carries a flag (or runs a command) the installed OpenCode does not have."""
-
-    def __init__(self, command: str, missing: Sequence[str], detail: str = "") -> None:
-        self.command = command
-        self.missing = tuple(missing)
-        where = "opencode" if command == "root" else f"opencode {command}"
-        if missing:
-            text = f"`{where}` of this OpenCode has no {', '.join(missing)}"
-        else:
-            text = f"`{where}` does not exist in this OpenCode"
-        super().__init__(text + (f" ({detail})" if detail else ""))
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -112,6 +99,7 @@ def build_plan(
     workarounds: Collection[str] = (),
     auth: bool = False,
     binary: str | None = None,
+    tui: TuiScreen | None = None,
 ) -> SpawnPlan:
     """The exact steps of ``strategy`` for this OpenCode and request; validated before return."""
     opencode = binary or caps.binary_path or "opencode"
@@ -132,6 +120,7 @@ def build_plan(
         url=server_url or "",
         workarounds=frozenset(workarounds),
         secret_env=(PASSWORD_ENV,) if auth else (),
+        tui=tui,
     )
     steps = builders[strategy](build)
     plan = SpawnPlan(strategy=strategy, steps=tuple(steps), server_url=server_url, request=request)
@@ -149,6 +138,7 @@ class _Build:
     url: str
     workarounds: frozenset[str]
     secret_env: tuple[str, ...]
+    tui: TuiScreen | None
 
 
 def _title(request: SpawnRequest) -> str:
@@ -204,11 +194,13 @@ def _delivered(request: SpawnRequest) -> WaitStep:
     )
 
 
-def _tui_ready() -> WaitStep:
+def _tui_ready(b: _Build) -> WaitStep:
     return WaitStep(
         condition="tui-ready",
         description="wait until the TUI is up",
         timeout_s=TUI_READY_TIMEOUT_S,
+        ready_markers=b.tui.ready_markers if b.tui else (),
+        failure_markers=b.tui.failure_markers if b.tui else (),
     )
 
 
@@ -218,7 +210,7 @@ def _on_a_created_session(b: _Build, process: ProcessStep) -> list[Step]:
     steps: list[Step] = [_create_session(b.request)]
     if "check-session-exists" in b.workarounds:
         steps.append(_check_session(b.request))
-    steps += [process, _tui_ready()]
+    steps += [process, _tui_ready(b)]
     if b.request.prompt:
         steps += [_prompt_async(b.request), _delivered(b.request)]
     return steps
@@ -258,7 +250,7 @@ def _attach_tui_api(b: _Build) -> list[Step]:
             cwd=request.directory,
             secret_env=b.secret_env,
         ),
-        _tui_ready(),
+        _tui_ready(b),
     ]
     if request.prompt:
         steps += [
@@ -316,7 +308,7 @@ def _standalone_prompt(b: _Build) -> list[Step]:
             description="start a standalone TUI with the prompt",
             cwd=request.directory,
         ),
-        _tui_ready(),
+        _tui_ready(b),
     ]
     if request.prompt and "press-enter" in b.workarounds:
         steps.append(

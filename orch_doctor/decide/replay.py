@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from orch_doctor.decide.decision import Decision, decide
 from orch_doctor.decide.plan import validate_plan
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.load import Matrix
+from orch_doctor.matrix.model import Matrix
 from orch_doctor.matrix.recorded import (
     fallback_routes,
     release_meta,

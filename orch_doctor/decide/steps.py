@@ -77,14 +77,30 @@ class ProcessStep:
         }
 
 
+#: what a wait step waits for; each executor implements these from the step's own fields
+WaitCondition = Literal["tui-ready", "session-created", "message-stored"]
+WAIT_CONDITIONS: tuple[WaitCondition, ...] = ("tui-ready", "session-created", "message-stored")
+
+
 @dataclass(frozen=True)
 class WaitStep:
-    """Wait until a condition holds: "tui-ready", "session-created", "message-stored", ..."""
+    """Wait until a condition holds, at most ``timeout_s``.
 
-    condition: str
+    - ``tui-ready``: the terminal of the last process step shows any of ``ready_markers`` (and
+      none of ``failure_markers``) while its process is alive; markers come from compat_matrix/
+      (tui.toml) for the release.
+    - ``session-created``: ``GET /session?directory=params["directory"]`` lists a session
+      holding the prompt; its id is saved as ``params["save"]``.
+    - ``message-stored``: ``GET /session/{params["session_id"]}/message`` holds the prompt as a
+      user message.
+    """
+
+    condition: WaitCondition
     description: str
     timeout_s: float = 30.0
     params: Mapping[str, str] = field(default_factory=dict)
+    ready_markers: tuple[str, ...] = ()
+    failure_markers: tuple[str, ...] = ()
     kind: Literal["wait"] = "wait"
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +110,8 @@ class WaitStep:
             "condition": self.condition,
             "timeout_s": self.timeout_s,
             "params": dict(self.params),
+            "ready_markers": list(self.ready_markers),
+            "failure_markers": list(self.failure_markers),
         }
 
 
@@ -120,7 +138,7 @@ Step = HttpStep | ProcessStep | WaitStep | KeystrokeStep
 
 @dataclass(frozen=True)
 class SpawnPlan:
-    strategy: str
+    strategy: str  # a strategy name (orch_doctor.matrix.model.StrategyName)
     steps: tuple[Step, ...]
     server_url: str | None = None
     request: SpawnRequest | None = None

@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
+from orch_doctor._util.once import Once
+from orch_doctor.advice import Advisory
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.doctor.policy import Policy
-from orch_doctor.matrix.load import Matrix
+from orch_doctor.matrix.model import Matrix
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
-
-T = TypeVar("T")
 
 #: shown in the doctor's plan where no prompt was given
 PROMPT_PLACEHOLDER = "<prompt>"
@@ -44,56 +40,20 @@ class DoctorOptions:
     probe_timeout_s: float = 20.0
 
 
-class Lazy(Generic[T]):
-    """A value computed at most once, by whichever thread asks first."""
-
-    def __init__(self, compute: Callable[[], T]) -> None:
-        self._compute = compute
-        self._lock = threading.Lock()
-        self._future: Future[T] | None = None
-
-    def start(self, pool: ThreadPoolExecutor) -> None:
-        with self._lock:
-            if self._future is None:
-                self._future = pool.submit(self._compute)
-
-    def adopt(self, started: Callable[[], T]) -> None:
-        """Finish a computation that was started earlier (e.g. before heavy imports): its
-        ``result`` function is called by the first thread that needs the value."""
-        with self._lock:
-            if self._future is None:
-                self._compute = started
-
-    def get(self) -> T:
-        with self._lock:
-            if self._future is None:
-                future: Future[T] = Future()
-                self._future = future
-                owner = True
-            else:
-                future, owner = self._future, False
-        if owner:
-            try:
-                future.set_result(self._compute())
-            except BaseException as exc:
-                future.set_exception(exc)
-        return future.result()
-
-
 @dataclass
 class DoctorContext:
     options: DoctorOptions
     policy: Policy
     matrix: Matrix
-    capabilities: Lazy[Capabilities] = field(init=False)
-    server: Lazy[ServerStatus | None] = field(init=False)
-    decision: Lazy[Decision] = field(init=False)
+    capabilities: Once[Capabilities] = field(init=False)
+    server: Once[ServerStatus | None] = field(init=False)
+    decision: Once[Decision] = field(init=False)
     server_discovered: bool = False
 
     def __post_init__(self) -> None:
-        self.capabilities = Lazy(self._probe_binary)
-        self.server = Lazy(self._probe_server)
-        self.decision = Lazy(self._decide)
+        self.capabilities = Once(self._probe_binary)
+        self.server = Once(self._probe_server)
+        self.decision = Once(self._decide)
 
     @property
     def directory(self) -> str:
@@ -136,6 +96,17 @@ class DoctorContext:
             credentials=credentials_from_env(),
             use_cache=not self.options.refresh,
         )
+
+    def server_advisories(self) -> list[Advisory]:
+        """The server's advisories (its findings and the server-side known issues), as the
+        decision sees them: one implementation, ``decide.advice.server_advisories``."""
+        from orch_doctor.decide.advice import server_advisories
+        from orch_doctor.matrix.recorded import with_recorded_routes
+
+        server = self.server.get()
+        if server is None:
+            return []
+        return server_advisories(with_recorded_routes(server), self.capabilities.get(), self.matrix)
 
     def _decide(self) -> Decision:
         from orch_doctor.decide.decision import decide

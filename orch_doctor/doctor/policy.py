@@ -15,11 +15,13 @@ An invalid file is a configuration error naming the file and the key (exit 2).
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orch_doctor._util.config_file import ConfigFileError, read_toml
+from orch_doctor._util.config_file import read_toml
+from orch_doctor.errors import PolicyError
 from orch_doctor.matrix.model import STRATEGY_NAMES
 
 KEYS = {
@@ -30,10 +32,6 @@ KEYS = {
     "skip_checks",
     "allow_insecure_server",
 }
-
-
-class PolicyError(ConfigFileError):
-    """An invalid policy file: names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,9 @@ def find_policy_file(start: Path) -> tuple[Path, bool] | None:
     return None
 
 
-def load_policy(explicit: str | None, start: Path, check_ids: set[str] | None = None) -> Policy:
+def load_policy(
+    explicit: str | None, start: Path, check_ids: Collection[str] | None = None
+) -> Policy:
     if explicit:
         path = Path(explicit)
         if not path.is_file():
@@ -86,7 +86,7 @@ def load_policy(explicit: str | None, start: Path, check_ids: set[str] | None = 
 
 
 def parse_policy(
-    path: str, table: dict[str, Any], prefix: str = "", check_ids: set[str] | None = None
+    path: str, table: dict[str, Any], prefix: str = "", check_ids: Collection[str] | None = None
 ) -> Policy:
     for key in table:
         if key not in KEYS:

@@ -15,7 +15,7 @@ from orch_doctor.doctor.checks import CHECKS, Check
 from orch_doctor.doctor.context import DoctorContext, DoctorOptions
 from orch_doctor.doctor.policy import Policy
 from orch_doctor.doctor.types import CheckResult
-from orch_doctor.matrix.load import Matrix
+from orch_doctor.matrix.model import Matrix
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
 

@@ -14,22 +14,31 @@ from pathlib import Path
 from typing import Any
 
 from orch_doctor._util.config_file import read_toml as read_config
+from orch_doctor.errors import MatrixError
 from orch_doctor.matrix.location import compat_matrix_dir
 from orch_doctor.matrix.model import (
     COMMANDS,
+    MODEL_VIA,
     OUTCOMES,
     PLAN_STRATEGIES,
+    SERVER_DIRECTORY_CONDITIONS,
+    SERVER_FACTS,
     SEVERITIES,
     WORKAROUNDS,
     BlockedRange,
     ExpectedCapability,
     KnownIssue,
     Matrix,
-    MatrixError,
+    ServerFacts,
     Strategy,
+    TuiScreen,
     Verification,
     VersionPolicy,
+    strategy_name,
 )
+
+#: evidence is a link, or says how it was measured/recorded (and so how to reproduce it)
+EVIDENCE_PREFIXES = ("https://", "http://", "measured:", "recorded:")
 
 # ---------------------------------------------------------------------------------------------
 
@@ -77,11 +86,18 @@ def merge(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> Matrix:
     issues: dict[str, KnownIssue] = {}
     capabilities: dict[str, ExpectedCapability] = {}
     verifications: dict[tuple[str, str], Verification] = {}
+    tui: dict[str, TuiScreen] = {}
+    server = ServerFacts()
     policy = VersionPolicy()
     files = []
     for path, doc in documents:
         files.append(path)
-        _check_keys(path, "", doc, {"strategy", "issue", "capability", "policy", "verification"})
+        _check_keys(
+            path,
+            "",
+            doc,
+            {"strategy", "issue", "capability", "policy", "verification", "tui", "server"},
+        )
         for item in _unique(path, "strategy", doc.get("strategy", []), "name"):
             strategies[item.name] = _strategy(path, item)
         for item in _unique(path, "issue", doc.get("issue", []), "id"):
@@ -93,6 +109,11 @@ def merge(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> Matrix:
         for i, raw in enumerate(_list(path, "verification", doc.get("verification", []))):
             ver = _verification(path, f"verification[{i}]", raw)
             verifications[(ver.release, ver.strategy)] = ver
+        for i, raw in enumerate(_list(path, "tui", doc.get("tui", []))):
+            screen = _tui(path, f"tui[{i}]", raw)
+            tui[screen.versions] = screen
+        if "server" in doc:
+            server = _server(path, doc["server"], server)
     for issue in issues.values():
         for name in issue.affects:
             if name not in strategies and name not in PLAN_STRATEGIES:
@@ -106,6 +127,8 @@ def merge(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> Matrix:
         policy=policy,
         verifications=tuple(verifications.values()),
         files=tuple(files),
+        tui=tuple(tui.values()),
+        server=server,
     )
 
 
@@ -126,7 +149,7 @@ class _Item:
     def id(self) -> str:
         return str(self.data["id"])
 
-    def str(self, key: str, *, required: bool = True) -> str | None:
+    def text(self, key: str, *, required: bool = True) -> str | None:
         value = self.data.get(key)
         if value is None:
             if required:
@@ -137,7 +160,7 @@ class _Item:
         return value
 
     def req(self, key: str) -> str:
-        value = self.str(key)
+        value = self.text(key)
         assert value is not None
         return value
 
@@ -211,9 +234,10 @@ def _strategy(path: str, item: _Item) -> Strategy:
         item.where,
         item.data,
         {"name", "summary", "preference", "needs_server", "terminal", "commands", "routes",
-         "evidence"},
+         "evidence", "needs_local_server", "model"},
     )  # fmt: skip
-    if item.name not in PLAN_STRATEGIES:
+    name = strategy_name(item.name)
+    if name is None or name == "none":
         raise item.error("name", f"unknown strategy (known: {', '.join(PLAN_STRATEGIES)})")
     preference = item.data.get("preference")
     if not isinstance(preference, int) or isinstance(preference, bool):
@@ -235,8 +259,14 @@ def _strategy(path: str, item: _Item) -> Strategy:
             "/"
         ):
             raise item.error("routes", f"{route!r} is not 'METHOD /path'")
+    model_text = item.text("model", required=False) or "api"
+    model = next((m for m in MODEL_VIA if m == model_text), None)
+    if model is None:
+        raise item.error("model", f"{model_text!r} is not one of {', '.join(MODEL_VIA)}")
     return Strategy(
-        name=item.name,
+        name=name,
+        needs_local_server=item.bool("needs_local_server", False),
+        model=model,
         summary=item.req("summary"),
         preference=preference,
         needs_server=item.bool("needs_server", False),
@@ -254,7 +284,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         item.where,
         item.data,
         {"id", "title", "versions", "when", "severity", "affects", "breaks", "workaround", "fix",
-         "evidence", "see_also", "side"},
+         "evidence", "see_also", "side", "detected_by", "security"},
     )  # fmt: skip
     severity = item.req("severity")
     if severity not in SEVERITIES:
@@ -262,7 +292,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
     affects = item.strings("affects")
     if not affects:
         raise item.error("affects", "names no strategy")
-    workaround = item.str("workaround", required=False)
+    workaround = item.text("workaround", required=False)
     if workaround is not None and workaround not in WORKAROUNDS:
         raise item.error("workaround", f"unknown workaround (known: {', '.join(WORKAROUNDS)})")
     if severity == "workaround" and workaround is None:
@@ -272,20 +302,30 @@ def _issue(path: str, item: _Item) -> KnownIssue:
     if when is not None:
         if not isinstance(when, dict):
             raise item.error("when", "must be a table { command = ..., option = ... }")
-        _check_keys(path, f"{item.where}.when", when, {"command", "option"})
+        _check_keys(path, f"{item.where}.when", when, {"command", "option", "server_directory"})
         when_command = when.get("command")
         when_option = when.get("option")
-        if when_command not in COMMANDS:
+        when_directory = when.get("server_directory")
+        if when_command is not None and when_command not in COMMANDS:
             raise item.error("when.command", f"unknown command (known: {COMMANDS})")
-    evidence = item.req("evidence")
-    if not evidence.startswith(("https://", "http://")):
-        raise item.error("evidence", "must be a link")
-    side = item.str("side", required=False) or "client"
+        if when_option is not None and (when_command is None or not isinstance(when_option, str)):
+            raise item.error("when.option", "must be an option name, with when.command")
+        if when_directory is not None and when_directory not in SERVER_DIRECTORY_CONDITIONS:
+            raise item.error(
+                "when.server_directory", f"must be one of {', '.join(SERVER_DIRECTORY_CONDITIONS)}"
+            )
+    else:
+        when_directory = None
+    evidence = _evidence(item, "evidence", item.req("evidence"))
+    detected_by = item.text("detected_by", required=False)
+    if detected_by is not None and detected_by not in SERVER_FACTS:
+        raise item.error("detected_by", f"unknown server fact (known: {', '.join(SERVER_FACTS)})")
+    side = item.text("side", required=False) or "client"
     if side not in ("client", "server"):
         raise item.error("side", f"{side!r} is not 'client' or 'server'")
     see_also = item.strings("see_also")
-    if not all(link.startswith(("https://", "http://")) for link in see_also):
-        raise item.error("see_also", "must be a list of links")
+    for link in see_also:
+        _evidence(item, "see_also", link)
     return KnownIssue(
         id=item.id,
         title=item.req("title"),
@@ -296,11 +336,54 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         evidence=evidence,
         when_command=when_command,
         when_option=when_option,
+        when_server_directory=when_directory,
+        detected_by=detected_by,
+        security=item.bool("security", False),
         workaround=workaround,
-        fix=item.str("fix", required=False),
+        fix=item.text("fix", required=False),
         see_also=see_also,
         side=side,
         source=path,
+    )
+
+
+def _evidence(item: _Item, key: str, value: str) -> str:
+    if not value.startswith(EVIDENCE_PREFIXES):
+        raise item.error(
+            key, "must be a link, or say how it was measured ('measured: ...', 'recorded: ...')"
+        )
+    return value
+
+
+def _tui(path: str, where: str, raw: Mapping[str, Any]) -> TuiScreen:
+    item = _Item(path, where, raw)
+    _check_keys(path, where, raw, {"versions", "ready_markers", "failure_markers", "evidence"})
+    ready = item.strings("ready_markers")
+    if not ready or not all(m.strip() for m in ready):
+        raise item.error("ready_markers", "must name at least one non-empty marker")
+    return TuiScreen(
+        versions=_spec(item, "versions", item.req("versions")),
+        ready_markers=ready,
+        failure_markers=item.strings("failure_markers"),
+        evidence=_evidence(item, "evidence", item.req("evidence")),
+        source=path,
+    )
+
+
+def _server(path: str, raw: Any, base: ServerFacts) -> ServerFacts:
+    if not isinstance(raw, dict):
+        raise MatrixError(path, "server", "must be a table")
+    item = _Item(path, "server", raw)
+    _check_keys(path, "server", raw, {"health_route_since", "health_route_evidence"})
+    since = item.text("health_route_since", required=False)
+    evidence = item.text("health_route_evidence", required=False)
+    return ServerFacts(
+        health_route_since=_version(item, "health_route_since", since)
+        if since
+        else base.health_route_since,
+        health_route_evidence=_evidence(item, "health_route_evidence", evidence)
+        if evidence
+        else base.health_route_evidence,
     )
 
 
@@ -314,13 +397,13 @@ def _capability(path: str, item: _Item) -> ExpectedCapability:
     command = item.req("command")
     if command not in COMMANDS:
         raise item.error("command", f"unknown command (known: {COMMANDS})")
-    absent = item.str("absent_through", required=False)
+    absent = item.text("absent_through", required=False)
     return ExpectedCapability(
         id=item.id,
         command=command,
         since=_version(item, "since", item.req("since")),
         evidence=item.req("evidence"),
-        option=item.str("option", required=False),
+        option=item.text("option", required=False),
         absent_through=_version(item, "absent_through", absent) if absent else None,
         source=path,
     )
@@ -333,8 +416,8 @@ def _policy(path: str, raw: Any, base: VersionPolicy) -> VersionPolicy:
     _check_keys(
         path, "policy", raw, {"minimum", "tested", "known_majors", "blocked", "minimum_evidence"}
     )
-    minimum = item.str("minimum", required=False)
-    tested = item.str("tested", required=False)
+    minimum = item.text("minimum", required=False)
+    tested = item.text("tested", required=False)
     majors = raw.get("known_majors", list(base.known_majors))
     if not isinstance(majors, list) or not all(
         isinstance(m, int) and not isinstance(m, bool) for m in majors
@@ -356,7 +439,7 @@ def _policy(path: str, raw: Any, base: VersionPolicy) -> VersionPolicy:
         tested=_spec(item, "tested", tested) if tested else base.tested,
         known_majors=tuple(majors),
         blocked=tuple(blocked),
-        minimum_evidence=item.str("minimum_evidence", required=False) or base.minimum_evidence,
+        minimum_evidence=item.text("minimum_evidence", required=False) or base.minimum_evidence,
     )
 
 
@@ -391,6 +474,6 @@ def _verification(path: str, where: str, raw: Mapping[str, Any]) -> Verification
         date=date,
         orch_doctor_version=item.req("orch_doctor_version"),
         wall_s=float(wall) if wall is not None else None,
-        note=item.str("note", required=False),
+        note=item.text("note", required=False),
         source=path,
     )

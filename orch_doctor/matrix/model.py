@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from orch_doctor._util.config_file import ConfigFileError
-
 #: strategy names are part of the public interface
 StrategyName = Literal[
     "attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt", "none"
@@ -21,25 +19,35 @@ STRATEGY_NAMES: tuple[StrategyName, ...] = (
     "none",
 )
 
-SEVERITIES = ("info", "warn", "workaround", "demote", "forbid")
+
+def strategy_name(value: str) -> StrategyName | None:
+    """``value`` as a strategy name, or None when it is not one."""
+    return next((name for name in STRATEGY_NAMES if name == value), None)
+
+
+IssueSeverity = Literal["info", "warn", "workaround", "demote", "forbid"]
+SEVERITIES: tuple[IssueSeverity, ...] = ("info", "warn", "workaround", "demote", "forbid")
+Outcome = Literal["verified", "failed", "not-run"]
+ModelVia = Literal["api", "flag", "none"]
+MODEL_VIA: tuple[ModelVia, ...] = ("api", "flag", "none")
+#: measured server facts a known issue can be detected by, whatever the version says
+SERVER_FACTS = ("cors-any-origin",)
+#: request-dependent conditions a known issue can carry (``when.server_directory``)
+SERVER_DIRECTORY_CONDITIONS = ("other",)
 WORKAROUNDS = (
     "attach-cwd-is-session-dir",
     "check-session-exists",
     "press-enter",
     "prompt-via-api",
 )
-OUTCOMES = ("verified", "failed", "not-run")
+OUTCOMES: tuple[Outcome, ...] = ("verified", "failed", "not-run")
 PLAN_STRATEGIES: tuple[StrategyName, ...] = tuple(s for s in STRATEGY_NAMES if s != "none")
 COMMANDS = ("root", "attach", "run", "serve")
 
 
-class MatrixError(ConfigFileError):
-    """An invalid matrix file: names the file and the key."""
-
-
 @dataclass(frozen=True)
 class Strategy:
-    name: str
+    name: StrategyName
     summary: str
     preference: int
     needs_server: bool
@@ -48,6 +56,11 @@ class Strategy:
     routes: tuple[str, ...]
     evidence: str
     source: str
+    #: the TUI shares the server's data dir, so the server must run on this machine
+    needs_local_server: bool = False
+    #: how a requested model reaches the agent: with the prompt through the API, as the root's
+    #: --model flag, or not at all (the TUI's default model)
+    model: ModelVia = "api"
 
 
 @dataclass(frozen=True)
@@ -55,12 +68,18 @@ class KnownIssue:
     id: str
     title: str
     versions: str
-    severity: str
+    severity: IssueSeverity
     affects: tuple[str, ...]
     breaks: str
     evidence: str
     when_command: str | None = None
     when_option: str | None = None
+    #: "other": applies only when the server serves another directory than the request's
+    when_server_directory: str | None = None
+    #: a measured server fact that shows the issue whatever the version (``SERVER_FACTS``)
+    detected_by: str | None = None
+    #: a security finding: the doctor's server check fails on it unless the policy allows it
+    security: bool = False
     workaround: str | None = None
     fix: str | None = None
     see_also: tuple[str, ...] = ()
@@ -117,12 +136,37 @@ class VersionPolicy:
 class Verification:
     release: str
     strategy: str
-    outcome: str
+    outcome: Outcome
     date: str
     orch_doctor_version: str
     wall_s: float | None = None
     note: str | None = None
     source: str = ""
+
+
+@dataclass(frozen=True)
+class TuiScreen:
+    """What a TUI of the releases in ``versions`` shows on screen: any ready marker means it is
+    up; any failure marker means it refused what it was asked (e.g. an unknown session)."""
+
+    versions: str
+    ready_markers: tuple[str, ...]
+    failure_markers: tuple[str, ...]
+    evidence: str
+    source: str = ""
+
+    def specifier(self) -> Any:
+        from packaging.specifiers import SpecifierSet
+
+        return SpecifierSet(self.versions)
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """Measured facts about OpenCode servers that the server probe's findings are read with."""
+
+    health_route_since: str | None = None  # first release with GET /global/health
+    health_route_evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +177,18 @@ class Matrix:
     policy: VersionPolicy
     verifications: tuple[Verification, ...]
     files: tuple[str, ...] = field(default=())
+    tui: tuple[TuiScreen, ...] = ()
+    server: ServerFacts = field(default_factory=ServerFacts)
 
     def strategy(self, name: str) -> Strategy | None:
         return next((s for s in self.strategies if s.name == name), None)
+
+    def tui_screen(self, version: Any) -> TuiScreen | None:
+        """The screen markers for a release (a packaging Version, or None: the last entry,
+        which describes the newest releases)."""
+        if version is None:
+            return self.tui[-1] if self.tui else None
+        return next(
+            (t for t in self.tui if t.specifier().contains(version, prereleases=True)),
+            self.tui[-1] if self.tui else None,
+        )

@@ -9,6 +9,7 @@ from typing import Any
 from orch_doctor.matrix.location import compat_matrix_dir
 from orch_doctor.probe.capabilities import capabilities_from_help
 from orch_doctor.probe.types import PROBED_COMMANDS, Capabilities, HelpText
+from orch_doctor.server.types import ServerStatus
 
 
 def help_dir() -> Path:
@@ -98,3 +99,24 @@ def fallback_routes(version: str) -> tuple[str, frozenset[str]] | None:
         if have.major == wanted.major and have <= wanted and (best is None or have > best[0]):
             best = (have, name, routes)
     return (best[1], best[2]) if best else None
+
+
+def with_recorded_routes(server: ServerStatus) -> ServerStatus:
+    """``server`` as measured, except that an incomplete OpenAPI document (measured on 1.14.34:
+    3 paths) is replaced by the route set recorded from the nearest older real release of the
+    same major; ``routes_source`` says so. Any other status is returned unchanged."""
+    if server.routes is None or not server.version or routes_complete(server.routes):
+        return server
+    stand_in = fallback_routes(server.version)
+    if stand_in is None:
+        return server
+    from dataclasses import replace
+
+    return replace(
+        server,
+        routes=stand_in[1],
+        routes_source=(
+            f"recorded from a real {stand_in[0]} server: this server's OpenAPI document is "
+            f"incomplete ({len(server.routes)} routes, no GET /session)"
+        ),
+    )

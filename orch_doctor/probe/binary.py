@@ -7,14 +7,12 @@ child gets no server secret (help and version need none).
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Generic, TypeVar
 
 from orch_doctor._util import cache
 from orch_doctor._util.cache import binary_identity
+from orch_doctor._util.once import Once, done, then
 from orch_doctor._util.proc import CaptureResult, start_many
 from orch_doctor.probe.discover import discover
 from orch_doctor.probe.types import (
@@ -70,7 +68,7 @@ def start_probe(
     env: Mapping[str, str] | None = None,
     use_cache: bool = False,
     refresh: bool = False,
-) -> Pending[Capabilities]:
+) -> Once[Capabilities]:
     """:func:`probe_binary`, with the OpenCode calls started before this returns."""
     identity = binary_identity(path) if use_cache else None
     key = {"identity": identity, "commands": list(commands)}
@@ -83,7 +81,7 @@ def start_probe(
             }
             from orch_doctor.probe.capabilities import capabilities_from_help
 
-            return _done(
+            return done(
                 capabilities_from_help(texts, str(cached.get("version", "")), binary_path=path)
             )
     runs: dict[str, list[str]] = {"version": [path, "--version"]}
@@ -105,7 +103,7 @@ def start_probe(
             cache.store("probe", key, {"version": version_output(version), "help": help_texts})
         return caps
 
-    return _then(running, finish)
+    return then(running, finish)
 
 
 def probe_installed(
@@ -132,11 +130,11 @@ def start_probe_installed(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     use_cache: bool = False,
     refresh: bool = False,
-) -> Pending[Capabilities]:
+) -> Once[Capabilities]:
     """:func:`probe_installed`, with every OpenCode call started before this returns."""
     finding = discover(opencode, env)
     if finding.chosen is None:
-        return _done(Capabilities(binary_path=None, version=None, commands={}, finding=finding))
+        return done(Capabilities(binary_path=None, version=None, commands={}, finding=finding))
     probing = start_probe(
         finding.chosen.path, commands=commands, timeout_s=timeout_s, env=env,
         use_cache=use_cache, refresh=refresh,
@@ -154,7 +152,7 @@ def start_probe_installed(
         chosen = replace(found.chosen, version=caps.version.text if caps.version else None)
         return replace(caps, finding=replace(found, chosen=chosen))
 
-    return _then(probing, finish)
+    return then(probing, finish)
 
 
 def start_decision_probe(
@@ -164,7 +162,7 @@ def start_decision_probe(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     use_cache: bool = True,
     refresh: bool = False,
-) -> Pending[Capabilities]:
+) -> Once[Capabilities]:
     """The probe the decision needs: version plus the root and ``attach`` help (run/serve are
     not used by any strategy), cached by binary identity — one cache entry shared by the
     doctor, ``select_strategy`` and ``verify``."""
@@ -179,7 +177,7 @@ def start_shadowed_versions(
     timeout_s: float,
     env: Mapping[str, str] | None,
     use_cache: bool,
-) -> Pending[dict[str, str | None]]:
+) -> Once[dict[str, str | None]]:
     """Versions of the binaries the chosen one hides (cached by binary identity)."""
     found: dict[str, str | None] = {}
     keys = {c.path: {"identity": binary_identity(c.path)} for c in candidates}
@@ -205,35 +203,7 @@ def start_shadowed_versions(
                 cache.store("version", keys[c.path], {"version": text})
         return found
 
-    return _then(running, finish)
-
-
-T = TypeVar("T")
-U = TypeVar("U")
-
-
-class Pending(Generic[T]):
-    """A result computed on the first ``result()`` call (thread-safe), typically from children
-    that are already running."""
-
-    def __init__(self, compute: Callable[[], T]) -> None:
-        self._compute = compute
-        self._lock = threading.Lock()
-        self._value: tuple[T] | None = None
-
-    def result(self) -> T:
-        with self._lock:
-            if self._value is None:
-                self._value = (self._compute(),)
-            return self._value[0]
-
-
-def _done(value: T) -> Pending[T]:
-    return Pending(lambda: value)
-
-
-def _then(future: Future[T], fn: Callable[[T], U]) -> Pending[U]:
-    return Pending(lambda: fn(future.result()))
+    return then(running, finish)
 
 
 def to_help_text(command: str, res: CaptureResult) -> HelpText:

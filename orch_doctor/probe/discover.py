@@ -86,8 +86,8 @@ def candidate_paths(explicit: str | None, env: Mapping[str, str]) -> list[tuple[
         if folder:
             found.append((os.path.join(folder, NAME), "PATH"))
     home = Path(env.get("HOME") or Path.home())
-    for folder in install_dirs(home, env):
-        found.append((str(folder / NAME), "install-dir"))
+    for install_dir in install_dirs(home, env):
+        found.append((str(install_dir / NAME), "install-dir"))
     result: list[tuple[str, str]] = []
     seen: set[str] = set()
     for path, source in found:

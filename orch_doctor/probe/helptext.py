@@ -94,15 +94,14 @@ def _parse(text: str, command: str) -> CommandSpec:
     if "Options" not in sections and "Flags" not in sections:
         warnings.append("no 'Options:' section found: the help layout is not recognised")
     variadic = set(re.findall(r"[\[<]([\w-]+)\.\.[\]>]", usage))
-    positionals = tuple(
-        PositionalSpec(p.name, p.type, p.description, p.required, p.name in variadic)
-        for p in positionals
-    )
     return CommandSpec(
         name=command,
         exists=True,
         usage=usage,
-        positionals=positionals,
+        positionals=tuple(
+            PositionalSpec(p.name, p.type, p.description, p.required, p.name in variadic)
+            for p in positionals
+        ),
         options=options,
         subcommands=_parse_commands(sections.get("Commands", [])),
         warnings=tuple(warnings),

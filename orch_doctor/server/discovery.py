@@ -89,7 +89,7 @@ def _arg(argv: tuple[str, ...], name: str) -> str | None:
 
 
 def _socket_inodes(entry: Path) -> set[int]:
-    inodes = set()
+    inodes: set[int] = set()
     try:
         fds = list((entry / "fd").iterdir())
     except OSError:

@@ -24,21 +24,16 @@ import httpx
 
 from orch_doctor._util import cache
 from orch_doctor._util.text import REDACTED
-from orch_doctor.matrix.recorded import fallback_routes, routes_complete
+from orch_doctor.advice import Advisory
 from orch_doctor.server.credentials import Credentials
 from orch_doctor.server.openapi import routes_from_openapi
-from orch_doctor.server.types import Finding, ServerStatus, ServerVerdict
+from orch_doctor.server.types import ServerStatus, ServerVerdict, is_loopback
 
 DEFAULT_TIMEOUT_S = 5.0
 DOC_TIMEOUT_S = 15.0  # GET /doc takes ~1-3 s on 1.18.x
 BODY_CAP = 1 << 20  # 1 MiB for small JSON answers
 DOC_CAP = 16 << 20  # the OpenAPI document is ~0.5 MB on 1.18.33
 FOREIGN_ORIGIN = "http://orch-doctor.invalid"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-CVE_ID = "cve-2026-22812"
-CVE_LINK = "https://github.com/anomalyco/opencode/security/advisories/GHSA-vxw4-wv6m-9hhh"
-# measured: no /global/health on 1.0.152 and 1.0.162; present on 1.1.11, 1.18.33
-HEALTH_SINCE = "1.1.11"
 
 FIXES: dict[str, str] = {
     "connection-refused": "start a server: opencode serve --port {port} --hostname 127.0.0.1",
@@ -284,7 +279,7 @@ def server_models(
 def models_from_providers(data: Any) -> set[str] | None:
     if not isinstance(data, dict) or not isinstance(data.get("providers"), list):
         return None
-    found = set()
+    found: set[str] = set()
     for provider in data["providers"]:
         if not isinstance(provider, dict) or not isinstance(provider.get("id"), str):
             continue
@@ -318,11 +313,13 @@ async def _probe(
     generation: str | None = None
     routes: frozenset[str] | None = None
     doc_checked = False
+    health_route: bool | None = None
 
     if health.status == 200 and isinstance(data, dict) and "healthy" in data:
         version = data.get("version") if isinstance(data.get("version"), str) else None
         version_source = "GET /global/health"
         generation = "1.x"
+        health_route = True
     else:
         status = await _get(client, f"{base}/api/status", timeout_s, credentials)
         _check_status(status, credentials, "/api/status", allow_5xx=True)
@@ -353,29 +350,19 @@ async def _probe(
                 )
             generation = "1.x"
             cors_any = cors_any or _cors_any(doc)
-            if "GET /global/health" not in routes:
-                version_source = (
-                    f"unknown — inferred older than {HEALTH_SINCE}: the server has no "
-                    "GET /global/health (measured absent on 1.0.152 and 1.0.162, present from "
-                    f"{HEALTH_SINCE}) and exposes no version route"
-                )
-            else:
-                version_source = "unknown: the server exposes no version"
+            health_route = "GET /global/health" in routes
+            version_source = (
+                "unknown: the server exposes no version"
+                if health_route
+                else "unknown: the server has no GET /global/health and no version route"
+            )
 
     routes_source = "GET /doc" if routes is not None else None
     if want_routes and not doc_checked:
         routes = await _routes(base, client, timeout_s, credentials, version, use_cache)
         routes_source = "GET /doc" if routes is not None else None
-    if routes is not None and version and not routes_complete(routes):
-        stand_in = fallback_routes(version)
-        if stand_in is not None:
-            routes_source = (
-                f"recorded from a real {stand_in[0]} server: this server's OpenAPI document is "
-                f"incomplete ({len(routes)} routes, no GET /session)"
-            )
-            routes = stand_in[1]
     directory = await _directory(base, client, timeout_s, credentials)
-    findings = _findings(base, version, auth, cors_any)
+    findings = _findings(base, auth)
     who = f"OpenCode {version}" if version else "OpenCode, version unknown"
     return ServerStatus(
         url=base,
@@ -390,6 +377,8 @@ async def _probe(
         directory=directory,
         auth=auth,
         findings=findings,
+        cors_any_origin=cors_any,
+        health_route=health_route,
         duration_s=time.monotonic() - start,
     )
 
@@ -431,48 +420,26 @@ async def _directory(
     except _Failed:
         return None
     data = answer.json()
-    if answer.status == 200 and isinstance(data, dict) and isinstance(data.get("directory"), str):
-        return data["directory"]
+    directory = data.get("directory") if isinstance(data, dict) else None
+    if answer.status == 200 and isinstance(directory, str):
+        return directory
     return None
 
 
-def _findings(base: str, version: str | None, auth: str, cors_any: bool) -> tuple[Finding, ...]:
-    findings = []
-    old = False
-    if version:
-        from packaging.version import InvalidVersion, Version
-
-        try:
-            old = Version(version) < Version("1.0.216")
-        except InvalidVersion:
-            old = False
-    if cors_any or old:
-        evidence = (
-            "it answered a request from a foreign Origin with Access-Control-Allow-Origin: *"
-            if cors_any
-            else f"its version {version} is older than 1.0.216"
-        )
-        findings.append(
-            Finding(
-                id=CVE_ID,
-                severity="fail",
-                message="the server has no authentication and allows any web origin "
-                f"(CVE-2026-22812; {evidence})",
-                fix="upgrade the server to >= 1.0.216 and set OPENCODE_SERVER_PASSWORD",
-                evidence=CVE_LINK,
-            )
-        )
+def _findings(base: str, auth: str) -> tuple[Advisory, ...]:
+    """Security findings measured on this server. Release-specific ones (CVE-2026-22812) are
+    known issues in compat_matrix/, applied by the decision from the measured facts."""
     host = urlsplit(base).hostname or ""
-    if auth == "none" and host not in LOOPBACK_HOSTS and not host.startswith("127."):
-        findings.append(
-            Finding(
+    if auth == "none" and not is_loopback(host):
+        return (
+            Advisory(
                 id="unauthenticated-network-server",
                 severity="warn",
                 message=f"the server listens on {host}, not loopback, and demands no password",
                 fix="restart it with OPENCODE_SERVER_PASSWORD set, or bind it to 127.0.0.1",
-            )
+            ),
         )
-    return tuple(findings)
+    return ()
 
 
 # --- HTTP helpers ------------------------------------------------------------------------------

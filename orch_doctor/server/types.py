@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from orch_doctor.advice import Advisory
+
 ServerVerdict = Literal[
     "ok",
     "connection-refused",
@@ -30,26 +32,6 @@ def route_key(method: str, path: str) -> str:
 
 
 @dataclass(frozen=True)
-class Finding:
-    """A security or compatibility finding attached to a probe result."""
-
-    id: str
-    severity: Literal["info", "warn", "fail"]
-    message: str
-    fix: str | None = None
-    evidence: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "severity": self.severity,
-            "message": self.message,
-            "fix": self.fix,
-            "evidence": self.evidence,
-        }
-
-
-@dataclass(frozen=True)
 class ServerStatus:
     url: str
     verdict: ServerVerdict
@@ -65,15 +47,14 @@ class ServerStatus:
     auth: str | None = None  # "none", "basic"
     skew: str | None = None  # "same", "supported", "unsupported", "unknown"
     skew_reason: str | None = None
-    findings: tuple[Finding, ...] = ()
+    findings: tuple[Advisory, ...] = ()  # measured security findings (e.g. open on the network)
+    cors_any_origin: bool = False  # answered a foreign Origin with Access-Control-Allow-Origin
+    health_route: bool | None = None  # GET /global/health exists (None: not known)
     duration_s: float = 0.0
 
     @property
     def ok(self) -> bool:
         return self.verdict == "ok"
-
-    def has_route(self, method: str, path: str) -> bool:
-        return self.routes is not None and route_key(method, path) in self.routes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,5 +74,15 @@ class ServerStatus:
             "skew": self.skew,
             "skew_reason": self.skew_reason,
             "findings": [f.to_json() for f in self.findings],
+            "cors_any_origin": self.cors_any_origin,
+            "health_route": self.health_route,
             "duration_s": round(self.duration_s, 3),
         }
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (a URL's hostname, brackets stripped) is this machine's loopback."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orch_doctor.verify.executor import TUI_FAILURE_MARKERS
-
 #: the TUI wraps long prompts: the screen check looks for the prompt's first characters
 SCREEN_PROBE_CHARS = 24
 
@@ -55,6 +53,7 @@ def evaluate(
     session_id: str | None,
     user_texts: Sequence[str] | None,
     screen: str | None,
+    failure_markers: Sequence[str] = (),
 ) -> Confirmation:
     """Judge delivery from the session's user messages and the TUI's last screen."""
     checks: list[ConfirmCheck] = []
@@ -78,7 +77,7 @@ def evaluate(
             )
         )
     if screen is not None:
-        bad = next((m for m in TUI_FAILURE_MARKERS if m in screen), None)
+        bad = next((m for m in failure_markers if m in screen), None)
         checks.append(
             ConfirmCheck(
                 "no-session-error",

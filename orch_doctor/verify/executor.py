@@ -28,10 +28,6 @@ from orch_doctor.verify.terminal import Terminal, TerminalError
 
 HTTP_TIMEOUT_S = 10.0
 POLL_S = 0.25
-#: what the TUI shows once it is up (1.0.x … 1.18.x: the footer's key hints; measured)
-TUI_READY_MARKERS: tuple[str, ...] = ("ctrl+p", "tab agents", "tab switch agent", "Ask anything")
-#: what an attach TUI shows when its session is gone (#7149, #23344)
-TUI_FAILURE_MARKERS: tuple[str, ...] = ("Session not found",)
 
 
 @dataclass(frozen=True)
@@ -127,6 +123,15 @@ def screen_tail(screen: str, lines: int = 25) -> str:
     return "\n".join(kept[-lines:])
 
 
+def failure_markers(plan: SpawnPlan) -> tuple[str, ...]:
+    """What the plan's TUI shows when it refused what it was asked (from its tui-ready steps)."""
+    found: list[str] = []
+    for step in plan.steps:
+        if isinstance(step, WaitStep):
+            found += [m for m in step.failure_markers if m not in found]
+    return tuple(found)
+
+
 class Executor:
     """Runs one plan. ``terminal_factory`` makes the terminal for process steps."""
 
@@ -155,6 +160,7 @@ class Executor:
         self.terminal: Terminal | None = None
         self.started_ms = 0
         self.prompt: str | None = None
+        self.failure_markers: tuple[str, ...] = ()  # from the plan's tui-ready steps
         self._client: httpx.Client | None = None
 
     # --- helpers ---------------------------------------------------------------------------
@@ -215,6 +221,7 @@ class Executor:
         result = ExecutionResult()
         self.started_ms = int(time.time() * 1000)
         self.prompt = plan.request.prompt if plan.request else None
+        self.failure_markers = failure_markers(plan)
         for index, step in enumerate(plan.steps):
             begin = time.monotonic()
             try:
@@ -341,7 +348,7 @@ class Executor:
     def wait(self, step: WaitStep, values: dict[str, str]) -> str:
         params = {k: str(v) for k, v in substitute(dict(step.params), values).items()}
         checks: dict[str, Callable[[dict[str, str], dict[str, str]], str | None]] = {
-            "tui-ready": self._tui_ready,
+            "tui-ready": lambda _params, _values: self._tui_ready(step),
             "session-created": self._session_created,
             "message-stored": self._message_stored,
         }
@@ -371,7 +378,7 @@ class Executor:
         if self.terminal is None:
             return
         screen = self.screen()
-        for marker in TUI_FAILURE_MARKERS:
+        for marker in self.failure_markers:
             if marker in screen:
                 raise StepFailed(f"no {marker!r}", screen_tail(screen))
         if not self.terminal.alive():
@@ -379,11 +386,15 @@ class Executor:
             extra = self.diagnostics() if self.diagnostics is not None else ""
             raise StepFailed("the TUI to keep running", seen + (f"\n{extra}" if extra else ""))
 
-    def _tui_ready(self, params: dict[str, str], values: dict[str, str]) -> str | None:
+    def _tui_ready(self, step: WaitStep) -> str | None:
         if self.terminal is None:
             raise StepFailed("a TUI started by a process step", "no process step ran before")
+        if not step.ready_markers:
+            raise StepFailed(
+                "ready markers in the plan's step", "none (see compat_matrix/tui.toml)"
+            )
         screen = self.screen()
-        hit = next((m for m in TUI_READY_MARKERS if m in screen), None)
+        hit = next((m for m in step.ready_markers if m in screen), None)
         return f"the screen shows {hit!r}" if hit else None
 
     def _session_created(self, params: dict[str, str], values: dict[str, str]) -> str | None:

@@ -18,6 +18,8 @@ import httpx
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.steps import SpawnPlan
+from orch_doctor.errors import VerifyRefused
+from orch_doctor.matrix.model import Matrix, StrategyName
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.credentials import PASSWORD_ENV, Credentials
 from orch_doctor.server.types import ServerStatus
@@ -27,6 +29,7 @@ from orch_doctor.verify.executor import (
     Executor,
     StepFailed,
     StepReport,
+    failure_markers,
     json_path,
     user_texts,
 )
@@ -44,21 +47,13 @@ DEFAULT_TIMEOUT_S = 120.0
 CONFIRM_GRACE_S = 10.0
 
 
-class VerifyRefused(Exception):
-    """The run cannot start as asked (forced strategy not valid, no binary, ...): nothing ran."""
-
-    def __init__(self, message: str, fix: str | None = None) -> None:
-        super().__init__(message)
-        self.fix = fix
-
-
 @dataclass(frozen=True)
 class VerifyOptions:
     opencode: str | None = None
     directory: str | None = None  # default: a fresh project dir inside the run's temp dir
     model: str | None = None
     prompt: str | None = None  # default: a unique marker sentence
-    strategy: str | None = None  # force this strategy
+    strategy: StrategyName | None = None  # force this strategy
     server_url: str | None = None  # use this server instead of a throwaway one
     no_server: bool = False  # decide as if no server ran (standalone strategies)
     keep: bool = False
@@ -113,38 +108,18 @@ def default_prompt() -> str:
 
 
 def force_plan(
-    strategy: str,
+    strategy: StrategyName,
     caps: Capabilities,
     server: ServerStatus | None,
     request: SpawnRequest,
-    matrix: Any,
+    matrix: Matrix,
 ) -> Decision:
-    """The plan of ``strategy`` even when the matrix demoted (or forbade) it for a known issue.
+    """The plan of ``strategy`` even when the matrix demoted (or forbade) it for a known issue:
+    the decision's own entry point with ``force``. Its flags must still exist
+    (PlanValidationError otherwise)."""
+    from orch_doctor.decide.decision import decide
 
-    Its flags must still exist: plan validation raises PlanValidationError otherwise.
-    """
-    from orch_doctor.decide.decision import issue_applies
-    from orch_doctor.decide.plan import build_plan
-
-    version = caps.version.parsed if caps.version else None
-    hits = [i for i in matrix.issues if strategy in i.affects and issue_applies(i, caps, version)]
-    entry = matrix.strategy(strategy)
-    needs_server = entry.needs_server if entry is not None else strategy != "standalone-prompt"
-    plan = build_plan(
-        strategy,
-        caps,
-        request,
-        server_url=server.url if (server is not None and needs_server) else None,
-        workarounds={i.workaround for i in hits if i.workaround},
-        auth=bool(server and server.auth == "basic"),
-    )
-    return Decision(
-        strategy=strategy,
-        reasons=(f"forced with --strategy {strategy}",),
-        rejected={},
-        warnings=tuple(f"known issue {i.id}: {i.title} ({i.evidence})" for i in hits),
-        plan=plan,
-    )
+    return decide(caps, server, request, matrix, force=strategy)
 
 
 def run_verify(
@@ -177,7 +152,12 @@ def run_verify(
         project = Path(options.directory or (run_dir / "project")).absolute()
         project.mkdir(parents=True, exist_ok=True)
         prompt = options.prompt or default_prompt()
-        request = SpawnRequest(directory=str(project), model=options.model, prompt=prompt)
+        request = SpawnRequest(
+            directory=str(project),
+            model=options.model,
+            prompt=prompt,
+            server_url=options.server_url if not options.no_server else None,
+        )
 
         matrix = load_matrix(list(options.matrix_files))
         if options.strategy:  # refuse a forced strategy whose flags do not exist before starting
@@ -334,7 +314,11 @@ def _confirm(
                 )
         screen = executor.screen() if executor.terminal is not None else None
         confirmation = evaluate(
-            prompt=prompt, session_id=session_id, user_texts=texts, screen=screen
+            prompt=prompt,
+            session_id=session_id,
+            user_texts=texts,
+            screen=screen,
+            failure_markers=failure_markers(plan),
         )
         if confirmation.verified or time.monotonic() >= end:
             return confirmation

@@ -1,0 +1,210 @@
+"""The rules the decision applies, as pure functions of measured facts and matrix data.
+
+Each returns why something does not hold (a sentence for people) or ``None``; none reads prose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.matrix.model import KnownIssue, Matrix, Strategy
+from orch_doctor.probe.types import Capabilities
+from orch_doctor.server.types import ServerStatus, is_loopback
+
+
+def command_label(command: str) -> str:
+    """How a person types the command: ``opencode`` or ``opencode attach``."""
+    return "opencode" if command == "root" else f"opencode {command}"
+
+
+def client_version(caps: Capabilities) -> Any:
+    """The binary's version as a packaging Version, or None."""
+    if caps.version is None or caps.version.text is None:
+        return None
+    return caps.version.parsed
+
+
+def server_version(server: ServerStatus | None) -> Any:
+    from packaging.version import InvalidVersion, Version
+
+    if server is None or not server.version:
+        return None
+    try:
+        return Version(server.version)
+    except InvalidVersion:
+        return None
+
+
+def version_text(caps: Capabilities) -> str:
+    return caps.version.text if caps.version and caps.version.text else "?"
+
+
+def same_directory(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def missing_requirements(
+    strategy: Strategy,
+    caps: Capabilities,
+    server: ServerStatus | None,
+    request: SpawnRequest,
+) -> list[str]:
+    """Every requirement of ``strategy`` this OpenCode/server/request does not meet."""
+    missing: list[str] = []
+    for command, options in strategy.commands.items():
+        spec = caps.command(command)
+        if not spec.exists:
+            missing.append(f"`{command_label(command)}` does not exist in this release")
+            continue
+        absent = [f"--{o}" for o in options if o not in spec.options]
+        if absent:
+            missing.append(f"`{command_label(command)}` has no {', '.join(absent)}")
+    if strategy.needs_server:
+        if server is None:
+            missing.append("no OpenCode server given (--server URL)")
+        elif not server.ok:
+            missing.append(f"server {server.url} is not usable: {server.verdict}")
+        elif server.routes is None:
+            missing.append(
+                f"the routes of server {server.url} are unknown (no OpenAPI document): "
+                "a route is never assumed from a 200"
+            )
+        else:
+            absent_routes = [r for r in strategy.routes if r not in server.routes]
+            if absent_routes:
+                missing.append(f"server {server.url} has no {', '.join(absent_routes)}")
+        local = server is None or is_loopback(urlsplit(server.url).hostname)
+        if strategy.needs_local_server and not local:
+            missing.append("the server is not on this machine, so it cannot share the data dir")
+    if strategy.model == "flag" and request.model and "model" not in caps.command("root").options:
+        missing.append("a model was requested but `opencode` has no --model")
+    return missing
+
+
+def issue_applies(
+    issue: KnownIssue,
+    caps: Capabilities,
+    server: ServerStatus | None,
+    request: SpawnRequest | None = None,
+) -> bool:
+    """Whether ``issue`` concerns this OpenCode (and server, and request).
+
+    A server-side issue is matched against the server's version when it reports one (else the
+    client's: usually the same install), or detected from a measured server fact.
+    """
+    version = client_version(caps)
+    if issue.side == "server":
+        if issue.detected_by == "cors-any-origin" and server is not None and server.cors_any_origin:
+            return True
+        version = server_version(server) or version
+    if version is None:
+        return False
+    if not issue.specifier().contains(version, prereleases=True):
+        return False
+    if issue.when_command:
+        spec = caps.command(issue.when_command)
+        if not spec.exists:
+            return False
+        if issue.when_option and issue.when_option not in spec.options:
+            return False
+    if issue.when_server_directory == "other":
+        if server is None or not server.directory or request is None:
+            return False
+        if same_directory(server.directory, request.directory):
+            return False
+    return True
+
+
+def applicable_issues(
+    matrix: Matrix,
+    caps: Capabilities,
+    server: ServerStatus | None,
+    request: SpawnRequest | None = None,
+) -> list[KnownIssue]:
+    return [i for i in matrix.issues if issue_applies(i, caps, server, request)]
+
+
+def model_problem(model: str | None) -> str | None:
+    """OpenCode takes a model as provider/model (both in --model and in the API body)."""
+    if model is None:
+        return None
+    provider, sep, model_id = model.partition("/")
+    if not sep or not provider.strip() or not model_id.strip() or " " in provider:
+        return f"the model {model!r} is not of the form provider/model"
+    return None
+
+
+def newer_major(caps: Capabilities, matrix: Matrix) -> str | None:
+    """Why a release of a major the matrix does not know (or a 2.x-looking CLI) gets no plan."""
+    version = client_version(caps)
+    major = getattr(version, "major", None)
+    root = caps.command("root")
+    looks_2x = "server" in root.options and not caps.command("attach").exists
+    if major is not None and major not in matrix.policy.known_majors:
+        known = ", ".join(f"{m}.x" for m in matrix.policy.known_majors)
+        return (
+            f"OpenCode {version_text(caps)} is a major release this matrix does not know "
+            f"(known: {known})"
+            + ("; its CLI has no `attach` and the root takes --server" if looks_2x else "")
+        )
+    if major is None and looks_2x:
+        return (
+            "this OpenCode looks like a 2.x release (no `attach`, the root takes --server), "
+            "which the matrix does not know"
+        )
+    return None
+
+
+def blocked_range(caps: Capabilities, matrix: Matrix) -> str | None:
+    """Why every strategy is refused when the version is in a blocked range of the policy."""
+    version = client_version(caps)
+    entry = matrix.policy.blocked_entry(version) if version is not None else None
+    if entry is None:
+        return None
+    return (
+        f"OpenCode {version_text(caps)} is blocked by the version policy ({entry.versions}): "
+        f"{entry.reason} ({entry.evidence})"
+    )
+
+
+def below_minimum(caps: Capabilities, matrix: Matrix) -> str | None:
+    """A release older than the matrix's minimum supported one still gets a plan, with this."""
+    from packaging.version import Version
+
+    version = client_version(caps)
+    minimum = matrix.policy.minimum
+    if version is None or minimum is None or not version < Version(minimum):
+        return None
+    why = f" ({matrix.policy.minimum_evidence})" if matrix.policy.minimum_evidence else ""
+    return f"OpenCode {version_text(caps)} is older than the minimum supported {minimum}{why}"
+
+
+def help_disagreements(caps: Capabilities, matrix: Matrix) -> list[str]:
+    """Where the version string and the detected flags disagree (the flags win)."""
+    from packaging.version import Version
+
+    version = client_version(caps)
+    if version is None:
+        return []
+    found = []
+    for expected in matrix.capabilities:
+        if expected.command not in caps.commands:
+            continue  # not probed (the doctor reads only what the decision needs)
+        spec = caps.command(expected.command)
+        present = spec.exists and (expected.option is None or expected.option in spec.options)
+        what = f"`{command_label(expected.command)}`"
+        if expected.option:
+            what += f" --{expected.option}"
+        if version >= Version(expected.since) and not present:
+            found.append(
+                f"version {version_text(caps)} should have {what} (from {expected.since}: "
+                f"{expected.evidence}) but its help does not show it"
+            )
+        elif expected.absent_through and version <= Version(expected.absent_through) and present:
+            found.append(
+                f"version {version_text(caps)} should not have {what} (absent up to "
+                f"{expected.absent_through}) but its help shows it"
+            )
+    return found

@@ -1,0 +1,37 @@
+"""What every check is: an id and a title declared once, and a function of the shared context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from orch_doctor.doctor.context import DoctorContext
+from orch_doctor.doctor.types import CheckResult, CheckStatus
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check found; the runner adds the check's id, title and duration."""
+
+    status: CheckStatus
+    summary: str
+    details: tuple[str, ...] = ()
+    fix: str | None = None  # required for warn and fail
+
+
+def verdict(status: CheckStatus, summary: str, *details: str, fix: str | None = None) -> Verdict:
+    return Verdict(status, summary, tuple(details), fix)
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    judge: Callable[[DoctorContext], Verdict]
+    timeout_s: float = 60.0
+
+    def run(self, ctx: DoctorContext) -> CheckResult:
+        found = self.judge(ctx)
+        return CheckResult(
+            self.id, self.title, found.status, found.summary, found.details, found.fix
+        )

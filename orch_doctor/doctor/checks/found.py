@@ -1,0 +1,36 @@
+"""Check `opencode-found`: OpenCode installed."""
+
+from __future__ import annotations
+
+from orch_doctor.doctor.checks.base import Check, Verdict, verdict
+from orch_doctor.doctor.context import DoctorContext
+
+
+def judge(ctx: DoctorContext) -> Verdict:
+    caps = ctx.capabilities.get()
+    finding = caps.finding
+    if finding is None or finding.chosen is None:
+        problem = finding.problem if finding else "OpenCode not found"
+        fix = finding.fix if finding and finding.fix else "npm install -g opencode-ai"
+        candidates = finding.candidates if finding else ()
+        details = [f"{c.source}: {c.path}: {c.problem}" for c in candidates if c.problem]
+        return verdict("fail", problem or "not found", *details, fix=fix)
+    chosen = finding.chosen
+    details = [f"runs {chosen.path} ({finding.reason})"]
+    if chosen.resolved and chosen.resolved != chosen.path:
+        details.append(f"resolves to {chosen.resolved}")
+    if finding.shadowed:
+        hidden = [
+            f"{c.path} ({c.source}, version {c.version or 'unknown'})" for c in finding.shadowed
+        ]
+        return verdict(
+            "warn",
+            f"{chosen.path} shadows {len(hidden)} other OpenCode install(s)",
+            *details,
+            *(f"hidden: {h}" for h in hidden),
+            fix=f"remove the installs you do not use, or set OPENCODE_BIN={chosen.path}",
+        )
+    return verdict("pass", f"{chosen.path}", *details)
+
+
+CHECK = Check("opencode-found", "OpenCode installed", judge)

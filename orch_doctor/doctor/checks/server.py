@@ -1,0 +1,72 @@
+"""Check `server`: OpenCode server."""
+
+from __future__ import annotations
+
+from orch_doctor.doctor.checks.base import Check, Verdict, verdict
+from orch_doctor.doctor.context import DoctorContext
+
+
+def judge(ctx: DoctorContext) -> Verdict:
+    server = ctx.server.get()
+    if server is None:
+        if ctx.policy.require_server:
+            return verdict(
+                "fail",
+                f"no server given or running, and the policy ({ctx.policy.source}) requires one",
+                fix="opencode serve --port 4096 --hostname 127.0.0.1",
+            )
+        return verdict("skip", "no server given (--server URL) and none running here")
+    if not server.ok:
+        named = bool(ctx.server_url or ctx.policy.require_server)
+        return verdict(
+            "fail" if named else "warn",
+            f"{server.url}: {server.verdict}: {server.summary}",
+            fix=server.fix,
+        )
+    from orch_doctor.server.probe import compare_versions
+
+    caps = ctx.capabilities.get()
+    client = caps.version.text if caps.version else None
+    skew, skew_reason = compare_versions(client, server.version)
+    details = [
+        f"identity: {server.summary}",
+        f"version source: {server.version_source}",
+        f"auth: {server.auth}",
+        f"routes: {len(server.routes) if server.routes is not None else 'unknown'}"
+        + (f" ({server.routes_source})" if server.routes_source else ""),
+        f"skew: {skew} — {skew_reason}",
+    ]
+    if ctx.server_discovered:
+        details.insert(0, "found running on this machine")
+    found = ctx.server_advisories()
+    errors = [a for a in found if a.severity == "error"]
+    if errors and not ctx.policy.allow_insecure_server:
+        first = errors[0]
+        return verdict(
+            "fail",
+            f"{server.url}: {first.message}",
+            *details,
+            *(f"evidence: {a.evidence}" for a in errors if a.evidence),
+            fix=(first.fix or "") + "   (or allow_insecure_server = true in the policy)",
+        )
+    details += [f"{a.severity}: {a.message}" for a in found if a.severity == "info"]
+    warnings = [a for a in found if a.severity == "warn"] + errors
+    if warnings:
+        return verdict(
+            "warn",
+            f"{server.url}: {warnings[0].message}",
+            *details,
+            fix=warnings[0].fix or "see details",
+        )
+    if skew == "unsupported":
+        return verdict(
+            "warn",
+            f"{server.url}: {skew_reason}",
+            *details,
+            fix=f"run the server with the CLI's release: npm install -g "
+            f"opencode-ai@{client} && opencode serve",
+        )
+    return verdict("pass", f"{server.url}: {server.summary}", *details)
+
+
+CHECK = Check("server", "OpenCode server", judge)
