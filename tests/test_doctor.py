@@ -59,9 +59,11 @@ def test_json_with_a_real_server(
     real_servers: Callable[..., RealServer], tmp_path: Path, cache_dir: Path,
 ) -> None:  # fmt: skip
     server = real_servers(version)
+    # a 1.0.x attach TUI works in the server's directory: spawn there (elsewhere is refused)
+    directory = server.directory if version == "1.0.152" else tmp_path
     code, data = doctor_json(
         "--opencode", str(opencode_release(version)), "--server", server.url,
-        "--dir", str(tmp_path), "--model", "opencode/big-pickle",
+        "--dir", str(directory), "--model", "opencode/big-pickle",
     )  # fmt: skip
     assert data["decision"]["strategy"] == strategy
     assert data["server"]["url"] == server.url

@@ -37,8 +37,10 @@ def test_plan_with_a_real_server(
 ) -> None:
     server = real_servers(version)
     binary = str(opencode_release(version))
+    # a 1.0.x attach TUI works in the server's directory: spawn there (elsewhere is refused)
+    directory = server.directory if version == "1.0.152" else tmp_path / "my project"
     code, data = plan(
-        ["--dir", str(tmp_path / "my project"), "--prompt", "héllo wörld", "--model",
+        ["--dir", str(directory), "--prompt", "héllo wörld", "--model",
          "opencode/big-pickle", "--server", server.url, "--opencode", binary],
     )  # fmt: skip
     assert code == 0 and data["strategy"] == strategy

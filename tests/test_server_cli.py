@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from orch_doctor.cli import server as server_cmd
+from orch_doctor.matrix.recorded import stored_capabilities
 from orch_doctor.server.discovery import DEFAULT_URL, candidate_urls, find_server_processes
 from tests.support import fake_server as fs
 
@@ -61,7 +62,8 @@ CASES: dict[str, tuple[Callable[[], AbstractContextManager[str]], str]] = {
 @pytest.fixture(autouse=True)
 def no_cli_probe(monkeypatch: pytest.MonkeyPatch) -> None:
     # the installed CLI's version is not what these tests are about: no opencode process
-    monkeypatch.setattr(server_cmd, "_client_version", lambda opencode: "1.18.33")
+    caps = stored_capabilities("1.18.33")
+    monkeypatch.setattr(server_cmd, "_client_capabilities", lambda opencode: caps)
 
 
 def run(args: list[str], password: str | None = PASSWORD) -> tuple[int, str]:

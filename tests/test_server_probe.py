@@ -10,11 +10,17 @@ from collections.abc import Callable
 
 import pytest
 
+from orch_doctor.decide.advice import server_advisories
+from orch_doctor.matrix.load import load_matrix
+from orch_doctor.matrix.recorded import stored_capabilities
 from orch_doctor.server.credentials import Credentials
 from orch_doctor.server.probe import compare_versions, probe_server, probe_servers
 from orch_doctor.server.types import ServerStatus
 from tests.support import fake_server as fs
 from tests.support.opencode import RealServer
+
+MATRIX = load_matrix(overrides=False)
+CVE = "server-unauthenticated-cve-2026-22812"
 
 PASSWORD = "pw-Sup3r-secret-6789"
 NEEDED = {
@@ -70,16 +76,20 @@ def test_real_1_0_152_is_opencode_version_unknown_with_cve(
     assert status.routes is not None and status.routes >= NEEDED
     assert "GET /global/health" not in status.routes
     assert status.skew == "unknown"
-    cve = [f for f in status.findings if f.id == "cve-2026-22812"]
-    assert cve and cve[0].severity == "fail" and "Access-Control-Allow-Origin" in cve[0].message
+    assert status.health_route is False and status.cors_any_origin  # measured, not judged
+    # the matrix reads them: CVE-2026-22812 (a security error), and the version's upper bound
+    found = {a.id: a for a in server_advisories(status, stored_capabilities("1.0.152"), MATRIX)}
+    assert found[CVE].severity == "error" and found[CVE].evidence
+    assert "inferred older than 1.1.11" in found["server-version-inferred"].message
 
 
 def test_password_does_not_protect_an_old_server(real_servers: Callable[..., RealServer]) -> None:
     # measured: 1.0.152 ignores OPENCODE_SERVER_PASSWORD (auth came later)
     server = real_servers("1.0.152", password=PASSWORD)
     status = probe_server(server.url)
-    assert status.verdict == "ok"
-    assert any(f.id == "cve-2026-22812" for f in status.findings)
+    assert status.verdict == "ok" and status.cors_any_origin
+    found = server_advisories(status, stored_capabilities("1.18.33"), MATRIX)
+    assert any(a.id == CVE for a in found)
 
 
 @pytest.mark.parametrize("version", ["1.0.152", "1.18.33"])
@@ -95,8 +105,8 @@ def test_cli_json(real_servers: Callable[..., RealServer], version: str) -> None
     if version == "1.18.33":
         assert data["version"] == "1.18.33" and proc.returncode == 0
     else:
-        assert data["version"] is None and "inferred" in data["version_source"]
-        assert any(f["id"] == "cve-2026-22812" for f in data["findings"])
+        assert data["version"] is None and data["health_route"] is False
+        assert any(a["id"] == CVE and a["severity"] == "error" for a in data["advisories"])
         assert proc.returncode == 1  # the security finding fails
 
 
@@ -274,11 +284,12 @@ def test_session_exists_for_a_directory(real_servers: Callable[..., RealServer])
 def test_unauthenticated_server_off_loopback_is_a_warning() -> None:
     from orch_doctor.server.probe import _findings
 
-    (finding,) = _findings("http://10.1.2.3:4096", "1.18.33", "none", cors_any=False)
+    (finding,) = _findings("http://10.1.2.3:4096", "none")
     assert finding.id == "unauthenticated-network-server" and finding.severity == "warn"
     assert finding.fix and "OPENCODE_SERVER_PASSWORD" in finding.fix
-    assert _findings("http://10.1.2.3:4096", "1.18.33", "basic", cors_any=False) == ()
-    assert _findings("http://127.0.0.1:4096", "1.18.33", "none", cors_any=False) == ()
+    assert _findings("http://10.1.2.3:4096", "basic") == ()
+    assert _findings("http://127.0.0.1:4096", "none") == ()
+    assert _findings("http://[::1]:4096", "none") == ()
 
 
 @pytest.mark.parametrize("version", ["1.0.152", "1.18.33"])

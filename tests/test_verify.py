@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +36,16 @@ def print_wall_times() -> Iterator[None]:
     yield
     for name, wall in sorted(WALL_TIMES.items()):
         print(f"\nverify wall time {name}: {wall:.1f}s")
+
+
+@pytest.fixture(autouse=True)
+def own_tmux_folder(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test's tmux sockets live in a folder of its own (TMUX_TMPDIR), so that the
+    clean-up checks see only what this test started, whatever else runs on the machine."""
+    folder = tempfile.mkdtemp(prefix="odv-")
+    monkeypatch.setenv("TMUX_TMPDIR", folder)
+    yield
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def tmux_sockets() -> set[str]:

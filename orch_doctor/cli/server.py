@@ -8,6 +8,7 @@ import click
 
 from orch_doctor.advice import Advisory
 from orch_doctor.cli.common import EXIT_FAILED, EXIT_OK, config_error, emit_json, format_option
+from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
 
 
@@ -50,7 +51,6 @@ def server(
     from orch_doctor.errors import MatrixError
     from orch_doctor.matrix.load import load_matrix
     from orch_doctor.matrix.recorded import with_recorded_routes
-    from orch_doctor.probe.binary import start_decision_probe
     from orch_doctor.server.credentials import credentials_from_env
     from orch_doctor.server.probe import probe_servers
 
@@ -60,7 +60,7 @@ def server(
 
         urls = tuple(candidate_urls())
     credentials = credentials_from_env(password_env=password_env)
-    caps = start_decision_probe(opencode).result()
+    caps = _client_capabilities(opencode)
     client_version = caps.version.text if caps.version else None
     statuses = probe_servers(
         urls,
@@ -111,6 +111,12 @@ def server(
     failed = any(not s.ok or any(a.severity == "error" for a in advice[s.url]) for s in shown)
     failed = failed or any(exists is not True for exists in sessions.values())
     sys.exit(EXIT_FAILED if failed or (not discovered and not shown) else EXIT_OK)
+
+
+def _client_capabilities(opencode: str | None) -> Capabilities:
+    from orch_doctor.probe.binary import start_decision_probe
+
+    return start_decision_probe(opencode).result()
 
 
 def render(
