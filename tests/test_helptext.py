@@ -8,8 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orch_doctor._util.text import strip_ansi
 from orch_doctor.matrix.recorded import load_help_texts, stored_capabilities, stored_releases
-from orch_doctor.probe.helptext import parse_help, parse_root_commands, strip_ansi
+from orch_doctor.probe.helptext import parse_help, parse_root_commands
 
 # Hand-checked against the raw texts in compat_matrix/help/<version>/ (the flag column of each
 # "Options:" section). Commands a release does not have are absent here and must not exist.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.verify.confirm import evaluate, screen_probe
 from orch_doctor.verify.executor import json_path, substitute, unfilled, user_texts
@@ -72,3 +74,27 @@ def test_evaluate_prompt_missing_or_no_session() -> None:
 def test_screen_probe_uses_first_line_prefix() -> None:
     assert screen_probe("a" * 50 + "\nsecond") == "a" * 24
     assert screen_probe("  short\n") == "short"
+
+
+def test_pty_screen_is_emulated_not_the_raw_text(tmp_path: Path) -> None:
+    # colour changes between words and a cursor jump that overwrites: a raw-text "screen"
+    # sees 'tab   agents' and both versions; a terminal shows 'tab agents' and the last one
+    import time
+
+    from orch_doctor.verify.terminal import PtyTerminal
+
+    script = (
+        "printf '\\033[38;5;8mtab\\033[0m \\033[1magents\\033[0m\\n"
+        "OpenCode 0.0.0\\033[5D1.18.33\\n'; sleep 5"
+    )
+    terminal = PtyTerminal()
+    terminal.start(["sh", "-c", script], cwd=str(tmp_path), env={"PATH": "/usr/bin:/bin"})
+    try:
+        deadline = time.monotonic() + 10
+        while "1.18.33" not in terminal.capture() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        screen = terminal.capture()
+    finally:
+        terminal.close()
+    assert "tab agents" in screen
+    assert "OpenCode 1.18.33" in screen and "0.0.0" not in screen

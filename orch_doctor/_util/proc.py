@@ -126,13 +126,13 @@ def collect(
             if truncated:
                 break
     if timed_out or truncated:
-        kill_group(proc)
+        _stop(proc)
     else:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             timed_out = True
-            kill_group(proc)
+            _stop(proc)
     proc.stdout.close()
     proc.stderr.close()
     return CaptureResult(
@@ -144,18 +144,6 @@ def collect(
         truncated=truncated,
         duration_s=time.monotonic() - start,
     )
-
-
-def run_many(
-    commands: Mapping[str, Sequence[str]],
-    *,
-    timeout_s: float,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    env: Mapping[str, str] | None = None,
-    cwd: str | None = None,
-) -> dict[str, CaptureResult]:
-    """Run several commands at once (threads; the children do the work)."""
-    return start_many(commands, timeout_s=timeout_s, max_bytes=max_bytes, env=env, cwd=cwd).result()
 
 
 def start_many(
@@ -191,21 +179,44 @@ def start_many(
     return done
 
 
-def kill_group(proc: subprocess.Popen[bytes], grace_s: float = KILL_GRACE_S) -> None:
-    """SIGTERM the child's process group, then SIGKILL what is left after ``grace_s``."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
+def kill_group(pid: int, grace_s: float = KILL_GRACE_S) -> None:
+    """SIGTERM the process group led by ``pid``, SIGKILL what is left after ``grace_s``.
+
+    A process that leads no group of its own is killed alone. The one way orch-doctor stops
+    what it started (probes, servers, terminals)."""
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    if pgid != pid:  # not a group leader: only the process itself
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        _reap(pid)
         try:
-            proc.wait(timeout=grace_s)
-            # the leader is gone; make sure the rest of the group is too
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
             return
-        except subprocess.TimeoutExpired:
-            continue
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    kill_group(proc.pid)
     with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace_s)
+        proc.wait(timeout=KILL_GRACE_S)
 
 
 def _exec_error(exc: OSError) -> str:

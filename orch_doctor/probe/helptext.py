@@ -13,11 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from orch_doctor._util.text import strip_ansi
 from orch_doctor.probe.types import CommandSpec, OptionSpec, PositionalSpec
 
-# CSI sequences (including malformed ones like ESC [ 3 8 ; 5 ; BEL m seen on 1.0.x), OSC, 2-byte
-_ANSI = re.compile(r"\x1b\[[^@-~\x1b]{0,32}[@-~]?|\x1b\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)?|\x1b.?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SECTION = re.compile(r"^(Commands|Positionals|Options|Arguments|Flags):\s*$")
 _FLAG_TOKEN = re.compile(r"-{1,2}[A-Za-z0-9][A-Za-z0-9_.-]*")
 # "  -s, --session   text": flags, then two spaces (or the end) before the description
@@ -33,12 +31,6 @@ _BLOCK_CHARS = frozenset("█▀▄░▒▓▌▐■▪▬─━│┃┌┐└
 #: indentation past the first flag column that still counts as a new option line ("      --x")
 _FLAG_COLUMN_SLACK = 6
 MAX_LINE = 4000  # longer lines are cut (bounded work per line)
-
-
-def strip_ansi(text: str) -> str:
-    """Remove terminal escape sequences and control characters (keeps newlines and tabs)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", _ANSI.sub("", text)).expandtabs(8)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from orch_doctor.probe.helptext import strip_ansi
+from orch_doctor._util.text import strip_ansi
 from orch_doctor.probe.types import VersionInfo
 
 # a whole line that looks like a version: "1.18.33", "v0.5.29", "0.0.0-dev-202609212252"

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
-import signal
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
+
+from orch_doctor._util.proc import kill_group
 
 TMUX_TIMEOUT_S = 10.0
 COLUMNS = 200
@@ -33,10 +32,6 @@ PTY_KEYS: dict[str, bytes] = {
     "C-c": b"\x03",
     "BSpace": b"\x7f",
 }
-
-_ANSI = re.compile(
-    rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_]|[()][0-9A-Za-z])"
-)
 
 
 class TerminalError(RuntimeError):
@@ -53,8 +48,6 @@ class Terminal(Protocol):
     def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None: ...
 
     def alive(self) -> bool: ...
-
-    def pids(self) -> list[int]: ...
 
     def attach_hint(self) -> str: ...
 
@@ -146,9 +139,6 @@ class TmuxTerminal:
         except TerminalError:
             return False
 
-    def pids(self) -> list[int]:
-        return [self._pane_pid] if self._pane_pid else []
-
     def attach_hint(self) -> str:
         return f"tmux -L {self.socket} attach -t {self.name}"
 
@@ -157,22 +147,25 @@ class TmuxTerminal:
             with contextlib.suppress(TerminalError):
                 self._run("kill-server", check=False)
         if self._pane_pid:
-            kill_group(self._pane_pid)
+            kill_group(self._pane_pid, grace_s=3.0)
         with contextlib.suppress(OSError):
             tmux_socket_path(self.socket).unlink()
         self._started = False
 
 
 class PtyTerminal:
-    """A pseudo-terminal driven by this process; the "screen" is the printed text, unescaped."""
-
-    MAX_BUFFER = 256 * 1024
+    """A pseudo-terminal driven by this process. Its screen is what a VT100 emulator (pyte)
+    shows after the bytes the program printed: cursor moves and erases are applied, so a
+    readiness or failure marker means the same as on a tmux pane."""
 
     def __init__(self) -> None:
+        import pyte
+
         self.name = "pty"
         self._proc: subprocess.Popen[bytes] | None = None
         self._master: int | None = None
-        self._buffer = bytearray()
+        self._screen = pyte.Screen(COLUMNS, ROWS)
+        self._stream = pyte.ByteStream(self._screen)
         self._lock = threading.Lock()
         self._reader: threading.Thread | None = None
 
@@ -214,15 +207,11 @@ class PtyTerminal:
             if not chunk:
                 return
             with self._lock:
-                self._buffer += chunk
-                if len(self._buffer) > self.MAX_BUFFER:
-                    del self._buffer[: len(self._buffer) - self.MAX_BUFFER]
+                self._stream.feed(chunk)
 
     def capture(self) -> str:
         with self._lock:
-            raw = bytes(self._buffer)
-        text = _ANSI.sub(b" ", raw).decode("utf-8", "replace")
-        lines = [line.rstrip() for line in text.replace("\r", "\n").split("\n")]
+            lines = [line.rstrip() for line in self._screen.display]
         return "\n".join(line for line in lines if line.strip())
 
     def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
@@ -235,16 +224,13 @@ class PtyTerminal:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def pids(self) -> list[int]:
-        return [self._proc.pid] if self._proc else []
-
     def attach_hint(self) -> str:
         pid = self._proc.pid if self._proc else "?"
         return f"no tmux: the TUI runs in a pseudo-terminal of this process (pid {pid})"
 
     def close(self) -> None:
         if self._proc is not None:
-            kill_group(self._proc.pid)
+            kill_group(self._proc.pid, grace_s=3.0)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=5)
         master, self._master = self._master, None
@@ -253,33 +239,3 @@ class PtyTerminal:
                 os.close(master)
         if self._reader is not None:
             self._reader.join(timeout=2)
-
-
-def kill_group(pid: int, grace_s: float = 3.0) -> None:
-    """SIGTERM the process group led by ``pid``, SIGKILL what is left after ``grace_s``."""
-    try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        return
-    if pgid != pid:  # not a group leader: only the process itself
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-        _reap(pid)
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    _reap(pid)
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)

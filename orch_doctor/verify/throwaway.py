@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from orch_doctor.verify.terminal import kill_group
+from orch_doctor._util.proc import kill_group
 
 TMPDIR_ENV = "ORCH_DOCTOR_TMPDIR"
 TEMP_PREFIX = "orch-doctor-verify-"
@@ -81,7 +81,7 @@ class ThrowawayServer:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            kill_group(self.process.pid)
+            kill_group(self.process.pid, grace_s=3.0)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
 
