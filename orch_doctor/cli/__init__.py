@@ -38,12 +38,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
             module_name, attr = self.lazy[cmd_name].split(":")
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:  # a subcommand not built yet
-                if exc.name != module_name:
-                    raise
-                return None
+            module = importlib.import_module(module_name)
             command = getattr(module, attr)
             assert isinstance(command, click.Command)
             return command
@@ -66,6 +61,19 @@ def main(ctx: click.Context, /, **options: Any) -> None:
     """
     if ctx.invoked_subcommand is None:
         doctor_cmd = main.get_command(ctx, "doctor")
-        if doctor_cmd is None:
-            raise click.UsageError("the doctor report is not available in this build")
+        assert doctor_cmd is not None
         ctx.invoke(doctor_cmd, **options)
+        return
+    # the root's options are the doctor report's: before a subcommand they would be ignored
+    given = [
+        param.opts[0]
+        for param in main.params
+        if param.name
+        and ctx.get_parameter_source(param.name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if given:
+        raise click.UsageError(
+            f"{', '.join(given)} before `{ctx.invoked_subcommand}` would be ignored: the options "
+            "before a subcommand are the doctor report's; give the subcommand's own options "
+            f"after its name (orch-doctor {ctx.invoked_subcommand} --help)"
+        )

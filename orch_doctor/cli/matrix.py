@@ -11,9 +11,8 @@ from orch_doctor.cli.common import (
     EXIT_OK,
     config_error,
     emit_json,
-    format_option,
-    matrix_option,
 )
+from orch_doctor.cli.options import format_option, matrix_option
 
 
 def _load(matrix_files: tuple[str, ...]):  # type: ignore[no-untyped-def]

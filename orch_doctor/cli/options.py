@@ -1,4 +1,4 @@
-"""Options of the doctor report, shared by the root group and the ``doctor`` subcommand."""
+"""Options shared by the commands, each defined once here."""
 
 from __future__ import annotations
 
@@ -9,13 +9,59 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-FORMATS = ("text", "json", "junit", "github")
+DOCTOR_FORMATS = ("text", "json", "junit", "github")
+
+
+def opencode_option(help: str = "OpenCode binary to use (default: discover).") -> Callable[[F], F]:
+    return click.option("--opencode", "opencode", metavar="PATH", help=help)
+
+
+def format_option(*formats: str) -> Callable[[F], F]:
+    """``--format`` (default text); the doctor also offers junit and github."""
+    choices = formats or ("text", "json")
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default="text",
+        show_default=True,
+        help="Output format: " + ", ".join(choices) + " (json follows the shipped JSON Schema).",
+    )
+
+
+def matrix_option() -> Callable[[F], F]:
+    return click.option(
+        "--matrix",
+        "matrix_files",
+        metavar="FILE",
+        multiple=True,
+        help="Extra compat_matrix TOML merged over the shipped data (repeatable).",
+    )
+
+
+def timeout_option(default: float, help: str, minimum: float = 0.05) -> Callable[[F], F]:
+    return click.option(
+        "--timeout",
+        "timeout_s",
+        type=click.FloatRange(min=minimum),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
+def model_option(help: str = "Model the agent should use.") -> Callable[[F], F]:
+    return click.option("--model", metavar="PROVIDER/MODEL", help=help)
+
+
+def refresh_option() -> Callable[[F], F]:
+    return click.option("--refresh", is_flag=True, help="Ignore cached probe results.")
 
 
 def doctor_options(func: F) -> F:
     """Apply the doctor's options (innermost last) to a click command or group."""
-    decorators = [
-        click.option("--opencode", "opencode", metavar="PATH", help="OpenCode binary to use."),
+    decorators: list[Callable[[F], F]] = [
+        opencode_option(),
         click.option("--server", "server", metavar="URL", help="OpenCode server to check."),
         click.option(
             "--no-discover",
@@ -23,28 +69,15 @@ def doctor_options(func: F) -> F:
             help="Do not look for OpenCode servers running here when --server is not given.",
         ),
         click.option("--dir", "directory", metavar="DIR", help="Directory the agent works in."),
-        click.option("--model", metavar="PROVIDER/MODEL", help="Model the agent should use."),
-        click.option(
-            "--format",
-            "output_format",
-            type=click.Choice(FORMATS),
-            default="text",
-            show_default=True,
-            help="Output format.",
-        ),
+        model_option(),
+        format_option(*DOCTOR_FORMATS),
         click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1)."),
         click.option("-v", "--verbose", is_flag=True, help="Show details of every check."),
-        click.option("--refresh", is_flag=True, help="Ignore cached probe results."),
+        refresh_option(),
         click.option(
             "--policy", metavar="FILE", help="Policy file (default: pyproject/.orch-doctor.toml)."
         ),
-        click.option(
-            "--matrix",
-            "matrix_files",
-            metavar="FILE",
-            multiple=True,
-            help="Extra compat_matrix TOML merged over the shipped data (repeatable).",
-        ),
+        matrix_option(),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)

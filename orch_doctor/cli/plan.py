@@ -12,8 +12,13 @@ from orch_doctor.cli.common import (
     EXIT_OK,
     config_error,
     emit_json,
+)
+from orch_doctor.cli.options import (
     format_option,
     matrix_option,
+    model_option,
+    opencode_option,
+    refresh_option,
 )
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.steps import HttpStep, ProcessStep
@@ -21,7 +26,7 @@ from orch_doctor.decide.steps import HttpStep, ProcessStep
 
 @click.command()
 @click.option("--dir", "directory", required=True, metavar="DIR", help="Directory of the agent.")
-@click.option("--model", metavar="PROVIDER/MODEL", help="Model the agent should use.")
+@model_option()
 @click.option("--prompt", metavar="TEXT", help="Prompt to deliver.")
 @click.option(
     "--prompt-file",
@@ -30,8 +35,8 @@ from orch_doctor.decide.steps import HttpStep, ProcessStep
     help="Read the prompt from FILE ('-' for stdin).",
 )
 @click.option("--server", "server_url", metavar="URL", help="OpenCode server to use.")
-@click.option("--opencode", metavar="PATH", help="OpenCode binary (default: discover).")
-@click.option("--refresh", is_flag=True, help="Ignore cached probe results.")
+@opencode_option()
+@refresh_option()
 @matrix_option()
 @format_option()
 def plan(

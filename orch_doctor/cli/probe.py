@@ -8,26 +8,14 @@ from typing import Any
 
 import click
 
+from orch_doctor.cli.options import format_option, opencode_option, timeout_option
 from orch_doctor.probe.types import BinaryCandidate, BinaryFinding, Capabilities
 
 
 @click.command()
-@click.option("--opencode", metavar="PATH", help="OpenCode binary to probe (default: discover).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(min=0.1),
-    default=20.0,
-    show_default=True,
-    help="Seconds each OpenCode call may take.",
-)
+@opencode_option("OpenCode binary to probe (default: discover).")
+@format_option()
+@timeout_option(20.0, "Seconds each OpenCode call may take.", minimum=0.1)
 def probe(opencode: str | None, output_format: str, timeout_s: float) -> None:
     """Find OpenCode, read its version and parse every subcommand's flags."""
     from orch_doctor.probe.binary import probe_installed

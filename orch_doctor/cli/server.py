@@ -7,21 +7,15 @@ import sys
 import click
 
 from orch_doctor.advice import Advisory
-from orch_doctor.cli.common import EXIT_FAILED, EXIT_OK, config_error, emit_json, format_option
+from orch_doctor.cli.common import EXIT_FAILED, EXIT_OK, config_error, emit_json
+from orch_doctor.cli.options import format_option, opencode_option, timeout_option
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
 
 
 @click.command()
 @click.argument("urls", nargs=-1, metavar="[URL]...")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(min=0.05),
-    default=5.0,
-    show_default=True,
-    help="Seconds for each phase (connect, read).",
-)
+@timeout_option(5.0, "Seconds for each phase (connect, read).")
 @click.option(
     "--password-env",
     default="OPENCODE_SERVER_PASSWORD",
@@ -29,7 +23,7 @@ from orch_doctor.server.types import ServerStatus
     metavar="VAR",
     help="Environment variable holding the server password (never pass it as an argument).",
 )
-@click.option("--opencode", metavar="PATH", help="Installed CLI to compare versions with.")
+@opencode_option("Installed CLI to compare versions with (default: discover).")
 @click.option("--no-routes", is_flag=True, help="Skip reading the OpenAPI document.")
 @click.option("--session", "session_id", metavar="ID", help="Also check that this session exists.")
 @click.option(

@@ -16,6 +16,13 @@ from typing import Any
 
 import click
 
+from orch_doctor.cli.options import (
+    format_option,
+    matrix_option,
+    model_option,
+    opencode_option,
+    timeout_option,
+)
 from orch_doctor.matrix.model import STRATEGY_NAMES, strategy_name
 
 EXIT_VERIFIED = 0
@@ -28,14 +35,14 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 @click.command()
-@click.option("--opencode", metavar="PATH", help="OpenCode binary (default: discover).")
+@opencode_option()
 @click.option(
     "--dir",
     "directory",
     metavar="DIR",
     help="Directory of the agent (default: a fresh temp project dir).",
 )
-@click.option("--model", metavar="PROVIDER/MODEL", help="Model to request.")
+@model_option("Model to request.")
 @click.option("--prompt", metavar="TEXT", help="Prompt to deliver (default: a unique marker).")
 @click.option(
     "--strategy",
@@ -50,27 +57,14 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
     "data dir only reads the result.",
 )
 @click.option("--keep", is_flag=True, help="Leave the TUI, server and temp dir for inspection.")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(min=0.1),
-    default=120.0,
-    show_default=True,
-    help="Overall time limit in seconds.",
-)
+@timeout_option(120.0, "Overall time limit in seconds.", minimum=0.1)
 @click.option(
     "--terminal",
     type=click.Choice(["tmux", "pty"]),
     help="Terminal for the TUI (default: tmux when installed, else a pseudo-terminal).",
 )
-@click.option("--matrix", "matrix_files", metavar="FILE", multiple=True, help="Extra matrix TOML.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@matrix_option()
+@format_option()
 def verify(
     opencode: str | None,
     directory: str | None,
