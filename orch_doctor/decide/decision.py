@@ -189,6 +189,7 @@ def _build(
         workarounds={i.workaround for i in hits if i.workaround},
         auth=bool(server and server.auth == "basic"),
         tui=matrix.tui_screen(rules.client_version(caps)),
+        terminal=strategy.terminal,
     )
 
 

@@ -100,6 +100,7 @@ def build_plan(
     auth: bool = False,
     binary: str | None = None,
     tui: TuiScreen | None = None,
+    terminal: bool = True,
 ) -> SpawnPlan:
     """The exact steps of ``strategy`` for this OpenCode and request; validated before return."""
     opencode = binary or caps.binary_path or "opencode"
@@ -121,6 +122,7 @@ def build_plan(
         workarounds=frozenset(workarounds),
         secret_env=(PASSWORD_ENV,) if auth else (),
         tui=tui,
+        terminal=terminal,
     )
     steps = builders[strategy](build)
     plan = SpawnPlan(strategy=strategy, steps=tuple(steps), server_url=server_url, request=request)
@@ -139,6 +141,7 @@ class _Build:
     workarounds: frozenset[str]
     secret_env: tuple[str, ...]
     tui: TuiScreen | None
+    terminal: bool  # the strategy's process runs in a terminal (compat_matrix: strategy.terminal)
 
 
 def _title(request: SpawnRequest) -> str:
@@ -233,6 +236,7 @@ def _attach_session_api(b: _Build) -> list[Step]:
         command="attach",
         description="attach a TUI to the session" + from_dir,
         cwd=b.request.directory,
+        terminal=b.terminal,
         secret_env=b.secret_env,
     )
     return _on_a_created_session(b, process)
@@ -248,6 +252,7 @@ def _attach_tui_api(b: _Build) -> list[Step]:
             command="attach",
             description="attach a TUI to the server",
             cwd=request.directory,
+            terminal=b.terminal,
             secret_env=b.secret_env,
         ),
         _tui_ready(b),
@@ -289,6 +294,7 @@ def _standalone_session(b: _Build) -> list[Step]:
         command="root",
         description="open the session in a standalone TUI",
         cwd=b.request.directory,
+        terminal=b.terminal,
     )
     return _on_a_created_session(b, process)
 
@@ -307,6 +313,7 @@ def _standalone_prompt(b: _Build) -> list[Step]:
             command="root",
             description="start a standalone TUI with the prompt",
             cwd=request.directory,
+            terminal=b.terminal,
         ),
         _tui_ready(b),
     ]
