@@ -48,8 +48,15 @@ def get_capabilities(
 ) -> Capabilities:
     """Discover and probe the installed OpenCode: what the decision needs, cached by binary
     identity (the same cache entry the doctor uses)."""
+    from orch_doctor.matrix import identify_published
+
     return start_decision_probe(
-        opencode, env, timeout_s=timeout_s, use_cache=use_cache, refresh=refresh
+        opencode,
+        env,
+        timeout_s=timeout_s,
+        use_cache=use_cache,
+        refresh=refresh,
+        known=None if refresh else identify_published,
     ).result()
 
 

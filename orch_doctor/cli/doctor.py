@@ -33,11 +33,14 @@ def doctor(
     matrix_files: tuple[str, ...],
 ) -> None:
     """Will spawning OpenCode agents work here, how, and if not, what exactly to do."""
-    from orch_doctor.probe.binary import start_decision_probe
-
     # the OpenCode calls start first (only what they need is imported so far): everything
     # below overlaps with them
-    capabilities = start_decision_probe(opencode, refresh=refresh)
+    from orch_doctor.matrix import identify_published
+    from orch_doctor.probe.binary import start_decision_probe
+
+    capabilities = start_decision_probe(
+        opencode, refresh=refresh, known=None if refresh else identify_published
+    )
     from orch_doctor.doctor.context import DoctorOptions
 
     options = DoctorOptions(

@@ -21,6 +21,14 @@ def probe(opencode: str | None, output_format: str, timeout_s: float) -> None:
     from orch_doctor.probe.binary import probe_installed
 
     caps = probe_installed(opencode, timeout_s=timeout_s)
+    if caps.binary_path is not None:  # measured anyway; say when it is a published release
+        from dataclasses import replace
+
+        from orch_doctor.matrix import identify_published
+
+        known = identify_published(caps.binary_path)
+        if known is not None:
+            caps = replace(caps, identified_as=known.identified_as)
     if output_format == "json":
         click.echo(json.dumps(probe_json(caps), indent=2))
     else:
@@ -78,6 +86,8 @@ def render_text(caps: Capabilities) -> None:
     console.print(f"[bold]OpenCode[/] {escape(vtext)}  {escape(str(caps.binary_path))}")
     if finding is not None and finding.reason:
         console.print(escape(f"  chosen because: {finding.reason}"))
+    if caps.identified_as:
+        console.print(f"  {escape(caps.identified_as)}")
     if version is not None and version.problem:
         console.print(f"  [yellow]![/] version: {escape(version.problem)}")
     if finding is not None:

@@ -108,9 +108,10 @@ def server(
 
 
 def _client_capabilities(opencode: str | None) -> Capabilities:
+    from orch_doctor.matrix import identify_published
     from orch_doctor.probe.binary import start_decision_probe
 
-    return start_decision_probe(opencode).result()
+    return start_decision_probe(opencode, known=identify_published).result()
 
 
 def render(

@@ -72,12 +72,14 @@ class DoctorContext:
         )
 
     def _probe_binary(self) -> Capabilities:
+        from orch_doctor.matrix import identify_published
         from orch_doctor.probe.binary import start_decision_probe
 
         return start_decision_probe(
             self.options.opencode,
             timeout_s=self.options.probe_timeout_s,
             refresh=self.options.refresh,
+            known=None if self.options.refresh else identify_published,
         ).result()
 
     def _probe_server(self) -> ServerStatus | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from orch_doctor.matrix.location import compat_matrix_dir
 from orch_doctor.probe.capabilities import capabilities_from_help
-from orch_doctor.probe.types import PROBED_COMMANDS, Capabilities, HelpText
+from orch_doctor.probe.types import PROBED_COMMANDS, Capabilities, HelpText, RecordedProbe
 from orch_doctor.server.types import ServerStatus
 
 
@@ -118,5 +120,66 @@ def with_recorded_routes(server: ServerStatus) -> ServerStatus:
         routes_source=(
             f"recorded from a real {stand_in[0]} server: this server's OpenAPI document is "
             f"incomplete ({len(server.routes)} routes, no GET /session)"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published release's linux/darwin binary as recorded in help/<version>/meta.toml."""
+
+    version: str
+    platform: str
+    size: int
+    sha256: str
+
+
+def published_binaries() -> dict[int, list[Published]]:
+    """Recorded binaries by size (the cheap first test before hashing)."""
+    by_size: dict[int, list[Published]] = {}
+    for version in stored_releases():
+        meta = release_meta(version)
+        binary = meta.get("binary")
+        if not isinstance(binary, dict):
+            continue
+        size, digest = binary.get("size"), binary.get("sha256")
+        if isinstance(size, int) and isinstance(digest, str) and len(digest) == 64:
+            platform = str(binary.get("platform", "linux-x64"))
+            by_size.setdefault(size, []).append(Published(version, platform, size, digest))
+    return by_size
+
+
+def identify_binary(path: str) -> RecordedProbe | None:
+    """The recorded help of the published release ``path`` is byte-identical to, or None.
+
+    Hashes the file that actually runs (an npm launcher script is resolved to its platform
+    binary where that can be told for certain; otherwise nothing is identified), and only when
+    its size is that of a recorded release."""
+    from orch_doctor.probe.identity import file_sha256, file_size, launcher_target
+
+    target = launcher_target(path)
+    if target is None:
+        target = os.path.realpath(path)
+    size = file_size(target)
+    candidates = published_binaries().get(size or -1, [])
+    if not candidates:
+        return None
+    try:
+        digest = file_sha256(target)
+    except OSError:
+        return None
+    match = next((c for c in candidates if c.sha256 == digest), None)
+    if match is None:
+        return None
+    texts = load_help_texts(match.version)
+    version_output = stored_version_output(match.version)
+    if "root" not in texts or version_output is None:
+        return None
+    return RecordedProbe(
+        version_output=version_output,
+        help={name: t.text for name, t in texts.items()},
+        identified_as=(
+            f"identical to published {match.version} ({match.platform}, sha256 "
+            f"{digest[:12]}…): its recorded help is its help"
         ),
     )

@@ -7,7 +7,7 @@ child gets no server secret (help and version need none).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from orch_doctor._util import cache
@@ -21,6 +21,7 @@ from orch_doctor.probe.types import (
     BinaryCandidate,
     Capabilities,
     HelpText,
+    RecordedProbe,
 )
 
 DEFAULT_TIMEOUT_S = 20.0
@@ -68,22 +69,48 @@ def start_probe(
     env: Mapping[str, str] | None = None,
     use_cache: bool = False,
     refresh: bool = False,
+    known: Callable[[str], RecordedProbe | None] | None = None,
 ) -> Once[Capabilities]:
-    """:func:`probe_binary`, with the OpenCode calls started before this returns."""
+    """:func:`probe_binary`, with the OpenCode calls started before this returns.
+
+    ``known`` may identify the binary without running it (a later stage's knowledge, e.g. the
+    digests of published releases); its answer is used and cached like a probe's."""
     identity = binary_identity(path) if use_cache else None
     key = {"identity": identity, "commands": list(commands)}
     if identity is not None and not refresh:
         cached = cache.load("probe", key)
-        if cached is not None:
-            texts = {
-                name: HelpText(command=name, text=str(item.get("text", "")))
-                for name, item in cached.get("help", {}).items()
-            }
+        if cached is not None and isinstance(cached.get("help"), dict):
             from orch_doctor.probe.capabilities import capabilities_from_help
 
-            return done(
-                capabilities_from_help(texts, str(cached.get("version", "")), binary_path=path)
+            texts = {
+                name: HelpText(command=name, text=str(item.get("text", "")))
+                for name, item in cached["help"].items()
+                if isinstance(item, dict)
+            }
+            caps = capabilities_from_help(texts, str(cached.get("version", "")), binary_path=path)
+            identified = cached.get("identified_as")
+            return done(replace(caps, identified_as=identified) if identified else caps)
+    recorded = known(path) if known is not None else None
+    if recorded is not None:
+        from orch_doctor.probe.capabilities import capabilities_from_help
+
+        texts = {
+            name: HelpText(command=name, text=text)
+            for name, text in recorded.help.items()
+            if name in commands or name == "root"
+        }
+        caps = capabilities_from_help(texts, recorded.version_output, binary_path=path)
+        if identity is not None:
+            cache.store(
+                "probe",
+                key,
+                {
+                    "version": recorded.version_output,
+                    "help": {name: {"text": t.text} for name, t in texts.items()},
+                    "identified_as": recorded.identified_as,
+                },
             )
+        return done(replace(caps, identified_as=recorded.identified_as))
     runs: dict[str, list[str]] = {"version": [path, "--version"]}
     runs.update({cmd: help_argv(path, cmd) for cmd in commands})
     running = start_many(runs, timeout_s=timeout_s, max_bytes=HELP_MAX_BYTES, env=child_env(env))
@@ -130,6 +157,7 @@ def start_probe_installed(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     use_cache: bool = False,
     refresh: bool = False,
+    known: Callable[[str], RecordedProbe | None] | None = None,
 ) -> Once[Capabilities]:
     """:func:`probe_installed`, with every OpenCode call started before this returns."""
     finding = discover(opencode, env)
@@ -137,7 +165,7 @@ def start_probe_installed(
         return done(Capabilities(binary_path=None, version=None, commands={}, finding=finding))
     probing = start_probe(
         finding.chosen.path, commands=commands, timeout_s=timeout_s, env=env,
-        use_cache=use_cache, refresh=refresh,
+        use_cache=use_cache, refresh=refresh, known=known,
     )  # fmt: skip
     versions = start_shadowed_versions(finding.shadowed, timeout_s, env, use_cache and not refresh)
 
@@ -162,13 +190,14 @@ def start_decision_probe(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     use_cache: bool = True,
     refresh: bool = False,
+    known: Callable[[str], RecordedProbe | None] | None = None,
 ) -> Once[Capabilities]:
     """The probe the decision needs: version plus the root and ``attach`` help (run/serve are
     not used by any strategy), cached by binary identity — one cache entry shared by the
     doctor, ``select_strategy`` and ``verify``."""
     return start_probe_installed(
         opencode, env, commands=DECISION_COMMANDS, timeout_s=timeout_s, use_cache=use_cache,
-        refresh=refresh,
+        refresh=refresh, known=known,
     )  # fmt: skip
 
 

@@ -158,6 +158,16 @@ class BinaryFinding:
 
 
 @dataclass(frozen=True)
+class RecordedProbe:
+    """What a probe would read from a binary, known without running it: ``--version`` output
+    and help texts by command, with how it was known."""
+
+    version_output: str
+    help: Mapping[str, str]
+    identified_as: str
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What the installed OpenCode offers, as detected from the binary itself."""
 
@@ -166,6 +176,8 @@ class Capabilities:
     commands: Mapping[str, CommandSpec]
     warnings: tuple[str, ...] = ()
     finding: BinaryFinding | None = None
+    #: "identical to published 1.18.33 (...)" when known by digest, without running it
+    identified_as: str | None = None
 
     def command(self, name: str) -> CommandSpec:
         return self.commands.get(name) or CommandSpec(name=name, exists=False)
@@ -178,6 +190,7 @@ class Capabilities:
                 "version": v.text if v else None,
                 "version_raw": v.raw if v else None,
                 "release": bool(v and v.release),
+                "identified_as": self.identified_as,
             },
             "commands": {name: spec.to_json() for name, spec in self.commands.items()},
             "warnings": list(self.warnings),

@@ -19,6 +19,8 @@ def judge(ctx: DoctorContext) -> Verdict:
     details = [f"runs {chosen.path} ({finding.reason})"]
     if chosen.resolved and chosen.resolved != chosen.path:
         details.append(f"resolves to {chosen.resolved}")
+    if caps.identified_as:
+        details.append(caps.identified_as)
     if finding.shadowed:
         hidden = [
             f"{c.path} ({c.source}, version {c.version or 'unknown'})" for c in finding.shadowed
