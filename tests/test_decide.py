@@ -301,3 +301,19 @@ def test_attach_tui_is_refused_when_the_server_serves_another_directory() -> Non
     assert decision.plan is not None
     tui_calls = [s for s in decision.plan.steps if getattr(s, "path", "").startswith("/tui/")]  # type: ignore[union-attr]
     assert tui_calls and all(not s.query for s in tui_calls)  # the TUI is in the server's dir
+
+
+def test_decision_states_its_evidence_for_the_exact_release() -> None:
+    from orch_doctor.probe.types import VersionInfo
+
+    caps = stored_capabilities("1.18.33")
+    verified = decide(caps, None, REQUEST, MATRIX)
+    assert any(r.startswith("verified on a real OpenCode 1.18.33") for r in verified.reasons)
+    assert verified.advisory("not-verified") is None
+    # a release between two verified ones: not verified, the nearest ones are named
+    between = replace(caps, version=VersionInfo(raw="1.18.30", text="1.18.30", release=True))
+    decision = decide(between, None, REQUEST, MATRIX)
+    note = decision.advisory("not-verified")
+    assert note is not None and note.severity == "info" and note.message in decision.reasons
+    assert "not verified on OpenCode 1.18.30; nearest verified: " in note.message
+    assert "1.18.33, same strategy" in note.message

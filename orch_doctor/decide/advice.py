@@ -137,7 +137,7 @@ def verification_advisory(matrix: Matrix, caps: Capabilities, strategy: str) -> 
         None,
     )
     if record is None:
-        return None
+        return _nearest_verified(matrix, release, strategy)
     when = f"{record.date}, orch-doctor {record.orch_doctor_version}"
     if record.outcome == "verified":
         return Advisory(
@@ -156,6 +156,38 @@ def verification_advisory(matrix: Matrix, caps: Capabilities, strategy: str) -> 
             evidence="compat_matrix/verified.toml",
         )
     return None
+
+
+def _nearest_verified(matrix: Matrix, release: str | None, strategy: str) -> Advisory | None:
+    """No record for this exact release: the nearest releases below and above it where
+    ``strategy`` was verified."""
+    from packaging.version import InvalidVersion, Version
+
+    if release is None:
+        return None
+    try:
+        wanted = Version(release)
+    except InvalidVersion:
+        return None
+    verified = []
+    for v in matrix.verifications:
+        if v.strategy != strategy or v.outcome != "verified":
+            continue
+        try:
+            verified.append(Version(v.release))
+        except InvalidVersion:
+            continue
+    below = max((v for v in verified if v < wanted), default=None)
+    above = min((v for v in verified if v > wanted), default=None)
+    near = " and ".join(str(v) for v in (below, above) if v is not None)
+    return Advisory(
+        NOT_VERIFIED,
+        "info",
+        f"{strategy} is not verified on OpenCode {release}"
+        + (f"; nearest verified: {near}, same strategy" if near else "; verified on no release"),
+        fix=f"run `orch-doctor verify` here to prove {strategy} on this release",
+        evidence="compat_matrix/verified.toml",
+    )
 
 
 def request_advisories(strategy: Strategy, request: SpawnRequest) -> list[Advisory]:

@@ -158,11 +158,12 @@ def decide(
         first: list[Advisory] = []
         if named_server_down and not cand.strategy.needs_server:
             first.append(_standalone_instead(server, request))
+        # the evidence for this exact release is a reason (verified, or the nearest verified)
         record = advice.verification_advisory(matrix, caps, name)
-        verified = [record.message] if record and record.id == advice.VERIFIED else []
+        evidence = [record.message] if record and record.id != advice.VERIFY_FAILED else []
         return Decision(
             strategy=name,
-            reasons=(*_reasons(cand, server), *verified),
+            reasons=(*_reasons(cand, server), *evidence),
             rejected=rejected,
             advisories=tuple(first + advisories + _chosen_advisories(cand, caps, request, matrix)),
             plan=plan,
