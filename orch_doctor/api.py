@@ -85,6 +85,7 @@ def select_strategy(
     matrix: Matrix | None = None,
     matrix_files: Sequence[str] = (),
     allowed_strategies: Collection[str] | None = None,
+    allow_standalone: bool = False,
     refresh: bool = False,
     env: Mapping[str, str] | None = None,
     capabilities: Capabilities | None = None,
@@ -107,4 +108,11 @@ def select_strategy(
         creds = credentials or credentials_from_env(env)
         client = caps.version.text if caps.version else None
         server = get_server_status(server_url, credentials=creds, client_version=client)
-    return decide(caps, server, request, matrix, allowed_strategies=allowed_strategies)
+    return decide(
+        caps,
+        server,
+        request,
+        matrix,
+        allowed_strategies=allowed_strategies,
+        allow_standalone=allow_standalone,
+    )

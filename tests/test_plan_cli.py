@@ -76,3 +76,26 @@ def test_plan_none_exits_1(opencode_release: Callable[[str], Path], tmp_path: Pa
     env = {**os.environ, "PATH": ""}
     code, data = plan(["--dir", str(tmp_path), "--opencode", str(tmp_path / "missing")], env)
     assert code == 1 and data["strategy"] == "none" and data["fix"]
+
+
+def test_a_named_server_that_is_down_means_no_plan_unless_standalone_is_allowed(
+    opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    binary = str(opencode_release("1.18.33"))
+    dead = "http://127.0.0.1:9"
+    args = ["--dir", str(tmp_path), "--prompt", "hi", "--server", dead, "--opencode", binary]
+    code, data = plan(args)
+    assert code == 1 and data["strategy"] == "none" and data["steps"] == []
+    assert data["reasons"][0].startswith(f"the server you named ({dead}) cannot be used")
+    assert "connection-refused" in data["reasons"][0]
+    assert data["fix"] and "opencode serve" in data["fix"]
+    assert "--allow-standalone" in data["rejected"]["standalone-prompt"]
+    # asked for: the substitute, said first
+    code, data = plan([*args, "--allow-standalone"])
+    assert code == 0 and data["strategy"] == "standalone-prompt"
+    assert data["warnings"][0]["id"] == "standalone-instead-of-server"
+    text = subprocess.run(
+        [sys.executable, "-m", "orch_doctor", "plan", *args, "--allow-standalone"],
+        capture_output=True, text=True, timeout=180,
+    ).stdout.splitlines()  # fmt: skip
+    assert "cannot be used" in text[0] and "standalone" in text[0]

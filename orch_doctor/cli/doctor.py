@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 def doctor(
     opencode: str | None,
     server: str | None,
+    allow_standalone: bool,
     no_discover: bool,
     directory: str | None,
     model: str | None,
@@ -46,6 +47,7 @@ def doctor(
     options = DoctorOptions(
         opencode=opencode,
         server_url=server,
+        allow_standalone=allow_standalone,
         discover=not no_discover,
         directory=directory,
         model=model,

@@ -54,6 +54,15 @@ def model_option(help: str = "Model the agent should use.") -> Callable[[F], F]:
     return click.option("--model", metavar="PROVIDER/MODEL", help=help)
 
 
+def allow_standalone_option() -> Callable[[F], F]:
+    return click.option(
+        "--allow-standalone",
+        is_flag=True,
+        help="When the --server given cannot be used, accept a standalone TUI instead "
+        "(said first); without it that is no plan.",
+    )
+
+
 def refresh_option() -> Callable[[F], F]:
     return click.option("--refresh", is_flag=True, help="Ignore cached probe results.")
 
@@ -63,6 +72,7 @@ def doctor_options(func: F) -> F:
     decorators: list[Callable[[F], F]] = [
         opencode_option(),
         click.option("--server", "server", metavar="URL", help="OpenCode server to check."),
+        allow_standalone_option(),
         click.option(
             "--no-discover",
             is_flag=True,

@@ -14,12 +14,14 @@ from orch_doctor.cli.common import (
     emit_json,
 )
 from orch_doctor.cli.options import (
+    allow_standalone_option,
     format_option,
     matrix_option,
     model_option,
     opencode_option,
     refresh_option,
 )
+from orch_doctor.decide.advice import STANDALONE_INSTEAD
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.steps import HttpStep, ProcessStep
 
@@ -35,6 +37,7 @@ from orch_doctor.decide.steps import HttpStep, ProcessStep
     help="Read the prompt from FILE ('-' for stdin).",
 )
 @click.option("--server", "server_url", metavar="URL", help="OpenCode server to use.")
+@allow_standalone_option()
 @opencode_option()
 @refresh_option()
 @matrix_option()
@@ -45,6 +48,7 @@ def plan(
     prompt: str | None,
     prompt_file: Path | None,
     server_url: str | None,
+    allow_standalone: bool,
     opencode: str | None,
     refresh: bool,
     matrix_files: tuple[str, ...],
@@ -76,6 +80,7 @@ def plan(
         opencode=opencode,
         matrix=matrix,
         refresh=refresh,
+        allow_standalone=allow_standalone,
     )
     if output_format == "json":
         data = decision.to_json()
@@ -96,7 +101,11 @@ def render_decision(decision: Decision) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console(highlight=False)
+    # soft_wrap: a command, path or URL is never broken across lines (piped or not)
+    console = Console(highlight=False, soft_wrap=True)
+    instead = decision.advisory(STANDALONE_INSTEAD)
+    if instead is not None:
+        console.print(f"[yellow]![/] {escape(instead.message)}")
     if decision.plan is None:
         console.print("[red]✗ no spawn strategy is possible[/]")
     else:
@@ -117,6 +126,8 @@ def render_decision(decision: Decision) -> None:
         for name, why in decision.rejected.items():
             console.print(f"  {name}: {escape(why)}")
     for warning in decision.warnings:
+        if warning is instead:
+            continue
         console.print(f"[yellow]![/] {escape(warning.message)}")
         if warning.fix:
             console.print(f"    fix: {escape(warning.fix)}")

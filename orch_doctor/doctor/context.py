@@ -30,6 +30,7 @@ PROMPT_PLACEHOLDER = "<prompt>"
 class DoctorOptions:
     opencode: str | None = None
     server_url: str | None = None
+    allow_standalone: bool = False
     directory: str | None = None
     model: str | None = None
     prompt: str | None = None
@@ -119,6 +120,7 @@ class DoctorContext:
             self.request(),
             self.matrix,
             allowed_strategies=self.policy.allowed_strategies,
+            allow_standalone=self.options.allow_standalone,
         )
 
 
