@@ -18,21 +18,63 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
+from orch_doctor.advice import Advisory, Severity
 from orch_doctor.decide.decision import Decision, decide
 from orch_doctor.decide.plan import validate_plan
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.errors import PlanValidationError
+from orch_doctor.decide.steps import (
+    HttpStep,
+    KeystrokeStep,
+    ProcessStep,
+    SpawnPlan,
+    Step,
+    WaitCondition,
+    WaitStep,
+)
+from orch_doctor.errors import (
+    ConfigFileError,
+    MatrixError,
+    OrchDoctorError,
+    PlanValidationError,
+    PolicyError,
+    VerifyRefused,
+)
 from orch_doctor.matrix.load import load_matrix
-from orch_doctor.matrix.model import Matrix
+from orch_doctor.matrix.model import STRATEGY_NAMES, Matrix, StrategyName
 from orch_doctor.probe.binary import DEFAULT_TIMEOUT_S, start_decision_probe
-from orch_doctor.probe.types import Capabilities
+from orch_doctor.probe.types import Capabilities, CommandSpec, OptionSpec
 from orch_doctor.server.credentials import Credentials, credentials_from_env
 from orch_doctor.server.types import ServerStatus
 
 __all__ = [
+    "STRATEGY_NAMES",
+    "Advisory",
+    "Capabilities",
+    "CommandSpec",
+    "ConfigFileError",
+    "Credentials",
+    "Decision",
+    "HttpStep",
+    "KeystrokeStep",
+    "Matrix",
+    "MatrixError",
+    "OptionSpec",
+    "OrchDoctorError",
     "PlanValidationError",
+    "PolicyError",
+    "ProcessStep",
+    "ServerStatus",
+    "Severity",
+    "SpawnPlan",
+    "SpawnRequest",
+    "Step",
+    "StrategyName",
+    "VerifyRefused",
+    "WaitCondition",
+    "WaitStep",
     "get_capabilities",
     "get_server_status",
+    "load_matrix",
     "select_strategy",
     "validate_plan",
 ]
