@@ -88,6 +88,9 @@ def test_a_changed_binary_is_probed_as_today(
         fh.seek(-1, os.SEEK_END)
         fh.write(bytes([last[0] ^ 0xFF]))
     assert identify_published(str(copy)) is None
+    caps = start_decision_probe(str(copy), known=identify_published, use_cache=False).result()
+    assert caps.identified_as is None  # it really ran: a patched build says what it is itself
+    assert caps.version is not None and caps.version.text == RELEASE
 
 
 def test_npm_launcher_is_resolved_to_its_platform_binary(

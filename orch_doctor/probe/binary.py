@@ -7,7 +7,9 @@ child gets no server secret (help and version need none).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 
 from orch_doctor._util import cache
@@ -90,8 +92,8 @@ def start_probe(
             caps = capabilities_from_help(texts, str(cached.get("version", "")), binary_path=path)
             identified = cached.get("identified_as")
             return done(replace(caps, identified_as=identified) if identified else caps)
-    recorded = known(path) if known is not None else None
-    if recorded is not None:
+
+    def from_recorded(recorded: RecordedProbe) -> Capabilities:
         from orch_doctor.probe.capabilities import capabilities_from_help
 
         texts = {
@@ -110,10 +112,12 @@ def start_probe(
                     "identified_as": recorded.identified_as,
                 },
             )
-        return done(replace(caps, identified_as=recorded.identified_as))
-    runs: dict[str, list[str]] = {"version": [path, "--version"]}
-    runs.update({cmd: help_argv(path, cmd) for cmd in commands})
-    running = start_many(runs, timeout_s=timeout_s, max_bytes=HELP_MAX_BYTES, env=child_env(env))
+        return replace(caps, identified_as=recorded.identified_as)
+
+    def run_binary() -> Future[dict[str, CaptureResult]]:
+        runs: dict[str, list[str]] = {"version": [path, "--version"]}
+        runs.update({cmd: help_argv(path, cmd) for cmd in commands})
+        return start_many(runs, timeout_s=timeout_s, max_bytes=HELP_MAX_BYTES, env=child_env(env))
 
     def finish(results: dict[str, CaptureResult]) -> Capabilities:
         from orch_doctor.probe.capabilities import capabilities_from_help
@@ -130,7 +134,30 @@ def start_probe(
             cache.store("probe", key, {"version": version_output(version), "help": help_texts})
         return caps
 
-    return then(running, finish)
+    if known is None:
+        return then(run_binary(), finish)
+
+    # identify in a thread of its own (hashing overlaps the caller's imports); the moment the
+    # binary is not a published release, the OpenCode calls start from there
+    outcome: Future[Capabilities | Future[dict[str, CaptureResult]]] = Future()
+
+    def identify() -> None:
+        try:
+            try:
+                recorded = known(path)
+            except Exception:  # knowing it is a shortcut: any trouble means probing it
+                recorded = None
+            outcome.set_result(from_recorded(recorded) if recorded else run_binary())
+        except BaseException as exc:  # pragma: no cover - start_many does not raise
+            outcome.set_exception(exc)
+
+    threading.Thread(target=identify, name="orch-doctor-identify", daemon=True).start()
+
+    def result() -> Capabilities:
+        got = outcome.result()
+        return got if isinstance(got, Capabilities) else finish(got.result())
+
+    return Once(result)
 
 
 def probe_installed(
