@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Set up and run orch-doctor from a fresh clone. Needs only Python >= 3.11, Node/npm and git.
 
-    python3 dev.py doctor [ARGS...]   set up, then run the doctor (extra ARGS go to orch-doctor)
+    python3 dev.py doctor [ARGS...]   set up, then run the doctor on the current directory (extra
+                                      ARGS go to orch-doctor; its --dir defaults to the directory
+                                      dev.py is run from, not the repository)
     python3 dev.py test [PYTEST ARGS] set up, install the real OpenCode releases the tests use,
                                       lint (ruff check + format check), run the whole test suite:
                                       what CI runs
@@ -89,7 +91,8 @@ def cmd_doctor(args: list[str]) -> int:
         from tools.releases import NEWEST_TESTED, ensure_release
 
         env["OPENCODE_BIN"] = str(ensure_release(NEWEST_TESTED, quiet=False))
-    return run([BIN / "orch-doctor", *args], env=env, timeout_s=600, echo=False)
+    # cwd=None: the directory dev.py was run from, which orch-doctor's --dir defaults to
+    return run([BIN / "orch-doctor", *args], cwd=None, env=env, timeout_s=600, echo=False)
 
 
 def cmd_test(args: list[str]) -> int:
