@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run orch-doctor from a fresh clone. Needs only Python >= 3.11, Node/npm and git.
 
+    python3 dev.py setup              make .venv, install the real OpenCode releases the tests use
     python3 dev.py doctor [ARGS...]   set up, then run the doctor on the current directory (extra
                                       ARGS go to orch-doctor; its --dir defaults to the directory
                                       dev.py is run from, not the repository)
@@ -116,6 +117,9 @@ def pytest_code(code: int) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
     if not argv or argv[0] not in ("doctor", "test", "setup"):
         print(__doc__, file=sys.stderr)
         return 2

@@ -10,12 +10,14 @@ The cache is ``$ORCH_DOCTOR_RELEASE_CACHE`` or ``$XDG_CACHE_HOME/orch-doctor-dev
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import os
 import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 #: the releases the test suite runs for real (help fixtures cover more: compat_matrix/help/)
@@ -107,9 +109,19 @@ def _usable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def main(argv: list[str]) -> int:
-    versions = argv or list(TEST_RELEASES)
-    for version in versions:
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.releases",
+        description="Install real OpenCode releases from npm into the per-machine cache "
+        f"({cache_root()}) and print each binary's path.",
+    )
+    parser.add_argument(
+        "versions",
+        nargs="*",
+        metavar="VERSION",
+        help=f"releases to install (default: the test releases, {' '.join(TEST_RELEASES)})",
+    )
+    for version in parser.parse_args(argv).versions or TEST_RELEASES:
         print(ensure_release(version, quiet=False))
     return 0
 

@@ -146,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from orch_doctor.matrix.recorded import release_meta, stored_releases
     from tools.releases import _usable, binary_path, ensure_release
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.verify_matrix", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--release", action="append", help="only these releases (repeatable)")
     parser.add_argument("--install", action="store_true", help="install missing releases")
     parser.add_argument("--timeout", type=float, default=120.0, help="per verify run (s)")
