@@ -6,8 +6,8 @@
                                       ARGS go to orch-doctor; its --dir defaults to the directory
                                       dev.py is run from, not the repository)
     python3 dev.py test [PYTEST ARGS] set up, install the real OpenCode releases the tests use,
-                                      lint (ruff check + format check), run the whole test suite:
-                                      what CI runs
+                                      lint (ruff check + format check), type-check (mypy --strict),
+                                      run the whole test suite: what CI runs
     python3 dev.py test --fast [ARGS] set up, run only the pure suite (no real OpenCode release,
                                       nothing slow: pytest -m "not real and not slow"), in seconds;
                                       installs no release, no lint
@@ -105,6 +105,8 @@ def cmd_test(args: list[str]) -> int:
     if run([BIN / "ruff", "check", "."]) != 0:
         return 1
     if run([BIN / "ruff", "format", "--check", "."]) != 0:
+        return 1
+    if run([BIN / "mypy", "--strict", "orch_doctor", "tools", "bench", "dev.py"]) != 0:
         return 1
     return pytest_code(run([PY, "-m", "pytest", *args]))
 

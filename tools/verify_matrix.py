@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,8 +25,9 @@ if str(ROOT) not in sys.path:
 
 from orch_doctor import __version__  # noqa: E402
 from orch_doctor.decide.request import SpawnRequest  # noqa: E402
-from orch_doctor.matrix.load import Verification, read_toml  # noqa: E402
 from orch_doctor.matrix.load import merge as merge_documents  # noqa: E402
+from orch_doctor.matrix.load import read_toml  # noqa: E402
+from orch_doctor.matrix.model import Verification  # noqa: E402
 from orch_doctor.server.types import ServerStatus  # noqa: E402
 
 PLAN_STRATEGIES = (
@@ -122,19 +124,15 @@ def verify_release(version: str, binary: Path, today: str, timeout_s: float) -> 
         records[name] = Record(version, name, outcome, today, __version__, report.wall_s, note)
         print(f"{version:>9} {name:<20} {outcome:<9} {report.wall_s:5.1f}s  {note[:100]}")
 
-    base = {"opencode": str(binary), "model": "opencode/big-pickle", "timeout_s": timeout_s}
+    base = VerifyOptions(opencode=str(binary), model="opencode/big-pickle", timeout_s=timeout_s)
     for no_server, how in ((False, "chosen with a server"), (True, "chosen without a server")):
-        report = run_verify(VerifyOptions(no_server=no_server, **base))  # type: ignore[arg-type]
+        report = run_verify(replace(base, no_server=no_server))
         if report.strategy and report.strategy != "none" and report.strategy not in records:
             record(report.strategy, how, report)
     for name in allowed_strategies(version):
         if name in records:
             continue
-        options = VerifyOptions(
-            strategy=name,
-            no_server=name == "standalone-prompt",
-            **base,  # type: ignore[arg-type]
-        )
+        options = replace(base, strategy=name, no_server=name == "standalone-prompt")
         try:
             record(name, "forced (not the decision's choice)", run_verify(options))
         except VerifyRefused as exc:
