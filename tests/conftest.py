@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.support.opencode import RealServer, isolated_env, real_server  # noqa: E402
-from tools.releases import ensure_release  # noqa: E402
+from tools.releases import REFUSE_ENV, ensure_release  # noqa: E402
 
 HELP_FIXTURES = ROOT / "compat_matrix" / "help"
 
@@ -42,6 +42,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.real)
         if names & SLOW_FIXTURES:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def releases_only_for_real_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test not marked ``real`` gets no OpenCode release (nor do its child processes): one
+    that needs a release without using the fixtures above fails here, not only under --fast."""
+    if request.node.get_closest_marker("real") is None:
+        monkeypatch.setenv(REFUSE_ENV, f"{request.node.nodeid} is not marked 'real'")
 
 
 def pytest_configure(config: pytest.Config) -> None:

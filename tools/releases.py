@@ -26,6 +26,9 @@ TEST_RELEASES: tuple[str, ...] = ("0.5.29", "1.0.152", "1.0.162", "1.1.11", "1.1
 NEWEST_TESTED = "1.18.33"
 
 NPM_TIMEOUT_S = 600
+#: when set (to a reason), ensure_release refuses: the test suite sets it for every test not
+#: marked ``real``, so a test that needs a release without saying so fails, in every run
+REFUSE_ENV = "ORCH_DOCTOR_REFUSE_RELEASES"
 
 
 def cache_root() -> Path:
@@ -69,6 +72,9 @@ def ensure_release(version: str, *, quiet: bool = True) -> Path:
 
     Safe to call from several processes at once (a lock file per release).
     """
+    refused = os.environ.get(REFUSE_ENV)
+    if refused:
+        raise RuntimeError(f"OpenCode {version} refused: {refused}")
     target = binary_path(version)
     if _usable(target):
         return target
