@@ -11,7 +11,8 @@ Prints one line per figure (median over the runs), its target and whether it is 
   concurrent floor: the OpenCode calls the decision needs, all at once from a shell (reference)
   naive serial probing: version + every probed help, one after another (reference)
 
-The cold ratio is taken against the floor measured in the same run. "Warm" means the probe cache
+The cold, floor and serial figures are measured in interleaved rounds, and the cold ratio is the
+median of each cold run over the floor of its own round. "Warm" means the probe cache
 is filled; "cold" starts from an empty cache. Standard library only besides orch-doctor itself.
 """
 
@@ -59,6 +60,18 @@ def timed(fn: Callable[[], object], runs: int) -> float:
         fn()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def interleaved(fns: Sequence[Callable[[], object]], runs: int) -> list[list[float]]:
+    """Wall times of ``runs`` rounds of ``fns``, one call of each per round, so that figures
+    compared with each other see the same machine load; ``result[i]`` holds ``fns[i]``'s."""
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, out in zip(fns, samples, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return samples
 
 
 def sh(script: str, env: dict[str, str]) -> None:
@@ -153,16 +166,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise RuntimeError(f"orch-doctor exited {proc.returncode}")
 
     servers = find_server_processes()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"orch-doctor speed on OpenCode {args.release}, {os.cpu_count()} cores; medians of "
           f"{args.runs} cold/floor/serial runs, {args.warm_runs} warm CLI runs, "
-          f"{IN_PROCESS_RUNS} in-process calls", flush=True)  # fmt: skip
+          f"{IN_PROCESS_RUNS} in-process calls; load average {load}", flush=True)  # fmt: skip
     if servers:
         print(f"note: {len(servers)} OpenCode server(s) running on this machine: the default "
               "doctor's discovery finds and probes them", flush=True)  # fmt: skip
 
-    serial_s = timed(lambda: sh(serial, env), args.runs)
-    floor_s = timed(lambda: sh(floor, env), args.runs)
-    cold_s = timed(cold, args.runs)
+    floors, colds, serials = interleaved(
+        [lambda: sh(floor, env), cold, lambda: sh(serial, env)], args.runs
+    )
+    floor_s, cold_s, serial_s = map(statistics.median, (floors, colds, serials))
+    # each cold run against the floor of its own round (the load drifts between rounds)
+    ratio = statistics.median(c / f for c, f in zip(colds, floors, strict=True))
     warm_plan()  # fills the warm cache
     warm_default()
     plan_s = timed(warm_plan, args.warm_runs)
@@ -180,7 +197,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_process()
     in_process_s = timed(in_process, IN_PROCESS_RUNS)
 
-    ratio = cold_s / floor_s
     rows = [
         Row("warm `orch-doctor plan --format json`", ms(plan_s), "<= 150 ms",
             plan_s <= PLAN_TARGET_S),
