@@ -121,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="orch-doctor-bench-") as work:
+        print(render(measure(args, Path(work))))
+    return 0
+
+
+def measure(args: argparse.Namespace, work: Path) -> list[Row]:
+    """Print the header, measure every figure in ``work`` (a scratch folder) and return them."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from orch_doctor.probe.types import DECISION_COMMANDS, PROBED_COMMANDS
@@ -130,7 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     binary = str(ensure_release(args.release, quiet=False))
     q = shlex.quote(binary)
-    work = Path(tempfile.mkdtemp(prefix="orch-doctor-bench-"))
     project = work / "project"
     project.mkdir()
     env = isolated_env(work / "home")
@@ -211,8 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Row(f"naive serial ({len(PROBED_COMMANDS) + 1} calls in a row)", ms(serial_s),
             f"({serial_s / cold_s:.1f} x cold)", None),
     ]  # fmt: skip
-    print(render(rows))
-    return 0
+    return rows
 
 
 if __name__ == "__main__":
