@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
 """Set up and run orch-doctor from a fresh clone. Needs only Python >= 3.11, Node/npm and git.
 
-    python3 dev.py doctor [ARGS...]   set up, then run the doctor (extra ARGS go to orch-doctor)
+    python3 dev.py setup              make .venv, install the real OpenCode releases the tests use
+    python3 dev.py doctor [ARGS...]   set up, then run the doctor on the current directory (extra
+                                      ARGS go to orch-doctor; its --dir defaults to the directory
+                                      dev.py is run from, not the repository)
     python3 dev.py test [PYTEST ARGS] set up, install the real OpenCode releases the tests use,
-                                      lint (ruff check + format check), run the whole test suite
+                                      lint (ruff check + format check), type-check (mypy --strict),
+                                      run the whole test suite: what CI runs
+    python3 dev.py test --fast [ARGS] set up, run only the pure suite (no real OpenCode release,
+                                      nothing slow: pytest -m "not real and not slow"), in seconds;
+                                      installs no release, no lint
 
 Set-up is idempotent: a virtual environment in .venv with the project installed (editable) and
 its test dependencies. OpenCode releases go to a per-machine cache (see tools/releases.py).
@@ -16,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -28,17 +36,27 @@ PY = BIN / "python"
 STEP_TIMEOUT_S = 45 * 60
 
 
-def run(cmd: list[str], **kwargs: object) -> int:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
+#: the pure suite: no real OpenCode release, nothing that takes more than a few seconds
+FAST_MARKERS = "not real and not slow"
+
+
+def run(
+    cmd: Sequence[str | Path],
+    *,
+    cwd: Path | None = ROOT,
+    env: dict[str, str] | None = None,
+    timeout_s: float = STEP_TIMEOUT_S,
+    echo: bool = True,
+) -> int:
+    """Run ``cmd`` (echoed first unless ``echo`` is false) in ``cwd`` (the repository unless
+    told; None: the caller's current directory) and return its exit code; a step that outlives
+    ``timeout_s`` fails."""
+    if echo:
+        print("+", " ".join(str(c) for c in cmd), flush=True)
     try:
-        return subprocess.call(
-            [str(c) for c in cmd],
-            cwd=ROOT,
-            timeout=STEP_TIMEOUT_S,
-            **kwargs,  # type: ignore[arg-type]
-        )
+        return subprocess.call([str(c) for c in cmd], cwd=cwd, env=env, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        print(f"timed out after {STEP_TIMEOUT_S} s: {cmd[0]}", file=sys.stderr)
+        print(f"timed out after {timeout_s:g} s: {cmd[0]}", file=sys.stderr)
         return 1
 
 
@@ -56,7 +74,7 @@ def setup() -> None:
         stamp.touch()
 
 
-def install_releases(versions: list[str] | None = None) -> None:
+def install_releases(versions: Sequence[str] | None = None) -> None:
     sys.path.insert(0, str(ROOT))
     from tools.releases import TEST_RELEASES, ensure_release
 
@@ -74,17 +92,26 @@ def cmd_doctor(args: list[str]) -> int:
         from tools.releases import NEWEST_TESTED, ensure_release
 
         env["OPENCODE_BIN"] = str(ensure_release(NEWEST_TESTED, quiet=False))
-    return subprocess.call([BIN / "orch-doctor", *args], cwd=ROOT, env=env, timeout=600)
+    # cwd=None: the directory dev.py was run from, which orch-doctor's --dir defaults to
+    return run([BIN / "orch-doctor", *args], cwd=None, env=env, timeout_s=600, echo=False)
 
 
 def cmd_test(args: list[str]) -> int:
     setup()
+    if "--fast" in args:
+        rest = [a for a in args if a != "--fast"]
+        return pytest_code(run([PY, "-m", "pytest", "-m", FAST_MARKERS, *rest]))
     install_releases()
     if run([BIN / "ruff", "check", "."]) != 0:
         return 1
     if run([BIN / "ruff", "format", "--check", "."]) != 0:
         return 1
-    code = run([PY, "-m", "pytest", *args])
+    if run([BIN / "mypy", "--strict", "orch_doctor", "tools", "bench", "dev.py"]) != 0:
+        return 1
+    return pytest_code(run([PY, "-m", "pytest", *args]))
+
+
+def pytest_code(code: int) -> int:
     if code == 5:
         print("pytest collected no tests: that is a failure here", file=sys.stderr)
         return 1
@@ -92,6 +119,9 @@ def cmd_test(args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
     if not argv or argv[0] not in ("doctor", "test", "setup"):
         print(__doc__, file=sys.stderr)
         return 2

@@ -13,24 +13,39 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from orch_doctor.server.probe import probe_servers  # noqa: E402
-from tests.support.opencode import real_server  # noqa: E402
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout", type=float, default=2.0)
-    parser.add_argument("--release", default="1.18.33")
-    parser.add_argument("--live", type=int, default=20)
-    parser.add_argument("--refused", type=int, default=90)
-    parser.add_argument("--black-holed", type=int, default=90)
-    args = parser.parse_args()
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.servers_200",
+        description="Probe many server URLs at once (live, refused, black-holed) and compare the "
+        "wall time with the timeout.",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=2.0, help="seconds per probe phase (default %(default)s)"
+    )
+    parser.add_argument(
+        "--release", default="1.18.33", help="OpenCode release serving the live URLs"
+    )
+    parser.add_argument("--live", type=int, default=20, help="live URLs (one real server)")
+    parser.add_argument("--refused", type=int, default=90, help="URLs of closed ports")
+    parser.add_argument(
+        "--black-holed", type=int, default=90, help="URLs of sockets that never answer"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from orch_doctor.server.probe import probe_servers
+    from tests.support.opencode import real_server
 
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory()))

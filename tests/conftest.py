@@ -19,9 +19,39 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.support.opencode import RealServer, isolated_env, real_server  # noqa: E402
-from tools.releases import ensure_release  # noqa: E402
+from tools.releases import REFUSE_ENV, ensure_release  # noqa: E402
 
 HELP_FIXTURES = ROOT / "compat_matrix" / "help"
+
+
+#: fixtures that run a real OpenCode binary (installed from npm): a test using one, directly or
+#: through another fixture, is marked ``real``
+REAL_FIXTURES = frozenset({"opencode_release", "opencode_home", "opencode_env", "real_servers"})
+#: fixtures that also take more than a few seconds (each real server costs ~1 s of CPU to start,
+#: more on a loaded machine): a test using one is marked ``slow`` too
+SLOW_FIXTURES = frozenset({"real_servers"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs a real OpenCode release ``real`` (and ``slow`` where it starts
+    servers), so ``-m "not real and not slow"`` (``dev.py test --fast``) runs only the pure suite.
+    Modules that run real binaries without these fixtures set ``pytestmark`` themselves."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & REAL_FIXTURES:
+            item.add_marker(pytest.mark.real)
+        if names & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def releases_only_for_real_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test not marked ``real`` gets no OpenCode release (nor do its child processes): one
+    that needs a release without using the fixtures above fails here, not only under --fast."""
+    if request.node.get_closest_marker("real") is None:
+        monkeypatch.setenv(REFUSE_ENV, f"{request.node.nodeid} is not marked 'real'")
 
 
 def pytest_configure(config: pytest.Config) -> None:

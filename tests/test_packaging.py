@@ -8,7 +8,11 @@ import venv
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow  # builds a wheel and a virtual environment
 
 
 def test_wheel_ships_the_data_and_a_plain_install_finds_it(tmp_path: Path) -> None:

@@ -97,6 +97,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow  # waits for the 2 s time-out
 def test_hanging_binary_times_out_and_its_group_is_killed(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     binary = fake(

@@ -72,7 +72,14 @@ def run(args: list[str], password: str | None = PASSWORD) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+#: cases that wait for the time-out (twice: JSON and text): kept out of the fast suite
+WAITING = {"hangs", "black-hole", "slow-body"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.slow) if c in WAITING else c for c in sorted(CASES)],
+)
 def test_fault_verdict_exit_code_and_no_secret(case: str) -> None:
     make, verdict = CASES[case]
     with make() as url:

@@ -153,6 +153,7 @@ def test_black_hole_socket() -> None:
         assert probe(url).verdict == "read-timeout"
 
 
+@pytest.mark.slow  # ~2 s: a body trickling in until the time-out (the fast suite has hangs)
 def test_slow_body() -> None:
     with fs.fake_server({"/global/health": fs.slow_body}) as url:
         assert probe(url).verdict == "read-timeout"

@@ -24,7 +24,11 @@ from orch_doctor.errors import PlanValidationError
 from orch_doctor.verify.run import VerifyOptions, VerifyReport, run_verify
 from orch_doctor.verify.terminal import tmux_socket_path
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="/proc and tmux checks")
+pytestmark = [
+    pytest.mark.skipif(sys.platform != "linux", reason="/proc and tmux checks"),
+    pytest.mark.real,  # real releases, real servers, tmux: 5-20 s a run
+    pytest.mark.slow,
+]
 
 TIMEOUT_S = 150.0  # the machine is loaded: generous, the runs take 5-20 s
 WALL_TIMES: dict[str, float] = {}

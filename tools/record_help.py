@@ -11,9 +11,11 @@ document, GET /doc) as routes.txt, one "METHOD /path" per line.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from orch_doctor._util.proc import run_capture
@@ -95,11 +97,14 @@ def record_routes(version: str, out: Path) -> None:
     (out / "routes.txt").write_text("\n".join(sorted(routes)) + "\n", encoding="utf-8")
 
 
-def main(argv: list[str]) -> int:
-    if not argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    for version in argv:
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.record_help",
+        description="Record real OpenCode releases' help texts and server routes into "
+        "compat_matrix/help/<version>/ (installs each release from npm if needed).",
+    )
+    parser.add_argument("versions", nargs="+", metavar="VERSION", help="e.g. 1.18.34")
+    for version in parser.parse_args(argv).versions:
         out = record(version)
         if "serve" in load_commands(out):
             try:

@@ -10,12 +10,14 @@ The cache is ``$ORCH_DOCTOR_RELEASE_CACHE`` or ``$XDG_CACHE_HOME/orch-doctor-dev
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import os
 import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 #: the releases the test suite runs for real (help fixtures cover more: compat_matrix/help/)
@@ -24,6 +26,9 @@ TEST_RELEASES: tuple[str, ...] = ("0.5.29", "1.0.152", "1.0.162", "1.1.11", "1.1
 NEWEST_TESTED = "1.18.33"
 
 NPM_TIMEOUT_S = 600
+#: when set (to a reason), ensure_release refuses: the test suite sets it for every test not
+#: marked ``real``, so a test that needs a release without saying so fails, in every run
+REFUSE_ENV = "ORCH_DOCTOR_REFUSE_RELEASES"
 
 
 def cache_root() -> Path:
@@ -67,6 +72,9 @@ def ensure_release(version: str, *, quiet: bool = True) -> Path:
 
     Safe to call from several processes at once (a lock file per release).
     """
+    refused = os.environ.get(REFUSE_ENV)
+    if refused:
+        raise RuntimeError(f"OpenCode {version} refused: {refused}")
     target = binary_path(version)
     if _usable(target):
         return target
@@ -107,9 +115,19 @@ def _usable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def main(argv: list[str]) -> int:
-    versions = argv or list(TEST_RELEASES)
-    for version in versions:
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.releases",
+        description="Install real OpenCode releases from npm into the per-machine cache "
+        f"({cache_root()}) and print each binary's path.",
+    )
+    parser.add_argument(
+        "versions",
+        nargs="*",
+        metavar="VERSION",
+        help=f"releases to install (default: the test releases, {' '.join(TEST_RELEASES)})",
+    )
+    for version in parser.parse_args(argv).versions or TEST_RELEASES:
         print(ensure_release(version, quiet=False))
     return 0
 

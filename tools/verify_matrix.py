@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,19 +125,15 @@ def verify_release(version: str, binary: Path, today: str, timeout_s: float) -> 
         records[name] = Record(version, name, outcome, today, __version__, report.wall_s, note)
         print(f"{version:>9} {name:<20} {outcome:<9} {report.wall_s:5.1f}s  {note[:100]}")
 
-    base = {"opencode": str(binary), "model": "opencode/big-pickle", "timeout_s": timeout_s}
+    base = VerifyOptions(opencode=str(binary), model="opencode/big-pickle", timeout_s=timeout_s)
     for no_server, how in ((False, "chosen with a server"), (True, "chosen without a server")):
-        report = run_verify(VerifyOptions(no_server=no_server, **base))  # type: ignore[arg-type]
+        report = run_verify(replace(base, no_server=no_server))
         if report.strategy and report.strategy != "none" and report.strategy not in records:
             record(report.strategy, how, report)
     for name in allowed_strategies(version):
         if name in records:
             continue
-        options = VerifyOptions(
-            strategy=name,
-            no_server=name == "standalone-prompt",
-            **base,  # type: ignore[arg-type]
-        )
+        options = replace(base, strategy=name, no_server=name == "standalone-prompt")
         try:
             record(name, "forced (not the decision's choice)", run_verify(options))
         except VerifyRefused as exc:
@@ -148,7 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from orch_doctor.matrix.recorded import release_meta, stored_releases
     from tools.releases import _usable, binary_path, ensure_release
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.verify_matrix", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--release", action="append", help="only these releases (repeatable)")
     parser.add_argument("--install", action="store_true", help="install missing releases")
     parser.add_argument("--timeout", type=float, default=120.0, help="per verify run (s)")
