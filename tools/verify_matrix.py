@@ -27,15 +27,14 @@ from orch_doctor import __version__  # noqa: E402
 from orch_doctor.decide.request import SpawnRequest  # noqa: E402
 from orch_doctor.matrix.load import merge as merge_documents  # noqa: E402
 from orch_doctor.matrix.load import read_toml  # noqa: E402
-from orch_doctor.matrix.model import Verification  # noqa: E402
+from orch_doctor.matrix.model import (  # noqa: E402
+    PLAN_STRATEGIES,
+    Outcome,
+    StrategyName,
+    Verification,
+)
 from orch_doctor.server.types import ServerStatus  # noqa: E402
 
-PLAN_STRATEGIES = (
-    "attach-session-api",
-    "attach-tui-api",
-    "standalone-session",
-    "standalone-prompt",
-)
 HEADER = """\
 # Outcomes of `orch-doctor verify` on real releases, recorded by `python -m tools.verify_matrix`.
 # keys: release, strategy, outcome ("verified" | "failed" | "not-run"), date, orch_doctor_version,
@@ -90,7 +89,7 @@ def merge(old: Sequence[Record], new: Sequence[Record]) -> list[Record]:
     return [r for r in old if (r.release, r.strategy) not in fresh] + list(new)
 
 
-def allowed_strategies(version: str) -> list[str]:
+def allowed_strategies(version: str) -> list[StrategyName]:
     """Strategies whose plan validates against the release's stored help."""
     from orch_doctor.errors import PlanValidationError
     from orch_doctor.matrix.load import load_matrix
@@ -115,12 +114,13 @@ def verify_release(version: str, binary: Path, today: str, timeout_s: float) -> 
     """The decision's choice with a server, its choice without one, then every other strategy
     the release's flags allow (forced)."""
     from orch_doctor.errors import VerifyRefused
+    from orch_doctor.matrix.load import load_matrix
     from orch_doctor.verify.run import VerifyOptions, VerifyReport, run_verify
 
     records: dict[str, Record] = {}
 
     def record(name: str, how: str, report: VerifyReport) -> None:
-        outcome = "verified" if report.verified else "failed"
+        outcome: Outcome = "verified" if report.verified else "failed"
         note = how if report.verified else f"{how}; {report.problem}"
         records[name] = Record(version, name, outcome, today, __version__, report.wall_s, note)
         print(f"{version:>9} {name:<20} {outcome:<9} {report.wall_s:5.1f}s  {note[:100]}")
@@ -133,7 +133,8 @@ def verify_release(version: str, binary: Path, today: str, timeout_s: float) -> 
     for name in allowed_strategies(version):
         if name in records:
             continue
-        options = replace(base, strategy=name, no_server=name == "standalone-prompt")
+        entry = load_matrix().strategy(name)
+        options = replace(base, strategy=name, no_server=entry is None or not entry.needs_server)
         try:
             record(name, "forced (not the decision's choice)", run_verify(options))
         except VerifyRefused as exc:
