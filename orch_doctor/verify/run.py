@@ -92,7 +92,7 @@ class VerifyReport:
             "server_url": self.server_url,
             "throwaway_server": self.throwaway_server,
             "reasons": list(self.decision.reasons) if self.decision else [],
-            "warnings": list(self.decision.warnings) if self.decision else [],
+            "warnings": [a.to_json() for a in self.decision.warnings] if self.decision else [],
             "steps": [s.to_json() for s in self.steps],
             "confirmation": self.confirmation.to_json() if self.confirmation else None,
             "problem": self.problem,
