@@ -12,17 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-import jsonschema
 import pytest
 from click.testing import CliRunner
 
 from orch_doctor.cli import main
 from orch_doctor.doctor.checks import CHECK_IDS
 from tests.support.opencode import RealServer
-
-SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "orch_doctor" / "schemas" / "doctor.schema.json").read_text()
-)
+from tests.support.schemas import assert_valid
 
 
 @pytest.fixture
@@ -40,7 +36,7 @@ def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 def doctor_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
     code, out = doctor(*args, "--format", "json", env=env)
     data = json.loads(out)
-    jsonschema.validate(data, SCHEMA)
+    assert_valid("doctor", data)
     return code, data
 
 

@@ -12,6 +12,7 @@ import pytest
 from orch_doctor.errors import MatrixError
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.model import STRATEGY_NAMES
+from tests.support.schemas import assert_valid
 
 
 def test_shipped_matrix_is_valid_and_complete() -> None:
@@ -101,6 +102,7 @@ def test_matrix_check_prints_a_strategy_per_release() -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
+    assert_valid("matrix-check", data)
     rows = {r["release"]: r for r in data["releases"]}
     assert rows["1.0.152"]["with_server"] == "attach-tui-api"
     assert rows["1.18.33"]["with_server"] == "attach-session-api"
@@ -118,6 +120,7 @@ def test_matrix_show_lists_verification_grid() -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     data = json.loads(proc.stdout)
+    assert_valid("matrix-show", data)
     assert set(data["verification"]["1.18.33"]) == {n for n in STRATEGY_NAMES if n != "none"}
     assert data["known_issues"][0]["evidence"].startswith("https://")
     text = subprocess.run(

@@ -14,6 +14,7 @@ import pytest
 from orch_doctor.decide.plan import validate_argv
 from orch_doctor.matrix.recorded import stored_capabilities
 from tests.support.opencode import RealServer
+from tests.support.schemas import assert_valid
 
 
 def plan(args: list[str], env: dict[str, str] | None = None) -> tuple[int, dict]:
@@ -22,7 +23,10 @@ def plan(args: list[str], env: dict[str, str] | None = None) -> tuple[int, dict]
         capture_output=True, text=True, timeout=180, env=env,
     )  # fmt: skip
     assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}
+    data = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    if data:
+        assert_valid("plan", data)
+    return proc.returncode, data
 
 
 @pytest.mark.parametrize(

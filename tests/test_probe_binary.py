@@ -14,6 +14,7 @@ import pytest
 
 from orch_doctor.matrix.recorded import load_help_texts, stored_capabilities
 from orch_doctor.probe.binary import probe_binary, probe_installed
+from tests.support.schemas import assert_valid
 
 REAL = ["1.0.152", "1.18.33"]
 
@@ -47,6 +48,7 @@ def test_cli_json_on_real_releases(
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         out[version] = json.loads(proc.stdout)
+        assert_valid("probe", out[version])
     old, new = out["1.0.152"], out["1.18.33"]
     assert old["binary"]["version"] == "1.0.152" and old["binary"]["release"] is True
     assert old["commands"]["attach"]["exists"] is True

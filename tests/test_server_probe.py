@@ -18,6 +18,7 @@ from orch_doctor.server.probe import compare_versions, probe_server, probe_serve
 from orch_doctor.server.types import ServerStatus
 from tests.support import fake_server as fs
 from tests.support.opencode import RealServer
+from tests.support.schemas import assert_valid
 
 MATRIX = load_matrix(overrides=False)
 CVE = "server-unauthenticated-cve-2026-22812"
@@ -99,7 +100,9 @@ def test_cli_json(real_servers: Callable[..., RealServer], version: str) -> None
         [sys.executable, "-m", "orch_doctor", "server", server.url, "--format", "json"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    data = json.loads(proc.stdout)["servers"][0]
+    document = json.loads(proc.stdout)
+    assert_valid("server", document)
+    data = document["servers"][0]
     assert data["is_opencode"] and data["verdict"] == "ok"
     assert "POST /session/{id}/prompt_async" in data["routes"]
     if version == "1.18.33":

@@ -23,6 +23,7 @@ from orch_doctor.cli import main
 from orch_doctor.errors import PlanValidationError
 from orch_doctor.verify.run import VerifyOptions, VerifyReport, run_verify
 from orch_doctor.verify.terminal import tmux_socket_path
+from tests.support.schemas import assert_valid
 
 pytestmark = [
     pytest.mark.skipif(sys.platform != "linux", reason="/proc and tmux checks"),
@@ -254,6 +255,7 @@ def test_verify_against_a_password_server_keeps_the_secret_out_of_output(
     )
     assert password not in result.output
     data = json.loads(result.output)
+    assert_valid("verify", data)
     assert result.exit_code == 0, data
     assert data["verified"] and data["strategy"] == "attach-session-api"
     assert not data["throwaway_server"]

@@ -13,8 +13,12 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+def emit_json(data: dict[str, Any]) -> None:
+    """Print ``data`` as JSON with ``schema_version`` first (its schema ships in
+    orch_doctor/schemas/)."""
+    from orch_doctor.schemas import versioned
+
+    click.echo(json.dumps(versioned(data), indent=2, ensure_ascii=False))
 
 
 def config_error(message: str) -> NoReturn:

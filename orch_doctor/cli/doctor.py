@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from orch_doctor.cli.common import config_error
+from orch_doctor.cli.common import config_error, emit_json
 from orch_doctor.cli.options import doctor_options
 
 if TYPE_CHECKING:
@@ -80,7 +79,7 @@ def doctor(
     else:
         report = run()
         if output_format == "json":
-            click.echo(json.dumps(report.to_json(strict), indent=2, ensure_ascii=False))
+            emit_json(report.to_json(strict))
         elif output_format == "junit":
             from orch_doctor.report.junit import render_junit
 

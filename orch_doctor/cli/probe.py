@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
+from orch_doctor.cli.common import emit_json
 from orch_doctor.cli.options import format_option, opencode_option, timeout_option
 from orch_doctor.probe.types import BinaryCandidate, BinaryFinding, Capabilities
 
@@ -30,7 +30,7 @@ def probe(opencode: str | None, output_format: str, timeout_s: float) -> None:
         if known is not None:
             caps = replace(caps, identified_as=known.identified_as)
     if output_format == "json":
-        click.echo(json.dumps(probe_json(caps), indent=2))
+        emit_json(probe_json(caps))
     else:
         render_text(caps)
     failed = caps.binary_path is None or not caps.command("root").exists

@@ -8,7 +8,6 @@ honour (plan validation names the missing flag).
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from types import FrameType
@@ -16,6 +15,7 @@ from typing import Any
 
 import click
 
+from orch_doctor.cli.common import emit_json
 from orch_doctor.cli.options import (
     format_option,
     matrix_option,
@@ -124,7 +124,7 @@ def verify(
     finally:
         signal.signal(signal.SIGTERM, previous)
     if output_format == "json":
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        emit_json(report.to_json())
     else:
         click.echo(_summary(report))
     sys.exit(EXIT_VERIFIED if report.verified else EXIT_NOT_VERIFIED)
