@@ -26,3 +26,27 @@ def test_each_schema_is_valid_and_demands_the_version(name: str) -> None:
 def test_unknown_schema_name_is_an_error() -> None:
     with pytest.raises(ValueError):
         schema_path("docter")
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["doctor"], ["probe"], ["server"], ["plan"], ["verify"], ["matrix"]]
+)
+def test_every_help_has_exit_codes_environment_and_an_example(args: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from orch_doctor.cli import main
+
+    result = CliRunner().invoke(main, [*args, "--help"])
+    assert result.exit_code == 0
+    text = result.output
+    assert "Exit codes: 0" in text and "Environment:" in text and "Examples:" in text
+    assert "orch-doctor" in text.split("Examples:")[1]
+
+
+def test_unknown_command_suggests_the_near_one() -> None:
+    from click.testing import CliRunner
+
+    from orch_doctor.cli import main
+
+    result = CliRunner().invoke(main, ["docter"])
+    assert result.exit_code == 2 and "Did you mean 'doctor'?" in result.output

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from orch_doctor import __version__
+from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import doctor_options
 
 #: subcommand name -> "module:attribute"
@@ -44,9 +45,22 @@ class LazyGroup(click.Group):
             return command
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = click.utils.make_str(args[0]) if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            import difflib
+
+            near = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.6)
+            hint = f" Did you mean '{near[0]}'?" if near else ""
+            ctx.fail(f"No such command '{name}'.{hint}")
+        return super().resolve_command(ctx, args)
+
 
 @click.group(
     cls=LazyGroup,
+    epilog=epilog("main"),
     lazy=SUBCOMMANDS,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},

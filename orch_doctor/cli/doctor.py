@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 import click
 
 from orch_doctor.cli.common import config_error, emit_json
+from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import doctor_options
 
 if TYPE_CHECKING:
     from orch_doctor.doctor.runner import DoctorReport
 
 
-@click.command()
+@click.command(epilog=epilog("doctor"))
 @doctor_options
 def doctor(
     opencode: str | None,

@@ -12,6 +12,7 @@ from orch_doctor.cli.common import (
     config_error,
     emit_json,
 )
+from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import format_option, matrix_option
 
 
@@ -25,7 +26,7 @@ def _load(matrix_files: tuple[str, ...]):  # type: ignore[no-untyped-def]
         config_error(str(exc))
 
 
-@click.group()
+@click.group(epilog=epilog("matrix"))
 def matrix() -> None:
     """The compatibility matrix: strategies, known issues, policy, verified releases."""
 

@@ -13,7 +13,8 @@ DOCTOR_FORMATS = ("text", "json", "junit", "github")
 
 
 def opencode_option(help: str = "OpenCode binary to use (default: discover).") -> Callable[[F], F]:
-    return click.option("--opencode", "opencode", metavar="PATH", help=help)
+    # a click.Path for shell completion only: a bare name is looked up on PATH later
+    return click.option("--opencode", "opencode", metavar="PATH", type=click.Path(), help=help)
 
 
 def format_option(*formats: str) -> Callable[[F], F]:
@@ -34,6 +35,7 @@ def matrix_option() -> Callable[[F], F]:
         "--matrix",
         "matrix_files",
         metavar="FILE",
+        type=click.Path(dir_okay=False),
         multiple=True,
         help="Extra compat_matrix TOML merged over the shipped data (repeatable).",
     )
@@ -78,14 +80,23 @@ def doctor_options(func: F) -> F:
             is_flag=True,
             help="Do not look for OpenCode servers running here when --server is not given.",
         ),
-        click.option("--dir", "directory", metavar="DIR", help="Directory the agent works in."),
+        click.option(
+            "--dir",
+            "directory",
+            metavar="DIR",
+            type=click.Path(),
+            help="Directory the agent works in (default: the current one).",
+        ),
         model_option(),
         format_option(*DOCTOR_FORMATS),
         click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1)."),
         click.option("-v", "--verbose", is_flag=True, help="Show details of every check."),
         refresh_option(),
         click.option(
-            "--policy", metavar="FILE", help="Policy file (default: pyproject/.orch-doctor.toml)."
+            "--policy",
+            metavar="FILE",
+            type=click.Path(dir_okay=False),
+            help="Policy file (default: pyproject/.orch-doctor.toml).",
         ),
         matrix_option(),
     ]

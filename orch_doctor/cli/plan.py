@@ -13,6 +13,7 @@ from orch_doctor.cli.common import (
     config_error,
     emit_json,
 )
+from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import (
     allow_standalone_option,
     format_option,
@@ -26,8 +27,15 @@ from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.steps import HttpStep, ProcessStep
 
 
-@click.command()
-@click.option("--dir", "directory", required=True, metavar="DIR", help="Directory of the agent.")
+@click.command(epilog=epilog("plan"))
+@click.option(
+    "--dir",
+    "directory",
+    required=True,
+    metavar="DIR",
+    type=click.Path(),
+    help="Directory of the agent.",
+)
 @model_option()
 @click.option("--prompt", metavar="TEXT", help="Prompt to deliver.")
 @click.option(

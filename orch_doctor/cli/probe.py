@@ -8,11 +8,12 @@ from typing import Any
 import click
 
 from orch_doctor.cli.common import emit_json
+from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import format_option, opencode_option, timeout_option
 from orch_doctor.probe.types import BinaryCandidate, BinaryFinding, Capabilities
 
 
-@click.command()
+@click.command(epilog=epilog("probe"))
 @opencode_option("OpenCode binary to probe (default: discover).")
 @format_option()
 @timeout_option(20.0, "Seconds each OpenCode call may take.", minimum=0.1)

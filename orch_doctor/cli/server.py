@@ -8,12 +8,13 @@ import click
 
 from orch_doctor.advice import Advisory
 from orch_doctor.cli.common import EXIT_FAILED, EXIT_OK, config_error, emit_json
+from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import format_option, opencode_option, timeout_option
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
 
 
-@click.command()
+@click.command(epilog=epilog("server"))
 @click.argument("urls", nargs=-1, metavar="[URL]...")
 @timeout_option(5.0, "Seconds for each phase (connect, read).")
 @click.option(

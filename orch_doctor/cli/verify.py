@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from orch_doctor.cli.common import emit_json
+from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import (
     format_option,
     matrix_option,
@@ -34,7 +35,7 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # runs every clean-up (finally blocks) like Ctrl-C
 
 
-@click.command()
+@click.command(epilog=epilog("verify"))
 @opencode_option()
 @click.option(
     "--dir",

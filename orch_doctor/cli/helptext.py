@@ -1,0 +1,69 @@
+"""What every command's ``--help`` ends with: exit codes, the environment it reads, examples."""
+
+from __future__ import annotations
+
+EXIT_CODES = (
+    "Exit codes: 0 no failure (warnings allowed), 1 {failed}, 2 usage or configuration error."
+)
+
+ENVIRONMENT = {
+    "OPENCODE_BIN": "the OpenCode binary to use (orch's override; --opencode wins)",
+    "OPENCODE_BIN_PATH": "the binary the npm launcher runs",
+    "OPENCODE_SERVER_PASSWORD": "the server's password (never put it in arguments)",
+    "OPENCODE_SERVER_USERNAME": "the server's user name (default: opencode)",
+    "ORCH_DOCTOR_CACHE_DIR": "where probe results are cached (default: the user cache dir)",
+    "ORCH_DOCTOR_MATRIX_DIRS": "folders of compat_matrix overrides (replaces site and user)",
+    "ORCH_DOCTOR_TMPDIR": "where verify puts its scratch folders",
+    "NO_COLOR": "non-empty: no colour",
+}
+
+#: command -> (what exit 1 means, the environment it reads, examples)
+COMMANDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "main": (
+        "a check failed (or a warning under --strict)",
+        ("OPENCODE_BIN", "OPENCODE_SERVER_PASSWORD", "ORCH_DOCTOR_CACHE_DIR", "NO_COLOR"),
+        (
+            "orch-doctor --dir . --model opencode/big-pickle",
+            "orch-doctor --server http://127.0.0.1:4096 --format json",
+        ),
+    ),
+    "doctor": (
+        "a check failed (or a warning under --strict)",
+        ("OPENCODE_BIN", "OPENCODE_SERVER_PASSWORD", "ORCH_DOCTOR_CACHE_DIR", "NO_COLOR"),
+        ("orch-doctor doctor --format github --strict",),
+    ),
+    "probe": (
+        "no usable OpenCode, or its help could not be read",
+        ("OPENCODE_BIN", "OPENCODE_BIN_PATH"),
+        ("orch-doctor probe --format json",),
+    ),
+    "server": (
+        "a server is not usable, or has a security finding",
+        ("OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME"),
+        ("orch-doctor server", "orch-doctor server http://127.0.0.1:4096 --format json"),
+    ),
+    "plan": (
+        "no strategy is possible (strategy none)",
+        ("OPENCODE_BIN", "OPENCODE_SERVER_PASSWORD", "ORCH_DOCTOR_CACHE_DIR"),
+        ('orch-doctor plan --dir . --prompt "fix the tests" --server http://127.0.0.1:4096',),
+    ),
+    "verify": (
+        "the prompt was not delivered",
+        ("OPENCODE_BIN", "OPENCODE_SERVER_PASSWORD", "ORCH_DOCTOR_TMPDIR"),
+        ("orch-doctor verify", "orch-doctor verify --strategy attach-tui-api --keep"),
+    ),
+    "matrix": (
+        "matrix check found a release the decision cannot handle",
+        ("ORCH_DOCTOR_MATRIX_DIRS",),
+        ("orch-doctor matrix show", "orch-doctor matrix check --format json"),
+    ),
+}
+
+
+def epilog(command: str) -> str:
+    """The end of ``command``'s --help (click keeps paragraphs separated by blank lines)."""
+    failed, env, examples = COMMANDS[command]
+    lines = [EXIT_CODES.format(failed=failed), ""]
+    lines += ["\b", "Environment:"] + [f"  {name}  {ENVIRONMENT[name]}" for name in env]
+    lines += ["", "\b", "Examples:"] + [f"  {example}" for example in examples]
+    return "\n".join(lines)
