@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import venv
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,35 @@ def test_wheel_ships_the_data_and_a_plain_install_finds_it(tmp_path: Path) -> No
     ).stdout.split()  # fmt: skip
     assert out[0] == str(Path(site) / "orch_doctor" / "compat_matrix")
     assert out[1] == "4"
+
+
+@pytest.mark.real
+def test_user_install_from_a_fresh_venv_as_the_readme_says(
+    tmp_path: Path, opencode_release: Callable[[str], Path]
+) -> None:
+    """README, "Install": a virtual environment, `pip install` of the project, the command."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "python3 -m venv ~/.orch-doctor" in readme
+    assert "~/.orch-doctor/bin/pip install" in readme
+    env_dir = tmp_path / "orch-doctor"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    pip = subprocess.run(
+        [str(env_dir / "bin" / "pip"), "install", "--disable-pip-version-check", "-q", str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    command = env_dir / "bin" / "orch-doctor"
+    version = subprocess.run([str(command), "--version"], capture_output=True, text=True,
+                             timeout=60, cwd=tmp_path)  # fmt: skip
+    assert version.returncode == 0 and "orch-doctor" in version.stdout
+    project = tmp_path / "project"
+    project.mkdir()
+    plan = subprocess.run(
+        [str(command), "plan", "--dir", str(project), "--prompt", "hi", "--opencode",
+         str(opencode_release("1.18.33")), "--format", "json"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    data = json.loads(plan.stdout)
+    assert data["strategy"] == "standalone-prompt" and data["schema_version"]
