@@ -58,7 +58,11 @@ class DoctorContext:
 
     @property
     def directory(self) -> str:
-        return str(Path(self.options.directory or os.getcwd()).expanduser().absolute())
+        given = Path(self.options.directory or os.getcwd())
+        try:
+            return str(given.expanduser().absolute())
+        except RuntimeError:  # "~someone" for a user that does not exist: the path as given
+            return str(given.absolute())
 
     @property
     def server_url(self) -> str | None:
@@ -112,7 +116,14 @@ class DoctorContext:
         return server_advisories(with_recorded_routes(server), self.capabilities.get(), self.matrix)
 
     def _decide(self) -> Decision:
-        from orch_doctor.decide.decision import decide
+        from orch_doctor._util.directory import directory_problem
+        from orch_doctor.decide.decision import decide, no_plan
+
+        # at the edge, as select_strategy does: the decision itself never looks at the disk
+        problem = directory_problem(self.directory)
+        if problem is not None:
+            advisory = Advisory(problem.id, "error", problem.message, fix=problem.fix)
+            return no_plan(problem.message, problem.fix, advisory)
 
         return decide(
             self.capabilities.get(),
