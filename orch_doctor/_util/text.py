@@ -20,13 +20,11 @@ def strip_ansi(text: str) -> str:
 
 # C0 controls (tab and newline are decided by the caller), DEL, C1 controls, the bidirectional
 # overrides/isolates and the Unicode line/paragraph separators: what can move a cursor, change
-# colours or a window title, reorder what is seen, or start a new line where none is visible
-_UNPRINTABLE = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
-_UNPRINTABLE_LINE = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
+# colours or a window title, reorder what is seen, or start a new line where none is visible;
+# lone surrogates (undecodable file names) and U+FFFE/U+FFFF, which no encoder or XML accepts
+_OTHER = r"\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff"
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f" + _OTHER + "]")
+_UNPRINTABLE_LINE = re.compile(r"[\x00-\x1f" + _OTHER + "]")
 
 
 def _visible(match: re.Match[str]) -> str:

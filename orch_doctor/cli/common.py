@@ -18,6 +18,19 @@ def emit_json(data: Any) -> None:
 
 
 def config_error(message: str) -> NoReturn:
-    """A usage or configuration error: one clear line on stderr, exit 2."""
-    click.echo(f"orch-doctor: error: {message}", err=True)
+    """A usage or configuration error: one clear line on stderr (control characters and
+    newlines made visible), exit 2."""
+    from orch_doctor._util.text import printable
+
+    click.echo(f"orch-doctor: error: {printable(message, newlines=False)}", err=True)
     sys.exit(EXIT_USAGE)
+
+
+def shown(text: object) -> str:
+    """Text from outside (a file, the binary, a server) for a rich console: control characters
+    made visible, rich markup escaped."""
+    from rich.markup import escape
+
+    from orch_doctor._util.text import printable
+
+    return escape(printable(str(text)))
