@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -80,7 +79,9 @@ def doctor(
     else:
         report = run()
         if output_format == "json":
-            click.echo(json.dumps(report.to_json(strict), indent=2, ensure_ascii=False))
+            from orch_doctor.cli.common import json_text
+
+            click.echo(json_text(report.to_json(strict)))
         elif output_format == "junit":
             from orch_doctor.report.junit import render_junit
 
