@@ -608,3 +608,20 @@ def test_wrong_shaped_cache_entry_is_ignored_and_rewritten(
         assert json.loads(again.stdout)["strategy"] == json.loads(first.stdout)["strategy"]
     for entry in entries:  # rewritten: a valid record again
         assert json.loads(entry.read_bytes())["value"] == json.loads(good[entry])["value"]
+
+
+@pytest.mark.real
+def test_policy_require_server_without_a_server_is_no_plan(
+    opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """require_server is intent: with no server there is no plan — not a standalone one."""
+    (tmp_path / ".orch-doctor.toml").write_text("require_server = true\n")
+    binary = str(opencode_release("1.18.33"))
+    args = ["--dir", str(tmp_path), "--opencode", binary, "--no-discover", "--format", "json"]
+    run = run_cli(args)
+    data = json.loads(run.stdout)
+    assert run.code == 1
+    assert data["decision"]["strategy"] == "none"
+    assert "requires a server" in data["decision"]["reasons"][0]
+    allowed = run_cli([*args, "--allow-standalone"])  # a substitute only when asked for
+    assert json.loads(allowed.stdout)["decision"]["strategy"] != "none"
