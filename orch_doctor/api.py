@@ -116,6 +116,22 @@ def get_server_status(
     )
 
 
+def directory_decision(directory: str) -> Decision | None:
+    """Strategy ``none`` when ``directory`` (absolute) cannot be the agent's directory, else
+    None — the check at the edge, so that the decision itself stays pure."""
+    from orch_doctor._util.directory import directory_problem
+    from orch_doctor.decide.decision import no_plan
+
+    problem = directory_problem(directory)
+    if problem is None:
+        return None
+    return no_plan(
+        problem.message,
+        problem.fix,
+        Advisory(problem.id, "error", problem.message, fix=problem.fix),
+    )
+
+
 def select_strategy(
     directory: str | os.PathLike[str],
     *,
@@ -137,9 +153,19 @@ def select_strategy(
 
     Pass ``capabilities`` / ``server`` / ``matrix`` to reuse what the caller already has.
     Credentials default to OPENCODE_SERVER_PASSWORD / OPENCODE_SERVER_USERNAME.
+
+    A ``directory`` that does not exist, is not a directory or cannot be reached by this user
+    is no plan: strategy ``none`` with the reason and a fix (nothing is probed).
     """
+    try:
+        absolute = str(Path(directory).expanduser().absolute())
+    except RuntimeError:  # "~someone" for a user that does not exist: the path as given
+        absolute = str(Path(directory).absolute())
+    refused = directory_decision(absolute)
+    if refused is not None:
+        return refused
     request = SpawnRequest(
-        directory=str(Path(directory).expanduser().absolute()),
+        directory=absolute,
         model=model,
         prompt=prompt,
         server_url=server_url,

@@ -26,7 +26,10 @@ class ConfigFileError(OrchDoctorError):
         self.path = str(path)
         self.key = key
         self.message = message
-        super().__init__(f"{path}: {key}: {message}")
+        from orch_doctor._util.text import printable
+
+        # one line whatever the file's name or content: shown as is on a terminal
+        super().__init__(printable(f"{path}: {key}: {message}", newlines=False))
 
 
 class MatrixError(ConfigFileError):

@@ -109,7 +109,7 @@ def test_not_executable(tmp_path: Path) -> None:
     path.write_text("#!/bin/sh\necho 1.0.0\n")
     path.chmod(0o644)
     cand = inspect_candidate(str(path), "--opencode")
-    assert cand.problem == "not executable" and cand.fix == f"chmod +x {path}"
+    assert cand.problem == "not executable" and cand.fix == f"chmod +x -- {path}"
 
 
 def test_directory(tmp_path: Path) -> None:

@@ -97,7 +97,9 @@ def test_junit_and_github(opencode_release: Callable[[str], Path], tmp_path: Pat
     assert set(cases) == CHECK_IDS
     assert cases["directory"].find("failure") is not None
     assert cases["server"].find("skipped") is not None
-    assert suite.get("failures") == "1"
+    # no plan either: the decision says `none` for a --dir that does not exist
+    assert cases["strategy"].find("failure") is not None
+    assert suite.get("failures") == "2"
 
     summary = tmp_path / "summary.md"
     code, out = doctor(
@@ -106,8 +108,9 @@ def test_junit_and_github(opencode_release: Callable[[str], Path], tmp_path: Pat
     )  # fmt: skip
     assert code == 1
     errors = [line for line in out.splitlines() if line.startswith("::error ")]
-    assert len(errors) == 1 and "directory%3A spawn directory" in errors[0]
-    assert "%0Afix: mkdir -p" in errors[0]
+    assert len(errors) == 2
+    directory_error = next(e for e in errors if "directory%3A spawn directory" in e)
+    assert "%0Afix: mkdir -p -- " in directory_error
     assert all(line.startswith("::") for line in out.splitlines() if line)
     text = summary.read_text()
     assert text.startswith("## orch-doctor") and "| ❌ | spawn directory |" in text

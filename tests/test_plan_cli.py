@@ -43,6 +43,7 @@ def test_plan_with_a_real_server(
     binary = str(opencode_release(version))
     # a 1.0.x attach TUI works in the server's directory: spawn there (elsewhere is refused)
     directory = server.directory if version == "1.0.152" else tmp_path / "my project"
+    Path(directory).mkdir(exist_ok=True)
     code, data = plan(
         ["--dir", str(directory), "--prompt", "héllo wörld", "--model",
          "opencode/big-pickle", "--server", server.url, "--opencode", binary],

@@ -92,7 +92,9 @@ def run_action(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m tools.{Path(__file__).stem}", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--action", type=Path, default=ROOT / "action.yml")
     parser.add_argument(
         "--input", action="append", default=[], metavar="NAME=VALUE", help="an input (repeatable)"

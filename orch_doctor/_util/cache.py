@@ -12,13 +12,15 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from orch_doctor import __version__
 
 FORMAT = 1
+#: an entry is a few help texts: a larger file is not one of ours
+MAX_BYTES = 4 * 1024 * 1024
 
 
 def cache_dir() -> Path:
@@ -53,13 +55,23 @@ def _file_for(kind: str, key: Mapping[str, Any], folder: Path) -> Path:
     return folder / f"{kind}-{digest}.json"
 
 
-def load(kind: str, key: Mapping[str, Any], folder: Path | None = None) -> dict[str, Any] | None:
-    """The cached value for ``key``, or None (missing, corrupt, foreign, other tool version)."""
+def load(
+    kind: str,
+    key: Mapping[str, Any],
+    folder: Path | None = None,
+    valid: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> dict[str, Any] | None:
+    """The cached value for ``key``, or None (missing, corrupt, foreign, other tool version, too
+    large, nested too deeply, or a value ``valid`` rejects): a miss, so the caller measures
+    again and :func:`store` rewrites the entry. Never raises."""
     path = _file_for(kind, key, folder or cache_dir())
     try:
         with path.open("rb") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
+            raw = fh.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            return None
+        data = json.loads(raw)
+    except (OSError, ValueError, RecursionError):
         return None
     if (
         not isinstance(data, dict)
@@ -71,6 +83,12 @@ def load(kind: str, key: Mapping[str, Any], folder: Path | None = None) -> dict[
     ):
         return None
     value: dict[str, Any] = data["value"]
+    if valid is not None:
+        try:
+            if not valid(value):
+                return None
+        except Exception:  # a shape the validator did not foresee: a miss, not a crash
+            return None
     return value
 
 

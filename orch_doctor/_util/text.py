@@ -16,3 +16,33 @@ def strip_ansi(text: str) -> str:
     """Remove terminal escape sequences and control characters (keeps newlines and tabs)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", _ANSI.sub("", text)).expandtabs(8)
+
+
+# C0 controls (tab and newline are decided by the caller), DEL, C1 controls, the bidirectional
+# overrides/isolates and the Unicode line/paragraph separators: what can move a cursor, change
+# colours or a window title, reorder what is seen, or start a new line where none is visible;
+# lone surrogates (undecodable file names) and U+FFFE/U+FFFF, which no encoder or XML accepts
+_OTHER = r"\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff"
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f" + _OTHER + "]")
+_UNPRINTABLE_LINE = re.compile(r"[\x00-\x1f" + _OTHER + "]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char == "\n":
+        return "\\n"
+    if char == "\t":
+        return "\\t"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, newlines: bool = True) -> str:
+    """``text`` from a file or a binary, safe to show anywhere: every control character (and
+    DEL, C1, bidi override and line-separator character) becomes a visible escape such as
+    ``\\x1b``; ``\\r\\n`` becomes ``\\n``. With ``newlines=False`` the result is one line
+    (newlines and tabs are escaped too). Markup (rich, XML) is the renderer's to escape."""
+    text = text.replace("\r\n", "\n")
+    if newlines:
+        return _UNPRINTABLE.sub(_visible, text)
+    return _UNPRINTABLE_LINE.sub(_visible, text)

@@ -11,6 +11,7 @@ from orch_doctor.cli.common import (
     EXIT_OK,
     config_error,
     emit_json,
+    shown,
 )
 from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import format_option, matrix_option
@@ -81,13 +82,14 @@ def show(matrix_files: tuple[str, ...], output_format: str) -> None:
         )
         return
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
+    # every cell comes from a matrix file: shown() prints it literally (markup escaped,
+    # control characters visible)
     console = Console(highlight=False)
     console.print("[bold]files[/]")
     for path in m.files:
-        console.print(f"  {escape(path)}")
+        console.print(f"  {shown(path)}")
     table = Table(title="strategies (preference order)", title_justify="left")
     for col in ("name", "server", "needs flags", "needs routes"):
         table.add_column(col)
@@ -95,23 +97,28 @@ def show(matrix_files: tuple[str, ...], output_format: str) -> None:
         flags = "; ".join(
             f"{c}: " + " ".join(f"--{o}" for o in opts) for c, opts in s.commands.items()
         )
-        table.add_row(s.name, "yes" if s.needs_server else "no", flags, "\n".join(s.routes))
+        table.add_row(
+            shown(s.name),
+            "yes" if s.needs_server else "no",
+            shown(flags),
+            shown("\n".join(s.routes)),
+        )
     console.print(table)
     table = Table(title="known issues", title_justify="left")
     for col in ("id", "versions", "severity", "affects", "evidence"):
         table.add_column(col, no_wrap=col in ("id", "versions", "severity"))
     for i in m.issues:
         table.add_row(
-            i.id,
-            i.versions,
-            i.severity,
-            "\n".join(i.affects),
-            " ".join(short_link(x) for x in (i.evidence, *i.see_also)),
+            shown(i.id),
+            shown(i.versions),
+            shown(i.severity),
+            shown("\n".join(i.affects)),
+            shown(" ".join(short_link(x) for x in (i.evidence, *i.see_also))),
         )
     console.print(table)
     p = m.policy
     console.print(
-        f"[bold]policy[/] minimum {p.minimum}, tested {p.tested}, known majors "
+        f"[bold]policy[/] minimum {shown(p.minimum)}, tested {shown(p.tested)}, known majors "
         f"{', '.join(map(str, p.known_majors))}, {len(p.blocked)} blocked range(s)"
     )
     grid = verification_grid(m, releases)
@@ -121,7 +128,7 @@ def show(matrix_files: tuple[str, ...], output_format: str) -> None:
     for name in names:
         table.add_column(name)
     for release in releases:
-        table.add_row(release, *(grid[release][name] for name in names))
+        table.add_row(shown(release), *(shown(grid[release][name]) for name in names))
     console.print(table)
 
 
@@ -191,10 +198,15 @@ def check(matrix_files: tuple[str, ...], output_format: str) -> None:
         for r in rows:
             name = r.release + ("*" if r.synthesized else "")
             if r.error:
-                table.add_row(name, "[red]ERROR[/]", r.error, "")
+                table.add_row(shown(name), "[red]ERROR[/]", shown(r.error), "")
                 continue
             assert r.without_server is not None and r.with_server is not None
-            table.add_row(name, r.without_server.strategy, r.with_server.strategy, r.routes_source)
+            table.add_row(
+                shown(name),
+                r.without_server.strategy,
+                r.with_server.strategy,
+                shown(r.routes_source),
+            )
         console.print(table)
         if any(r.synthesized for r in rows):
             console.print("* synthesized help fixture (no such release is installable)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -70,10 +71,12 @@ def plan(
     if prompt is not None and prompt_file is not None:
         config_error("give --prompt or --prompt-file, not both")
     if prompt_file is not None:
+        from orch_doctor.errors import ConfigFileError
+
         try:
-            prompt = sys.stdin.read() if str(prompt_file) == "-" else prompt_file.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            config_error(f"cannot read --prompt-file {prompt_file}: {exc}")
+            prompt = read_prompt_file(prompt_file)
+        except ConfigFileError as exc:
+            config_error(str(exc))
     if model is not None and not valid_model(model):
         config_error(f"--model must be provider/model, got {model!r}")
     try:
@@ -99,6 +102,46 @@ def plan(
     sys.exit(EXIT_OK if decision.plan is not None else EXIT_FAILED)
 
 
+#: a prompt is text for an agent; far larger than this is a mistake (and fits no argv)
+PROMPT_MAX_BYTES = 1024 * 1024
+_PROMPT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def read_prompt_file(path: Path) -> str:
+    """The prompt in ``path`` ('-': stdin): UTF-8 text without control characters (tabs and
+    newlines are fine), at most :data:`PROMPT_MAX_BYTES`; else a :class:`ConfigFileError`."""
+    from orch_doctor.errors import ConfigFileError
+
+    try:
+        if str(path) == "-":
+            raw = sys.stdin.buffer.read(PROMPT_MAX_BYTES + 1)
+        else:
+            with path.open("rb") as fh:
+                raw = fh.read(PROMPT_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigFileError(
+            path, "--prompt-file", f"cannot read: {exc.strerror or exc}"
+        ) from None
+    if len(raw) > PROMPT_MAX_BYTES:
+        raise ConfigFileError(path, "--prompt-file", f"larger than {PROMPT_MAX_BYTES // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigFileError(
+            path, "--prompt-file", f"not UTF-8 (byte {exc.start + 1}, line {line})"
+        ) from None
+    bad = _PROMPT_CONTROL.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise ConfigFileError(
+            path,
+            "--prompt-file",
+            f"contains a control character ({ord(bad.group()):#04x}, line {line})",
+        )
+    return text
+
+
 def valid_model(model: str) -> bool:
     from orch_doctor.decide.rules import model_problem
 
@@ -107,8 +150,11 @@ def valid_model(model: str) -> bool:
 
 def render_decision(decision: Decision) -> None:
     from rich.console import Console
-    from rich.markup import escape
 
+    from orch_doctor.cli.common import shown as escape
+
+    # every string may hold text from a file or the binary: shown() makes control characters
+    # visible and escapes markup
     # soft_wrap: a command, path or URL is never broken across lines (piped or not)
     console = Console(highlight=False, soft_wrap=True)
     instead = decision.advisory(STANDALONE_INSTEAD)

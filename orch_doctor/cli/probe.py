@@ -69,8 +69,11 @@ def finding_json(finding: BinaryFinding) -> dict[str, Any]:
 
 def render_text(caps: Capabilities) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+
+    # help text and --version output are the binary's: shown() makes control characters
+    # visible and escapes markup
+    from orch_doctor.cli.common import shown as escape
 
     console = Console(highlight=False)
     finding = caps.finding

@@ -341,3 +341,16 @@ def _quote(path: str) -> str:
     import shlex
 
     return shlex.quote(path)
+
+
+def no_plan(reason: str, fix: str, advisory: Advisory) -> Decision:
+    """Strategy ``none`` for a reason found before deciding (e.g. at the edge: a ``--dir`` that
+    does not exist): every strategy is rejected with that reason. Pure."""
+    return Decision(
+        strategy="none",
+        reasons=(reason,),
+        rejected={name: reason for name in PLAN_STRATEGIES},
+        advisories=(advisory,),
+        plan=None,
+        fix=fix,
+    )

@@ -58,18 +58,28 @@ class DoctorContext:
 
     @property
     def directory(self) -> str:
-        return str(Path(self.options.directory or os.getcwd()).expanduser().absolute())
+        given = Path(self.options.directory or os.getcwd())
+        try:
+            return str(given.expanduser().absolute())
+        except RuntimeError:  # "~someone" for a user that does not exist: the path as given
+            return str(given.absolute())
 
     @property
     def server_url(self) -> str | None:
         return self.options.server_url or self.policy.server_url
 
     def request(self) -> SpawnRequest:
+        server_url = self.server_url
+        if server_url is None and self.policy.require_server:
+            # the policy requires a server: the one found running is as good as named — a
+            # standalone plan instead of it is no plan (unless --allow-standalone)
+            found = self.server.get()
+            server_url = found.url if found is not None else None
         return SpawnRequest(
             directory=self.directory,
             model=self.options.model,
             prompt=self.options.prompt or PROMPT_PLACEHOLDER,
-            server_url=self.server_url,
+            server_url=server_url,
         )
 
     def _probe_binary(self) -> Capabilities:
@@ -112,7 +122,23 @@ class DoctorContext:
         return server_advisories(with_recorded_routes(server), self.capabilities.get(), self.matrix)
 
     def _decide(self) -> Decision:
-        from orch_doctor.decide.decision import decide
+        from orch_doctor._util.directory import directory_problem
+        from orch_doctor.decide.decision import decide, no_plan
+
+        # at the edge, as select_strategy does: the decision itself never looks at the disk
+        problem = directory_problem(self.directory)
+        if problem is not None:
+            advisory = Advisory(problem.id, "error", problem.message, fix=problem.fix)
+            return no_plan(problem.message, problem.fix, advisory)
+        if (
+            self.policy.require_server
+            and self.server.get() is None
+            and not self.options.allow_standalone
+        ):
+            reason = f"the policy ({self.policy.source}) requires a server; none was given or found"
+            fix = "opencode serve --port 4096 --hostname 127.0.0.1, and pass --server or set "
+            fix += "server_url in the policy"
+            return no_plan(reason, fix, Advisory("server-required", "error", reason, fix=fix))
 
         return decide(
             self.capabilities.get(),

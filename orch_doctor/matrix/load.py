@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from orch_doctor._util.config_file import key_text, value_text
 from orch_doctor._util.config_file import read_toml as read_config
 from orch_doctor.errors import MatrixError
 from orch_doctor.matrix.location import compat_matrix_dir
@@ -68,11 +69,18 @@ def matrix_files(extra: Sequence[str | Path] = (), *, overrides: bool = True) ->
     found = list(shipped)
     if overrides:
         for folder in override_dirs():
-            if folder.is_dir():
-                found.extend(sorted(folder.glob("*.toml")))
+            try:
+                if folder.is_dir():
+                    found.extend(sorted(folder.glob("*.toml")))
+            except OSError as exc:
+                raise MatrixError(folder, "-", f"cannot read: {exc.strerror or exc}") from None
     for item in extra:
         path = Path(item)
-        if not path.is_file():
+        try:
+            is_file = path.is_file()
+        except OSError as exc:  # e.g. under a folder that cannot be searched
+            raise MatrixError(path, "-", f"cannot read: {exc.strerror or exc}") from None
+        if not is_file:
             raise MatrixError(path, "-", "no such matrix file")
         found.append(path)
     return found
@@ -99,33 +107,41 @@ def merge(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> Matrix:
     files = []
     for path, doc in documents:
         files.append(path)
-        _check_keys(
-            path,
-            "",
-            doc,
-            {"strategy", "issue", "capability", "policy", "verification", "tui", "server"},
-        )
-        for item in _unique(path, "strategy", doc.get("strategy", []), "name"):
-            strategies[item.name] = _strategy(path, item)
-        for item in _unique(path, "issue", doc.get("issue", []), "id"):
-            issues[item.id] = _issue(path, item)
-        for item in _unique(path, "capability", doc.get("capability", []), "id"):
-            capabilities[item.id] = _capability(path, item)
-        if "policy" in doc:
-            policy = _policy(path, doc["policy"], policy)
-        for i, raw in enumerate(_list(path, "verification", doc.get("verification", []))):
-            ver = _verification(path, f"verification[{i}]", raw)
-            verifications[(ver.release, ver.strategy)] = ver
-        for i, raw in enumerate(_list(path, "tui", doc.get("tui", []))):
-            screen = _tui(path, f"tui[{i}]", raw)
-            tui[screen.versions] = screen
-        if "server" in doc:
-            server = _server(path, doc["server"], server)
+        try:
+            _check_keys(
+                path,
+                "",
+                doc,
+                {"strategy", "issue", "capability", "policy", "verification", "tui", "server"},
+            )
+            for item in _unique(path, "strategy", doc.get("strategy", []), "name"):
+                strategies[item.name] = _strategy(path, item)
+            for item in _unique(path, "issue", doc.get("issue", []), "id"):
+                issues[item.id] = _issue(path, item)
+            for item in _unique(path, "capability", doc.get("capability", []), "id"):
+                capabilities[item.id] = _capability(path, item)
+            if "policy" in doc:
+                policy = _policy(path, doc["policy"], policy)
+            for i, raw in enumerate(_list(path, "verification", doc.get("verification", []))):
+                ver = _verification(path, f"verification[{i}]", raw)
+                verifications[(ver.release, ver.strategy)] = ver
+            for i, raw in enumerate(_list(path, "tui", doc.get("tui", []))):
+                screen = _tui(path, f"tui[{i}]", raw)
+                tui[screen.versions] = screen
+            if "server" in doc:
+                server = _server(path, doc["server"], server)
+        except MatrixError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+            # a shape the checks above did not foresee: still the file's fault, still one line
+            raise MatrixError(path, "-", f"invalid matrix data ({type(exc).__name__})") from None
     for issue in issues.values():
         for name in issue.affects:
             if name not in strategies and name not in PLAN_STRATEGIES:
                 raise MatrixError(
-                    issue.source, f"issue.{issue.id}.affects", f"no strategy {name!r}"
+                    issue.source,
+                    f"issue.{key_text(issue.id)}.affects",
+                    f"no strategy {value_text(name)}",
                 )
     return Matrix(
         strategies=tuple(sorted(strategies.values(), key=lambda s: (s.preference, s.name))),
@@ -202,16 +218,18 @@ def _unique(path: str, key: str, value: Any, id_key: str) -> list[_Item]:
         if not isinstance(ident, str) or not ident:
             raise MatrixError(path, f"{where}.{id_key}", "missing")
         if ident in seen:
-            raise MatrixError(path, f"{key}.{ident}", f"duplicate {id_key} {ident!r}")
+            raise MatrixError(
+                path, f"{key}.{key_text(ident)}", f"duplicate {id_key} {value_text(ident)}"
+            )
         seen.add(ident)
-        items.append(_Item(path, f"{key}.{ident}", raw))
+        items.append(_Item(path, f"{key}.{key_text(ident)}", raw))
     return items
 
 
 def _check_keys(path: str, where: str, data: Mapping[str, Any], allowed: set[str]) -> None:
     for key in data:
         if key not in allowed:
-            shown = f"{where}.{key}" if where else key
+            shown = f"{where}.{key_text(key)}" if where else key_text(key)
             raise MatrixError(path, shown, f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
@@ -221,7 +239,9 @@ def _version(item: _Item, key: str, value: str) -> str:
     try:
         Version(value)
     except InvalidVersion:
-        raise item.error(key, f"{value!r} is not a version") from None
+        raise item.error(key, f"{value_text(value)} is not a version") from None
+    except ValueError:  # a number longer than Python converts (sys.get_int_max_str_digits)
+        raise item.error(key, f"{value_text(value)} has a number too long to compare") from None
     return value
 
 
@@ -229,9 +249,14 @@ def _spec(item: _Item, key: str, value: str) -> str:
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     try:
-        SpecifierSet(value)
+        # each clause compared once: packaging parses the numbers only then, and a number longer
+        # than Python converts (sys.get_int_max_str_digits) raises ValueError
+        for clause in SpecifierSet(value):
+            clause.contains("0", prereleases=True)
     except InvalidSpecifier:
-        raise item.error(key, f"{value!r} is not a version specifier") from None
+        raise item.error(key, f"{value_text(value)} is not a version specifier") from None
+    except ValueError:
+        raise item.error(key, f"{value_text(value)} has a number too long to compare") from None
     return value
 
 
@@ -255,7 +280,9 @@ def _strategy(path: str, item: _Item) -> Strategy:
     commands: dict[str, tuple[str, ...]] = {}
     for command, options in commands_raw.items():
         if command not in COMMANDS:
-            raise item.error(f"commands.{command}", f"unknown command (known: {COMMANDS})")
+            raise item.error(
+                f"commands.{key_text(command)}", f"unknown command (known: {', '.join(COMMANDS)})"
+            )
         if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
             raise item.error(f"commands.{command}", "must be a list of long option names")
         commands[command] = tuple(o.lstrip("-") for o in options)
@@ -265,11 +292,11 @@ def _strategy(path: str, item: _Item) -> Strategy:
         if method not in ("GET", "POST", "PUT", "PATCH", "DELETE") or not route_path.startswith(
             "/"
         ):
-            raise item.error("routes", f"{route!r} is not 'METHOD /path'")
+            raise item.error("routes", f"{value_text(route)} is not 'METHOD /path'")
     model_text = item.text("model", required=False) or "api"
     model = next((m for m in MODEL_VIA if m == model_text), None)
     if model is None:
-        raise item.error("model", f"{model_text!r} is not one of {', '.join(MODEL_VIA)}")
+        raise item.error("model", f"{value_text(model_text)} is not one of {', '.join(MODEL_VIA)}")
     return Strategy(
         name=name,
         needs_local_server=item.bool("needs_local_server", False),
@@ -295,7 +322,9 @@ def _issue(path: str, item: _Item) -> KnownIssue:
     )  # fmt: skip
     severity = item.req("severity")
     if severity not in SEVERITIES:
-        raise item.error("severity", f"{severity!r} is not one of {', '.join(SEVERITIES)}")
+        raise item.error(
+            "severity", f"{value_text(severity)} is not one of {', '.join(SEVERITIES)}"
+        )
     affects = item.strings("affects")
     if not affects:
         raise item.error("affects", "names no strategy")
@@ -329,7 +358,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         raise item.error("detected_by", f"unknown server fact (known: {', '.join(SERVER_FACTS)})")
     side = item.text("side", required=False) or "client"
     if side not in ("client", "server"):
-        raise item.error("side", f"{side!r} is not 'client' or 'server'")
+        raise item.error("side", f"{value_text(side)} is not 'client' or 'server'")
     see_also = item.strings("see_also")
     for link in see_also:
         _evidence(item, "see_also", link)
@@ -460,17 +489,17 @@ def _verification(path: str, where: str, raw: Mapping[str, Any]) -> Verification
     )
     strategy = item.req("strategy")
     if strategy not in PLAN_STRATEGIES:
-        raise item.error("strategy", f"unknown strategy {strategy!r}")
+        raise item.error("strategy", f"unknown strategy {value_text(strategy)}")
     outcome = item.req("outcome")
     if outcome not in OUTCOMES:
-        raise item.error("outcome", f"{outcome!r} is not one of {', '.join(OUTCOMES)}")
+        raise item.error("outcome", f"{value_text(outcome)} is not one of {', '.join(OUTCOMES)}")
     date = item.req("date")
     import datetime as dt
 
     try:
         dt.date.fromisoformat(date)
     except ValueError:
-        raise item.error("date", f"{date!r} is not YYYY-MM-DD") from None
+        raise item.error("date", f"{value_text(date)} is not YYYY-MM-DD") from None
     wall = raw.get("wall_s")
     if wall is not None and (not isinstance(wall, int | float) or isinstance(wall, bool)):
         raise item.error("wall_s", "must be a number")

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
+from typing import Any
 
 from orch_doctor._util import cache
 from orch_doctor._util.cache import binary_identity
@@ -80,16 +81,15 @@ def start_probe(
     identity = binary_identity(path) if use_cache else None
     key = {"identity": identity, "commands": list(commands)}
     if identity is not None and not refresh:
-        cached = cache.load("probe", key)
-        if cached is not None and isinstance(cached.get("help"), dict):
+        cached = cache.load("probe", key, valid=valid_probe_entry)
+        if cached is not None:
             from orch_doctor.probe.capabilities import capabilities_from_help
 
             texts = {
-                name: HelpText(command=name, text=str(item.get("text", "")))
+                name: HelpText(command=name, text=item["text"])
                 for name, item in cached["help"].items()
-                if isinstance(item, dict)
             }
-            caps = capabilities_from_help(texts, str(cached.get("version", "")), binary_path=path)
+            caps = capabilities_from_help(texts, cached["version"], binary_path=path)
             identified = cached.get("identified_as")
             return done(replace(caps, identified_as=identified) if identified else caps)
 
@@ -158,6 +158,28 @@ def start_probe(
         return got if isinstance(got, Capabilities) else finish(got.result())
 
     return Once(result)
+
+
+def valid_probe_entry(value: Mapping[str, Any]) -> bool:
+    """A cached probe as :func:`start_probe` writes it: anything else is a miss (and is
+    rewritten), never a crash."""
+    help_texts = value.get("help")
+    identified = value.get("identified_as")
+    return (
+        isinstance(value.get("version"), str)
+        and isinstance(help_texts, dict)
+        and "root" in help_texts
+        and all(
+            isinstance(name, str) and isinstance(item, dict) and isinstance(item.get("text"), str)
+            for name, item in help_texts.items()
+        )
+        and (identified is None or isinstance(identified, str))
+    )
+
+
+def valid_version_entry(value: Mapping[str, Any]) -> bool:
+    version = value.get("version")
+    return version is None or isinstance(version, str)
 
 
 def probe_installed(
@@ -238,7 +260,9 @@ def start_shadowed_versions(
     found: dict[str, str | None] = {}
     keys = {c.path: {"identity": binary_identity(c.path)} for c in candidates}
     for c in candidates:
-        cached = cache.load("version", keys[c.path]) if use_cache else None
+        cached = (
+            cache.load("version", keys[c.path], valid=valid_version_entry) if use_cache else None
+        )
         if cached is not None:
             found[c.path] = cached.get("version")
     todo = [c for c in candidates if c.path not in found]

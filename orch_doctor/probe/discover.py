@@ -6,12 +6,26 @@ by the probe, which runs them concurrently).
 Order: ``--opencode PATH``; ``$OPENCODE_BIN`` (orch's override); ``$OPENCODE_BIN_PATH`` (the npm
 launcher's override); every ``opencode`` on ``$PATH``; the usual install dirs (``~/.opencode/bin``,
 ``~/.bun/bin``, npm's global bin, ``~/.local/bin``).
+
+What is reported is what runs: every candidate is made absolute here, once, and that absolute
+path is what the probe runs, what the cache is keyed by and what the report names. An explicit
+value is read like this:
+
+- ``--opencode VALUE`` is a path (its metavar says so): when it contains a ``/`` or names an
+  existing file relative to the working directory, it is that file; otherwise a bare name is
+  looked up on ``$PATH`` like a shell does. ``--opencode opencode`` with ``./opencode`` present
+  therefore runs ``./opencode`` (as an absolute path) and the report says so, naming the
+  ``opencode`` on ``$PATH`` it hides; ``--opencode=-oc`` runs ``./-oc``.
+- ``$OPENCODE_BIN`` / ``$OPENCODE_BIN_PATH`` are set by tools, not typed in a directory: a value
+  with a ``/`` is a path, a bare name is looked up on ``$PATH`` only (like a shell; a file of that
+  name in whatever directory orch-doctor runs in is never picked up).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,10 +44,9 @@ def discover(
     """Look at every candidate and pick the one that runs."""
     env = os.environ if env is None else env
     paths = candidate_paths(explicit, env)
-    candidates = [inspect_candidate(path, source) for path, source in paths]
+    candidates = [_explicit(path, source, env) for path, source in paths]
     chosen = next((c for c in candidates if c.usable), None)
-    explicit_sources = ("--opencode", "OPENCODE_BIN", "OPENCODE_BIN_PATH")
-    first_explicit = next((c for c in candidates if c.source in explicit_sources), None)
+    first_explicit = next((c for c in candidates if c.source in EXPLICIT_SOURCES), None)
     if first_explicit is not None and not first_explicit.usable:
         # an explicit choice that does not work is an error, not a reason to run another binary
         return BinaryFinding(
@@ -77,17 +90,17 @@ def discover(
 def candidate_paths(explicit: str | None, env: Mapping[str, str]) -> list[tuple[str, str]]:
     """(path, source) in the order they are tried; duplicates (same path string) removed."""
     found: list[tuple[str, str]] = []
-    if explicit:
+    if explicit:  # a value as given: resolved by _explicit
         found.append((explicit, "--opencode"))
     for var in ("OPENCODE_BIN", "OPENCODE_BIN_PATH"):
         if env.get(var):
             found.append((env[var], var))
     for folder in env.get("PATH", "").split(os.pathsep):
         if folder:
-            found.append((os.path.join(folder, NAME), "PATH"))
+            found.append((os.path.abspath(os.path.join(folder, NAME)), "PATH"))
     home = Path(env.get("HOME") or Path.home())
     for install_dir in install_dirs(home, env):
-        found.append((str(install_dir / NAME), "install-dir"))
+        found.append((os.path.abspath(install_dir / NAME), "install-dir"))
     result: list[tuple[str, str]] = []
     seen: set[str] = set()
     for path, source in found:
@@ -103,6 +116,52 @@ def candidate_paths(explicit: str | None, env: Mapping[str, str]) -> list[tuple[
     return [
         (p, s) for p, s in result if s not in implicit or os.path.lexists(os.path.expanduser(p))
     ]
+
+
+EXPLICIT_SOURCES = ("--opencode", "OPENCODE_BIN", "OPENCODE_BIN_PATH")
+
+
+def resolve_explicit(
+    value: str, source: str, env: Mapping[str, str]
+) -> tuple[str | None, str, str | None]:
+    """(absolute path or None, how it was read: "path" | "PATH", the problem when None).
+
+    See the module docstring for the rule; never raises."""
+    expanded = os.path.expanduser(value)
+    names_file = "/" in expanded or (source == "--opencode" and os.path.lexists(expanded))
+    if names_file:
+        return os.path.abspath(expanded), "path", None
+    found = _which(expanded, env)
+    if found is not None:
+        return os.path.abspath(found), "PATH", None
+    here = os.path.lexists(expanded)
+    return (
+        None,
+        "PATH",
+        f"no {expanded!r} on $PATH"
+        + (" (a file of that name in the working directory is not used: give ./" + expanded + ")"
+           if here else ""),
+    )  # fmt: skip
+
+
+def _explicit(path: str, source: str, env: Mapping[str, str]) -> BinaryCandidate:
+    if source not in EXPLICIT_SOURCES:
+        return inspect_candidate(path, source)
+    resolved, lookup, problem = resolve_explicit(path, source, env)
+    if resolved is None:
+        hint = shlex.quote(f"./{path}") if os.path.lexists(path) else "/path/to/opencode"
+        flag = f"--opencode {hint}" if source == "--opencode" else f"{source}={hint}"
+        return BinaryCandidate(
+            path=path,
+            source=source,
+            problem=problem or "missing",
+            fix=f"give the file: {flag} (or install OpenCode: npm install -g opencode-ai)",
+            given=path,
+            lookup=lookup,
+        )
+    from dataclasses import replace
+
+    return replace(inspect_candidate(resolved, source), given=path, lookup=lookup)
 
 
 def install_dirs(home: Path, env: Mapping[str, str]) -> list[Path]:
@@ -135,7 +194,8 @@ def inspect_candidate(path: str, source: str) -> BinaryCandidate:
             path=path,
             source=source,
             problem=f"broken symlink (points at {target}, which does not exist)",
-            fix=f"remove or repair the link: rm {expanded} && npm install -g opencode-ai",
+            fix=f"remove or repair the link: rm -- {shlex.quote(expanded)} "
+            "&& npm install -g opencode-ai",
         )
     resolved = os.path.realpath(expanded)
     try:
@@ -148,7 +208,8 @@ def inspect_candidate(path: str, source: str) -> BinaryCandidate:
             source,
             resolved,
             problem="is a directory, not the opencode binary",
-            fix=f"point {source} at the opencode file inside it, e.g. {expanded}/bin/opencode",
+            fix=f"point {source} at the opencode file inside it, e.g. "
+            f"{shlex.quote(expanded + '/bin/opencode')}",
         )
     if not os.access(resolved, os.X_OK):
         return BinaryCandidate(
@@ -156,7 +217,7 @@ def inspect_candidate(path: str, source: str) -> BinaryCandidate:
             source,
             resolved,
             problem="not executable",
-            fix=f"chmod +x {resolved}",
+            fix=f"chmod +x -- {shlex.quote(resolved)}",
         )
     launcher = _npm_launcher_problem(Path(resolved))
     if launcher is not None:
@@ -177,11 +238,13 @@ def _npm_launcher_problem(resolved: Path) -> tuple[str, str] | None:
     text = head.decode("utf-8", errors="replace")
     package_dir = _package_dir(resolved)
     version = _package_version(package_dir) if package_dir else None
-    pkg = f"opencode-ai@{version}" if version else "opencode-ai"
+    # the version comes from a file: quoted like every argument in a fix
+    pkg = shlex.quote(f"opencode-ai@{version}") if version else "opencode-ai"
     if "postinstall script was not run" in text:
         return (
             f"npm launcher of {pkg} whose post-install step never ran: it has no binary",
-            f"cd {package_dir} && node postinstall.mjs   (or: npm install -g {pkg})"
+            f"cd -- {shlex.quote(str(package_dir))} && node postinstall.mjs   "
+            f"(or: npm install -g {pkg})"
             if package_dir
             else f"npm install -g {pkg}",
         )
@@ -189,7 +252,7 @@ def _npm_launcher_problem(resolved: Path) -> tuple[str, str] | None:
         if package_dir is not None and _platform_binary_present(package_dir):
             return None
         platform_pkg = _platform_package_name()
-        wanted = f"{platform_pkg}@{version}" if version else platform_pkg
+        wanted = shlex.quote(f"{platform_pkg}@{version}") if version else platform_pkg
         return (
             f"npm launcher of {pkg} whose platform package ({platform_pkg}) is not installed",
             f"npm install -g {wanted}   (or reinstall: npm install -g {pkg})",
@@ -245,13 +308,20 @@ def _file_identity(cand: BinaryCandidate) -> tuple[int, int] | str | None:
 
 
 def _reason(chosen: BinaryCandidate) -> str:
+    how = ""
+    if chosen.given is not None and chosen.given != chosen.path:
+        how = (
+            f" ({chosen.given!r}, a bare name, found on $PATH)"
+            if chosen.lookup == "PATH"
+            else f" ({chosen.given!r}, a file relative to the working directory)"
+        )
     return {
         "--opencode": "given with --opencode",
         "OPENCODE_BIN": "set in $OPENCODE_BIN (orch's override)",
         "OPENCODE_BIN_PATH": "set in $OPENCODE_BIN_PATH (the npm launcher's override)",
         "PATH": "first usable opencode on $PATH",
         "install-dir": "found in a usual install dir (not on $PATH)",
-    }.get(chosen.source, chosen.source)
+    }.get(chosen.source, chosen.source) + how
 
 
 def _which(name: str, env: Mapping[str, str]) -> str | None:

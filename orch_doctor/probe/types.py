@@ -136,13 +136,17 @@ class VersionInfo:
 class BinaryCandidate:
     """One place an ``opencode`` may live, and what was found there."""
 
-    path: str
+    path: str  # absolute: the exact file that is run (and reported, and cached by)
     source: str  # "--opencode", "OPENCODE_BIN", "OPENCODE_BIN_PATH", "PATH", "install-dir"
     resolved: str | None = None  # realpath when it exists
     usable: bool = False
     problem: str | None = None  # "missing", "not executable", "directory", "broken symlink", ...
     fix: str | None = None
     version: str | None = None  # filled in when shadowing is reported
+    #: how an explicit value (``--opencode``, ``$OPENCODE_BIN``...) became ``path``: as given,
+    #: and "path" (it names a file) or "PATH" (a bare name looked up on $PATH)
+    given: str | None = None
+    lookup: str | None = None
 
 
 @dataclass(frozen=True)

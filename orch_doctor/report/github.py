@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from orch_doctor._util.text import printable
 from orch_doctor.doctor.runner import DoctorReport
 
 ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️"}
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's data: one line whatever ``text`` holds (control characters made
+    visible, ``%``, CR and LF percent-encoded as the runner decodes them)."""
+    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:
@@ -39,7 +42,10 @@ def render_summary(report: DoctorReport) -> str:
         rows += [f"Strategy: `{report.decision.strategy}`", ""]
     rows += ["| | check | result | fix |", "|---|---|---|---|"]
     for check in report.checks:
-        cells = [ICONS[check.status], check.title, check.summary, check.fix or ""]
+        cells = [
+            ICONS[check.status],
+            *(printable(c, newlines=False) for c in (check.title, check.summary, check.fix or "")),
+        ]
         rows.append(
             "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
         )

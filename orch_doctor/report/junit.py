@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from orch_doctor._util.text import printable
 from orch_doctor.doctor.runner import DoctorReport
 
 
@@ -25,17 +26,21 @@ def render_junit(report: DoctorReport, strict: bool = False) -> str:
             suite,
             "testcase",
             classname="orch-doctor",
-            name=f"{check.id}: {check.title}",
+            name=printable(f"{check.id}: {check.title}", newlines=False),
             time=f"{check.duration_s:.3f}",
         )
-        body = "\n".join(
-            [check.summary, *check.details] + ([f"fix: {check.fix}"] if check.fix else [])
+        # printable: no control character (invalid in XML 1.0, hostile on a terminal)
+        body = printable(
+            "\n".join(
+                [check.summary, *check.details] + ([f"fix: {check.fix}"] if check.fix else [])
+            )
         )
+        summary = printable(check.summary, newlines=False)
         if check.status == "fail" or (strict and check.status == "warn"):
-            failure = ET.SubElement(case, "failure", message=check.summary, type=check.status)
+            failure = ET.SubElement(case, "failure", message=summary, type=check.status)
             failure.text = body
         elif check.status == "skip":
-            ET.SubElement(case, "skipped", message=check.summary)
+            ET.SubElement(case, "skipped", message=summary)
         else:
             out = ET.SubElement(case, "system-out")
             out.text = ("WARNING: " if check.status == "warn" else "") + body

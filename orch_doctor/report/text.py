@@ -10,6 +10,7 @@ from typing import TypeVar
 from rich.console import Console
 from rich.markup import escape
 
+from orch_doctor._util.text import printable
 from orch_doctor.doctor.runner import DoctorReport
 
 T = TypeVar("T")
@@ -19,6 +20,12 @@ MARKS = {
     "fail": ("[red]✗[/]", "FAIL"),
     "skip": ("[dim]-[/]", "skip"),
 }
+
+
+def shown(text: str) -> str:
+    """Text from outside (files, the binary, a server) for a rich console: control characters
+    made visible, markup escaped."""
+    return escape(printable(text))
 
 
 def make_console() -> Console:
@@ -40,12 +47,12 @@ def render_text(
     console.print("[bold]orch-doctor[/]" if not plain else "orch-doctor")
     for check in report.checks:
         mark = MARKS[check.status][1 if plain else 0]
-        console.print(f"{mark} {escape(check.title)}: {escape(check.summary)}")
+        console.print(f"{mark} {shown(check.title)}: {shown(check.summary)}")
         if check.fix and check.status in ("warn", "fail"):
-            console.print(f"      fix: {escape(check.fix)}")
+            console.print(f"      fix: {shown(check.fix)}")
         if verbose or check.status == "fail":
             for line in check.details:
-                console.print(f"      {escape(line)}")
+                console.print(f"      {shown(line)}")
     counts = {s: sum(1 for c in report.checks if c.status == s) for s in MARKS}
     verdict = report.status.upper() if not strict or report.status != "warn" else "FAIL (strict)"
     console.print(
@@ -54,3 +61,5 @@ def render_text(
     )
     if report.decision is not None and report.decision.plan is not None and not verbose:
         console.print(f"strategy: {report.decision.strategy}  (-v shows the plan)")
+    elif report.decision is not None and report.decision.plan is None:
+        console.print("strategy: none (no plan)")

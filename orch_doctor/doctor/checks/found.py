@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from orch_doctor.doctor.checks.base import Check, Verdict, verdict
 from orch_doctor.doctor.context import DoctorContext
 
@@ -30,7 +32,8 @@ def judge(ctx: DoctorContext) -> Verdict:
             f"{chosen.path} shadows {len(hidden)} other OpenCode install(s)",
             *details,
             *(f"hidden: {h}" for h in hidden),
-            fix=f"remove the installs you do not use, or set OPENCODE_BIN={chosen.path}",
+            fix="remove the installs you do not use, or set "
+            f"OPENCODE_BIN={shlex.quote(chosen.path)}",
         )
     return verdict("pass", f"{chosen.path}", *details)
 

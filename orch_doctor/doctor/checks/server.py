@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from orch_doctor.doctor.checks.base import Check, Verdict, verdict
 from orch_doctor.doctor.context import DoctorContext
 
@@ -63,8 +65,8 @@ def judge(ctx: DoctorContext) -> Verdict:
             "warn",
             f"{server.url}: {skew_reason}",
             *details,
-            fix=f"run the server with the CLI's release: npm install -g "
-            f"opencode-ai@{client} && opencode serve",
+            fix="run the server with the CLI's release: npm install -g "
+            f"{shlex.quote(f'opencode-ai@{client}')} && opencode serve",
         )
     return verdict("pass", f"{server.url}: {server.summary}", *details)
 
