@@ -16,11 +16,13 @@ def judge(ctx: DoctorContext) -> Verdict:
                 fix="opencode serve --port 4096 --hostname 127.0.0.1",
             )
         return verdict("skip", "no server given (--server URL) and none running here")
+    found_here = ctx.discovery.details() if ctx.discovery is not None else []
     if not server.ok:
         named = bool(ctx.server_url or ctx.policy.require_server)
         return verdict(
             "fail" if named else "warn",
             f"{server.url}: {server.verdict}: {server.summary}",
+            *found_here,
             fix=server.fix,
         )
     from orch_doctor.server.probe import compare_versions
@@ -37,7 +39,7 @@ def judge(ctx: DoctorContext) -> Verdict:
         f"skew: {skew} — {skew_reason}",
     ]
     if ctx.server_discovered:
-        details.insert(0, "found running on this machine")
+        details[:0] = ["found running on this machine", *found_here]
     found = ctx.server_advisories()
     errors = [a for a in found if a.severity == "error"]
     if errors and not ctx.policy.allow_insecure_server:
