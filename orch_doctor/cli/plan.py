@@ -109,6 +109,8 @@ def render_decision(decision: Decision) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from orch_doctor._util.text import one_line
+
     # soft_wrap: a command, path or URL is never broken across lines (piped or not)
     console = Console(highlight=False, soft_wrap=True)
     instead = decision.advisory(STANDALONE_INSTEAD)
@@ -119,7 +121,10 @@ def render_decision(decision: Decision) -> None:
     else:
         console.print(f"[green]✓[/] strategy [bold]{decision.strategy}[/]")
     for reason in decision.reasons:
-        console.print(f"  • {escape(reason)}")
+        console.print(f"  • {escape(one_line(reason, 4000))}")
+    if decision.plan is None and decision.fix:
+        # no plan: what to do comes right after why (a named server's verdict is the first reason)
+        console.print(f"  fix: {escape(one_line(decision.fix, 4000))}")
     if decision.plan is not None:
         console.print("\n[bold]plan[/]")
         for i, step in enumerate(decision.plan.steps, 1):
@@ -132,12 +137,12 @@ def render_decision(decision: Decision) -> None:
     if decision.rejected:
         console.print("\n[bold]not chosen[/]")
         for name, why in decision.rejected.items():
-            console.print(f"  {name}: {escape(why)}")
+            console.print(f"  {name}: {escape(one_line(why, 4000))}")
     for warning in decision.warnings:
         if warning is instead:
             continue
-        console.print(f"[yellow]![/] {escape(warning.message)}")
+        console.print(f"[yellow]![/] {escape(one_line(warning.message, 4000))}")
         if warning.fix:
-            console.print(f"    fix: {escape(warning.fix)}")
-    if decision.fix:
-        console.print(f"\nfix: {escape(decision.fix)}")
+            console.print(f"    fix: {escape(one_line(warning.fix, 4000))}")
+    if decision.fix and decision.plan is not None:
+        console.print(f"\nfix: {escape(one_line(decision.fix, 4000))}")
