@@ -30,7 +30,7 @@ from click.testing import CliRunner
 from orch_doctor.server import discovery
 from orch_doctor.server.body import BodyError, decode_body, loads
 from orch_doctor.server.credentials import Credentials, split_userinfo
-from orch_doctor.server.probe import session_exists
+from orch_doctor.server.probe import probe_server, session_exists
 from orch_doctor.verify.executor import Executor, StepFailed
 from tests.support import fake_server as fs
 
@@ -643,6 +643,7 @@ def test_discovery_says_what_it_chose(
     (check,) = [c for c in report["checks"] if c["id"] == "server"]
     details = "\n".join(check["details"])
     assert "chosen: " in details and reason in details, details
+    assert by_name[chosen] in check["summary"] and "— chosen: " in check["summary"]
     for name in names:
         if name != chosen:
             assert f"other candidate: {by_name[name]}: " in details
@@ -681,6 +682,48 @@ def test_named_unusable_server_comes_first(tmp_path: Path) -> None:
     assert "opencode serve" in lines[fix] and fix < lines.index("not chosen")
     (strategy,) = [c for c in json.loads(doctor.out)["checks"] if c["id"] == "strategy"]
     assert url in strategy["summary"] and "connection-refused" in strategy["summary"]
+
+
+API_USERINFO = case(
+    "api-userinfo",
+    "select_strategy(server_url='http://u:PW@127.0.0.1:<closed>')",
+    "strategy none; PW in no reason, rejected entry, fix or JSON",
+)
+
+
+def test_api_never_keeps_userinfo() -> None:
+    from orch_doctor.api import select_strategy
+    from orch_doctor.matrix.recorded import stored_capabilities
+
+    with fs.black_hole() as url:
+        pass
+    named = url.replace("http://", f"http://u:{PASSWORD}@")
+    decision = select_strategy(
+        "/tmp", prompt="hi", server_url=named, capabilities=stored_capabilities("1.18.33")
+    )
+    assert decision.strategy == "none" and url in decision.reasons[0]
+    assert PASSWORD not in json.dumps(decision.to_json())
+
+
+REAL_USERINFO = case(
+    "real-server-userinfo",
+    "a real 1.18.33 `opencode serve` with OPENCODE_SERVER_PASSWORD; http://opencode:PW@host",
+    "verdict ok, version 1.18.33, auth basic; the URL shown without PW; doctor JSON without PW",
+)
+
+
+def test_real_server_userinfo(real_servers: Callable[..., Any], tmp_path: Path) -> None:
+    server = real_servers("1.18.33", password=PASSWORD)
+    named = server.url.replace("http://", f"http://opencode:{PASSWORD}@")
+    status = probe_server(named, timeout_s=10, use_cache=False)
+    assert status.ok and status.version == "1.18.33" and status.auth == "basic"
+    assert status.url == server.url and PASSWORD not in json.dumps(status.to_json())
+    run = run_cli(["server", named, "--format", "json", "--no-routes"], tmp_path)
+    assert_safe(run, codes={0, 1}, max_s=20)
+    assert server_json(run)["verdict"] == "ok"
+    doctor = run_cli(["--server", named, "--format", "json"], tmp_path)
+    assert_safe(doctor, codes={0, 1}, max_s=30)
+    assert json.loads(doctor.out)["server"]["verdict"] == "ok"
 
 
 def test_catalogue_is_complete() -> None:

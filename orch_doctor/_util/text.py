@@ -23,10 +23,10 @@ _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def one_line(text: str, limit: int = 500) -> str:
-    """``text`` as one printable line: escapes removed, line breaks and other controls turned
-    into spaces / dropped, at most ``limit`` characters (an ellipsis marks a cut)."""
-    text = _LINE_BREAKS.sub(" ", _ANSI.sub("", text))
+def one_line(text: str, limit: int = 500, breaks: str = " ") -> str:
+    """``text`` as one printable line: escapes removed, line breaks turned into ``breaks``,
+    other controls dropped, at most ``limit`` characters (an ellipsis marks a cut)."""
+    text = _LINE_BREAKS.sub(breaks, _ANSI.sub("", text))
     text = _UNPRINTABLE.sub("", text.replace("\t", " "))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

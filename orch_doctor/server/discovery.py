@@ -210,9 +210,8 @@ class Choice:
 
         lines = [f"chosen: {self.reason}"]
         for other in self.others:
-            where = f", serving {other.directory}" if other.directory else ""
             lines.append(
-                one_line(f"other candidate: {other.url}: {other.verdict}{where} — {other.summary}")
+                one_line(f"other candidate: {other.url}: {other.verdict} — {other.summary}")
             )
         return lines
 

@@ -9,7 +9,7 @@ from orch_doctor._util.text import one_line
 from orch_doctor.doctor.context import DoctorContext
 from orch_doctor.doctor.types import CheckResult, CheckStatus
 
-_LIMIT = 4000
+_LIMIT = 20_000
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Check:
             self.title,
             found.status,
             one_line(found.summary, _LIMIT),
-            tuple(one_line(line, _LIMIT) for line in found.details),
+            # a line break inside a detail (a multi-line prompt in a command) stays visible
+            tuple(one_line(line, _LIMIT, breaks="⏎") for line in found.details),
             one_line(found.fix, _LIMIT) if found.fix is not None else None,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orch_doctor.doctor.checks.base import Check, Verdict, verdict
 from orch_doctor.doctor.context import DoctorContext
+from orch_doctor.server.types import ServerStatus
 
 
 def judge(ctx: DoctorContext) -> Verdict:
@@ -17,6 +18,17 @@ def judge(ctx: DoctorContext) -> Verdict:
             )
         return verdict("skip", "no server given (--server URL) and none running here")
     found_here = ctx.discovery.details() if ctx.discovery is not None else []
+    if ctx.discovery is not None and ctx.discovery.others:
+        # several servers run here: which one was taken, and why, is part of the answer
+        return _with_choice(_judge(ctx, server, found_here), ctx.discovery.reason)
+    return _judge(ctx, server, found_here)
+
+
+def _with_choice(found: Verdict, reason: str) -> Verdict:
+    return Verdict(found.status, f"{found.summary} — chosen: {reason}", found.details, found.fix)
+
+
+def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> Verdict:
     if not server.ok:
         named = bool(ctx.server_url or ctx.policy.require_server)
         return verdict(
