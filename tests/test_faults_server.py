@@ -37,7 +37,7 @@ from tests.support import fake_server as fs
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pw-H10-s3cret-7731"
 TIMEOUT = 2.0  # --timeout given to the probes in these cases
-MAX_RSS_MB = 250  # a whole CLI run (python + httpx + rich ≈ 60-90 MB); a bomb would be > 1 GB
+MAX_RSS_MB = 160  # a CLI run: ≈ 45 MB, ≈ 93 MB under a bomb; > 1 GB unbounded
 FORGED = "FORGED-OK-LINE"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -416,7 +416,7 @@ BODIES: dict[str, tuple[Callable[[], fs.Behaviour], str]] = {
     case(
         "gzip-gzip-bomb",
         "every route: 1.8 KB, Content-Encoding: gzip, gzip (1 GiB inflated)",
-        "not-opencode, exit 1, RSS < 250 MB, time < 2x timeout + startup",
+        "not-opencode, exit 1, RSS < 160 MB, time < 2x timeout + startup",
     ): (lambda: fs.raw(fs.gzip_bomb(), headers={"Content-Encoding": "gzip, gzip"}), "not-opencode"),
     case(
         "deflate-bomb",
@@ -564,6 +564,38 @@ def test_discovery_from_hostile_process_arguments(case_id: str, tmp_path: Path) 
     _proc(tmp_path, 22, ["opencode", "serve", "--port", "4555"])  # a good one after it
     urls = discovery.candidate_urls(tmp_path)
     assert urls == [*expected, "http://127.0.0.1:4555", discovery.DEFAULT_URL]
+
+
+PSUTIL_SAME = case(
+    "psutil-finds-what-proc-finds",
+    "a process `<python> .../opencode serve --port 0` listening on a free port",
+    "found through /proc and through psutil (macOS's path) with the same PID and port",
+)
+
+
+def test_psutil_discovery_matches_proc(tmp_path: Path) -> None:
+    script = tmp_path / "opencode"
+    script.write_text(
+        "import socket, sys, time\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "print(s.getsockname()[1], flush=True); time.sleep(30)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, str(script), "serve", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        start = time.monotonic()
+        via_psutil = {p.pid: p for p in discovery._psutil_server_processes()}
+        psutil_s = time.monotonic() - start
+        via_proc = {p.pid: p for p in discovery.find_server_processes()}
+    finally:
+        child.kill()
+        child.wait(5)
+    assert via_proc[child.pid].ports == via_psutil[child.pid].ports == (port,)
+    assert via_psutil[child.pid].urls() == [f"http://127.0.0.1:{port}"]
+    assert psutil_s < 2.0
 
 
 NOTHING_RUNS = case(

@@ -1,8 +1,9 @@
 """Find OpenCode servers running on this machine: from processes and their listening sockets.
 
-Linux /proc only (elsewhere: just the default port). A process counts when its command line is an
-``opencode`` binary running ``serve``/``web`` or a TUI started with ``--port``; its listening TCP
-sockets come from /proc/net/tcp{,6} matched through the socket inodes in /proc/<pid>/fd.
+On Linux from /proc (no import, fast); elsewhere (macOS) through psutil. A process counts when its
+command line is an ``opencode`` binary running ``serve``/``web`` or a TUI started with ``--port``;
+its listening TCP sockets come from /proc/net/tcp{,6} matched through the socket inodes in
+/proc/<pid>/fd (psutil: the process's connections in state LISTEN).
 The default port 4096 on 127.0.0.1 is always a candidate.
 
 Which one to use (:func:`choose`): a usable server serving the agent's directory, then a usable
@@ -61,7 +62,13 @@ def _port(text: str | None) -> int | None:
     return port if 0 < port < 65536 else None
 
 
-def find_server_processes(proc: Path = Path("/proc")) -> list[ServerProcess]:
+def find_server_processes(proc: Path | None = None) -> list[ServerProcess]:
+    """OpenCode servers running here, by PID. ``proc``: a /proc tree to read (default: /proc
+    where it exists, else psutil)."""
+    if proc is None:
+        proc = Path("/proc")
+        if not (proc / "self").is_dir():
+            return _psutil_server_processes()
     if not proc.is_dir():
         return []
     listening = _listening_inodes(proc)
@@ -85,7 +92,32 @@ def find_server_processes(proc: Path = Path("/proc")) -> list[ServerProcess]:
     return sorted(found, key=lambda p: p.pid)
 
 
-def candidate_urls(proc: Path = Path("/proc")) -> list[str]:
+def _psutil_server_processes() -> list[ServerProcess]:
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - a dependency; without it: the default port only
+        return []
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            argv = tuple(str(a) for a in (process.info.get("cmdline") or ()))
+            if not _is_opencode_server(argv):
+                continue
+            connections = process.net_connections(kind="tcp")
+        except (psutil.Error, OSError):  # gone, or another user's (macOS: AccessDenied)
+            continue
+        listening = [c.laddr for c in connections if c.status == psutil.CONN_LISTEN and c.laddr]
+        ports = sorted({address.port for address in listening})
+        port_arg = _port(_arg(argv, "--port"))
+        if not ports and port_arg is not None:
+            ports = [port_arg]
+        if ports:
+            host = _arg(argv, "--hostname") or "127.0.0.1"
+            found.append(ServerProcess(int(process.info["pid"]), argv, tuple(ports), host))
+    return sorted(found, key=lambda p: p.pid)
+
+
+def candidate_urls(proc: Path | None = None) -> list[str]:
     urls = [url for p in find_server_processes(proc) for url in p.urls()]
     if DEFAULT_URL not in urls:
         urls.append(DEFAULT_URL)
