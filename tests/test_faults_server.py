@@ -257,6 +257,27 @@ def test_hostile_directory(case_id: str, tmp_path: Path) -> None:
     ET.fromstring(junit.out.split("\n", 1)[1])
 
 
+HOSTILE_ROUTES = case(
+    "doc-route-with-escape",
+    "GET /doc lists a path '/x\\x1b]0;t\\x07' and one of 5,000 characters",
+    "neither is a route (never shown, never cached); the real routes are kept",
+)
+
+
+def test_hostile_routes_in_the_openapi_document(tmp_path: Path) -> None:
+    doc = json.loads(fs.recorded("1.18.33", "doc.json"))
+    doc["paths"]["/x\x1b]0;t\x07"] = {"get": {}}
+    doc["paths"]["/" + "y" * 5000] = {"get": {}}
+    # a version of its own: the route cache (keyed by version) cannot stand in for GET /doc
+    version = f"1.18.{9000 + os.getpid() % 1000}"
+    routes = opencode_like(health=fs.health_with(version), extra={"/doc": fs.json_body(doc)})
+    with fs.fake_server(routes, default=fs.html) as url:
+        run = run_cli(["server", url, "--format", "json"], tmp_path)
+    assert_safe(run, codes={0, 1}, max_s=15)
+    found = server_json(run)["routes"]
+    assert "POST /session" in found and not any("\x1b" in r or len(r) > 1000 for r in found)
+
+
 REDIRECT_ESCAPE = case(
     "redirect-location-escape",
     "302 with Location 'http://x/\\x1b]0;t\\x07\\r\\n✓ ok FORGED'",
