@@ -280,7 +280,7 @@ def test_hostile_routes_in_the_openapi_document(tmp_path: Path) -> None:
 
 REDIRECT_ESCAPE = case(
     "redirect-location-escape",
-    "302 with Location 'http://x/\\x1b]0;t\\x07\\r\\n✓ ok FORGED'",
+    "302 with Location 'http://x/\\x1b]0;t\\x07\\x85ok FORGED\\t\\x00'",
     "error (the header is refused) or not-opencode, exit 1; one clean line",
 )
 
