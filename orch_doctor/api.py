@@ -43,7 +43,7 @@ from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.model import STRATEGY_NAMES, Matrix, StrategyName
 from orch_doctor.probe.binary import DEFAULT_TIMEOUT_S, start_decision_probe
 from orch_doctor.probe.types import Capabilities, CommandSpec, OptionSpec
-from orch_doctor.server.credentials import Credentials, credentials_from_env
+from orch_doctor.server.credentials import Credentials, credentials_from_env, split_userinfo
 from orch_doctor.server.types import ServerStatus
 
 __all__ = [
@@ -157,6 +157,8 @@ def select_strategy(
     A ``directory`` that does not exist, is not a directory or cannot be reached by this user
     is no plan: strategy ``none`` with the reason and a fix (nothing is probed).
     """
+    # a URL's user:password@ is never shown or stored; it is the password when none is given
+    bare_url, url_credentials = split_userinfo(server_url) if server_url else (None, None)
     try:
         absolute = str(Path(directory).expanduser().absolute())
     except RuntimeError:  # "~someone" for a user that does not exist: the path as given
@@ -168,14 +170,14 @@ def select_strategy(
         directory=absolute,
         model=model,
         prompt=prompt,
-        server_url=server_url,
+        server_url=bare_url,
     )
     matrix = matrix or load_matrix(matrix_files)
     caps = capabilities or get_capabilities(opencode, env=env, refresh=refresh)
-    if server is None and server_url:
-        creds = credentials or credentials_from_env(env)
+    if server is None and bare_url:
+        creds = credentials or credentials_from_env(env) or url_credentials
         client = caps.version.text if caps.version else None
-        server = get_server_status(server_url, credentials=creds, client_version=client)
+        server = get_server_status(bare_url, credentials=creds, client_version=client)
     return decide(
         caps,
         server,

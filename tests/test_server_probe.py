@@ -226,10 +226,14 @@ def test_refused_and_invalid_urls() -> None:
     with fs.black_hole() as url:
         port = url.rsplit(":", 1)[1]
     assert probe(f"http://127.0.0.1:{port}").verdict == "connection-refused"
-    for bad in ("ftp://127.0.0.1:1", "http://", "127.0.0.1:4096", "http://u:p@127.0.0.1:1"):
+    for bad in ("ftp://127.0.0.1:1", "http://", "127.0.0.1:4096", "http://a\x1b]0;x\x07b:1"):
         status = probe(bad)
         assert status.verdict == "invalid-url", bad
         assert status.duration_s < 0.5
+    # a URL's user:password@ is used, never shown (tests/test_faults_server.py has the rest)
+    status = probe(f"http://u:secret@127.0.0.1:{port}")
+    assert status.verdict == "connection-refused" and status.url == f"http://127.0.0.1:{port}"
+    assert "secret" not in str(status.to_json())
 
 
 def test_opencode_2x_status_route() -> None:

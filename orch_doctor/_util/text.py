@@ -46,3 +46,22 @@ def printable(text: str, *, newlines: bool = True) -> str:
     if newlines:
         return _UNPRINTABLE.sub(_visible, text)
     return _UNPRINTABLE_LINE.sub(_visible, text)
+
+
+_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
+# C0/C1 controls, DEL, and the bidi overrides that can make a line read as something else
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str, limit: int = 500, breaks: str = " ") -> str:
+    """``text`` as one printable line: line breaks turned into ``breaks``, every other control
+    character (escapes included) shown as a visible escape like ``\\x1b``, at most ``limit``
+    characters (an ellipsis marks a cut)."""
+    text = _LINE_BREAKS.sub(breaks, text.replace("\t", " "))
+    text = printable(text, newlines=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (escape, newline, NUL, DEL, C1, bidi)."""
+    return bool(_CONTROLS.search(text) or _LINE_BREAKS.search(text))

@@ -151,6 +151,7 @@ def valid_model(model: str) -> bool:
 def render_decision(decision: Decision) -> None:
     from rich.console import Console
 
+    from orch_doctor._util.text import one_line
     from orch_doctor.cli.common import shown as escape
 
     # every string may hold text from a file or the binary: shown() makes control characters
@@ -165,7 +166,10 @@ def render_decision(decision: Decision) -> None:
     else:
         console.print(f"[green]✓[/] strategy [bold]{decision.strategy}[/]")
     for reason in decision.reasons:
-        console.print(f"  • {escape(reason)}")
+        console.print(f"  • {escape(one_line(reason, 4000))}")
+    if decision.plan is None and decision.fix:
+        # no plan: what to do comes right after why (a named server's verdict is the first reason)
+        console.print(f"  fix: {escape(one_line(decision.fix, 4000))}")
     if decision.plan is not None:
         console.print("\n[bold]plan[/]")
         for i, step in enumerate(decision.plan.steps, 1):
@@ -178,12 +182,12 @@ def render_decision(decision: Decision) -> None:
     if decision.rejected:
         console.print("\n[bold]not chosen[/]")
         for name, why in decision.rejected.items():
-            console.print(f"  {name}: {escape(why)}")
+            console.print(f"  {name}: {escape(one_line(why, 4000))}")
     for warning in decision.warnings:
         if warning is instead:
             continue
-        console.print(f"[yellow]![/] {escape(warning.message)}")
+        console.print(f"[yellow]![/] {escape(one_line(warning.message, 4000))}")
         if warning.fix:
-            console.print(f"    fix: {escape(warning.fix)}")
-    if decision.fix:
-        console.print(f"\nfix: {escape(decision.fix)}")
+            console.print(f"    fix: {escape(one_line(warning.fix, 4000))}")
+    if decision.fix and decision.plan is not None:
+        console.print(f"\nfix: {escape(one_line(decision.fix, 4000))}")

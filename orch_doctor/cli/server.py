@@ -46,8 +46,12 @@ def server(
     from orch_doctor.errors import MatrixError
     from orch_doctor.matrix.load import load_matrix
     from orch_doctor.matrix.recorded import with_recorded_routes
-    from orch_doctor.server.credentials import credentials_from_env
-    from orch_doctor.server.probe import probe_servers
+    from orch_doctor.server.credentials import (
+        credentials_from_env,
+        split_userinfo,
+        strip_userinfo,
+    )
+    from orch_doctor.server.probe import normalise_url, probe_servers
 
     discovered = not urls
     if discovered:
@@ -55,6 +59,8 @@ def server(
 
         urls = tuple(candidate_urls())
     credentials = credentials_from_env(password_env=password_env)
+    # a URL's user:password@ is never shown; it is the password when the environment has none
+    from_url = {normalise_url(strip_userinfo(u))[0]: split_userinfo(u)[1] for u in urls}
     caps = _client_capabilities(opencode)
     client_version = caps.version.text if caps.version else None
     statuses = probe_servers(
@@ -79,8 +85,8 @@ def server(
         for status in shown:
             if status.ok:
                 sessions[status.url] = session_exists(
-                    status.url, session_id, session_dir, credentials=credentials,
-                    timeout_s=timeout_s,
+                    status.url, session_id, session_dir,
+                    credentials=credentials or from_url.get(status.url), timeout_s=timeout_s,
                 )  # fmt: skip
     if output_format == "json":
         emit_json(

@@ -82,7 +82,7 @@ def verify(
 ) -> None:
     """Execute the spawn plan against a throwaway OpenCode server and confirm the prompt arrived."""
     from orch_doctor.errors import MatrixError, PlanValidationError, VerifyRefused
-    from orch_doctor.server.credentials import credentials_from_env
+    from orch_doctor.server.credentials import credentials_from_env, split_userinfo
     from orch_doctor.verify.executor import StepReport
     from orch_doctor.verify.run import VerifyOptions, run_verify
 
@@ -90,6 +90,8 @@ def verify(
         _usage(f"--model must be provider/model, got {model!r}")
     if server_url and no_server:
         _usage("give --server or --no-server, not both")
+    # a URL's user:password@ is never shown; it is the password when the environment has none
+    server_url, url_credentials = split_userinfo(server_url) if server_url else (None, None)
     options = VerifyOptions(
         opencode=opencode,
         directory=directory,
@@ -102,7 +104,7 @@ def verify(
         timeout_s=timeout_s,
         terminal=terminal,
         matrix_files=matrix_files,
-        credentials=credentials_from_env() if server_url else None,
+        credentials=(credentials_from_env() or url_credentials) if server_url else None,
     )
     text = output_format == "text"
 

@@ -8,10 +8,9 @@ the server probe start together at the beginning, so their latencies overlap.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from orch_doctor._util.once import Once
 from orch_doctor.advice import Advisory
@@ -20,7 +19,11 @@ from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.doctor.policy import Policy
 from orch_doctor.matrix.model import Matrix
 from orch_doctor.probe.types import Capabilities
+from orch_doctor.server.credentials import Credentials, credentials_from_env, split_userinfo
 from orch_doctor.server.types import ServerStatus
+
+if TYPE_CHECKING:
+    from orch_doctor.server.discovery import Choice
 
 #: shown in the doctor's plan where no prompt was given
 PROMPT_PLACEHOLDER = "<prompt>"
@@ -50,6 +53,7 @@ class DoctorContext:
     server: Once[ServerStatus | None] = field(init=False)
     decision: Once[Decision] = field(init=False)
     server_discovered: bool = False
+    discovery: Choice | None = None  # which discovered server was chosen, and why
 
     def __post_init__(self) -> None:
         self.capabilities = Once(self._probe_binary)
@@ -66,7 +70,15 @@ class DoctorContext:
 
     @property
     def server_url(self) -> str | None:
-        return self.options.server_url or self.policy.server_url
+        """The server the caller named, as it may be shown (without any user:password@)."""
+        url = self.options.server_url or self.policy.server_url
+        return split_userinfo(url)[0] if url else None
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """OPENCODE_SERVER_PASSWORD, else the named URL's user:password@ (the caller's intent)."""
+        url = self.options.server_url or self.policy.server_url
+        return credentials_from_env() or (split_userinfo(url)[1] if url else None)
 
     def request(self) -> SpawnRequest:
         server_url = self.server_url
@@ -96,19 +108,36 @@ class DoctorContext:
     def _probe_server(self) -> ServerStatus | None:
         url = self.server_url
         if url is None:
-            url = discover_local_server() if self.options.discover else None
-            if url is None:
-                return None
-            self.server_discovered = True
-        from orch_doctor.server.credentials import credentials_from_env
+            return self._discover() if self.options.discover else None
         from orch_doctor.server.probe import probe_server
 
         return probe_server(
             url,
             timeout_s=self.options.server_timeout_s,
-            credentials=credentials_from_env(),
+            credentials=self.credentials,
             use_cache=not self.options.refresh,
         )
+
+    def _discover(self) -> ServerStatus | None:
+        """Probe the servers running here (concurrently) and choose one, saying why."""
+        from orch_doctor.server.discovery import MAX_CANDIDATES, choose
+
+        urls = discover_local_servers()
+        if not urls:
+            return None
+        from orch_doctor.server.probe import probe_servers
+
+        statuses = probe_servers(
+            urls[:MAX_CANDIDATES],
+            timeout_s=self.options.server_timeout_s,
+            credentials=self.credentials,
+            use_cache=not self.options.refresh,
+        )
+        self.discovery = choose(statuses, self.directory)
+        if self.discovery is None:
+            return None
+        self.server_discovered = True
+        return self.discovery.chosen
 
     def server_advisories(self) -> list[Advisory]:
         """The server's advisories (its findings and the server-side known issues), as the
@@ -150,17 +179,11 @@ class DoctorContext:
         )
 
 
-def discover_local_server(timeout_s: float = 0.3) -> str | None:
-    """A running local server: from processes, else the default port if something listens.
+def discover_local_servers(timeout_s: float = 0.3) -> list[str]:
+    """Running local servers that accept a connection: from processes, and the default port.
 
-    A plain TCP connect first, so that nothing heavier is loaded when no server runs."""
-    from orch_doctor.server.discovery import candidate_urls
+    A plain TCP connect first (all at once), so that nothing heavier is loaded when no server
+    runs."""
+    from orch_doctor.server.discovery import answering, candidate_urls
 
-    for url in candidate_urls():
-        parts = urlsplit(url)
-        try:
-            with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout_s):
-                return url
-        except OSError:
-            continue
-    return None
+    return answering(candidate_urls(), timeout_s)

@@ -24,8 +24,18 @@ class Credentials:
     __str__ = __repr__
 
     def redact(self, text: str) -> str:
-        """``text`` with the password replaced by ***."""
-        return text.replace(self.password, REDACTED) if self.password else text
+        """``text`` with the password replaced by *** — as given, URL-quoted, and inside the
+        Basic token a server may echo back."""
+        if not self.password:
+            return text
+        from base64 import b64encode
+        from urllib.parse import quote
+
+        token = b64encode(f"{self.username}:{self.password}".encode()).decode()
+        for form in (token, token.rstrip("="), self.password, quote(self.password, safe="")):
+            if form:
+                text = text.replace(form, REDACTED)
+        return text
 
 
 def credentials_from_env(
@@ -36,3 +46,39 @@ def credentials_from_env(
     if not password:
         return None
     return Credentials(username=env.get(USERNAME_ENV) or DEFAULT_USERNAME, password=password)
+
+
+def split_userinfo(url: str) -> tuple[str, Credentials | None]:
+    """(``url`` without its ``user:password@``, those credentials or None).
+
+    The URL is what may be shown or stored; the credentials are the caller's intent (used when
+    OPENCODE_SERVER_PASSWORD is not set) and are never shown."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return _strip_at(text), None
+    if "@" not in parts.netloc:
+        return text, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_password, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
+    if not has_password or not password:
+        return clean, None
+    return clean, Credentials(unquote(user) or DEFAULT_USERNAME, unquote(password))
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` as it may be shown: without any ``user:password@``."""
+    return split_userinfo(url)[0]
+
+
+def _strip_at(text: str) -> str:
+    """Best effort for a URL that does not parse: drop everything between ``//`` and ``@``."""
+    head, sep, rest = text.partition("//")
+    netloc = rest.split("/", 1)[0]
+    if not sep or "@" not in netloc:
+        return text
+    return head + sep + netloc.rpartition("@")[2] + rest[len(netloc) :]

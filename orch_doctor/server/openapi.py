@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from orch_doctor._util.text import has_control
 from orch_doctor.server.types import route_key
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -20,6 +21,8 @@ def routes_from_openapi(doc: Any) -> frozenset[str] | None:
     routes = set()
     for path, ops in paths.items():
         if not isinstance(path, str) or not isinstance(ops, Mapping):
+            continue
+        if len(path) > 1000 or has_control(path):  # not a route anyone calls: never shown
             continue
         for method in ops:
             if isinstance(method, str) and method.lower() in METHODS:

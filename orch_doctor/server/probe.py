@@ -12,20 +12,21 @@ timeout, not the sum.
 from __future__ import annotations
 
 import asyncio
-import json
+import re
 import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from orch_doctor._util import cache
-from orch_doctor._util.text import REDACTED
+from orch_doctor._util.text import REDACTED, has_control, one_line
 from orch_doctor.advice import Advisory
-from orch_doctor.server.credentials import Credentials
+from orch_doctor.server.body import IDENTITY, BodyError, decode_body, loads
+from orch_doctor.server.credentials import Credentials, split_userinfo, strip_userinfo
 from orch_doctor.server.openapi import routes_from_openapi
 from orch_doctor.server.types import ServerStatus, ServerVerdict, is_loopback
 
@@ -34,6 +35,9 @@ DOC_TIMEOUT_S = 15.0  # GET /doc takes ~1-3 s on 1.18.x
 BODY_CAP = 1 << 20  # 1 MiB for small JSON answers
 DOC_CAP = 16 << 20  # the OpenAPI document is ~0.5 MB on 1.18.33
 FOREIGN_ORIGIN = "http://orch-doctor.invalid"
+#: what a server's version must look like to be believed (else: unknown, and said why)
+VERSION_RE = re.compile(r"\d{1,6}(\.\d{1,6}){1,3}([-+][0-9A-Za-z][0-9A-Za-z.+-]{0,40})?")
+PATH_MAX = 4096
 
 FIXES: dict[str, str] = {
     "connection-refused": "start a server: opencode serve --port {port} --hostname 127.0.0.1",
@@ -60,8 +64,8 @@ class _Answer:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.body)
-        except ValueError:
+            return loads(self.body)
+        except ValueError:  # not JSON, or nested too deep
             return None
 
     @property
@@ -145,9 +149,12 @@ async def aprobe_server(
     client: httpx.AsyncClient | None = None,
 ) -> ServerStatus:
     start = time.monotonic()
+    url, from_url = split_userinfo(url)
+    # OPENCODE_SERVER_PASSWORD wins; a URL's user:password@ is the caller's intent otherwise
+    credentials = credentials if credentials is not None else from_url
     base, problem = normalise_url(url)
     if problem is not None:
-        return _status(url, "invalid-url", problem, start)
+        return _status(base, "invalid-url", _redact(problem, credentials), start)
     own = client is None
     client = client or httpx.AsyncClient()
     try:
@@ -160,7 +167,12 @@ async def aprobe_server(
     finally:
         if own:
             await client.aclose()
-    status = replace(status, duration_s=time.monotonic() - start)
+    status = replace(
+        status,
+        summary=_clean(status.summary, credentials),
+        fix=_clean(status.fix, credentials) if status.fix else status.fix,
+        duration_s=time.monotonic() - start,
+    )
     if status.is_opencode:
         skew, reason = compare_versions(client_version, status.version)
         status = replace(status, skew=skew, skew_reason=reason)
@@ -169,7 +181,9 @@ async def aprobe_server(
 
 def normalise_url(url: str) -> tuple[str, str | None]:
     """(base URL without trailing slash, problem or None). Refused before any connection."""
-    text = url.strip()
+    text = one_line(strip_userinfo(url.strip()), limit=2000)
+    if has_control(url.strip()):
+        return text, "not a valid URL: it holds control characters"
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -229,16 +243,20 @@ def session_exists(
     the server says, None when it cannot tell (unreachable, an answer of unknown shape).
     Reads only (GET /session/{id}); nothing is created."""
 
+    bare, from_url = split_userinfo(url)
+    creds = credentials if credentials is not None else from_url
+
     async def run() -> bool | None:
-        base, problem = normalise_url(url)
+        base, problem = normalise_url(bare)
         if problem:
             return None
         params = {"directory": directory} if directory else {}
         async with httpx.AsyncClient() as client:
             try:
                 answer = await _get(
-                    client, f"{base}/session/{session_id}", timeout_s, credentials, params=params
-                )
+                    client, f"{base}/session/{quote(session_id, safe='')}", timeout_s, creds,
+                    params=params,
+                )  # fmt: skip
             except (_Failed, httpx.HTTPError):
                 return None
         data = answer.json()
@@ -260,15 +278,17 @@ def server_models(
 ) -> set[str] | None:
     """Every "provider/model" the server knows (GET /config/providers); None if unknown."""
 
+    bare, from_url = split_userinfo(url)
+    creds = credentials if credentials is not None else from_url
+
     async def run() -> set[str] | None:
-        base, problem = normalise_url(url)
+        base, problem = normalise_url(bare)
         if problem:
             return None
         async with httpx.AsyncClient() as client:
             try:
-                answer = await _get(
-                    client, f"{base}/config/providers", timeout_s, credentials, cap=DOC_CAP
-                )
+                answer = await _get(client, f"{base}/config/providers", timeout_s, creds,
+                                    cap=DOC_CAP)  # fmt: skip
             except (_Failed, httpx.HTTPError):
                 return None
         return models_from_providers(answer.json()) if answer.status == 200 else None
@@ -316,8 +336,7 @@ async def _probe(
     health_route: bool | None = None
 
     if health.status == 200 and isinstance(data, dict) and "healthy" in data:
-        version = data.get("version") if isinstance(data.get("version"), str) else None
-        version_source = "GET /global/health"
+        version, version_source = _version(data.get("version"), "GET /global/health")
         generation = "1.x"
         health_route = True
     else:
@@ -329,7 +348,8 @@ async def _probe(
             and isinstance(sdata, dict)
             and isinstance(sdata.get("version"), str)
         ):
-            version, version_source, generation = sdata["version"], "GET /api/status", "2.x"
+            version, version_source = _version(sdata["version"], "GET /api/status")
+            generation = "2.x"
         else:
             # 1.0.x: no health route, no version route. The OpenAPI document says who it is.
             doc = await _get(client, f"{base}/doc", max(timeout_s, DOC_TIMEOUT_S), credentials,
@@ -422,8 +442,27 @@ async def _directory(
     data = answer.json()
     directory = data.get("directory") if isinstance(data, dict) else None
     if answer.status == 200 and isinstance(directory, str):
-        return directory
+        return directory if _plain_path(directory) else None
     return None
+
+
+def _version(value: Any, source: str) -> tuple[str | None, str]:
+    """(version, where it came from): a value that does not look like a version (escapes,
+    newlines, markup, a novel) is not believed — unknown, and the source says why."""
+    if not isinstance(value, str):
+        return None, f"unknown: {source} gave no version"
+    if VERSION_RE.fullmatch(value):
+        return value, source
+    return None, f"unknown: {source} gave a version that is not one ({one_line(value, 40)!r})"
+
+
+def _plain_path(directory: str) -> bool:
+    """A directory as a server may report it: absolute, one line, no control characters."""
+    return (
+        0 < len(directory) <= PATH_MAX
+        and not has_control(directory)
+        and (directory.startswith("/") or directory[1:3] in (":\\", ":/"))
+    )
 
 
 def _findings(base: str, auth: str) -> tuple[Advisory, ...]:
@@ -456,7 +495,7 @@ async def _get(
     params: Mapping[str, str] | None = None,
 ) -> _Answer:
     """One GET with per-phase timeouts, an overall deadline, a size cap, no redirects."""
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **IDENTITY}
     if origin:
         headers["Origin"] = FOREIGN_ORIGIN
     auth = httpx.BasicAuth(credentials.username, credentials.password) if credentials else None
@@ -472,15 +511,21 @@ async def _get(
                 follow_redirects=False,
                 params=params,
             ) as response:
-                body = bytearray()
+                raw = bytearray()
                 truncated = False
-                async for chunk in response.aiter_bytes():
-                    body.extend(chunk)
-                    if len(body) > cap:
+                # raw bytes: the cap applies before anything is inflated
+                async for chunk in response.aiter_raw():
+                    raw.extend(chunk)
+                    if len(raw) > cap:
                         truncated = True
-                        del body[cap:]
+                        del raw[cap:]
                         break
-                return _Answer(response.status_code, response.headers, bytes(body), truncated)
+                encoding = response.headers.get("content-encoding")
+                try:
+                    body, cut = decode_body(bytes(raw), encoding, cap)
+                except BodyError as exc:
+                    raise _Failed("error", f"{_path(url)}: {exc}") from None
+                return _Answer(response.status_code, response.headers, body, truncated or cut)
     except TimeoutError:
         raise _Failed(
             "read-timeout", f"the answer to {_path(url)} did not finish within {timeout_s * 2:g}s"
@@ -579,3 +624,8 @@ def _reason(exc: BaseException) -> str:
 
 def _redact(text: str, credentials: Credentials | None) -> str:
     return credentials.redact(text) if credentials else text
+
+
+def _clean(text: str, credentials: Credentials | None) -> str:
+    """Server-derived text as it may be shown: no secret, one printable line."""
+    return one_line(_redact(text, credentials))

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from orch_doctor._util.text import REDACTED
+from orch_doctor._util.text import REDACTED, one_line
 from orch_doctor.decide.steps import (
     PLACEHOLDER,
     HttpStep,
@@ -27,6 +27,7 @@ from orch_doctor.server.credentials import Credentials
 from orch_doctor.verify.terminal import Terminal, TerminalError
 
 HTTP_TIMEOUT_S = 10.0
+HTTP_BODY_CAP = 16 << 20  # raw bytes read from one answer (a session's messages can be long)
 POLL_S = 0.25
 
 
@@ -200,20 +201,33 @@ class Executor:
     def get_json(self, path: str, query: Mapping[str, str] | None = None) -> Any:
         if self.base_url is None:
             raise StepFailed("a server to ask", "no server URL in this plan")
+        from orch_doctor.server.body import IDENTITY, BodyError, decode_body, loads
+
         timeout = max(min(self.http_timeout_s, self.remaining()), 0.5)
-        response = self.client().get(
-            self.base_url + path, params=dict(query or {}), timeout=timeout
-        )
-        if response.status_code != 200:
-            raise StepFailed(
-                f"GET {path} -> 200", f"{response.status_code}: {self.redact(response.text[:300])}"
-            )
+        # raw bytes, capped before anything is inflated; JSON with a bounded depth
+        with self.client().stream(
+            "GET", self.base_url + path, params=dict(query or {}), timeout=timeout, headers=IDENTITY
+        ) as response:
+            raw = bytearray()
+            for chunk in response.iter_raw():
+                raw.extend(chunk)
+                if len(raw) > HTTP_BODY_CAP:
+                    del raw[HTTP_BODY_CAP:]
+                    break
+            status, encoding = response.status_code, response.headers.get("content-encoding")
         try:
-            return response.json()
+            body, _ = decode_body(bytes(raw), encoding, HTTP_BODY_CAP)
+        except BodyError as exc:
+            raise StepFailed(f"GET {path} -> a readable answer", str(exc)) from None
+        text = one_line(body[:300].decode("utf-8", "replace"))
+        if status != 200:
+            raise StepFailed(f"GET {path} -> 200", f"{status}: {self.redact(text)}")
+        try:
+            return loads(body)
         except ValueError as exc:
             raise StepFailed(
-                f"GET {path} -> JSON", f"not JSON: {self.redact(response.text[:200])}"
-            ) from exc
+                f"GET {path} -> JSON", f"not JSON ({exc}): {self.redact(text[:200])}"
+            ) from None
 
     # --- running ---------------------------------------------------------------------------
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import gzip
 import json
 import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -174,3 +177,58 @@ def black_hole() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         sock.close()
+
+
+# --- hostile answers (what no real release sends) ------------------------------------------------
+
+
+def raw(
+    body: bytes,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    content_type: str = "application/json",
+) -> Behaviour:
+    """Exactly these bytes and headers (e.g. a Content-Encoding the client did not ask for)."""
+    return lambda handler: send(handler, status, body, content_type, headers)
+
+
+def health_with(version: object) -> Behaviour:
+    """/global/health as 1.18.33 answers it, with ``version`` replaced (any JSON value)."""
+    data = json.loads(recorded("1.18.33", "health.body"))
+    data["version"] = version
+    return json_body(data)
+
+
+@functools.cache
+def gzip_bomb(inflated: int = 1 << 30) -> bytes:
+    """``inflated`` zero bytes, gzipped twice: ~2 KB on the wire (``Content-Encoding: gzip,
+    gzip``), ``inflated`` bytes when both layers are undone. Built once per test session."""
+    inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = bytes(1 << 20)
+    once = b"".join(inner.compress(chunk) for _ in range(inflated >> 20)) + inner.flush()
+    return gzip.compress(once, 9)
+
+
+def deflate_bomb(inflated: int = 256 << 20) -> bytes:
+    """Raw deflate (no zlib header) of ``inflated`` zero bytes (``Content-Encoding: deflate``)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    chunk = bytes(1 << 20)
+    return b"".join(packer.compress(chunk) for _ in range(inflated >> 20)) + packer.flush()
+
+
+def deep_json(depth: int = 100_000) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def echo_auth(status: int = 500) -> Behaviour:
+    """An error body that echoes the Authorization header and its decoded password."""
+
+    def behaviour(handler: BaseHTTPRequestHandler) -> None:
+        given = handler.headers.get("Authorization", "")
+        decoded = ""
+        if given.startswith("Basic "):
+            decoded = base64.b64decode(given[6:]).decode("utf-8", "replace")
+        body = json.dumps({"error": f"bad request from {given} ({decoded})"}).encode()
+        send(handler, status, body)
+
+    return behaviour

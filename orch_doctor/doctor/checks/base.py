@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from orch_doctor._util.text import one_line
 from orch_doctor.doctor.context import DoctorContext
 from orch_doctor.doctor.types import CheckResult, CheckStatus
+
+_LIMIT = 20_000
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,14 @@ class Check:
 
     def run(self, ctx: DoctorContext) -> CheckResult:
         found = self.judge(ctx)
+        # what a check says may quote a server, a binary or a file: one printable line each,
+        # whatever the output format (terminal, JSON, JUnit XML, GitHub annotations)
         return CheckResult(
-            self.id, self.title, found.status, found.summary, found.details, found.fix
+            self.id,
+            self.title,
+            found.status,
+            one_line(found.summary, _LIMIT),
+            # a line break inside a detail (a multi-line prompt in a command) stays visible
+            tuple(one_line(line, _LIMIT, breaks="⏎") for line in found.details),
+            one_line(found.fix, _LIMIT) if found.fix is not None else None,
         )

@@ -22,11 +22,10 @@ def judge(ctx: DoctorContext) -> Verdict:
     server = ctx.server.get()
     if server is None or not server.ok:
         return verdict("pass", f"{model} (format ok; no server to ask)")
-    from orch_doctor.server.credentials import credentials_from_env
     from orch_doctor.server.probe import server_models
 
     known = server_models(
-        server.url, credentials=credentials_from_env(), timeout_s=ctx.options.server_timeout_s
+        server.url, credentials=ctx.credentials, timeout_s=ctx.options.server_timeout_s
     )
     if known is None:
         return verdict(

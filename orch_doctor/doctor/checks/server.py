@@ -6,6 +6,7 @@ import shlex
 
 from orch_doctor.doctor.checks.base import Check, Verdict, verdict
 from orch_doctor.doctor.context import DoctorContext
+from orch_doctor.server.types import ServerStatus
 
 
 def judge(ctx: DoctorContext) -> Verdict:
@@ -18,11 +19,24 @@ def judge(ctx: DoctorContext) -> Verdict:
                 fix="opencode serve --port 4096 --hostname 127.0.0.1",
             )
         return verdict("skip", "no server given (--server URL) and none running here")
+    found_here = ctx.discovery.details() if ctx.discovery is not None else []
+    if ctx.discovery is not None and ctx.discovery.others:
+        # several servers run here: which one was taken, and why, is part of the answer
+        return _with_choice(_judge(ctx, server, found_here), ctx.discovery.reason)
+    return _judge(ctx, server, found_here)
+
+
+def _with_choice(found: Verdict, reason: str) -> Verdict:
+    return Verdict(found.status, f"{found.summary} — chosen: {reason}", found.details, found.fix)
+
+
+def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> Verdict:
     if not server.ok:
         named = bool(ctx.server_url or ctx.policy.require_server)
         return verdict(
             "fail" if named else "warn",
             f"{server.url}: {server.verdict}: {server.summary}",
+            *found_here,
             fix=server.fix,
         )
     from orch_doctor.server.probe import compare_versions
@@ -39,7 +53,7 @@ def judge(ctx: DoctorContext) -> Verdict:
         f"skew: {skew} — {skew_reason}",
     ]
     if ctx.server_discovered:
-        details.insert(0, "found running on this machine")
+        details[:0] = ["found running on this machine", *found_here]
     found = ctx.server_advisories()
     errors = [a for a in found if a.severity == "error"]
     if errors and not ctx.policy.allow_insecure_server:

@@ -23,9 +23,16 @@ def judge(ctx: DoctorContext) -> Verdict:
     server_ids = {a.id for a in ctx.server_advisories()}
     own = [a for a in decision.advisories if a.id not in OWNED_ELSEWHERE | server_ids]
     if decision.plan is None:
+        server = ctx.server.get()
+        summary = "no spawn strategy works here"
+        if ctx.server_url and (server is None or not server.ok):
+            # the caller named a server: its verdict is the reason, said first
+            summary += f": the server you named ({ctx.server_url}) cannot be used" + (
+                f" ({server.verdict})" if server is not None else ""
+            )
         return verdict(
             "fail",
-            "no spawn strategy works here",
+            summary,
             *decision.reasons,
             *rejected,
             *(advisory_line(a) for a in own),
