@@ -1,0 +1,36 @@
+"""Every orch_doctor name the release tools (track_releases, changes) use, in one place.
+
+The engine's modules are being moved into packages; re-point these imports after a move and the
+tools follow. Nothing else in tools/track_releases.py or tools/changes.py imports orch_doctor.
+"""
+
+from __future__ import annotations
+
+from orch_doctor import __version__ as ORCH_DOCTOR_VERSION
+from orch_doctor.capabilities import capabilities_from_help
+from orch_doctor.helptext import parse_root_commands
+from orch_doctor.matrix import Verification
+from orch_doctor.models import PROBED_COMMANDS, CommandSpec, HelpText
+from orch_doctor.openapi import routes_from_openapi
+from orch_doctor.proc import run_capture
+from orch_doctor.verify.run import VerifyOptions, VerifyRefused, VerifyReport, run_verify
+from orch_doctor.verify.throwaway import ServerStartError, isolated_env, start_server
+
+__all__ = [
+    "ORCH_DOCTOR_VERSION",
+    "PROBED_COMMANDS",
+    "CommandSpec",
+    "HelpText",
+    "ServerStartError",
+    "Verification",
+    "VerifyOptions",
+    "VerifyRefused",
+    "VerifyReport",
+    "capabilities_from_help",
+    "isolated_env",
+    "parse_root_commands",
+    "routes_from_openapi",
+    "run_capture",
+    "run_verify",
+    "start_server",
+]
