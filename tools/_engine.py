@@ -13,7 +13,13 @@ from orch_doctor.matrix import Verification
 from orch_doctor.models import PROBED_COMMANDS, CommandSpec, HelpText
 from orch_doctor.openapi import routes_from_openapi
 from orch_doctor.proc import run_capture
-from orch_doctor.verify.run import VerifyOptions, VerifyRefused, VerifyReport, run_verify
+from orch_doctor.verify.run import (
+    VerifyOptions,
+    VerifyRefused,
+    VerifyReport,
+    opencode_log_errors,
+    run_verify,
+)
 from orch_doctor.verify.throwaway import ServerStartError, isolated_env, start_server
 
 __all__ = [
@@ -28,6 +34,7 @@ __all__ = [
     "VerifyReport",
     "capabilities_from_help",
     "isolated_env",
+    "opencode_log_errors",
     "parse_root_commands",
     "routes_from_openapi",
     "run_capture",

@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -62,6 +63,18 @@ HOW_FORCED = "forced (not the decision's choice)"
 #: at most one recording-stage OpenCode process (help, --version, serve for /doc) at a time;
 #: verify runs have their own slots (Pipeline.verify_slots)
 RECORD_SLOTS = threading.Semaphore(1)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+_TEMP_PATH = re.compile(
+    "(?:" + "|".join(re.escape(d) for d in {"/tmp", tempfile.gettempdir()}) + r")/[^\s:;,'\"]+"
+)
+
+
+def clean(text: str, limit: int = 400) -> str:
+    """One line for a record: no ANSI codes, no throwaway temp paths, whitespace collapsed."""
+    text = _TEMP_PATH.sub("<tmp>", _ANSI.sub("", text))
+    return " ".join(text.split())[:limit]
 
 
 class ReleaseFailed(Exception):
@@ -404,8 +417,10 @@ def record_routes(binary: Path, out: Path, timeout_s: float) -> str:
                 timeout_s=min(SERVER_START_TIMEOUT_S, timeout_s),
             )
         except ServerStartError as exc:
-            tail = " ".join(exc.log_tail.split())[-300:]
-            return f"serve did not start: {exc}" + (f": {tail}" if tail else "")
+            from tools._engine import opencode_log_errors
+
+            why = opencode_log_errors(Path(home), limit=2) or exc.log_tail[-300:]
+            return clean(f"serve did not start: {exc}" + (f"; {why}" if why.strip() else ""))
         try:
             doc = httpx.get(f"{server.url}/doc", timeout=min(DOC_TIMEOUT_S, timeout_s)).json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -450,7 +465,7 @@ def verify_all(
 
     def keep(name: str, how: str, verified: bool, wall: float, problem: str | None) -> None:
         outcome = "verified" if verified else "failed"
-        note = how if verified else f"{how}; {problem}"
+        note = how if verified else f"{how}; {clean(problem or 'no reason given', 280)}"
         done[name] = Record(version, name, outcome, today, ORCH_DOCTOR_VERSION, wall, note)
         log(f"{version:>10} {name:<20} {outcome:<9} {wall:5.1f}s  {note[:110]}")
 
@@ -460,10 +475,12 @@ def verify_all(
                 opencode=str(binary), model=MODEL, timeout_s=budget(), no_server=no_server
             )
         )
+        if report.problem and "did not start" in report.problem and report.fix:
+            report.problem += f" ({report.fix})"  # the fix carries serve's own output
         chosen = report.strategy or "none"
         setattr(result, f"{slot}_server", chosen)
         if chosen == "none":
-            result.problems[slot] = report.problem or "no strategy"
+            result.problems[slot] = clean(report.problem or "no strategy")
         elif chosen not in done:
             keep(chosen, how, report.verified, report.wall_s, report.problem)
     for name in allowed_strategies(version):
@@ -480,9 +497,11 @@ def verify_all(
             report = run_verify(options)
         except VerifyRefused as exc:
             done[name] = Record(
-                version, name, "not-run", today, ORCH_DOCTOR_VERSION, None, str(exc)
+                version, name, "not-run", today, ORCH_DOCTOR_VERSION, None, clean(str(exc))
             )
             continue
+        if report.problem and "did not start" in report.problem and report.fix:
+            report.problem += f" ({report.fix})"
         keep(name, HOW_FORCED, report.verified, report.wall_s, report.problem)
     result.records = list(done.values())
     return result
@@ -611,18 +630,18 @@ class Pipeline:
                 track["with_server"] = result.with_server
                 track["without_server"] = result.without_server
                 for slot, problem in result.problems.items():
-                    track[f"{slot}_server_problem"] = problem[:300]
+                    track[f"{slot}_server_problem"] = clean(problem, 300)
             outcomes = {r.strategy: r.outcome for r in [*old, *records] if r.release == version}
             for slot in ("with", "without"):
                 chosen = track.get(f"{slot}_server", "none")
                 track[f"{slot}_server_outcome"] = outcomes.get(chosen, "none")
         except ReleaseFailed as exc:
             track["status"] = "failed"
-            track["reason"] = str(exc)[:400]
+            track["reason"] = clean(str(exc))
             log(f"{version:>10} FAILED: {exc}")
         except Exception as exc:
             track["status"] = "failed"
-            track["reason"] = f"{type(exc).__name__}: {exc}"[:400]
+            track["reason"] = clean(f"{type(exc).__name__}: {exc}")
             log(f"{version:>10} FAILED ({type(exc).__name__}): {exc}")
         finally:
             if not self.keep_installed and version not in TEST_RELEASES:
