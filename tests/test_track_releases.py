@@ -226,3 +226,16 @@ def test_real_release_is_recorded_hashed_and_verified(tmp_path: Path) -> None:
     assert meta["track"]["with_server"] == "attach-session-api"
     assert meta["binary"]["sha256"] == tr.binary_digest(binary_path(version))[1]
     assert (matrix / "CHANGES.md").is_file()
+
+
+def test_clean_keeps_the_reason_and_drops_noise() -> None:
+    raw = (
+        'saw it exited {\n  "name": "UnknownError",\n  "data": {\n    "message": '
+        '"Error: Unable to connect."\n  }\n} Pane is dead (status 0, Wed Nov 25 09:19:52 2026) '
+        "\x1b[91mopencode log: ERROR 2026-11-25T09:20:02 +0ms service=models.dev\x1b[0m "
+        "check log file at /tmp/orch-doctor-record-l2ebvhkn/x.log for more"
+    )
+    assert tr.clean(raw) == (
+        'saw it exited "UnknownError", "Error: Unable to connect." (exit status 0) '
+        "opencode log: ERROR service=models.dev check log file at <tmp> for more"
+    )

@@ -71,9 +71,19 @@ _TEMP_PATH = re.compile(
 )
 
 
+_NOISE = (
+    (re.compile(r"Pane is dead \(status (\d+), [^)]*\)"), r"(exit status \1)"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)? \+\d+ms "), ""),
+    (re.compile(r"[{}]|\"(?:name|data|message)\":\s*"), ""),
+)
+
+
 def clean(text: str, limit: int = 400) -> str:
-    """One line for a record: no ANSI codes, no throwaway temp paths, whitespace collapsed."""
+    """One line for a record: no ANSI codes, no throwaway temp paths, no timestamps or JSON
+    punctuation around OpenCode's error messages, whitespace collapsed."""
     text = _TEMP_PATH.sub("<tmp>", _ANSI.sub("", text))
+    for pattern, repl in _NOISE:
+        text = pattern.sub(repl, text)
     return " ".join(text.split())[:limit]
 
 
@@ -195,6 +205,7 @@ def plan_work(
     only: Sequence[str] = (),
     shard_spec: tuple[int, int] | None = None,
     retry_failed: bool = False,
+    redo: bool = False,
 ) -> tuple[list[str], dict[str, str]]:
     """(releases to process, state of every release considered)."""
     versions = sort_versions(registry)
@@ -204,7 +215,11 @@ def plan_work(
         versions = [v for v in versions if v in set(only)]
     states = {v: release_state(v, matrix_dir) for v in versions}
     todo = [
-        v for v in versions if states[v] == "missing" or (retry_failed and states[v] == "failed")
+        v
+        for v in versions
+        if states[v] == "missing"
+        or (retry_failed and states[v] == "failed")
+        or (redo and v in set(only))
     ]
     return todo, states
 
@@ -538,6 +553,7 @@ class Pipeline:
     verify_slots: threading.Semaphore
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     keep_installed: bool = False
+    reverify: bool = False  # verify even when verified.toml holds the decision's choices
     stop: Callable[[], bool] = lambda: False
     walls: dict[str, float] = field(default_factory=dict)
 
@@ -611,7 +627,7 @@ class Pipeline:
                 finally:
                     active += time.monotonic() - t0
             old = self._read_records()
-            reuse = existing_choices(old, version)
+            reuse = None if self.reverify else existing_choices(old, version)
             if reuse is not None:
                 track["with_server"], track["without_server"] = reuse
                 track["verify"] = "kept the stored outcomes of the decision's choices"
@@ -807,6 +823,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--retry-failed", action="store_true", help="also redo failed releases")
     parser.add_argument(
+        "--reverify",
+        action="store_true",
+        help="with --only: process those releases again and verify them afresh (stored help "
+        "texts and route sets are kept)",
+    )
+    parser.add_argument(
         "--keep-installed", action="store_true", help="do not remove releases from the cache"
     )
     parser.add_argument(
@@ -840,6 +862,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         only=args.only,
         shard_spec=args.shard,
         retry_failed=args.retry_failed,
+        redo=args.reverify,
     )
     done = [v for v, s in states.items() if s != "missing"]
     print(
@@ -859,6 +882,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         record_slots=RECORD_SLOTS,
         verify_slots=threading.Semaphore(args.verify_jobs),
         keep_installed=args.keep_installed,
+        reverify=args.reverify,
         stop=lambda: stop_file is not None and stop_file.exists(),
     )
     begin = time.monotonic()
