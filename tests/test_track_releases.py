@@ -239,3 +239,16 @@ def test_clean_keeps_the_reason_and_drops_noise() -> None:
         'saw it exited "UnknownError", "Error: Unable to connect." (exit status 0) '
         "opencode log: ERROR service=models.dev check log file at <tmp> for more"
     )
+
+
+def test_npm_error_keeps_what_went_wrong_without_log_paths() -> None:
+    stderr = (
+        'npm warn Unknown user config "nodedir". This will stop working\n'
+        "npm error code ETARGET\n"
+        "npm error notarget No matching version found for opencode-linux-x64@1.17.15.\n"
+        "npm error notarget In most cases you or one of your dependencies are requesting\n"
+        "npm error A complete log of this run can be found in: /root/.npm/_logs/x.log\n"
+    )
+    assert tr.npm_error(stderr) == (
+        "code ETARGET; No matching version found for opencode-linux-x64@1.17.15."
+    )

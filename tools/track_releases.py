@@ -288,11 +288,24 @@ def _npm_install(prefix: Path, spec: str, timeout_s: float, *, scripts: bool = T
     except subprocess.TimeoutExpired:
         return f"npm install {spec} timed out after {timeout_s:.0f} s"
     if proc.returncode != 0:
-        err = " ".join(
-            line.strip() for line in proc.stderr.splitlines() if "Unknown user config" not in line
-        )
-        return f"npm install {spec} failed (exit {proc.returncode}): {err[-400:]}"
+        return f"npm install {spec} failed (exit {proc.returncode}): {npm_error(proc.stderr)}"
     return ""
+
+
+_NPM_CHATTER = ("complete log of this run", "In most cases you", "Unknown user config")
+
+
+def npm_error(stderr: str) -> str:
+    """The lines of npm's error output that say what went wrong (no log paths, no advice)."""
+    lines = []
+    for line in stderr.splitlines():
+        text = line.strip()
+        for prefix in ("npm error ", "npm ERR! ", "npm warn "):
+            text = text.removeprefix(prefix)
+        text = text.removeprefix("notarget ").strip()
+        if text and not any(c in text for c in _NPM_CHATTER) and text not in lines:
+            lines.append(text)
+    return clean("; ".join(lines), 240) or "no error output"
 
 
 def is_elf(path: Path) -> bool:
