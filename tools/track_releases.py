@@ -244,6 +244,13 @@ def toml_value(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` so that a reader never sees a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def render_meta(meta: Mapping[str, Any]) -> str:
     """meta.toml text: top-level keys first, then one table per dict value (one level)."""
     lines = []
@@ -721,10 +728,10 @@ class Pipeline:
 
         with self.write_lock:
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "meta.toml").write_text(render_meta(meta), encoding="utf-8")
+            write_atomic(folder / "meta.toml", render_meta(meta))
             if records:
                 old = read_records(self.verified_file)
-                self.verified_file.write_text(render(merge(old, records)), encoding="utf-8")
+                write_atomic(self.verified_file, render(merge(old, records)))
 
 
 def new_meta_head(version: str, today: str, installed: Installed) -> dict[str, Any]:
@@ -771,7 +778,7 @@ def merge_outputs(sources: Sequence[Path], matrix_dir: Path = MATRIX_DIR) -> lis
             records = [r for r in records if r.release != folder.name]
             records += [r for r in theirs if r.release == folder.name]
             merged.append(folder.name)
-    (matrix_dir / "verified.toml").write_text(render(records), encoding="utf-8")
+    write_atomic(matrix_dir / "verified.toml", render(records))
     return sort_versions(merged)
 
 
@@ -779,7 +786,7 @@ def write_report(matrix_dir: Path = MATRIX_DIR) -> Path:
     from tools.changes import load_snapshots, render_changes
 
     out = matrix_dir / "CHANGES.md"
-    out.write_text(render_changes(load_snapshots(matrix_dir)), encoding="utf-8")
+    write_atomic(out, render_changes(load_snapshots(matrix_dir)))
     return out
 
 
