@@ -252,3 +252,12 @@ def test_npm_error_keeps_what_went_wrong_without_log_paths() -> None:
     assert tr.npm_error(stderr) == (
         "code ETARGET; No matching version found for opencode-linux-x64@1.17.15."
     )
+
+
+def test_clean_hides_machine_paths() -> None:
+    from tools.releases import cache_root
+
+    text = f"path {cache_root()}/opencode/1.17.15/launcher; log {Path.home()}/.npm/_logs/x.log"
+    assert (
+        tr.clean(text) == "path <release cache>/opencode/1.17.15/launcher; log ~/.npm/_logs/x.log"
+    )

@@ -81,7 +81,10 @@ _NOISE = (
 def clean(text: str, limit: int = 400) -> str:
     """One line for a record: no ANSI codes, no throwaway temp paths, no timestamps or JSON
     punctuation around OpenCode's error messages, whitespace collapsed."""
+    from tools.releases import cache_root
+
     text = _TEMP_PATH.sub("<tmp>", _ANSI.sub("", text))
+    text = text.replace(str(cache_root()), "<release cache>").replace(str(Path.home()), "~")
     for pattern, repl in _NOISE:
         text = pattern.sub(repl, text)
     return " ".join(text.split())[:limit]
