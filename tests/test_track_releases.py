@@ -191,11 +191,28 @@ def test_changes_attach_command_added_and_strategy_change() -> None:
 
 def test_changes_failed_release_and_quiet_pairs() -> None:
     flags = {"root": {"model": ("m",)}}
-    a = Snapshot("1.17.11", flags, with_server="attach-session-api")
-    b = Snapshot("1.17.15", None, status="failed", reason="install: no binary")
-    c = Snapshot("1.17.18", flags, with_server="attach-session-api")
+    a = Snapshot(
+        "1.17.11",
+        flags,
+        with_server="attach-session-api",
+        outcomes={"attach-session-api": "verified"},
+    )
+    b = Snapshot(
+        "1.17.15",
+        None,
+        outcomes={"attach-session-api": "failed"},
+        status="failed",
+        reason="install: no binary",
+    )
+    c = Snapshot(
+        "1.17.18",
+        flags,
+        with_server="attach-session-api",
+        outcomes={"attach-session-api": "verified"},
+    )
     text = render_changes([a, b, c])
     assert "**release not verifiable here**: install: no binary" in text
+    assert "new failure" not in text and "verified again" not in text
     assert text.rstrip().endswith("1.17.18")  # no visible change 1.17.15 -> 1.17.18
     assert "| 1.17.15 | – | – | failed: install: no binary |" in text
 

@@ -129,6 +129,8 @@ def outcome_changes(old: Snapshot | None, new: Snapshot) -> list[str]:
     lines = []
     if new.status == "failed" and (old is None or old.status != "failed"):
         lines.append(f"**release not verifiable here**: {new.reason}")
+    if new.commands is None:  # nothing ran: the line above says why, per strategy is noise
+        return lines
     for strategy, outcome in sorted(new.outcomes.items()):
         before = old.outcomes.get(strategy) if old is not None else None
         if outcome == "failed" and before != "failed":
@@ -199,7 +201,7 @@ def render_changes(snapshots: Sequence[Snapshot]) -> str:
             prev_help = s
         if routes_complete(s.routes):
             prev_routes = s
-        if s.commands is not None or s.status is not None:
+        if s.commands is not None:  # a release that could not even be recorded is no baseline
             prev_any = s
     quiet = []
     for old_v, new_v, lines in reversed(entries):
