@@ -264,7 +264,7 @@ def test_npm_error_keeps_what_went_wrong_without_log_paths() -> None:
         "npm error code ETARGET\n"
         "npm error notarget No matching version found for opencode-linux-x64@1.17.15.\n"
         "npm error notarget In most cases you or one of your dependencies are requesting\n"
-        "npm error A complete log of this run can be found in: /root/.npm/_logs/x.log\n"
+        "npm error A complete log of this run can be found in: <npm cache>/_logs/x.log\n"
     )
     assert tr.npm_error(stderr) == (
         "code ETARGET; No matching version found for opencode-linux-x64@1.17.15."
