@@ -278,3 +278,12 @@ def test_clean_hides_machine_paths() -> None:
     assert (
         tr.clean(text) == "path <release cache>/opencode/1.17.15/launcher; log ~/.npm/_logs/x.log"
     )
+
+
+def test_dev_builds_stay_out_of_the_sequence() -> None:
+    dev = Snapshot("0.0.0-dev-202609212252", {"root": {"model": ("m",)}, "attach": {"dir": ()}})
+    old = Snapshot("0.1.174", {"root": {}})
+    text = render_changes([dev, old, Snapshot("0.5.29", {"root": {"model": ("m",)}})])
+    assert "| 0.0.0-dev-202609212252 |" in text
+    assert "left out of the sequence: 0.0.0-dev-202609212252" in text
+    assert "### 0.1.174 → 0.5.29" in text and "0.0.0-dev-202609212252 →" not in text

@@ -47,6 +47,13 @@ def _version_key(version: str) -> tuple[int, Any]:
         return (1, version)
 
 
+def is_normal_release(version: str) -> bool:
+    """A dev or pre-release build (0.0.0-dev-202609212252 is a recent build despite its number)
+    has no place in the sequence of releases."""
+    key = _version_key(version)
+    return key[0] == 0 and not (key[1].is_devrelease or key[1].is_prerelease)
+
+
 def routes_complete(routes: frozenset[str] | None) -> bool:
     """An OpenAPI document without GET /session is incomplete (1.14.34 lists 3 paths)."""
     return routes is not None and "GET /session" in routes
@@ -176,6 +183,14 @@ def render_changes(snapshots: Sequence[Snapshot]) -> str:
             f"{_cell(s.without_server, s.outcomes)} | {status} |"
         )
     out += ["", "## Changes", ""]
+    builds = [s.version for s in releases if not is_normal_release(s.version)]
+    releases = [s for s in releases if is_normal_release(s.version)]
+    if builds:
+        out += [
+            "Dev and pre-release builds are recorded (table above) but left out of the sequence: "
+            + ", ".join(builds),
+            "",
+        ]
     entries: list[tuple[str, str, list[str]]] = []
     prev_help: Snapshot | None = None
     prev_routes: Snapshot | None = None
