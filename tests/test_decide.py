@@ -310,10 +310,11 @@ def test_decision_states_its_evidence_for_the_exact_release() -> None:
     verified = decide(caps, None, REQUEST, MATRIX)
     assert any(r.startswith("verified on a real OpenCode 1.18.33") for r in verified.reasons)
     assert verified.advisory("not-verified") is None
-    # a release between two verified ones: not verified, the nearest ones are named
-    between = replace(caps, version=VersionInfo(raw="1.18.30", text="1.18.30", release=True))
-    decision = decide(between, None, REQUEST, MATRIX)
+    # a release with no record: not verified, the nearest verified ones are named
+    newer = replace(caps, version=VersionInfo(raw="1.18.40", text="1.18.40", release=True))
+    decision = decide(newer, None, REQUEST, MATRIX)
     note = decision.advisory("not-verified")
     assert note is not None and note.severity == "info" and note.message in decision.reasons
-    assert "not verified on OpenCode 1.18.30; nearest verified: " in note.message
-    assert "1.18.33, same strategy" in note.message
+    assert "not verified on OpenCode 1.18.40; nearest verified: 1.18.34, same strategy" in (
+        note.message
+    )

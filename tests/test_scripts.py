@@ -28,7 +28,7 @@ SCRIPTS = sorted(
     f"{folder}.{path.stem}"
     for folder in ("tools", "bench")
     for path in (ROOT / folder).glob("*.py")
-    if path.stem != "__init__"
+    if not path.stem.startswith("_")  # __init__, and helper modules that are no scripts
 )
 TIMEOUT_S = 30
 

@@ -95,6 +95,8 @@ def fallback_routes(version: str) -> tuple[str, frozenset[str]] | None:
             have = Version(name)
         except InvalidVersion:
             continue
+        if have.is_prerelease or have.is_devrelease or have.local:
+            continue  # a dev build's routes say nothing about the releases numbered near it
         routes = stored_routes(name)
         if routes is None or not routes_complete(routes):
             continue

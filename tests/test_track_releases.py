@@ -1,0 +1,289 @@
+"""tools/track_releases and tools/changes: fast checks on stored data (no network, no OpenCode),
+plus one real recording of a test release (marked real/slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tools import track_releases as tr
+from tools.changes import Snapshot, load_snapshots, render_changes, snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+HELP = ROOT / "compat_matrix" / "help"
+REGISTRY = ["0.0.0-dev-202609212252", "0.1.174", "1.0.152", "1.0.162", "1.18.33", "1.18.34"]
+
+
+def _matrix_with(tmp_path: Path, complete: list[str], help_only: list[str] = ()) -> Path:  # type: ignore[assignment]
+    """A compat_matrix folder holding stored help of some releases, ``complete`` ones tracked."""
+    matrix = tmp_path / "compat_matrix"
+    (matrix / "help").mkdir(parents=True)
+    (matrix / "verified.toml").write_text("", encoding="utf-8")
+    for version in [*complete, *help_only]:
+        dest = matrix / "help" / version
+        shutil.copytree(HELP / version, dest)
+        meta = tr.read_meta(dest)
+        if version in complete:
+            meta["track"] = {"status": "complete", "with_server": "attach-tui-api"}
+        else:
+            meta.pop("track", None)
+            meta.pop("binary", None)
+        (dest / "meta.toml").write_text(tr.render_meta(meta), encoding="utf-8")
+    return matrix
+
+
+def _run_tool(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.track_releases", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_help_exits_0_and_starts_nothing() -> None:
+    # no npm and no OpenCode on PATH: --help must not need them
+    res = _run_tool("--help", env={"PATH": str(Path(sys.executable).parent)})
+    assert res.returncode == 0, res.stderr
+    for option in ("--shard", "--only", "--dry-run", "--report", "--release-timeout", "--jobs"):
+        assert option in res.stdout
+
+
+def test_dry_run_against_a_fake_registry_prints_what_is_missing(tmp_path: Path) -> None:
+    matrix = _matrix_with(tmp_path, complete=["1.0.152"], help_only=["1.0.162"])
+    registry = tmp_path / "registry.json"
+    registry.write_text(json.dumps({"opencode-linux-x64": REGISTRY}), encoding="utf-8")
+    before = sorted(p.name for p in (matrix / "help").iterdir())
+    res = _run_tool("--dry-run", "--matrix-dir", str(matrix), env={tr.REGISTRY_ENV: str(registry)})
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert "missing 1.18.34: help, binary, verify" in lines
+    assert "missing 1.0.162: binary, verify" in lines
+    assert not any(line.startswith("missing 1.0.152") for line in lines)
+    assert "recorded 1; to do 5" in lines[0]
+    assert sorted(p.name for p in (matrix / "help").iterdir()) == before  # touched nothing
+
+
+def test_dry_run_option_and_shard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    matrix = _matrix_with(tmp_path, complete=[])
+    registry = tmp_path / "r.json"
+    registry.write_text(json.dumps(REGISTRY), encoding="utf-8")
+    args = ["--dry-run", "--registry-json", str(registry), "--matrix-dir", str(matrix)]
+    assert tr.main([*args, "--shard", "2/3"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[1].rstrip(":") for line in out.splitlines()[1:]] == ["0.1.174", "1.18.33"]
+    assert tr.main([*args, "--only", "1.0.162", "9.9.9"]) == 0
+    assert [line.split()[1] for line in capsys.readouterr().out.splitlines()[1:]] == ["1.0.162:"]
+
+
+def test_registry_json_forms() -> None:
+    assert tr.parse_registry_json('"1.0.0"') == ["1.0.0"]
+    assert tr.parse_registry_json('["1.0.0", "0.5.29"]') == ["1.0.0", "0.5.29"]
+    both = tr.parse_registry_json('{"a": ["1.10.0", "1.9.0"], "b": ["1.9.0", "1.17.15"]}')
+    assert both == ["1.9.0", "1.10.0", "1.17.15"]
+
+
+def test_shard_split_is_a_deterministic_partition() -> None:
+    versions = [f"1.{m}.{p}" for m in range(20) for p in range(4)] + ["0.0.0-dev-202609212252"]
+    shards = [tr.shard(reversed(versions), i, 8) for i in range(1, 9)]
+    assert sorted(v for s in shards for v in s) == sorted(versions)
+    assert sum(len(s) for s in shards) == len(versions)
+    assert max(len(s) for s in shards) - min(len(s) for s in shards) <= 1
+    assert shards == [tr.shard(versions, i, 8) for i in range(1, 9)]  # order-independent
+    assert shards[0][0] == "0.0.0-dev-202609212252"  # sorted oldest first, dev build first
+    assert tr.shard(versions, 1, 1) == tr.sort_versions(versions)
+
+
+@pytest.mark.parametrize("bad", ["0/8", "9/8", "1-8", "a/b", "1/0"])
+def test_parse_shard_rejects(bad: str) -> None:
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        tr.parse_shard(bad)
+
+
+def test_meta_round_trips_through_toml() -> None:
+    meta = {
+        "version": "1.0.0",
+        "synthesized": False,
+        "commands": {"root": "opencode --help"},
+        "binary": {"package": "opencode-linux-x64@1.0.0", "size": 123, "sha256": "ab"},
+        "track": {"status": "failed", "reason": 'a "quoted"\nreason', "recorded": ["help"]},
+    }
+    back = tomllib.loads(tr.render_meta(meta))
+    assert back["binary"]["size"] == 123
+    assert back["track"]["reason"] == 'a "quoted" reason'
+    assert back["track"]["recorded"] == ["help"]
+
+
+def test_launcher_binary_is_the_platform_elf_never_the_script(tmp_path: Path) -> None:
+    from tools.releases import platform_package
+
+    script = tmp_path / "node_modules" / "opencode-ai" / "bin" / "opencode"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/usr/bin/env node\n", encoding="utf-8")
+    assert tr.launcher_binary(tmp_path) is None
+    nested = tmp_path / "node_modules" / "opencode-ai" / "node_modules" / platform_package()
+    elf = nested / "bin" / "opencode"
+    elf.parent.mkdir(parents=True)
+    elf.write_bytes(b"\x7fELF" + b"\0" * 60)
+    assert tr.launcher_binary(tmp_path) == elf
+    assert tr.binary_digest(elf)[0] == 64
+
+
+def test_merge_takes_each_shards_releases(tmp_path: Path) -> None:
+    local = _matrix_with(tmp_path / "local", complete=[])
+    shard_out = _matrix_with(tmp_path / "shard1", complete=["1.0.162"])
+    (shard_out / "verified.toml").write_text(
+        '[[verification]]\nrelease = "1.0.162"\nstrategy = "attach-session-api"\n'
+        'outcome = "verified"\ndate = "2026-11-25"\norch_doctor_version = "0.1.0"\n'
+        'note = "chosen with a server"\n',
+        encoding="utf-8",
+    )
+    merged = tr.merge_outputs([shard_out.parent], local)
+    assert merged == ["1.0.162"]
+    assert (local / "help" / "1.0.162" / "root.txt").is_file()
+    assert "1.0.162" in (local / "verified.toml").read_text(encoding="utf-8")
+
+
+# ---- CHANGES.md -------------------------------------------------------------------------------
+
+
+def test_changes_1_0_152_to_1_0_162_shows_attach_session_added() -> None:
+    snaps = [snapshot(HELP / v, []) for v in ("1.0.162", "1.0.152")]
+    text = render_changes(snaps)
+    section = text.split("### 1.0.152 → 1.0.162", 1)[1].split("###", 1)[0]
+    assert "`attach`: added `--session/-s`" in section
+    assert "removed" not in section
+
+
+def test_changes_1_0_162_to_1_1_11_flags_and_routes() -> None:
+    text = render_changes([snapshot(HELP / v, []) for v in ("1.0.162", "1.1.11")])
+    assert "root (`opencode [project]`): `--prompt` alias `-p` removed" in text  # "-p is port"
+    assert "`GET /global/health`" in text.split("routes added", 1)[1]
+
+
+def test_changes_attach_command_added_and_strategy_change() -> None:
+    old = Snapshot("0.5.29", {"root": {"session": ("s",)}}, with_server="none")
+    new = Snapshot(
+        "1.0.0",
+        {"root": {"session": ("s",)}, "attach": {"dir": ()}},
+        with_server="attach-tui-api",
+        without_server="standalone-prompt",
+        outcomes={"attach-tui-api": "verified", "standalone-prompt": "failed"},
+        notes={"standalone-prompt": "the TUI exited"},
+    )
+    text = render_changes([new, old])
+    assert "`attach`: command added (options: `--dir`)" in text
+    assert "strategy with a server: `none` → `attach-tui-api`" in text
+    assert "**new failure** `standalone-prompt`: the TUI exited" in text
+    assert "| 1.0.0 | attach-tui-api (verified) | standalone-prompt (failed) |" in text
+
+
+def test_changes_failed_release_and_quiet_pairs() -> None:
+    flags = {"root": {"model": ("m",)}}
+    a = Snapshot(
+        "1.17.11",
+        flags,
+        with_server="attach-session-api",
+        outcomes={"attach-session-api": "verified"},
+    )
+    b = Snapshot(
+        "1.17.15",
+        None,
+        outcomes={"attach-session-api": "failed"},
+        status="failed",
+        reason="install: no binary",
+    )
+    c = Snapshot(
+        "1.17.18",
+        flags,
+        with_server="attach-session-api",
+        outcomes={"attach-session-api": "verified"},
+    )
+    text = render_changes([a, b, c])
+    assert "**release not verifiable here**: install: no binary" in text
+    assert "new failure" not in text and "verified again" not in text
+    assert text.rstrip().endswith("1.17.18")  # no visible change 1.17.15 -> 1.17.18
+    assert "| 1.17.15 | – | – | failed: install: no binary |" in text
+
+
+def test_report_from_the_stored_matrix_is_deterministic() -> None:
+    snaps = load_snapshots(ROOT / "compat_matrix")
+    assert render_changes(snaps) == render_changes(list(reversed(snaps)))
+    assert "2.0.0" not in {s.version for s in snaps}  # synthesized help is not a release
+
+
+# ---- real ------------------------------------------------------------------------------------
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_real_release_is_recorded_hashed_and_verified(tmp_path: Path) -> None:
+    from tools.releases import TEST_RELEASES, binary_path
+
+    version = "1.0.162"
+    assert version in TEST_RELEASES  # stays installed after the run
+    matrix = _matrix_with(tmp_path, complete=[], help_only=[version])
+    registry = tmp_path / "r.json"
+    registry.write_text(json.dumps([version]), encoding="utf-8")
+    code = tr.main(["--registry-json", str(registry), "--matrix-dir", str(matrix), "--jobs", "1"])
+    assert code == 0
+    meta = tr.read_meta(matrix / "help" / version)
+    assert meta["track"]["status"] == "complete"
+    assert meta["track"]["with_server"] == "attach-session-api"
+    assert meta["binary"]["sha256"] == tr.binary_digest(binary_path(version))[1]
+    assert (matrix / "CHANGES.md").is_file()
+
+
+def test_clean_keeps_the_reason_and_drops_noise() -> None:
+    raw = (
+        'saw it exited {\n  "name": "UnknownError",\n  "data": {\n    "message": '
+        '"Error: Unable to connect."\n  }\n} Pane is dead (status 0, Wed Nov 25 09:19:52 2026) '
+        "\x1b[91mopencode log: ERROR 2026-11-25T09:20:02 +0ms service=models.dev\x1b[0m "
+        "check log file at /tmp/orch-doctor-record-l2ebvhkn/x.log for more"
+    )
+    assert tr.clean(raw) == (
+        'saw it exited "UnknownError", "Error: Unable to connect." (exit status 0) '
+        "opencode log: ERROR service=models.dev check log file at <tmp> for more"
+    )
+
+
+def test_npm_error_keeps_what_went_wrong_without_log_paths() -> None:
+    stderr = (
+        'npm warn Unknown user config "nodedir". This will stop working\n'
+        "npm error code ETARGET\n"
+        "npm error notarget No matching version found for opencode-linux-x64@1.17.15.\n"
+        "npm error notarget In most cases you or one of your dependencies are requesting\n"
+        "npm error A complete log of this run can be found in: <npm cache>/_logs/x.log\n"
+    )
+    assert tr.npm_error(stderr) == (
+        "code ETARGET; No matching version found for opencode-linux-x64@1.17.15."
+    )
+
+
+def test_clean_hides_machine_paths() -> None:
+    from tools.releases import cache_root
+
+    text = f"path {cache_root()}/opencode/1.17.15/launcher; log {Path.home()}/.npm/_logs/x.log"
+    assert (
+        tr.clean(text) == "path <release cache>/opencode/1.17.15/launcher; log ~/.npm/_logs/x.log"
+    )
+
+
+def test_dev_builds_stay_out_of_the_sequence() -> None:
+    dev = Snapshot("0.0.0-dev-202609212252", {"root": {"model": ("m",)}, "attach": {"dir": ()}})
+    old = Snapshot("0.1.174", {"root": {}})
+    text = render_changes([dev, old, Snapshot("0.5.29", {"root": {"model": ("m",)}})])
+    assert "| 0.0.0-dev-202609212252 |" in text
+    assert "left out of the sequence: 0.0.0-dev-202609212252" in text
+    assert "### 0.1.174 → 0.5.29" in text and "0.0.0-dev-202609212252 →" not in text

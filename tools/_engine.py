@@ -1,0 +1,43 @@
+"""Every orch_doctor name the release tools (track_releases, changes) use, in one place.
+
+Re-point these imports when the engine moves and the tools follow. Nothing else in
+tools/track_releases.py or tools/changes.py imports orch_doctor.
+"""
+
+from __future__ import annotations
+
+from orch_doctor import __version__ as ORCH_DOCTOR_VERSION
+from orch_doctor._util.proc import run_capture
+from orch_doctor.errors import VerifyRefused
+from orch_doctor.matrix.model import Verification
+from orch_doctor.probe.capabilities import capabilities_from_help
+from orch_doctor.probe.helptext import parse_root_commands
+from orch_doctor.probe.types import PROBED_COMMANDS, CommandSpec, HelpText
+from orch_doctor.server.openapi import routes_from_openapi
+from orch_doctor.verify.run import (
+    VerifyOptions,
+    VerifyReport,
+    opencode_log_errors,
+    run_verify,
+)
+from orch_doctor.verify.throwaway import ServerStartError, isolated_env, start_server
+
+__all__ = [
+    "ORCH_DOCTOR_VERSION",
+    "PROBED_COMMANDS",
+    "CommandSpec",
+    "HelpText",
+    "ServerStartError",
+    "Verification",
+    "VerifyOptions",
+    "VerifyRefused",
+    "VerifyReport",
+    "capabilities_from_help",
+    "isolated_env",
+    "opencode_log_errors",
+    "parse_root_commands",
+    "routes_from_openapi",
+    "run_capture",
+    "run_verify",
+    "start_server",
+]
