@@ -372,3 +372,28 @@ def run_case(case: Case, tmp: Path, release: Callable[[str], Path]) -> None:
 def test_every_catalogue_case_has_a_unique_id() -> None:
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids)) >= 12
+
+
+@pytest.mark.parametrize(
+    ("case_id", "make", "expected"),
+    [
+        ("verify-dir-is-a-file", lambda t: t / "afile", "is not a directory"),
+        ("verify-dir-under-a-file", lambda t: t / "afile" / "sub", "cannot create --dir"),
+    ],
+)
+def test_verify_dir_that_cannot_be_a_directory_is_a_usage_error(
+    case_id: str, make: Callable[[Path], Path], expected: str, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from orch_doctor.cli import main
+
+    (tmp_path / "afile").write_text("not a directory\n")
+    root = tmp_path / "root"
+    result = CliRunner().invoke(
+        main, ["verify", "--dir", str(make(tmp_path))], env={"ORCH_DOCTOR_TMPDIR": str(root)}
+    )
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert list(root.iterdir()) == []  # its scratch folder is gone too

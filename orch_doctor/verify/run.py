@@ -36,7 +36,13 @@ from orch_doctor.verify.executor import (
     json_path,
     user_texts,
 )
-from orch_doctor.verify.terminal import Terminal, TerminalError, TmuxTerminal, make_terminal
+from orch_doctor.verify.terminal import (
+    Terminal,
+    TerminalError,
+    TmuxTerminal,
+    make_terminal,
+    tmux_socket_path,
+)
 from orch_doctor.verify.throwaway import (
     ServerStartError,
     ThrowawayServer,
@@ -539,10 +545,11 @@ def _keep_notes(
                 f"session {sid} in your server {sessions.url}; remove it: curl -X DELETE {query}"
             )
     notes.append(f"temp dir (isolated HOME and data): {run_dir}")
-    cleanup_steps = []
+    cleanup_steps = [f"kill -TERM -{srv.pid}" for srv in servers]  # its process group
     if isinstance(terminal, TmuxTerminal):
         cleanup_steps.append(f"tmux -L {terminal.socket} kill-server")
-    cleanup_steps += [f"kill -TERM -- -{srv.pid}" for srv in servers]
+        cleanup_steps.append(f"rm -f {shlex.quote(str(tmux_socket_path(terminal.socket)))}")
+    cleanup_steps.append("sleep 1")  # the server writes its data dir until it has stopped
     cleanup_steps.append(f"rm -rf {shlex.quote(str(run_dir))}")
     notes.append("clean up: " + "; ".join(cleanup_steps))
     return notes
