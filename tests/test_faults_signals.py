@@ -397,3 +397,52 @@ def test_verify_dir_that_cannot_be_a_directory_is_a_usage_error(
     assert expected in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert list(root.iterdir()) == []  # its scratch folder is gone too
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_sigint_mid_verify_against_a_user_server_removes_its_session(
+    opencode_release: Callable[[str], Path], real_servers: Callable[..., object], tmp_path: Path
+) -> None:
+    """Catalogue case verify-user-server-1.18.33-sigint: the session verify made in the user's
+    server is aborted and deleted by the signal handler too."""
+    import httpx
+
+    server = real_servers("1.18.33")
+    url, directory = server.url, server.directory  # type: ignore[attr-defined]
+
+    def sessions() -> set[str]:
+        answer = httpx.get(f"{url}/session", params={"directory": str(directory)}, timeout=10)
+        return {s["id"] for s in answer.json()}
+
+    before = sessions()
+    root = tmp_path / "root"
+    root.mkdir()
+    env = {**os.environ, "ORCH_DOCTOR_TMPDIR": str(root), "PYTHONPATH": str(ROOT)}
+    env["TMUX_TMPDIR"] = str(tmp_path / "tmux")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orch_doctor", "verify", "--opencode",
+         str(opencode_release("1.18.33")), "--server", url, "--dir", str(directory)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:  # the session exists and its TUI started
+            if "started in" in line:
+                break
+        assert sessions() - before, "verify should have made its session by now"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    TIMES.setdefault("verify-user-server-1.18.33-sigint", []).append(took)
+    assert proc.returncode == 130, err
+    assert took < EXIT_WITHIN_S
+    assert "removed session ses_" in err and "Traceback" not in err
+    assert sessions() == before
+    assert carrying_token_of(proc.pid) == []
+    assert list(root.iterdir()) == []

@@ -219,8 +219,8 @@ class Executor:
     # --- running ---------------------------------------------------------------------------
 
     def run(self, plan: SpawnPlan) -> ExecutionResult:
-        result = ExecutionResult()
-        self.values = result.values  # live: a clean-up after a signal reads what was made
+        self.values.clear()  # live: a clean-up after a signal reads what was made so far
+        result = ExecutionResult(values=self.values)
         self.started_ms = int(time.time() * 1000)
         self.prompt = plan.request.prompt if plan.request else None
         self.failure_markers = failure_markers(plan)
