@@ -446,3 +446,30 @@ def test_sigint_mid_verify_against_a_user_server_removes_its_session(
     assert sessions() == before
     assert carrying_token_of(proc.pid) == []
     assert list(root.iterdir()) == []
+
+
+def test_a_command_run_inside_a_host_process_stops_only_what_it_started(tmp_path: Path) -> None:
+    """Catalogue case cli-in-process-spares-the-host: `orch doctor` mounted in orch (or a
+    CliRunner) ends by stopping what the command started, not the host's own children that
+    orch-doctor's library started earlier."""
+    from click.testing import CliRunner
+
+    from orch_doctor._util.proc import collect, spawn
+    from orch_doctor.cli import main
+
+    host_child = spawn(["sleep", "30"])
+    assert host_child.proc is not None
+    pids = tmp_path / "pids"
+    try:
+        result = CliRunner().invoke(main, ["probe", "--opencode", str(tmp_path / "missing")])
+        assert result.exit_code == 1
+        assert _alive(host_child.proc.pid), "the host's child was stopped by the command's end"
+        # ...while a hanging child the command itself started is stopped when it ends
+        binary = hanging_binary(tmp_path, pids)
+        result = CliRunner().invoke(main, ["probe", "--opencode", str(binary), "--timeout", "1"])
+        assert result.exit_code == 1
+        assert _alive(host_child.proc.pid)
+        assert [p for p in recorded_pids(pids) if _alive(p)] == []
+    finally:
+        host_child.proc.kill()
+        collect(host_child, timeout_s=5)

@@ -53,6 +53,8 @@ class Entry:
 
 _entries: dict[int, Entry] = {}
 _tokens: dict[str, int] = {PROCESS_TOKEN: 0}  # token -> seq it was opened at
+_defaults: list[str] = [PROCESS_TOKEN]  # the token of children started outside a scope
+_released: set[bytes] = set()  # tokens of what --keep left: never stopped by a sweep
 
 
 def new_token() -> str:
@@ -69,8 +71,22 @@ def with_token(env: dict[str, str] | None, token: str | None = None) -> dict[str
     if token:
         out[SCOPE_ENV] = token
     elif out.get(SCOPE_ENV) not in _tokens:
-        out[SCOPE_ENV] = PROCESS_TOKEN
+        out[SCOPE_ENV] = _defaults[-1]
     return out
+
+
+def push_default() -> str:
+    """A fresh token for what is started outside any scope from now on (one CLI command run
+    inside a longer-lived process): the command's end sweeps it, not what the host started."""
+    token = new_token()
+    _defaults.append(token)
+    return token
+
+
+def pop_default(token: str) -> None:
+    if len(_defaults) > 1 and _defaults[-1] == token:
+        _defaults.pop()
+    _tokens.pop(token, None)
 
 
 def mark() -> int:
@@ -120,6 +136,7 @@ def release(scope: str) -> None:
         if entry.scope == scope:
             _entries.pop(seq, None)
     _tokens.pop(scope, None)
+    _released.add(scope.encode())
 
 
 def registered(scope: str | None = None) -> list[Entry]:
@@ -155,13 +172,16 @@ def stop(
     tokens: Iterable[str] = (),
     *,
     descendants: bool = False,
+    adopted_since: set[int] | None = None,
     grace_s: float = TERM_GRACE_S,
     kill_wait_s: float = KILL_WAIT_S,
     callback_timeout_s: float = 2.0,
     remove_within_s: float | None = None,
 ) -> Summary:
     """Stop the process groups of ``entries`` and every process carrying one of ``tokens``
-    (plus, with ``descendants``, every descendant of this process), SIGTERM first and SIGKILL
+    (plus, with ``descendants``, every descendant of this process; with ``adopted_since``, every
+    child of this process not in that set — orphans it adopted as a subreaper — and their
+    descendants, except what ``--keep`` released), SIGTERM first and SIGKILL
     after ``grace_s``; then run the callbacks and remove the sockets and folders. Bounded in
     time: about ``grace_s + kill_wait_s`` plus the callbacks' timeouts, plus (with
     ``remove_within_s``) at most that long removing folders: what is not removed by then is
@@ -175,7 +195,7 @@ def stop(
     term_until = time.monotonic() + grace_s
     hard_until = term_until + kill_wait_s
     while True:
-        targets = _targets(groups, token_set, descendants)
+        targets = _targets(groups, token_set, descendants, adopted_since)
         if not targets:
             break
         now = time.monotonic()
@@ -234,12 +254,21 @@ def stop_scope(scope: str, *, callback_timeout_s: float = 2.0) -> Summary:
     return summary
 
 
-def stop_since(since: int, *, descendants: bool = False) -> Summary:
-    """Stop what was registered after ``since`` (a :func:`mark`), and every process carrying
-    a token opened after it or the process's own (the end of a CLI command)."""
+def stop_since(since: int, children_before: set[int] | None = None) -> Summary:
+    """Stop what was registered after ``since`` (a :func:`mark`), every process carrying a
+    token opened after it, and the children this process gained since (``children_before``:
+    :func:`children` then) — the end of a CLI command."""
     entries = [e for e in registered() if e.seq > since]
-    tokens = [t for t, seq in list(_tokens.items()) if seq > since or t == PROCESS_TOKEN]
-    return stop(entries, tokens, descendants=descendants)
+    tokens = [t for t, seq in list(_tokens.items()) if seq > since]
+    return stop(entries, tokens, adopted_since=children_before)
+
+
+def children() -> set[int]:
+    """This process's live children (Linux; empty elsewhere)."""
+    if not _HAS_PROC:
+        return set()
+    me = os.getpid()
+    return {p.pid for p in _snapshot().values() if p.ppid == me and p.state not in ("Z", "X")}
 
 
 def stop_everything(
@@ -339,9 +368,12 @@ def _has_token(pid: int, tokens: set[bytes]) -> bool:
     return any(prefix + token + b"\0" in environ + b"\0" for token in tokens)
 
 
-def _targets(groups: set[int], tokens: set[bytes], descendants: bool) -> set[int]:
+def _targets(
+    groups: set[int], tokens: set[bytes], descendants: bool, adopted_since: set[int] | None = None
+) -> set[int]:
     """Live processes to stop: members of ``groups``, carriers of ``tokens``, descendants of
-    those (and of this process, with ``descendants``). Never this process or its ancestors."""
+    those (and of this process, with ``descendants``; of its children not in
+    ``adopted_since``). Never this process or its ancestors, nor what ``--keep`` released."""
     if not _HAS_PROC:
         alive = set()
         for pgid in groups:
@@ -362,6 +394,14 @@ def _targets(groups: set[int], tokens: set[bytes], descendants: bool) -> set[int
     chosen = {pid for pid, p in live.items() if p.pgrp in groups}
     if tokens:
         chosen |= {pid for pid in live if pid not in chosen and _has_token(pid, tokens)}
+    if adopted_since is not None:
+        chosen |= {
+            pid
+            for pid, p in live.items()
+            if p.ppid == me
+            and pid not in adopted_since
+            and not (_released and _has_token(pid, _released))
+        }
     children: dict[int, list[int]] = {}
     for p in live.values():
         children.setdefault(p.ppid, []).append(p.pid)

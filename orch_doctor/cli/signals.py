@@ -53,21 +53,26 @@ def install() -> Callable[[], None]:
     left running and restores the previous handlers). Outside the main thread (a command run
     from a worker thread) nothing is installed, but the end-of-command clean-up still runs."""
     since = cleanup.mark()
+    token = cleanup.push_default()  # this command's children: swept at its end
+    before = cleanup.children()  # the host's children (when mounted in another program)
     if threading.current_thread() is not threading.main_thread():
-        return lambda: _finish(since, {}, None)
+        return lambda: _finish(since, token, before, {}, None)
     previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
     for sig in SIGNALS:
         signal.signal(sig, _on_signal)
     reaper = cleanup.set_subreaper(True)
-    return lambda: _finish(since, previous, reaper)
+    return lambda: _finish(since, token, before, previous, reaper)
 
 
 def _finish(
     since: int,
+    token: str,
+    before: set[int],
     previous: dict[signal.Signals, Callable[[int, FrameType | None], object] | int | None],
     reaper: bool | None,
 ) -> None:
-    cleanup.stop_since(since)
+    cleanup.stop_since(since, before)
+    cleanup.pop_default(token)
     for sig, handler in previous.items():
         with contextlib.suppress(ValueError, TypeError):
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
