@@ -545,11 +545,16 @@ def _keep_notes(
                 f"session {sid} in your server {sessions.url}; remove it: curl -X DELETE {query}"
             )
     notes.append(f"temp dir (isolated HOME and data): {run_dir}")
-    cleanup_steps = [f"kill -TERM -{srv.pid}" for srv in servers]  # its process group
+    groups = [f"-{srv.pid}" for srv in servers]  # process groups: the servers, the TUI's
+    if isinstance(terminal, TmuxTerminal) and terminal.pane_pid:
+        groups.append(f"-{terminal.pane_pid}")
+    cleanup_steps = [f"kill -TERM {' '.join(groups)}"] if groups else []
     if isinstance(terminal, TmuxTerminal):
         cleanup_steps.append(f"tmux -L {terminal.socket} kill-server")
         cleanup_steps.append(f"rm -f {shlex.quote(str(tmux_socket_path(terminal.socket)))}")
-    cleanup_steps.append("sleep 1")  # the server writes its data dir until it has stopped
+    cleanup_steps.append("sleep 1")
+    if groups:  # what did not stop on SIGTERM within a second
+        cleanup_steps.append(f"kill -KILL {' '.join(groups)} 2>/dev/null")
     cleanup_steps.append(f"rm -rf {shlex.quote(str(run_dir))}")
     notes.append("clean up: " + "; ".join(cleanup_steps))
     return notes

@@ -154,6 +154,10 @@ class TmuxTerminal:
         except TerminalError:
             return False
 
+    @property
+    def pane_pid(self) -> int | None:
+        return self._pane_pid
+
     def attach_hint(self) -> str:
         return f"tmux -L {self.socket} attach -t {self.name}"
 
