@@ -225,8 +225,8 @@ def test_sigterm_mid_run_cleans_up(opencode_release: Callable[[str], Path], tmp_
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130
-    assert "interrupted" in err and "Traceback" not in err
+    assert proc.returncode == 143  # 128 + SIGTERM
+    assert "interrupted by SIGTERM" in err and "Traceback" not in err
     assert_clean(tmp_path, sockets)
 
 
@@ -260,3 +260,90 @@ def test_verify_against_a_password_server_keeps_the_secret_out_of_output(
     assert data["verified"] and data["strategy"] == "attach-session-api"
     assert not data["throwaway_server"]
     assert_clean(tmp_path, set())
+
+
+def _session_ids(url: str, directory: Path) -> set[str]:
+    import httpx
+
+    answer = httpx.get(f"{url}/session", params={"directory": str(directory)}, timeout=10)
+    assert answer.status_code == 200
+    return {s["id"] for s in answer.json()}
+
+
+@pytest.mark.parametrize("version", ["1.18.33", "1.0.152"])
+@pytest.mark.parametrize("keep", [False, True], ids=["cleans-up", "keep"])
+def test_verify_against_a_user_server_removes_its_session_unless_keep(
+    version: str,
+    keep: bool,
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., object],
+    tmp_path: Path,
+) -> None:
+    server = real_servers(version)
+    url, directory = server.url, server.directory  # type: ignore[attr-defined]
+    before = _session_ids(url, directory)
+    report = verify(
+        opencode_release(version),
+        tmp_path,
+        server_url=url,
+        directory=str(directory),
+        model="opencode/big-pickle",
+        keep=keep,
+    )
+    assert report.verified, report.to_json()
+    made = _session_ids(url, directory) - before
+    created = [c for c in report.created if c.startswith("session ")]
+    assert len(created) == 1 and url in created[0], report.created
+    session_id = created[0].split()[1]
+    if keep:
+        assert made == {session_id}
+        hint = next(k for k in report.kept if session_id in k)
+        assert "curl -X DELETE" in hint
+        assert report.removed == []
+        subprocess.run(hint.split("remove it: ", 1)[1], shell=True, check=True, timeout=30)
+        assert session_id not in _session_ids(url, directory)
+        # the rest of what --keep left: its own clean-up line removes it
+        line = next(k for k in report.kept if k.startswith("clean up: "))
+        subprocess.run(line.removeprefix("clean up: "), shell=True, timeout=30)
+    else:
+        assert made == set(), "the run's session is still in the user's server"
+        assert any(session_id in r and url in r for r in report.removed), report.removed
+        assert report.left == []
+    assert_clean(tmp_path, set())
+
+
+def test_keep_leaves_the_tui_server_and_folder_and_prints_how_to_inspect_and_clean_up(
+    opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    sockets = tmux_sockets()
+    result = CliRunner().invoke(
+        main,
+        ["verify", "--opencode", str(opencode_release("1.18.33")), "--keep"],
+        env={"ORCH_DOCTOR_TMPDIR": str(tmp_path)},
+    )
+    assert result.exit_code == 0, result.output
+    kept = [
+        ln.removeprefix("kept: ") for ln in result.output.splitlines() if ln.startswith("kept: ")
+    ]
+    attach = next(k for k in kept if k.startswith("attach to the TUI: "))
+    words = attach.split()  # attach to the TUI: tmux -L <socket> attach -t verify
+    socket = words[words.index("-L") + 1]
+    assert tmux_sockets() - sockets == {socket}
+    # the TUI still runs in the kept tmux, the server answers, the folder is there
+    pane = subprocess.run(
+        ["tmux", "-L", socket, "capture-pane", "-p", "-t", "verify"],
+        capture_output=True, text=True, timeout=10,
+    )  # fmt: skip
+    assert pane.returncode == 0 and pane.stdout.strip()
+    server_line = next(k for k in kept if k.startswith("server: "))
+    server_url = server_line.split()[1]
+    import httpx
+
+    assert httpx.get(server_url + "/path", timeout=10).status_code == 200
+    folders = list(tmp_path.iterdir())
+    assert len(folders) == 1 and str(folders[0]) in result.output
+    assert processes_under(tmp_path)
+    # the printed clean-up removes all of it
+    line = next(k for k in kept if k.startswith("clean up: "))
+    subprocess.run(line.removeprefix("clean up: "), shell=True, timeout=30, check=True)
+    assert_clean(tmp_path, sockets)

@@ -309,6 +309,10 @@ def schemas() -> dict[str, Schema]:
                     "problem": NSTRING,
                     "fix": NSTRING,
                     "wall_s": {"type": "number", "minimum": 0},
+                    "kept": STRINGS,  # with --keep: what is left, how to inspect and remove it
+                    "created": STRINGS,  # servers, sessions in a given server, scratch folder
+                    "removed": STRINGS,  # what its clean-up removed (empty with --keep)
+                    "left": STRINGS,  # what its clean-up could not remove
                 },
             },
             ["advisory"],

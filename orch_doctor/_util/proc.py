@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from orch_doctor._util import cleanup
+
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB per stream is far more than any help text
 KILL_GRACE_S = 0.5
 
@@ -70,7 +72,11 @@ class Started:
 def spawn(
     argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None
 ) -> Started:
-    """Start ``argv`` in its own session with pipes for its output; never raises."""
+    """Start ``argv`` in its own session with pipes for its output; never raises.
+
+    The child's group is registered (orch_doctor._util.cleanup) until :func:`collect` has
+    waited for it, and its environment carries the process's scope token, so a signal at any
+    moment stops it and whatever it started."""
     argv = tuple(argv)
     start = time.monotonic()
     try:
@@ -79,12 +85,13 @@ def spawn(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=dict(env) if env is not None else None,
+            env=cleanup.with_token(dict(env) if env is not None else None),
             cwd=cwd,
             start_new_session=True,
         )
     except OSError as exc:
         return Started(argv, start, None, _exec_error(exc))
+    cleanup.register_group(proc.pid, f"{os.path.basename(argv[0])} {' '.join(argv[1:2])}")
     return Started(argv, start, proc)
 
 
@@ -135,6 +142,7 @@ def collect(
             _stop(proc)
     proc.stdout.close()
     proc.stderr.close()
+    cleanup.forget_group(proc.pid)
     return CaptureResult(
         argv,
         b"".join(chunks["stdout"]).decode("utf-8", errors="replace"),

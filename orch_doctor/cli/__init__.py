@@ -73,6 +73,10 @@ def main(ctx: click.Context, /, **options: Any) -> None:
 
     Without a subcommand: the full doctor report (same as `orch-doctor doctor`).
     """
+    from orch_doctor.cli.signals import install
+
+    # SIGINT/SIGTERM at any moment: stop what the run started, exit 130/143 (cli/signals.py)
+    ctx.call_on_close(install())
     if ctx.invoked_subcommand is None:
         doctor_cmd = main.get_command(ctx, "doctor")
         assert doctor_cmd is not None

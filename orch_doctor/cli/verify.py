@@ -8,9 +8,7 @@ honour (plan validation names the missing flag).
 
 from __future__ import annotations
 
-import signal
 import sys
-from types import FrameType
 from typing import Any
 
 import click
@@ -29,10 +27,6 @@ from orch_doctor.matrix.model import STRATEGY_NAMES, strategy_name
 EXIT_VERIFIED = 0
 EXIT_NOT_VERIFIED = 1
 EXIT_USAGE = 2
-
-
-def _sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # runs every clean-up (finally blocks) like Ctrl-C
 
 
 @click.command(epilog=epilog("verify"))
@@ -112,7 +106,8 @@ def verify(
         if text:
             click.echo(_step_line(step))
 
-    previous = signal.signal(signal.SIGTERM, _sigterm)
+    # SIGINT/SIGTERM: the group's handler (cli/signals.py) stops everything the run registered
+    # and exits 130/143 at once
     try:
         report = run_verify(options, on_step=progress)
     except PlanValidationError as exc:
@@ -121,11 +116,9 @@ def verify(
         _usage(f"{exc}" + (f" (fix: {exc.fix})" if exc.fix else ""))
     except MatrixError as exc:
         _usage(f"cannot read the compatibility matrix: {exc}")
-    except KeyboardInterrupt:
-        click.echo("orch-doctor: verify interrupted; everything it started was stopped", err=True)
+    except KeyboardInterrupt:  # only where no handler could be installed (not the main thread)
+        click.echo("orch-doctor: verify interrupted; its clean-up ran", err=True)
         sys.exit(130)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     if output_format == "json":
         emit_json(report.to_json())
     else:
@@ -169,6 +162,10 @@ def _summary(report: Any) -> str:
             tail = [ln.rstrip() for ln in report.last_screen.splitlines() if ln.strip()][-15:]
             lines.append("last screen:")
             lines.extend("  | " + ln for ln in tail)
-    for note in report.kept:
-        lines.append(f"kept: {note}")
+    if report.kept:
+        lines.extend(f"kept: {note}" for note in report.kept)
+    elif report.removed:
+        lines.append("cleaned up: " + "; ".join(report.removed))
+    for item in report.left:
+        lines.append(f"NOT cleaned up: {item}")
     return "\n".join(lines)

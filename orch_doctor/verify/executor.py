@@ -162,6 +162,7 @@ class Executor:
         self.started_ms = 0
         self.prompt: str | None = None
         self.failure_markers: tuple[str, ...] = ()  # from the plan's tui-ready steps
+        self.values: dict[str, str] = {}  # the run's saved values so far (session_id)
         self._client: httpx.Client | None = None
 
     # --- helpers ---------------------------------------------------------------------------
@@ -232,7 +233,8 @@ class Executor:
     # --- running ---------------------------------------------------------------------------
 
     def run(self, plan: SpawnPlan) -> ExecutionResult:
-        result = ExecutionResult()
+        self.values.clear()  # live: a clean-up after a signal reads what was made so far
+        result = ExecutionResult(values=self.values)
         self.started_ms = int(time.time() * 1000)
         self.prompt = plan.request.prompt if plan.request else None
         self.failure_markers = failure_markers(plan)

@@ -5,8 +5,10 @@ isolated data dir, confirm delivery, clean up everything (unless ``keep``).
 from __future__ import annotations
 
 import contextlib
-import shutil
+import re
+import shlex
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from orch_doctor._util import cleanup
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.steps import SpawnPlan
@@ -33,7 +36,13 @@ from orch_doctor.verify.executor import (
     json_path,
     user_texts,
 )
-from orch_doctor.verify.terminal import Terminal, TerminalError, make_terminal
+from orch_doctor.verify.terminal import (
+    Terminal,
+    TerminalError,
+    TmuxTerminal,
+    make_terminal,
+    tmux_socket_path,
+)
 from orch_doctor.verify.throwaway import (
     ServerStartError,
     ThrowawayServer,
@@ -79,6 +88,9 @@ class VerifyReport:
     server_url: str | None = None
     throwaway_server: bool = False
     kept: list[str] = field(default_factory=list)  # how to inspect what --keep left
+    created: list[str] = field(default_factory=list)  # what this run made (servers, sessions)
+    removed: list[str] = field(default_factory=list)  # what its clean-up removed again
+    left: list[str] = field(default_factory=list)  # what its clean-up could not remove
     wall_s: float = 0.0
     last_screen: str = ""
 
@@ -98,6 +110,9 @@ class VerifyReport:
             "problem": self.problem,
             "fix": self.fix,
             "kept": list(self.kept),
+            "created": list(self.created),
+            "removed": list(self.removed),
+            "left": list(self.left),
             "wall_s": round(self.wall_s, 3),
             "last_screen": self.last_screen,
         }
@@ -127,17 +142,26 @@ def run_verify(
 ) -> VerifyReport:
     """Run one verify. Raises VerifyRefused when nothing could be run as asked (and
     PlanValidationError when a forced strategy's flags do not exist); everything started is
-    stopped and every temp dir removed before returning or raising, unless ``options.keep``."""
+    stopped and every temp dir removed before returning or raising, unless ``options.keep``.
+
+    Against a user's server (``server_url``) the run creates one session there (and its model
+    call); it aborts that call and deletes the session again unless ``options.keep``.
+    Everything started is registered (orch_doctor._util.cleanup) under this run's scope, so the
+    CLI's signal handler stops it at any moment too."""
     from orch_doctor.api import get_capabilities, get_server_status
     from orch_doctor.matrix.load import load_matrix
 
     begin = time.monotonic()
     deadline = begin + options.timeout_s
     report = VerifyReport(verified=False, forced=options.strategy is not None)
+    scope = cleanup.new_token()
     run_dir = make_run_dir(temp_root(options.tmp_root))
+    cleanup.register_dir(run_dir, "verify scratch folder", scope)
     servers: list[ThrowawayServer] = []
     executor: Executor | None = None
+    sessions: UserSessions | None = None
     try:
+        project = _project_dir(options.directory, run_dir)
         caps = get_capabilities(options.opencode)
         if caps.binary_path is None:
             finding = caps.finding
@@ -149,8 +173,7 @@ def run_verify(
         report.release = caps.version.text if caps.version else None
         home = run_dir / "home"
         env = isolated_env(home)
-        project = Path(options.directory or (run_dir / "project")).absolute()
-        project.mkdir(parents=True, exist_ok=True)
+        env[cleanup.SCOPE_ENV] = scope  # every process of the run, and what they start
         prompt = options.prompt or default_prompt()
         request = SpawnRequest(
             directory=str(project),
@@ -169,7 +192,7 @@ def run_verify(
         if options.server_url and not options.no_server:
             report.server_url = options.server_url
         elif not options.no_server:
-            servers.append(_start(caps, project, env, run_dir, deadline))
+            servers.append(_start(caps, project, env, run_dir, deadline, scope))
             report.server_url = servers[0].url
             report.throwaway_server = True
             credentials = None
@@ -198,7 +221,7 @@ def run_verify(
         secrets = {PASSWORD_ENV: credentials.password} if credentials else {}
         executor = Executor(
             base_url=decision.plan.server_url,
-            terminal_factory=lambda: _terminal(run_dir, options.terminal),
+            terminal_factory=lambda: _terminal(run_dir, options.terminal, scope),
             env=env,
             secrets=secrets,
             credentials=credentials,
@@ -206,6 +229,16 @@ def run_verify(
             on_step=on_step,
             diagnostics=lambda: opencode_log_errors(home),
         )
+        if decision.plan.server_url and not report.throwaway_server:
+            # the user's own server: what the run makes there is removed again (a signal too)
+            sessions = UserSessions(
+                decision.plan.server_url,
+                credentials,
+                server.routes if server is not None else None,
+                str(project),
+                executor.values,
+            )
+            cleanup.register_callback(sessions.remove, "the session in the user's server", scope)
         result = executor.run(decision.plan)
         report.steps = list(result.steps)
         if not result.ok:
@@ -219,8 +252,11 @@ def run_verify(
             report.fix = _fix_for(decision.plan, failed)
         else:
             report.confirmation = _confirm(
-                decision.plan, result, executor, caps, project, env, run_dir, servers, deadline
-            )
+                decision.plan, result, executor, caps, project, env, run_dir, servers, deadline,
+                scope,
+            )  # fmt: skip
+            if sessions is not None and report.confirmation.session_id:
+                sessions.add(report.confirmation.session_id)
             report.verified = report.confirmation.verified
             if not report.verified:
                 report.problem = "delivery not confirmed: " + "; ".join(
@@ -241,14 +277,28 @@ def run_verify(
         report.wall_s = time.monotonic() - begin
         if executor is not None:
             executor.close()
+        report.created = [
+            *(f"throwaway server {srv.url} (pid {srv.pid})" for srv in servers),
+            *(sessions.describe() if sessions is not None else []),
+            f"scratch folder {run_dir}",
+        ]
         if options.keep:
-            report.kept = _keep_notes(executor, servers, run_dir)
+            report.kept = _keep_notes(executor, servers, run_dir, sessions)
+            cleanup.release(scope)
         else:
             if executor is not None and executor.terminal is not None:
                 executor.terminal.close()
             for srv in servers:
                 srv.stop()
-            shutil.rmtree(run_dir, ignore_errors=True)
+            # the rest of the scope: the session in a user's server, any process that left its
+            # group (setsid) but carries the run's token, the scratch folder
+            done = cleanup.stop_scope(scope)
+            report.removed = [
+                *(f"throwaway server {srv.url}" for srv in servers),
+                *done.removed,
+                *(f"scratch folder {d}" for d in done.dirs),
+            ]
+            report.left = list(done.left) + (sessions.problems if sessions else [])
 
 
 def opencode_log_errors(home: Path, limit: int = 5) -> str:
@@ -263,8 +313,104 @@ def opencode_log_errors(home: Path, limit: int = 5) -> str:
     return "opencode log: " + "\n".join(line[:400] for line in lines[-limit:])
 
 
+def _project_dir(directory: str | None, run_dir: Path) -> Path:
+    """The agent's directory: ``--dir`` (made if missing) or a fresh one in the run dir."""
+    if directory is None:
+        project = run_dir / "project"
+        project.mkdir()
+        return project
+    project = Path(directory).absolute()
+    if project.exists() and not project.is_dir():
+        raise VerifyRefused(
+            f"--dir {shlex.quote(str(project))} is not a directory",
+            "pass the agent's directory (or a new path: it is created)",
+        )
+    try:
+        project.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VerifyRefused(
+            f"cannot create --dir {shlex.quote(str(project))}: {exc.strerror or exc}",
+            f"create it first: mkdir -p {shlex.quote(str(project))}",
+        ) from exc
+    return project
+
+
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+ABORT_ROUTE = "POST /session/{id}/abort"
+DELETE_ROUTE = "DELETE /session/{id}"
+
+
+@dataclass
+class UserSessions:
+    """The sessions a run made in a user's own server, and their removal: abort a model call
+    that may still run (``POST /session/{id}/abort``), then ``DELETE /session/{id}``."""
+
+    url: str
+    credentials: Credentials | None
+    routes: frozenset[str] | None  # the server's routes; None: unknown (try anyway)
+    directory: str
+    values: dict[str, str]  # the executor's saved values (live)
+    ids: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, session_id: str) -> None:
+        if session_id not in self.ids:
+            self.ids.append(session_id)
+
+    def describe(self) -> list[str]:
+        return [f"session {sid} in {self.url}" for sid in self.known()]
+
+    def known(self) -> list[str]:
+        found = list(self.ids)
+        saved = self.values.get("session_id")
+        if saved and saved not in found:
+            found.insert(0, saved)
+        return [sid for sid in found if _SESSION_ID.fullmatch(sid)]
+
+    def remove(self, timeout_s: float) -> str | None:
+        """Abort and delete every known session; what was deleted, or None."""
+        todo = [sid for sid in self.known() if sid not in self.removed]
+        if not todo:
+            return None
+        if self.routes is not None and DELETE_ROUTE not in self.routes:
+            self.problems.append(
+                f"session {', '.join(todo)} in {self.url}: this server has no {DELETE_ROUTE}"
+            )
+            return None
+        auth = (
+            httpx.BasicAuth(self.credentials.username, self.credentials.password)
+            if self.credentials
+            else None
+        )
+        query = {"directory": self.directory}
+        deleted = []
+        with httpx.Client(timeout=timeout_s, auth=auth) as client:
+            for sid in todo:
+                try:
+                    if self.routes is None or ABORT_ROUTE in self.routes:
+                        client.post(f"{self.url}/session/{sid}/abort", params=query)
+                    answer = client.delete(f"{self.url}/session/{sid}", params=query)
+                except httpx.HTTPError as exc:
+                    self.problems.append(f"session {sid} in {self.url}: {type(exc).__name__}")
+                    continue
+                if answer.status_code in (200, 204):
+                    deleted.append(sid)
+                else:
+                    self.problems.append(
+                        f"session {sid} in {self.url}: DELETE answered {answer.status_code}"
+                    )
+        self.removed += deleted
+        return f"session {', '.join(deleted)} from {self.url}" if deleted else None
+
+
 def _start(
-    caps: Capabilities, project: Path, env: dict[str, str], run_dir: Path, deadline: float
+    caps: Capabilities,
+    project: Path,
+    env: dict[str, str],
+    run_dir: Path,
+    deadline: float,
+    scope: str | None = None,
 ) -> ThrowawayServer:
     assert caps.binary_path is not None
     log = run_dir / f"serve-{len(list(run_dir.glob('serve-*.log')))}.log"
@@ -274,11 +420,12 @@ def _start(
         env=env,
         log=log,
         timeout_s=max(min(60.0, deadline - time.monotonic()), 1.0),
+        scope=scope,
     )
 
 
-def _terminal(run_dir: Path, prefer: str | None) -> Terminal:
-    return make_terminal(run_dir, prefer)
+def _terminal(run_dir: Path, prefer: str | None, scope: str | None = None) -> Terminal:
+    return make_terminal(run_dir, prefer, scope)
 
 
 def _confirm(
@@ -291,6 +438,7 @@ def _confirm(
     run_dir: Path,
     servers: list[ThrowawayServer],
     deadline: float,
+    scope: str | None = None,
 ) -> Confirmation:
     """Poll (up to a grace period) until delivery is confirmed or the time is up."""
     prompt = plan.request.prompt if plan.request else None
@@ -298,7 +446,7 @@ def _confirm(
     if plan.server_url is None:
         # standalone without a server: a server sharing the data dir reads what the TUI stored
         if not servers:
-            servers.append(_start(caps, project, env, run_dir, deadline))
+            servers.append(_start(caps, project, env, run_dir, deadline, scope))
         executor.base_url = servers[-1].url
     end = min(deadline, time.monotonic() + CONFIRM_GRACE_S + 20.0)
     confirmation = evaluate(prompt=prompt, session_id=None, user_texts=None, screen=None)
@@ -375,12 +523,38 @@ def _fix_for(plan: SpawnPlan, failed: StepReport | None) -> str:
 
 
 def _keep_notes(
-    executor: Executor | None, servers: list[ThrowawayServer], run_dir: Path
+    executor: Executor | None,
+    servers: list[ThrowawayServer],
+    run_dir: Path,
+    sessions: UserSessions | None = None,
 ) -> list[str]:
+    """How to inspect what ``--keep`` left, and how to remove it afterwards."""
     notes = []
-    if executor is not None and executor.terminal is not None:
-        notes.append(f"attach to the TUI: {executor.terminal.attach_hint()}")
+    terminal = executor.terminal if executor is not None else None
+    if terminal is not None:
+        notes.append(f"attach to the TUI: {terminal.attach_hint()}")
     for srv in servers:
         notes.append(f"server: {srv.url} (pid {srv.pid}, log {srv.log})")
+    if sessions is not None:
+        for sid in sessions.known():
+            query = shlex.quote(
+                f"{sessions.url}/session/{sid}?"
+                + urllib.parse.urlencode({"directory": sessions.directory})
+            )
+            notes.append(
+                f"session {sid} in your server {sessions.url}; remove it: curl -X DELETE {query}"
+            )
     notes.append(f"temp dir (isolated HOME and data): {run_dir}")
+    groups = [f"-{srv.pid}" for srv in servers]  # process groups: the servers, the TUI's
+    if isinstance(terminal, TmuxTerminal) and terminal.pane_pid:
+        groups.append(f"-{terminal.pane_pid}")
+    cleanup_steps = [f"kill -TERM {' '.join(groups)}"] if groups else []
+    if isinstance(terminal, TmuxTerminal):
+        cleanup_steps.append(f"tmux -L {terminal.socket} kill-server")
+        cleanup_steps.append(f"rm -f {shlex.quote(str(tmux_socket_path(terminal.socket)))}")
+    cleanup_steps.append("sleep 1")
+    if groups:  # what did not stop on SIGTERM within a second
+        cleanup_steps.append(f"kill -KILL {' '.join(groups)} 2>/dev/null")
+    cleanup_steps.append(f"rm -rf {shlex.quote(str(run_dir))}")
+    notes.append("clean up: " + "; ".join(cleanup_steps))
     return notes

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from orch_doctor._util import cleanup
 from orch_doctor._util.proc import kill_group
 
 TMUX_TIMEOUT_S = 10.0
@@ -54,18 +55,19 @@ class Terminal(Protocol):
     def close(self) -> None: ...
 
 
-def make_terminal(work_dir: Path, prefer: str | None = None) -> Terminal:
+def make_terminal(work_dir: Path, prefer: str | None = None, scope: str | None = None) -> Terminal:
     """tmux when installed (or ``prefer == "tmux"``), else a pseudo-terminal.
 
-    ``prefer`` may also come from ORCH_DOCTOR_TERMINAL ("tmux" or "pty").
+    ``prefer`` may also come from ORCH_DOCTOR_TERMINAL ("tmux" or "pty"). What the terminal
+    starts is registered under ``scope`` (orch_doctor._util.cleanup) until it is closed.
     """
     prefer = prefer or os.environ.get("ORCH_DOCTOR_TERMINAL") or None
     tmux = shutil.which("tmux")
     if prefer == "pty" or (prefer is None and tmux is None):
-        return PtyTerminal()
+        return PtyTerminal(scope)
     if tmux is None:
         raise TerminalError("tmux was asked for but is not installed (apt install tmux)")
-    return TmuxTerminal(tmux, work_dir)
+    return TmuxTerminal(tmux, work_dir, scope)
 
 
 def tmux_socket_path(socket_name: str) -> Path:
@@ -77,8 +79,10 @@ def tmux_socket_path(socket_name: str) -> Path:
 class TmuxTerminal:
     """One tmux session on a private socket; the pane survives its program (remain-on-exit)."""
 
-    def __init__(self, tmux: str, work_dir: Path) -> None:
+    def __init__(self, tmux: str, work_dir: Path, scope: str | None = None) -> None:
         self.tmux = tmux
+        self.scope = scope
+        self._handles: list[int] = []
         self.socket = f"orch-doctor-{uuid.uuid4().hex[:12]}"
         self.name = "verify"
         self.config = work_dir / "tmux.conf"
@@ -110,6 +114,13 @@ class TmuxTerminal:
             raise TerminalError("this terminal already runs a program")
         server_env = {k: v for k, v in env.items() if k not in ("TMUX", "TMUX_PANE")}
         server_env.setdefault("TERM", "xterm-256color")
+        # the tmux server (forked by this client, then detached) and the pane inherit the token;
+        # the socket is registered before it exists, so a signal during the start removes it
+        server_env = cleanup.with_token(server_env, self.scope)
+        label = f"tmux socket {self.socket}"
+        self._handles.append(
+            cleanup.register_socket(tmux_socket_path(self.socket), label, self.scope)
+        )
         args = ["new-session", "-d", "-s", self.name, "-x", str(COLUMNS), "-y", str(ROWS)]
         if cwd:
             args += ["-c", cwd]
@@ -117,7 +128,11 @@ class TmuxTerminal:
         self._run(*args, "--", *argv, env=server_env)
         self._started = True
         with contextlib.suppress(TerminalError, ValueError):
+            server_pid = int(self._display("#{pid}"))
+            self._handles.append(cleanup.register_group(server_pid, label, self.scope))
+        with contextlib.suppress(TerminalError, ValueError):
             self._pane_pid = int(self._display("#{pane_pid}"))
+            self._handles.append(cleanup.register_group(self._pane_pid, "tmux pane", self.scope))
 
     def _display(self, fmt: str) -> str:
         return self._run("display-message", "-p", "-t", self.name, fmt).stdout.strip()
@@ -139,6 +154,10 @@ class TmuxTerminal:
         except TerminalError:
             return False
 
+    @property
+    def pane_pid(self) -> int | None:
+        return self._pane_pid
+
     def attach_hint(self) -> str:
         return f"tmux -L {self.socket} attach -t {self.name}"
 
@@ -151,6 +170,9 @@ class TmuxTerminal:
         with contextlib.suppress(OSError):
             tmux_socket_path(self.socket).unlink()
         self._started = False
+        for handle in self._handles:
+            cleanup.forget(handle)
+        self._handles = []
 
 
 class PtyTerminal:
@@ -158,10 +180,12 @@ class PtyTerminal:
     shows after the bytes the program printed: cursor moves and erases are applied, so a
     readiness or failure marker means the same as on a tmux pane."""
 
-    def __init__(self) -> None:
+    def __init__(self, scope: str | None = None) -> None:
         import pyte
 
         self.name = "pty"
+        self.scope = scope
+        self._handle: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._master: int | None = None
         self._screen = pyte.Screen(COLUMNS, ROWS)
@@ -176,7 +200,7 @@ class PtyTerminal:
 
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-        child_env = dict(env)
+        child_env = cleanup.with_token(dict(env), self.scope)
         child_env.setdefault("TERM", "xterm-256color")
         try:
             self._proc = subprocess.Popen(
@@ -194,6 +218,7 @@ class PtyTerminal:
             raise TerminalError(f"cannot start {argv[0]}: {exc}") from exc
         finally:
             os.close(slave)
+        self._handle = cleanup.register_group(self._proc.pid, "pty terminal", self.scope)
         self._master = master
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -233,6 +258,7 @@ class PtyTerminal:
             kill_group(self._proc.pid, grace_s=3.0)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=5)
+        cleanup.forget(self._handle)
         master, self._master = self._master, None
         if master is not None:
             with contextlib.suppress(OSError):

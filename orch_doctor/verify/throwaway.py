@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from orch_doctor._util import cleanup
 from orch_doctor._util.proc import kill_group
 
 TMPDIR_ENV = "ORCH_DOCTOR_TMPDIR"
@@ -78,12 +79,14 @@ class ThrowawayServer:
     pid: int
     log: Path
     process: subprocess.Popen[bytes]
+    handle: int | None = None  # its entry in orch_doctor._util.cleanup's registry
 
     def stop(self) -> None:
         if self.process.poll() is None:
             kill_group(self.process.pid, grace_s=3.0)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
+        cleanup.forget(self.handle)
 
     def log_tail(self, limit: int = 1500) -> str:
         try:
@@ -99,11 +102,15 @@ def start_server(
     env: Mapping[str, str],
     log: Path,
     timeout_s: float = SERVER_READY_TIMEOUT_S,
+    scope: str | None = None,
 ) -> ThrowawayServer:
     """Start ``opencode serve`` on 127.0.0.1 and wait until it answers; stop it on failure.
 
     The server runs in ``cwd`` (the agent's directory): OpenCode 1.0.x attach TUIs work in the
     server's directory whatever ``--dir`` says (measured on 1.0.152).
+
+    Its process group is registered (under ``scope``) until :meth:`ThrowawayServer.stop`, and
+    its environment carries the scope token: a signal at any moment stops it.
     """
     port = free_port()
     argv = [opencode, "serve", "--port", str(port), "--hostname", "127.0.0.1"]
@@ -112,7 +119,7 @@ def start_server(
             process = subprocess.Popen(
                 argv,
                 cwd=cwd,
-                env=dict(env),
+                env=cleanup.with_token(dict(env), scope),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -120,7 +127,10 @@ def start_server(
             )
         except OSError as exc:
             raise ServerStartError(f"cannot start {opencode} serve: {exc}") from exc
-    server = ThrowawayServer(f"http://127.0.0.1:{port}", port, process.pid, log, process)
+    handle = cleanup.register_group(process.pid, f"opencode serve :{port}", scope)
+    server = ThrowawayServer(
+        f"http://127.0.0.1:{port}", port, process.pid, log, process, handle=handle
+    )
     try:
         wait_ready(server, timeout_s)
     except BaseException:
