@@ -76,8 +76,8 @@ def verify(
 ) -> None:
     """Execute the spawn plan against a throwaway OpenCode server and confirm the prompt arrived."""
     from orch_doctor.errors import MatrixError, PlanValidationError, VerifyRefused
+    from orch_doctor.execute.executor import StepReport
     from orch_doctor.server.credentials import credentials_from_env, split_userinfo
-    from orch_doctor.verify.executor import StepReport
     from orch_doctor.verify.run import VerifyOptions, run_verify
 
     if model is not None and ("/" not in model or model.startswith("/") or model.endswith("/")):
