@@ -39,6 +39,7 @@ from orch_doctor.errors import (
     OrchDoctorError,
     PlanValidationError,
     PolicyError,
+    TmuxTargetError,
     VerifyRefused,
 )
 from orch_doctor.matrix.load import load_matrix
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
     from orch_doctor.execute.terminal import (
         PtyTerminal,
         Terminal,
-        TmuxTargetError,
         TmuxWindowTerminal,
     )
 
@@ -66,7 +66,6 @@ _LAZY = {
     "SpawnResult": "orch_doctor.execute.spawn",
     "PtyTerminal": "orch_doctor.execute.terminal",
     "Terminal": "orch_doctor.execute.terminal",
-    "TmuxTargetError": "orch_doctor.execute.terminal",
     "TmuxWindowTerminal": "orch_doctor.execute.terminal",
 }
 

@@ -2,7 +2,7 @@
 
 Exit codes: 0 the prompt was delivered (the agent runs on in the window); 1 not delivered (the
 failed step, what was expected and seen, and the fix are printed); 2 usage or configuration
-error (bad flag, no such tmux session, no strategy possible is 1).
+error (a bad flag, a tmux session that does not exist). No possible strategy is exit 1.
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ def spawn(
 ) -> None:
     """Spawn an agent: pick the strategy, run its plan in a tmux window, confirm delivery."""
     from orch_doctor.api import select_strategy
-    from orch_doctor.errors import MatrixError
+    from orch_doctor.errors import MatrixError, TmuxTargetError
     from orch_doctor.execute.spawn import execute_plan
-    from orch_doctor.execute.terminal import TmuxTargetError, parse_tmux_target
+    from orch_doctor.execute.terminal import parse_tmux_target
 
     if prompt is not None and prompt_file is not None:
         _usage("give --prompt or --prompt-file, not both")

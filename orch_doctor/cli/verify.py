@@ -9,6 +9,7 @@ honour (plan validation names the missing flag).
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import click
@@ -102,14 +103,21 @@ def verify(
     )
     text = output_format == "text"
 
+    begin = time.monotonic()
+
     def progress(step: StepReport) -> None:
         if text:
             click.echo(_step_line(step))
 
+    def starting(index: int, step: Any) -> None:
+        if text:
+            elapsed = time.monotonic() - begin
+            click.echo(f"  [{elapsed:5.1f}s] {index + 1}. {step.kind:<7} {step.description} ...")
+
     # SIGINT/SIGTERM: the group's handler (cli/signals.py) stops everything the run registered
     # and exits 130/143 at once
     try:
-        report = run_verify(options, on_step=progress)
+        report = run_verify(options, on_step=progress, on_step_start=starting)
     except PlanValidationError as exc:
         _usage(f"--strategy {strategy} cannot run on this OpenCode: {exc}")
     except VerifyRefused as exc:

@@ -133,7 +133,9 @@ def execute_plan(
         on_step_start=on_step_start,
     )
     try:
-        result = run_plan(executor, plan, target=target)
+        # a window of the user's session has the size of its client: a short one may not show
+        # the prompt, so the stored user message and no failure marker are the proof there
+        result = run_plan(executor, plan, target=target, prompt_on_screen=tmux_target is None)
     finally:
         executor.close()
     result.wall_s = time.monotonic() - begin
@@ -146,6 +148,7 @@ def run_plan(
     *,
     target: str | None,
     before_confirm: Callable[[], None] | None = None,
+    prompt_on_screen: bool = True,
 ) -> SpawnResult:
     """Run the steps, then poll delivery; ``before_confirm`` may point the executor at a
     server that can read what a serverless plan stored (verify)."""
@@ -166,7 +169,9 @@ def run_plan(
         else:
             if before_confirm is not None:
                 before_confirm()
-            confirmation = confirm_delivery(plan, result, executor)
+            confirmation = confirm_delivery(
+                plan, result, executor, prompt_on_screen=prompt_on_screen
+            )
             outcome.confirmation = confirmation
             outcome.session_id = confirmation.session_id
             outcome.ok = confirmation.verified
@@ -183,7 +188,12 @@ def run_plan(
 
 
 def confirm_delivery(
-    plan: SpawnPlan, result: ExecutionResult, executor: Executor, grace_s: float = CONFIRM_S
+    plan: SpawnPlan,
+    result: ExecutionResult,
+    executor: Executor,
+    grace_s: float = CONFIRM_S,
+    *,
+    prompt_on_screen: bool = True,
 ) -> Confirmation:
     """Poll (up to ``grace_s``, within the executor's deadline) until delivery is confirmed."""
     prompt = plan.request.prompt if plan.request else None
@@ -209,6 +219,7 @@ def confirm_delivery(
             user_texts=texts,
             screen=screen,
             failure_markers=failure_markers(plan),
+            prompt_on_screen=prompt_on_screen,
         )
         if confirmation.verified or time.monotonic() >= end:
             return confirmation

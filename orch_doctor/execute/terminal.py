@@ -26,7 +26,7 @@ from typing import Protocol
 
 from orch_doctor._util import cleanup
 from orch_doctor._util.proc import kill_group
-from orch_doctor.errors import OrchDoctorError
+from orch_doctor.errors import TmuxTargetError
 
 TMUX_TIMEOUT_S = 10.0
 COLUMNS = 200
@@ -294,10 +294,6 @@ TMUX_CLIENT_ENV = frozenset({"PATH", "HOME", "USER", "LANG", "LC_ALL", "TMUX", "
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: run in the new window: read the environment file, remove it (and its folder), exec argv
 _LAUNCHER = 'f=$1; shift; . "$f"; rm -f "$f"; rmdir "${f%/*}" 2>/dev/null; exec "$@"'
-
-
-class TmuxTargetError(OrchDoctorError, ValueError):
-    """``tmux_target`` names no usable tmux session (or tmux is missing): nothing was started."""
 
 
 def parse_tmux_target(target: str) -> tuple[str, str]:

@@ -20,6 +20,7 @@ import httpx
 from orch_doctor._util import cleanup
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.decide.steps import Step
 from orch_doctor.errors import VerifyRefused
 from orch_doctor.execute.confirm import Confirmation
 from orch_doctor.execute.executor import Executor, StepReport
@@ -131,7 +132,10 @@ def force_plan(
 
 
 def run_verify(
-    options: VerifyOptions, *, on_step: Callable[[StepReport], None] | None = None
+    options: VerifyOptions,
+    *,
+    on_step: Callable[[StepReport], None] | None = None,
+    on_step_start: Callable[[int, Step], None] | None = None,
 ) -> VerifyReport:
     """Run one verify. Raises VerifyRefused when nothing could be run as asked (and
     PlanValidationError when a forced strategy's flags do not exist); everything started is
@@ -220,6 +224,7 @@ def run_verify(
             credentials=credentials,
             deadline=deadline,
             on_step=on_step,
+            on_step_start=on_step_start,
             diagnostics=lambda: opencode_log_errors(home),
         )
         if decision.plan.server_url and not report.throwaway_server:
