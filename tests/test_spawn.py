@@ -299,3 +299,33 @@ def test_a_server_that_dies_after_the_session_is_created_is_ok_false(
     assert failed is not None and failed.index > 0, result.to_json()
     assert failed.expected and failed.seen is not None
     assert result.fix
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_execute_plan_into_a_public_pty_terminal_on_1_18_33(
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    from orch_doctor.api import PtyTerminal
+
+    server = real_servers("1.18.33")
+    release = opencode_release("1.18.33")
+    prompt = f"pty spawn {uuid.uuid4().hex[:8]}"
+    decision = select_strategy(
+        server.directory, prompt=prompt, server_url=server.url, opencode=str(release), env={}
+    )
+    assert decision.plan is not None
+    terminal = PtyTerminal()
+    try:
+        result = execute_plan(decision.plan, terminal=terminal, env=isolated_env(tmp_path / "home"))
+        assert result.ok, result.to_json()
+        assert terminal.alive()
+        assert result.session_id
+        assert any(
+            prompt in t
+            for t in user_messages(server.url, result.session_id, server.directory, None)
+        )
+    finally:
+        terminal.close()
