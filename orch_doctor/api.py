@@ -6,7 +6,8 @@
                                prompt="fix the tests", server_url="http://127.0.0.1:4096")
     if decision.plan is None:
         raise SystemExit(f"cannot spawn: {decision.fix}")
-    for step in decision.plan.steps: ...
+    result = execute_plan(decision.plan, tmux_target="orch:agent-7")
+    print(result.ok, result.session_id, result.target)
 
 Warm path (binary probe cached on disk, matrix passed in or loaded): a few milliseconds, no rich,
 no subprocess. Only what the decision needs is imported here.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from orch_doctor.advice import Advisory, Severity
 from orch_doctor.decide.decision import Decision, decide
@@ -37,6 +39,7 @@ from orch_doctor.errors import (
     OrchDoctorError,
     PlanValidationError,
     PolicyError,
+    TmuxTargetError,
     VerifyRefused,
 )
 from orch_doctor.matrix.load import load_matrix
@@ -45,6 +48,36 @@ from orch_doctor.probe.binary import DEFAULT_TIMEOUT_S, start_decision_probe
 from orch_doctor.probe.types import Capabilities, CommandSpec, OptionSpec
 from orch_doctor.server.credentials import Credentials, credentials_from_env, split_userinfo
 from orch_doctor.server.types import ServerStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from orch_doctor.execute.executor import StepReport
+    from orch_doctor.execute.spawn import SpawnResult
+    from orch_doctor.execute.terminal import (
+        PtyTerminal,
+        Terminal,
+        TmuxWindowTerminal,
+    )
+
+#: the executor's names, imported on first use (the decision's warm path stays light)
+_LAZY = {
+    "StepReport": "orch_doctor.execute.executor",
+    "SpawnResult": "orch_doctor.execute.spawn",
+    "PtyTerminal": "orch_doctor.execute.terminal",
+    "Terminal": "orch_doctor.execute.terminal",
+    "TmuxWindowTerminal": "orch_doctor.execute.terminal",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "STRATEGY_NAMES",
@@ -63,15 +96,22 @@ __all__ = [
     "PlanValidationError",
     "PolicyError",
     "ProcessStep",
+    "PtyTerminal",
     "ServerStatus",
     "Severity",
     "SpawnPlan",
     "SpawnRequest",
+    "SpawnResult",
     "Step",
+    "StepReport",
     "StrategyName",
+    "Terminal",
+    "TmuxTargetError",
+    "TmuxWindowTerminal",
     "VerifyRefused",
     "WaitCondition",
     "WaitStep",
+    "execute_plan",
     "get_capabilities",
     "get_server_status",
     "load_matrix",
@@ -185,4 +225,39 @@ def select_strategy(
         matrix,
         allowed_strategies=allowed_strategies,
         allow_standalone=allow_standalone,
+    )
+
+
+def execute_plan(
+    plan: SpawnPlan,
+    *,
+    tmux_target: str | None = None,
+    terminal: Terminal | None = None,
+    tmux_socket: str | None = None,
+    credentials: Credentials | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 120.0,
+    on_step: Callable[[StepReport], None] | None = None,
+    on_step_start: Callable[[int, Step], None] | None = None,
+) -> SpawnResult:
+    """Run ``plan`` in a new window ``tmux_target="SESSION:WINDOW"`` of the user's tmux session
+    (or in ``terminal``) and confirm the prompt arrived; the agent keeps running there.
+
+    Returns ``SpawnResult(ok, session_id, target, steps, ...)``: a delivery failure is
+    ``ok=False`` with ``failed_step`` (expected, seen) and ``fix``, never an exception. Raises
+    ValueError (TmuxTargetError, an OrchDoctorError, for a tmux session that does not exist)
+    only when called wrongly. See orch_doctor.execute.spawn.execute_plan.
+    """
+    from orch_doctor.execute.spawn import execute_plan as run
+
+    return run(
+        plan,
+        tmux_target=tmux_target,
+        terminal=terminal,
+        tmux_socket=tmux_socket,
+        credentials=credentials,
+        env=env,
+        timeout_s=timeout_s,
+        on_step=on_step,
+        on_step_start=on_step_start,
     )

@@ -7,6 +7,9 @@
   command, that the installed OpenCode does not have.
 - :class:`VerifyRefused` — verify (or spawn) could not run anything as asked; says why and the
   fix.
+- :class:`TmuxTargetError` (also a ``ValueError``) — ``execute_plan(tmux_target=...)`` names no
+  ``SESSION:WINDOW``, a tmux session that does not exist, or tmux is not installed. A delivery
+  failure is never an exception: ``SpawnResult.ok`` is False.
 """
 
 from __future__ import annotations
@@ -60,3 +63,7 @@ class VerifyRefused(OrchDoctorError):
     def __init__(self, message: str, fix: str | None = None) -> None:
         super().__init__(message)
         self.fix = fix
+
+
+class TmuxTargetError(OrchDoctorError, ValueError):
+    """``tmux_target`` names no usable tmux session (or tmux is missing): nothing was started."""

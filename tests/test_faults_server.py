@@ -27,11 +27,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from orch_doctor.execute.executor import Executor, StepFailed
 from orch_doctor.server import discovery
 from orch_doctor.server.body import BodyError, decode_body, loads
 from orch_doctor.server.credentials import Credentials, split_userinfo
 from orch_doctor.server.probe import probe_server, session_exists
-from orch_doctor.verify.executor import Executor, StepFailed
 from tests.support import fake_server as fs
 
 ROOT = Path(__file__).resolve().parent.parent

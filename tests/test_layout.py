@@ -22,6 +22,7 @@ RANK = {
     "decide": 3,
     "api": 4,
     "doctor": 5,
+    "execute": 4,
     "verify": 5,
     "report": 6,
     "cli": 7,
@@ -65,6 +66,16 @@ def test_a_stage_imports_only_earlier_stages(path: Path) -> None:
 
 
 def test_every_stage_is_a_package_with_its_own_types() -> None:
-    for name in ("probe", "server", "matrix", "decide", "doctor", "verify", "report", "cli"):
+    for name in (
+        "probe",
+        "server",
+        "matrix",
+        "decide",
+        "execute",
+        "doctor",
+        "verify",
+        "report",
+        "cli",
+    ):
         assert (PACKAGE / name / "__init__.py").is_file(), name
     assert not (PACKAGE / "models.py").read_text().count("@dataclass")  # only re-exports

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 from orch_doctor.cli import main
 from orch_doctor.errors import PlanValidationError
+from orch_doctor.execute.terminal import tmux_socket_path
 from orch_doctor.verify.run import VerifyOptions, VerifyReport, run_verify
-from orch_doctor.verify.terminal import tmux_socket_path
 from tests.support.schemas import assert_valid
 
 pytestmark = [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orch_doctor.execute.confirm import evaluate, screen_probe
+from orch_doctor.execute.executor import json_path, substitute, unfilled, user_texts
 from orch_doctor.matrix.load import load_matrix
-from orch_doctor.verify.confirm import evaluate, screen_probe
-from orch_doctor.verify.executor import json_path, substitute, unfilled, user_texts
 
 # shape of a real 1.18.33 answer to GET /session/{id}/message (trimmed)
 MESSAGES = [
@@ -81,7 +81,7 @@ def test_pty_screen_is_emulated_not_the_raw_text(tmp_path: Path) -> None:
     # sees 'tab   agents' and both versions; a terminal shows 'tab agents' and the last one
     import time
 
-    from orch_doctor.verify.terminal import PtyTerminal
+    from orch_doctor.execute.terminal import PtyTerminal
 
     script = (
         "printf '\\033[38;5;8mtab\\033[0m \\033[1magents\\033[0m\\n"

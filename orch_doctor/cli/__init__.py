@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "plan": "orch_doctor.cli.plan:plan",
     "matrix": "orch_doctor.cli.matrix:matrix",
     "verify": "orch_doctor.cli.verify:verify",
+    "spawn": "orch_doctor.cli.spawn:spawn",
 }
 
 

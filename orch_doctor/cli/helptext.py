@@ -52,6 +52,14 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ("OPENCODE_BIN", "OPENCODE_SERVER_PASSWORD", "ORCH_DOCTOR_TMPDIR"),
         ("orch-doctor verify", "orch-doctor verify --strategy attach-tui-api --keep"),
     ),
+    "spawn": (
+        "the prompt was not delivered (the failed step and its fix are printed)",
+        ("OPENCODE_BIN", "OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME"),
+        (
+            "orch-doctor spawn --dir . --server http://127.0.0.1:4096 --prompt 'fix the tests' "
+            "--tmux-target orch:agent-1",
+        ),
+    ),
     "matrix": (
         "matrix check found a release the decision cannot handle",
         ("ORCH_DOCTOR_MATRIX_DIRS",),

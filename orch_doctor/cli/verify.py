@@ -9,6 +9,7 @@ honour (plan validation names the missing flag).
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import click
@@ -76,8 +77,8 @@ def verify(
 ) -> None:
     """Execute the spawn plan against a throwaway OpenCode server and confirm the prompt arrived."""
     from orch_doctor.errors import MatrixError, PlanValidationError, VerifyRefused
+    from orch_doctor.execute.executor import StepReport
     from orch_doctor.server.credentials import credentials_from_env, split_userinfo
-    from orch_doctor.verify.executor import StepReport
     from orch_doctor.verify.run import VerifyOptions, run_verify
 
     if model is not None and ("/" not in model or model.startswith("/") or model.endswith("/")):
@@ -102,14 +103,21 @@ def verify(
     )
     text = output_format == "text"
 
+    begin = time.monotonic()
+
     def progress(step: StepReport) -> None:
         if text:
             click.echo(_step_line(step))
 
+    def starting(index: int, step: Any) -> None:
+        if text:
+            elapsed = time.monotonic() - begin
+            click.echo(f"  [{elapsed:5.1f}s] {index + 1}. {step.kind:<7} {step.description} ...")
+
     # SIGINT/SIGTERM: the group's handler (cli/signals.py) stops everything the run registered
     # and exits 130/143 at once
     try:
-        report = run_verify(options, on_step=progress)
+        report = run_verify(options, on_step=progress, on_step_start=starting)
     except PlanValidationError as exc:
         _usage(f"--strategy {strategy} cannot run on this OpenCode: {exc}")
     except VerifyRefused as exc:

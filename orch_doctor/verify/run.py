@@ -20,29 +20,23 @@ import httpx
 from orch_doctor._util import cleanup
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.decide.steps import SpawnPlan
+from orch_doctor.decide.steps import Step
 from orch_doctor.errors import VerifyRefused
+from orch_doctor.execute.confirm import Confirmation
+from orch_doctor.execute.executor import Executor, StepReport
+from orch_doctor.execute.spawn import run_plan
+from orch_doctor.execute.terminal import (
+    Terminal,
+    TerminalError,
+    TmuxTerminal,
+    attach_hint,
+    make_terminal,
+    tmux_socket_path,
+)
 from orch_doctor.matrix.model import Matrix, StrategyName
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.credentials import PASSWORD_ENV, Credentials
 from orch_doctor.server.types import ServerStatus
-from orch_doctor.verify.confirm import Confirmation, evaluate
-from orch_doctor.verify.executor import (
-    ExecutionResult,
-    Executor,
-    StepFailed,
-    StepReport,
-    failure_markers,
-    json_path,
-    user_texts,
-)
-from orch_doctor.verify.terminal import (
-    Terminal,
-    TerminalError,
-    TmuxTerminal,
-    make_terminal,
-    tmux_socket_path,
-)
 from orch_doctor.verify.throwaway import (
     ServerStartError,
     ThrowawayServer,
@@ -138,7 +132,10 @@ def force_plan(
 
 
 def run_verify(
-    options: VerifyOptions, *, on_step: Callable[[StepReport], None] | None = None
+    options: VerifyOptions,
+    *,
+    on_step: Callable[[StepReport], None] | None = None,
+    on_step_start: Callable[[int, Step], None] | None = None,
 ) -> VerifyReport:
     """Run one verify. Raises VerifyRefused when nothing could be run as asked (and
     PlanValidationError when a forced strategy's flags do not exist); everything started is
@@ -227,6 +224,7 @@ def run_verify(
             credentials=credentials,
             deadline=deadline,
             on_step=on_step,
+            on_step_start=on_step_start,
             diagnostics=lambda: opencode_log_errors(home),
         )
         if decision.plan.server_url and not report.throwaway_server:
@@ -239,31 +237,26 @@ def run_verify(
                 executor.values,
             )
             cleanup.register_callback(sessions.remove, "the session in the user's server", scope)
-        result = executor.run(decision.plan)
-        report.steps = list(result.steps)
-        if not result.ok:
-            failed = result.failed_step
-            report.problem = (
-                f"step {failed.index + 1} ({failed.description}) failed: expected "
-                f"{failed.expected}; saw {failed.seen}"
-                if failed
-                else "a step failed"
-            )
-            report.fix = _fix_for(decision.plan, failed)
-        else:
-            report.confirmation = _confirm(
-                decision.plan, result, executor, caps, project, env, run_dir, servers, deadline,
-                scope,
-            )  # fmt: skip
-            if sessions is not None and report.confirmation.session_id:
-                sessions.add(report.confirmation.session_id)
-            report.verified = report.confirmation.verified
-            if not report.verified:
-                report.problem = "delivery not confirmed: " + "; ".join(
-                    c.detail for c in report.confirmation.checks if not c.ok
-                )
-                report.fix = "see the last screen; rerun with --keep to inspect the TUI"
-        report.last_screen = executor.screen()
+        plan = decision.plan
+
+        def confirm_server() -> None:
+            if plan.server_url is None and executor is not None:
+                # standalone without a server: one sharing the data dir reads what it stored
+                if not servers:
+                    servers.append(_start(caps, project, env, run_dir, deadline, scope))
+                executor.base_url = servers[-1].url
+
+        outcome = run_plan(executor, plan, target=None, before_confirm=confirm_server)
+        report.steps = list(outcome.steps)
+        report.confirmation = outcome.confirmation
+        if sessions is not None and outcome.session_id:
+            sessions.add(outcome.session_id)
+        report.verified = outcome.ok
+        report.problem = outcome.problem
+        report.fix = outcome.fix
+        if not outcome.ok and outcome.confirmation is not None:
+            report.fix = "see the last screen; rerun with --keep to inspect the TUI"
+        report.last_screen = outcome.last_screen
         return report
     except ServerStartError as exc:
         report.problem = f"the throwaway server did not start: {exc}"
@@ -428,100 +421,6 @@ def _terminal(run_dir: Path, prefer: str | None, scope: str | None = None) -> Te
     return make_terminal(run_dir, prefer, scope)
 
 
-def _confirm(
-    plan: SpawnPlan,
-    result: ExecutionResult,
-    executor: Executor,
-    caps: Capabilities,
-    project: Path,
-    env: dict[str, str],
-    run_dir: Path,
-    servers: list[ThrowawayServer],
-    deadline: float,
-    scope: str | None = None,
-) -> Confirmation:
-    """Poll (up to a grace period) until delivery is confirmed or the time is up."""
-    prompt = plan.request.prompt if plan.request else None
-    directory = plan.request.directory if plan.request else str(project)
-    if plan.server_url is None:
-        # standalone without a server: a server sharing the data dir reads what the TUI stored
-        if not servers:
-            servers.append(_start(caps, project, env, run_dir, deadline, scope))
-        executor.base_url = servers[-1].url
-    end = min(deadline, time.monotonic() + CONFIRM_GRACE_S + 20.0)
-    confirmation = evaluate(prompt=prompt, session_id=None, user_texts=None, screen=None)
-    while True:
-        session_id = result.values.get("session_id")
-        texts: list[str] | None = None
-        with contextlib.suppress(StepFailed, httpx.HTTPError):
-            if session_id is None:
-                session_id = _find_session(executor, directory, prompt)
-            if session_id is not None:
-                texts = user_texts(
-                    executor.get_json(f"/session/{session_id}/message", {"directory": directory})
-                )
-        screen = executor.screen() if executor.terminal is not None else None
-        confirmation = evaluate(
-            prompt=prompt,
-            session_id=session_id,
-            user_texts=texts,
-            screen=screen,
-            failure_markers=failure_markers(plan),
-        )
-        if confirmation.verified or time.monotonic() >= end:
-            return confirmation
-        time.sleep(0.5)
-
-
-def _find_session(executor: Executor, directory: str, prompt: str | None) -> str | None:
-    sessions = executor.get_json("/session", {"directory": directory})
-    if not isinstance(sessions, list):
-        return None
-    for session in sorted(
-        (s for s in sessions if isinstance(s, dict)),
-        key=lambda s: int(json_path(s, "time.created") or 0),
-        reverse=True,
-    ):
-        sid = str(session.get("id"))
-        if prompt is None:
-            return sid
-        messages = executor.get_json(f"/session/{sid}/message", {"directory": directory})
-        if any(prompt in t for t in user_texts(messages)):
-            return sid
-    return None
-
-
-def _fix_for(plan: SpawnPlan, failed: StepReport | None) -> str:
-    if failed is None:
-        return "rerun with --keep and inspect the TUI"
-    seen = failed.seen or ""
-    if "BunInstallFailedError" in seen:
-        return (
-            "this OpenCode installs its default plugins from the npm registry when it starts, "
-            "and that failed: allow registry access or upgrade OpenCode (npm i -g opencode-ai@1)"
-        )
-    if "it exited" in seen and "models.dev" in seen:
-        return (
-            "the TUI stopped while models.dev was unreachable (this machine is offline?): "
-            "allow access to https://models.dev or try another OpenCode release"
-        )
-    if "Session not found" in seen:
-        return (
-            "the attach TUI could not find the session: pass --dir <the session's directory> "
-            "(#7149) or use a release >= 1.1.25"
-        )
-    if "timeout ran out" in seen or "within" in (failed.expected or ""):
-        return (
-            "the step timed out: raise --timeout (the machine may be loaded) or rerun with --keep"
-        )
-    if failed.kind == "http":
-        return (
-            "the server refused the call: check the server's version and routes "
-            "(orch-doctor server --server URL)"
-        )
-    return "rerun with --keep and inspect the TUI and the server log"
-
-
 def _keep_notes(
     executor: Executor | None,
     servers: list[ThrowawayServer],
@@ -532,7 +431,7 @@ def _keep_notes(
     notes = []
     terminal = executor.terminal if executor is not None else None
     if terminal is not None:
-        notes.append(f"attach to the TUI: {terminal.attach_hint()}")
+        notes.append(f"attach to the TUI: {attach_hint(terminal)}")
     for srv in servers:
         notes.append(f"server: {srv.url} (pid {srv.pid}, log {srv.log})")
     if sessions is not None:

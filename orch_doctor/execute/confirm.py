@@ -54,8 +54,11 @@ def evaluate(
     user_texts: Sequence[str] | None,
     screen: str | None,
     failure_markers: Sequence[str] = (),
+    prompt_on_screen: bool = True,
 ) -> Confirmation:
-    """Judge delivery from the session's user messages and the TUI's last screen."""
+    """Judge delivery from the session's user messages and the TUI's last screen
+    (``prompt_on_screen``: the screen must show the prompt too — a window of unknown size
+    may hide it, so a spawn into the user's window does not ask)."""
     checks: list[ConfirmCheck] = []
     checks.append(
         ConfirmCheck(
@@ -85,7 +88,7 @@ def evaluate(
                 f"the TUI said {bad!r}" if bad else "the TUI reported no session error",
             )
         )
-        if prompt:
+        if prompt and prompt_on_screen:
             probe = screen_probe(prompt)
             shown = probe in screen
             checks.append(

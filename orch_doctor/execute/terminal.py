@@ -1,4 +1,7 @@
-"""A detached terminal to run a TUI in: tmux on its own socket, or a pseudo-terminal we drive.
+"""Terminals to run a TUI in: a window of the user's own tmux session (``TmuxWindowTerminal``),
+tmux on a private socket (verify), or a pseudo-terminal we drive (``PtyTerminal``).
+
+For verify:
 
 tmux runs with ``-L <unique socket>`` and an empty config, so nothing touches the user's own tmux
 server. The child's environment (secrets included) is given to the tmux *server* process through
@@ -10,8 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shlex
 import shutil
 import subprocess
+import tempfile
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -20,6 +26,7 @@ from typing import Protocol
 
 from orch_doctor._util import cleanup
 from orch_doctor._util.proc import kill_group
+from orch_doctor.errors import TmuxTargetError
 
 TMUX_TIMEOUT_S = 10.0
 COLUMNS = 200
@@ -40,7 +47,14 @@ class TerminalError(RuntimeError):
 
 
 class Terminal(Protocol):
-    name: str
+    """Where a plan's process step runs: implement these five methods to spawn into any
+    terminal an orchestrator owns (``execute_plan(plan, terminal=...)``).
+
+    ``start`` runs ``argv`` (a list, never a shell string) in ``cwd`` with exactly ``env`` (it
+    may hold a secret: never put it in argv); ``capture`` returns the visible screen as text;
+    ``send_keys`` types tmux-style key names (``Enter``, ``C-c``) or, with ``literal``, text;
+    ``alive`` says whether the program still runs; ``close`` stops it.
+    """
 
     def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None: ...
 
@@ -50,9 +64,16 @@ class Terminal(Protocol):
 
     def alive(self) -> bool: ...
 
-    def attach_hint(self) -> str: ...
-
     def close(self) -> None: ...
+
+
+def terminal_label(terminal: object) -> str:
+    return str(getattr(terminal, "name", None) or type(terminal).__name__)
+
+
+def attach_hint(terminal: object) -> str:
+    hint = getattr(terminal, "attach_hint", None)
+    return str(hint()) if callable(hint) else terminal_label(terminal)
 
 
 def make_terminal(work_dir: Path, prefer: str | None = None, scope: str | None = None) -> Terminal:
@@ -265,3 +286,131 @@ class PtyTerminal:
                 os.close(master)
         if self._reader is not None:
             self._reader.join(timeout=2)
+
+
+#: variables of the caller that describe the caller's own terminal, not the new window
+NOT_INHERITED = frozenset({"TMUX", "TMUX_PANE", "TERM", "TERM_PROGRAM", "COLUMNS", "LINES"})
+TMUX_CLIENT_ENV = frozenset({"PATH", "HOME", "USER", "LANG", "LC_ALL", "TMUX", "TMUX_TMPDIR"})
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: run in the new window: read the environment file, remove it (and its folder), exec argv
+_LAUNCHER = 'f=$1; shift; . "$f"; rm -f "$f"; rmdir "${f%/*}" 2>/dev/null; exec "$@"'
+
+
+def parse_tmux_target(target: str) -> tuple[str, str]:
+    session, sep, window = target.partition(":")
+    if not sep or not session or not window or ":" in window or "." in window:
+        raise TmuxTargetError(f"tmux target must be SESSION:WINDOW, got {target!r}")
+    return session, window
+
+
+class TmuxWindowTerminal:
+    """A new window ``WINDOW`` in the existing session ``SESSION`` of the user's own tmux server
+    (the one plain ``tmux`` addresses: ``$TMUX``, ``TMUX_TMPDIR``, or ``socket_name`` as ``-L``).
+
+    The program's environment goes through a 0600 file in a 0700 folder that the window's
+    ``sh`` reads and removes before it execs the program: no secret in any argv, none in the
+    tmux server's environment. ``close`` kills the window; a spawn leaves it running.
+    """
+
+    def __init__(self, target: str, *, socket_name: str | None = None) -> None:
+        self.session, self.window = parse_tmux_target(target)
+        self.target = target
+        self.name = target
+        tmux = shutil.which("tmux")
+        if tmux is None:
+            raise TmuxTargetError("tmux is not installed (apt install tmux)")
+        self.tmux = tmux
+        self.socket_name = socket_name
+        self.pane_id: str | None = None
+        self.pane_pid: int | None = None
+        # the tmux client gets what it needs to find the server, and no secret
+        self._client_env = {k: v for k, v in os.environ.items() if k in TMUX_CLIENT_ENV}
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [self.tmux, *(["-L", self.socket_name] if self.socket_name else []), *args]
+        try:
+            proc = subprocess.run(
+                cmd,
+                env=self._client_env,
+                capture_output=True,
+                text=True,
+                timeout=TMUX_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise TerminalError(f"tmux {args[0]} did not answer in {TMUX_TIMEOUT_S:.0f}s") from exc
+        if check and proc.returncode != 0:
+            raise TerminalError(f"tmux {args[0]} failed: {proc.stderr.strip()}")
+        return proc
+
+    def check_session(self) -> None:
+        """Raise TmuxTargetError unless the session exists on that tmux server."""
+        proc = self._run("has-session", "-t", f"={self.session}", check=False)
+        if proc.returncode != 0:
+            where = f"tmux -L {self.socket_name}" if self.socket_name else "tmux"
+            raise TmuxTargetError(
+                f"no tmux session {self.session!r} on the server `{where}` addresses "
+                f"({proc.stderr.strip() or 'no answer'}): create it first "
+                f"(tmux new-session -d -s {shlex.quote(self.session)})"
+            )
+
+    def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None:
+        if self.pane_id is not None:
+            raise TerminalError("this terminal already runs a program")
+        folder = Path(tempfile.mkdtemp(prefix="orch-doctor-env-"))  # 0700
+        env_file = folder / "env"
+        lines = [
+            f"export {name}={shlex.quote(value)}"
+            for name, value in env.items()
+            if name not in NOT_INHERITED and _ENV_NAME.fullmatch(name) and "\0" not in value
+        ]
+        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        args = ["new-window", "-d", "-P", "-F", "#{pane_id} #{pane_pid}"]
+        args += ["-t", f"={self.session}:", "-n", self.window]
+        if cwd:
+            args += ["-c", cwd]
+        try:
+            proc = self._run(*args, "--", "/bin/sh", "-c", _LAUNCHER, "sh", str(env_file), *argv)
+        except TerminalError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        pane_id, _, pid = proc.stdout.strip().partition(" ")
+        self.pane_id = pane_id
+        with contextlib.suppress(ValueError):
+            self.pane_pid = int(pid)
+
+    def _display(self, fmt: str) -> str:
+        assert self.pane_id is not None
+        return self._run("display-message", "-p", "-t", self.pane_id, fmt).stdout.strip()
+
+    def capture(self) -> str:
+        if self.pane_id is None:
+            return ""
+        proc = self._run("capture-pane", "-p", "-t", self.pane_id, check=False)
+        return proc.stdout if proc.returncode == 0 else ""
+
+    def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
+        if self.pane_id is None:
+            raise TerminalError("the terminal is not running")
+        self._run("send-keys", "-t", self.pane_id, *(["-l"] if literal else []), *keys)
+
+    def alive(self) -> bool:
+        if self.pane_id is None:
+            return False
+        try:
+            return self._display("#{pane_dead}") == "0"
+        except TerminalError:
+            return False  # the pane is gone with its program
+
+    def attach_hint(self) -> str:
+        sock = f" -L {self.socket_name}" if self.socket_name else ""
+        return f"tmux{sock} attach -t {shlex.quote(self.session)} (window {self.window})"
+
+    def close(self) -> None:
+        if self.pane_id is not None:
+            self._run("kill-pane", "-t", self.pane_id, check=False)
+        if self.pane_pid:
+            kill_group(self.pane_pid, grace_s=3.0)
+        self.pane_id = None

@@ -23,8 +23,8 @@ from orch_doctor.decide.steps import (
     Step,
     WaitStep,
 )
+from orch_doctor.execute.terminal import Terminal, TerminalError, terminal_label
 from orch_doctor.server.credentials import Credentials
-from orch_doctor.verify.terminal import Terminal, TerminalError
 
 HTTP_TIMEOUT_S = 10.0
 HTTP_BODY_CAP = 16 << 20  # raw bytes read from one answer (a session's messages can be long)
@@ -147,6 +147,7 @@ class Executor:
         deadline: float | None = None,
         http_timeout_s: float = HTTP_TIMEOUT_S,
         on_step: Callable[[StepReport], None] | None = None,
+        on_step_start: Callable[[int, Step], None] | None = None,
         diagnostics: Callable[[], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") if base_url else None
@@ -158,7 +159,9 @@ class Executor:
         self.http_timeout_s = http_timeout_s
         self.on_step = on_step
         self.diagnostics = diagnostics  # extra evidence when the TUI dies (its log's errors)
-        self.terminal: Terminal | None = None
+        self.terminal: Terminal | None = None  # the latest process step's
+        self.terminals: list[Terminal] = []
+        self.on_step_start = on_step_start
         self.started_ms = 0
         self.prompt: str | None = None
         self.failure_markers: tuple[str, ...] = ()  # from the plan's tui-ready steps
@@ -240,6 +243,8 @@ class Executor:
         self.failure_markers = failure_markers(plan)
         for index, step in enumerate(plan.steps):
             begin = time.monotonic()
+            if self.on_step_start is not None:
+                self.on_step_start(index, step)
             try:
                 if self.deadline is not None and time.monotonic() >= self.deadline:
                     raise StepFailed("time left to run this step", "the overall timeout ran out")
@@ -345,13 +350,13 @@ class Executor:
             if name not in self.secrets:
                 raise StepFailed(f"the secret {name} from the caller", "not given")
             env[name] = self.secrets[name]
-        if self.terminal is not None:
-            raise StepFailed("one terminal per plan", "a second process step")
+        # several process steps: each gets a terminal; waits and keys use the latest one
         self.terminal = self.terminal_factory()
+        self.terminals.append(self.terminal)
         self.terminal.start(argv, step.cwd, env)
         import shlex
 
-        return f"started in {self.terminal.name}: {shlex.join(argv)}"
+        return f"started in {terminal_label(self.terminal)}: {shlex.join(argv)}"
 
     def keys(self, step: KeystrokeStep) -> str:
         if self.terminal is None:

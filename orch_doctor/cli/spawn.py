@@ -1,0 +1,161 @@
+"""``orch-doctor spawn``: decide, then run the plan in a new window of the caller's tmux session.
+
+Exit codes: 0 the prompt was delivered (the agent runs on in the window); 1 not delivered (the
+failed step, what was expected and seen, and the fix are printed); 2 usage or configuration
+error (a bad flag, a tmux session that does not exist). No possible strategy is exit 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orch_doctor.cli.common import emit_json
+from orch_doctor.cli.helptext import epilog
+from orch_doctor.cli.options import (
+    format_option,
+    matrix_option,
+    model_option,
+    opencode_option,
+    timeout_option,
+)
+
+EXIT_DELIVERED = 0
+EXIT_NOT_DELIVERED = 1
+EXIT_USAGE = 2
+
+
+@click.command(epilog=epilog("spawn"))
+@click.option("--dir", "directory", metavar="DIR", required=True, help="Directory of the agent.")
+@model_option("Model the agent should use.")
+@click.option("--prompt", metavar="TEXT", help="The agent's first prompt.")
+@click.option(
+    "--prompt-file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Read the prompt from FILE ('-': stdin).",
+)
+@click.option("--server", "server_url", metavar="URL", help="OpenCode server to attach to.")
+@opencode_option()
+@click.option(
+    "--tmux-target",
+    metavar="SESSION:WINDOW",
+    required=True,
+    help="Open WINDOW in the existing tmux SESSION (the server plain `tmux` addresses).",
+)
+@click.option("--tmux-socket", metavar="NAME", help="tmux socket name (tmux -L NAME).")
+@timeout_option(120.0, "Overall time limit in seconds.", minimum=0.1)
+@matrix_option()
+@format_option()
+def spawn(
+    directory: str,
+    model: str | None,
+    prompt: str | None,
+    prompt_file: str | None,
+    server_url: str | None,
+    opencode: str | None,
+    tmux_target: str,
+    tmux_socket: str | None,
+    timeout_s: float,
+    matrix_files: tuple[str, ...],
+    output_format: str,
+) -> None:
+    """Spawn an agent: pick the strategy, run its plan in a tmux window, confirm delivery."""
+    from orch_doctor.api import select_strategy
+    from orch_doctor.errors import MatrixError, TmuxTargetError
+    from orch_doctor.execute.spawn import execute_plan
+    from orch_doctor.execute.terminal import parse_tmux_target
+
+    if prompt is not None and prompt_file is not None:
+        _usage("give --prompt or --prompt-file, not both")
+    if prompt_file is not None:
+        try:
+            prompt = (
+                sys.stdin.read()
+                if prompt_file == "-"
+                else Path(prompt_file).read_text(encoding="utf-8")
+            )
+        except (OSError, UnicodeDecodeError) as exc:
+            _usage(f"cannot read --prompt-file {prompt_file}: {exc}")
+    if model is not None and ("/" not in model or model.startswith("/") or model.endswith("/")):
+        _usage(f"--model must be provider/model, got {model!r}")
+    try:
+        parse_tmux_target(tmux_target)
+    except TmuxTargetError as exc:
+        _usage(str(exc))
+    text = output_format == "text"
+    begin = time.monotonic()
+    try:
+        decision = select_strategy(
+            directory, model=model, prompt=prompt, server_url=server_url, opencode=opencode,
+            matrix_files=matrix_files,
+        )  # fmt: skip
+    except MatrixError as exc:
+        _usage(f"cannot read the compatibility matrix: {exc}")
+    if decision.plan is None:
+        problem = "no spawn strategy is possible: " + "; ".join(
+            f"{k}: {v}" for k, v in decision.rejected.items()
+        )
+        if text:
+            click.echo(f"NOT SPAWNED: {problem}\nfix: {decision.fix}")
+        else:
+            emit_json(
+                {"ok": False, "session_id": None, "target": tmux_target, "strategy": "none",
+                 "steps": [], "problem": problem, "fix": decision.fix}
+            )  # fmt: skip
+        sys.exit(EXIT_NOT_DELIVERED)
+    if text:
+        click.echo(f"strategy: {decision.strategy} -> {tmux_target}")
+
+    def started(index: int, step: Any) -> None:
+        if text:
+            elapsed = time.monotonic() - begin
+            click.echo(f"  [{elapsed:5.1f}s] {index + 1}. {step.kind:<7} {step.description} ...")
+
+    def finished(step: Any) -> None:
+        if text:
+            click.echo(step_line(step))
+
+    try:
+        result = execute_plan(
+            decision.plan,
+            tmux_target=tmux_target,
+            tmux_socket=tmux_socket,
+            timeout_s=timeout_s,
+            on_step=finished,
+            on_step_start=started,
+        )
+    except TmuxTargetError as exc:
+        _usage(str(exc))
+    if not text:
+        emit_json(result.to_json())
+    else:
+        if result.ok:
+            click.echo(
+                f"DELIVERED in {time.monotonic() - begin:.1f}s: session {result.session_id} "
+                f"runs in tmux window {result.target}"
+            )
+        else:
+            click.echo(f"NOT DELIVERED: {result.problem}")
+            if result.fix:
+                click.echo(f"fix: {result.fix}")
+    sys.exit(EXIT_DELIVERED if result.ok else EXIT_NOT_DELIVERED)
+
+
+def step_line(step: Any) -> str:
+    mark = {"ok": "ok  ", "failed": "FAIL", "skipped": "skip"}.get(step.outcome, step.outcome)
+    line = f"         [{mark}] {step.index + 1}. {step.description} ({step.duration_s:.2f}s)"
+    if step.detail:
+        line += f"\n                {step.detail}"
+    if step.outcome == "failed":
+        line += f"\n                expected: {step.expected}\n                seen: {step.seen}"
+    return line
+
+
+def _usage(message: str) -> Any:
+    click.echo(f"orch-doctor: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)

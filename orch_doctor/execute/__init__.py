@@ -1,0 +1,1 @@
+"""Execute a spawn plan: the executor, its terminals and the delivery confirmation."""

@@ -1,0 +1,280 @@
+"""``execute_plan``: run a :class:`SpawnPlan` in the caller's terminal and confirm delivery.
+
+The one executor: ``orch-doctor spawn`` and orch call it with a window of their tmux session,
+``verify`` with a terminal of its own against a throwaway server. A delivery failure is a result
+(``ok=False`` with the failed step, what was expected, what was seen and a fix), never an
+exception; only a programming error raises (no target, a tmux session that does not exist).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from orch_doctor.decide.steps import SpawnPlan, Step
+from orch_doctor.errors import OrchDoctorError
+from orch_doctor.execute.confirm import Confirmation, evaluate
+from orch_doctor.execute.executor import (
+    ExecutionResult,
+    Executor,
+    StepFailed,
+    StepReport,
+    failure_markers,
+    json_path,
+    user_texts,
+)
+from orch_doctor.execute.terminal import Terminal, TerminalError, TmuxWindowTerminal
+from orch_doctor.server.credentials import PASSWORD_ENV, Credentials, credentials_from_env
+
+DEFAULT_TIMEOUT_S = 120.0
+CONFIRM_S = 30.0  # how long delivery is polled after the last step
+
+
+@dataclass
+class SpawnResult:
+    """What a spawn did. ``steps``: each step's description, outcome and seconds; on failure
+    ``failed_step`` has ``expected`` and ``seen``, and ``fix`` says what to do."""
+
+    ok: bool
+    session_id: str | None
+    target: str | None
+    steps: list[StepReport] = field(default_factory=list)
+    strategy: str | None = None
+    confirmation: Confirmation | None = None
+    problem: str | None = None
+    fix: str | None = None
+    last_screen: str = ""
+    wall_s: float = 0.0
+
+    @property
+    def failed_step(self) -> StepReport | None:
+        return next((s for s in self.steps if s.outcome == "failed"), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "session_id": self.session_id,
+            "target": self.target,
+            "strategy": self.strategy,
+            "steps": [s.to_json() for s in self.steps],
+            "confirmation": self.confirmation.to_json() if self.confirmation else None,
+            "problem": self.problem,
+            "fix": self.fix,
+            "wall_s": round(self.wall_s, 3),
+            "last_screen": self.last_screen,
+        }
+
+
+def execute_plan(
+    plan: SpawnPlan,
+    *,
+    tmux_target: str | None = None,
+    terminal: Terminal | None = None,
+    tmux_socket: str | None = None,
+    credentials: Credentials | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_step: Callable[[StepReport], None] | None = None,
+    on_step_start: Callable[[int, Step], None] | None = None,
+) -> SpawnResult:
+    """Run ``plan`` (``Decision.plan``) and confirm the prompt arrived.
+
+    ``tmux_target="SESSION:WINDOW"`` opens WINDOW in the existing SESSION of the user's tmux
+    server (``$TMUX`` / ``TMUX_TMPDIR``, or ``tmux_socket`` as ``tmux -L``) and leaves the
+    agent running there; ``terminal`` is any :class:`Terminal` instead. ``credentials``
+    default to OPENCODE_SERVER_PASSWORD / OPENCODE_SERVER_USERNAME; the password reaches the
+    TUI through its environment only. ``env`` (default: this process's) is the TUI's.
+
+    Raises ValueError / TmuxTargetError (an OrchDoctorError) for a programming error only.
+    """
+    if not isinstance(plan, SpawnPlan):
+        raise ValueError("execute_plan needs a SpawnPlan (decision.plan is None: no strategy)")
+    if (tmux_target is None) == (terminal is None):
+        raise ValueError("give exactly one of tmux_target='SESSION:WINDOW' or terminal=")
+    begin = time.monotonic()
+    target: str | None
+    if tmux_target is not None:
+        window = TmuxWindowTerminal(tmux_target, socket_name=tmux_socket)
+        window.check_session()
+        chosen: Terminal = window
+        target = tmux_target
+    else:
+        assert terminal is not None
+        chosen, target = terminal, str(getattr(terminal, "name", type(terminal).__name__))
+    child_env = dict(os.environ if env is None else env)
+    creds = credentials or credentials_from_env(child_env)
+    child_env.pop(PASSWORD_ENV, None)  # only through the plan's secret_env
+    made: list[Terminal] = []
+
+    def factory() -> Terminal:
+        if made:  # a second process step: a second terminal only for the tmux case
+            if tmux_target is None:
+                raise TerminalError("one terminal was given, the plan has two process steps")
+            extra = TmuxWindowTerminal(tmux_target, socket_name=tmux_socket)
+            made.append(extra)
+            return extra
+        made.append(chosen)
+        return chosen
+
+    executor = Executor(
+        base_url=plan.server_url,
+        terminal_factory=factory,
+        env=child_env,
+        secrets={PASSWORD_ENV: creds.password} if creds else {},
+        credentials=creds,
+        deadline=begin + timeout_s,
+        on_step=on_step,
+        on_step_start=on_step_start,
+    )
+    try:
+        # a window of the user's session has the size of its client: a short one may not show
+        # the prompt, so the stored user message and no failure marker are the proof there
+        result = run_plan(executor, plan, target=target, prompt_on_screen=tmux_target is None)
+    finally:
+        executor.close()
+    result.wall_s = time.monotonic() - begin
+    return result
+
+
+def run_plan(
+    executor: Executor,
+    plan: SpawnPlan,
+    *,
+    target: str | None,
+    before_confirm: Callable[[], None] | None = None,
+    prompt_on_screen: bool = True,
+) -> SpawnResult:
+    """Run the steps, then poll delivery; ``before_confirm`` may point the executor at a
+    server that can read what a serverless plan stored (verify)."""
+    outcome = SpawnResult(ok=False, session_id=None, target=target, strategy=plan.strategy)
+    try:
+        result = executor.run(plan)
+        outcome.steps = list(result.steps)
+        if not result.ok:
+            failed = result.failed_step
+            outcome.problem = (
+                f"step {failed.index + 1} ({failed.description}) failed: expected "
+                f"{failed.expected}; saw {failed.seen}"
+                if failed
+                else "a step failed"
+            )
+            outcome.fix = fix_for(failed)
+            outcome.session_id = result.values.get("session_id")
+        else:
+            if before_confirm is not None:
+                before_confirm()
+            confirmation = confirm_delivery(
+                plan, result, executor, prompt_on_screen=prompt_on_screen
+            )
+            outcome.confirmation = confirmation
+            outcome.session_id = confirmation.session_id
+            outcome.ok = confirmation.verified
+            if not outcome.ok:
+                outcome.problem = "delivery not confirmed: " + "; ".join(
+                    c.detail for c in confirmation.checks if not c.ok
+                )
+                outcome.fix = "look at the TUI's screen (last_screen) and the server's log"
+        outcome.last_screen = executor.screen()
+    except TerminalError as exc:
+        outcome.problem = f"the terminal failed: {exc}"
+        outcome.fix = "check the terminal (tmux installed, the session alive)"
+    return outcome
+
+
+def confirm_delivery(
+    plan: SpawnPlan,
+    result: ExecutionResult,
+    executor: Executor,
+    grace_s: float = CONFIRM_S,
+    *,
+    prompt_on_screen: bool = True,
+) -> Confirmation:
+    """Poll (up to ``grace_s``, within the executor's deadline) until delivery is confirmed."""
+    prompt = plan.request.prompt if plan.request else None
+    directory = plan.request.directory if plan.request else None
+    end = min(
+        executor.deadline or float("inf"),
+        time.monotonic() + grace_s,
+    )
+    query = {"directory": directory} if directory else {}
+    while True:
+        session_id = result.values.get("session_id")
+        texts: list[str] | None = None
+        if executor.base_url is not None:
+            with contextlib.suppress(StepFailed, httpx.HTTPError):
+                if session_id is None:
+                    session_id = find_session(executor, query, prompt)
+                if session_id is not None:
+                    texts = user_texts(executor.get_json(f"/session/{session_id}/message", query))
+        screen = executor.screen() if executor.terminal is not None else None
+        confirmation = evaluate(
+            prompt=prompt,
+            session_id=session_id,
+            user_texts=texts,
+            screen=screen,
+            failure_markers=failure_markers(plan),
+            prompt_on_screen=prompt_on_screen,
+        )
+        if confirmation.verified or time.monotonic() >= end:
+            return confirmation
+        time.sleep(0.5)
+
+
+def find_session(executor: Executor, query: Mapping[str, str], prompt: str | None) -> str | None:
+    """The newest session of the directory holding the prompt (any, without a prompt)."""
+    sessions = executor.get_json("/session", query)
+    if not isinstance(sessions, list):
+        return None
+    for session in sorted(
+        (s for s in sessions if isinstance(s, dict)),
+        key=lambda s: int(json_path(s, "time.created") or 0),
+        reverse=True,
+    ):
+        sid = str(session.get("id"))
+        if prompt is None:
+            return sid
+        messages = executor.get_json(f"/session/{sid}/message", query)
+        if any(prompt in t for t in user_texts(messages)):
+            return sid
+    return None
+
+
+def fix_for(failed: StepReport | None) -> str:
+    """What to do about a failed step, from what was seen."""
+    if failed is None:
+        return "rerun and inspect the TUI"
+    seen = failed.seen or ""
+    if "BunInstallFailedError" in seen:
+        return (
+            "this OpenCode installs its default plugins from the npm registry when it starts, "
+            "and that failed: allow registry access or upgrade OpenCode (npm i -g opencode-ai@1)"
+        )
+    if "it exited" in seen and "models.dev" in seen:
+        return (
+            "the TUI stopped while models.dev was unreachable (this machine is offline?): "
+            "allow access to https://models.dev or try another OpenCode release"
+        )
+    if "Session not found" in seen:
+        return (
+            "the attach TUI could not find the session: pass --dir <the session's directory> "
+            "(#7149) or use a release >= 1.1.25"
+        )
+    if "timeout ran out" in seen or "within" in (failed.expected or ""):
+        return (
+            "the step timed out: raise --timeout (the machine may be loaded) or rerun with --keep"
+        )
+    if failed.kind == "http":
+        return (
+            "the server refused the call (or is gone): check the server's version and routes "
+            "(orch-doctor server --server URL)"
+        )
+    return "rerun with --keep and inspect the TUI and the server log"
+
+
+__all__ = ["OrchDoctorError", "SpawnResult", "execute_plan", "fix_for", "run_plan"]

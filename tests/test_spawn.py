@@ -1,0 +1,331 @@
+"""execute_plan / orch-doctor spawn: a real agent in a window of a tmux session the test made."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from orch_doctor.api import SpawnResult, TmuxTargetError, execute_plan, select_strategy
+from orch_doctor.cli import main
+from orch_doctor.schemas import versioned
+from tests.support.opencode import isolated_env
+from tests.support.schemas import assert_valid
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+SESSION = "orchtest"
+
+
+@pytest.fixture
+def tmux_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A tmux server of this test's own (own TMUX_TMPDIR) with session ``orchtest``."""
+    folder = tempfile.mkdtemp(prefix="ods-")
+    monkeypatch.setenv("TMUX_TMPDIR", folder)
+    monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.delenv("TMUX_PANE", raising=False)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", SESSION, "-x", "200", "-y", "50"],
+        check=True,
+        timeout=10,
+    )
+    try:
+        yield SESSION
+    finally:
+        subprocess.run(["tmux", "kill-server"], timeout=10, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def windows() -> dict[str, str]:
+    """window name -> pane_dead of the test's session."""
+    out = subprocess.run(
+        ["tmux", "list-panes", "-s", "-t", SESSION, "-F", "#{window_name} #{pane_dead}"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
+    return dict(line.split(" ", 1) for line in out.splitlines())
+
+
+def user_messages(url: str, sid: str, directory: Path, auth: Any) -> list[str]:
+    answer = httpx.get(
+        f"{url}/session/{sid}/message", params={"directory": str(directory)}, auth=auth, timeout=10
+    )
+    texts = []
+    for message in answer.json():
+        if message["info"]["role"] == "user":
+            texts += [p.get("text", "") for p in message["parts"] if p.get("type") == "text"]
+    return texts
+
+
+class ArgvWatch:
+    """Scans every /proc/*/cmdline while running; collects the lines holding ``secret``."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret.encode()
+        self.hits: list[str] = []
+        self.scans = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ArgvWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for path in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    continue
+                if self.secret in data:
+                    self.hits.append(data.replace(b"\0", b" ").decode(errors="replace"))
+            self.scans += 1
+            time.sleep(0.05)
+
+
+def tmux_global_env() -> str:
+    return (
+        subprocess.run(
+            ["tmux", "show-environment", "-g"], capture_output=True, text=True, timeout=10
+        ).stdout
+        + subprocess.run(
+            ["tmux", "show-environment", "-t", SESSION], capture_output=True, text=True, timeout=10
+        ).stdout
+    )
+
+
+# --- programming errors --------------------------------------------------------------------
+
+
+def test_execute_plan_needs_a_plan_and_one_target() -> None:
+    with pytest.raises(ValueError):
+        execute_plan(None, tmux_target="a:b")  # type: ignore[arg-type]
+
+
+@needs_tmux
+def test_a_tmux_session_that_does_not_exist_is_a_clear_error(tmux_session: str) -> None:
+    from orch_doctor.decide.steps import SpawnPlan
+
+    plan = SpawnPlan(strategy="attach-tui-api", steps=())
+    with pytest.raises(TmuxTargetError, match="no tmux session 'nope'"):
+        execute_plan(plan, tmux_target="nope:agent")
+    with pytest.raises(TmuxTargetError, match="SESSION:WINDOW"):
+        execute_plan(plan, tmux_target="just-a-session")
+    with pytest.raises(ValueError, match="exactly one"):
+        execute_plan(plan)
+
+
+# --- real releases -------------------------------------------------------------------------
+
+
+def spawn(
+    version: str,
+    release: Path,
+    server: Any,
+    env: dict[str, str],
+    window: str,
+    password: str | None = None,
+) -> tuple[SpawnResult, str]:
+    prompt = f"orch spawn test {uuid.uuid4().hex[:8]}: reply OK"
+    decision = select_strategy(
+        server.directory,
+        model="opencode/big-pickle",
+        prompt=prompt,
+        server_url=server.url,
+        opencode=str(release),
+        env={"OPENCODE_SERVER_PASSWORD": password} if password else {},
+    )
+    assert decision.plan is not None, decision.fix
+    from orch_doctor.api import Credentials
+
+    creds = Credentials("opencode", password) if password else None
+    begin = time.monotonic()
+    result = execute_plan(
+        decision.plan, tmux_target=f"{SESSION}:{window}", env=env, credentials=creds
+    )
+    print(f"spawn on {version}: {time.monotonic() - begin:.1f}s ({decision.strategy})")
+    return result, prompt
+
+
+@needs_tmux
+@pytest.mark.real
+@pytest.mark.slow
+def test_execute_plan_into_a_window_on_1_0_152(
+    tmux_session: str,
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    server = real_servers("1.0.152")
+    env = isolated_env(tmp_path / "home")
+    result, prompt = spawn("1.0.152", opencode_release("1.0.152"), server, env, "agent-1")
+    assert result.ok, result.to_json()
+    assert result.strategy == "attach-tui-api"
+    assert result.target == f"{SESSION}:agent-1"
+    assert result.session_id
+    assert all(s.outcome == "ok" for s in result.steps)
+    assert windows().get("agent-1") == "0"  # the window and its TUI run on
+    assert any(
+        prompt in t for t in user_messages(server.url, result.session_id, server.directory, None)
+    )
+    assert_valid("spawn", versioned(result.to_json()))
+
+
+@needs_tmux
+@pytest.mark.real
+@pytest.mark.slow
+def test_execute_plan_with_a_password_on_1_18_33(
+    tmux_session: str,
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    password = f"pw-{uuid.uuid4().hex}"
+    server = real_servers("1.18.33", password=password)
+    env = isolated_env(tmp_path / "home")
+    with ArgvWatch(password) as watch:
+        result, prompt = spawn(
+            "1.18.33", opencode_release("1.18.33"), server, env, "agent-2", password
+        )
+    assert result.ok, result.to_json()
+    assert result.strategy == "attach-session-api"
+    assert watch.scans > 3 and watch.hits == []
+    assert password not in tmux_global_env()
+    assert password not in json.dumps(result.to_json())
+    assert windows().get("agent-2") == "0"
+    assert result.session_id
+    texts = user_messages(server.url, result.session_id, server.directory, server.auth)
+    assert any(prompt in t for t in texts)
+    leftovers = list(Path(tempfile.gettempdir()).glob("orch-doctor-env-*/env"))
+    assert not [p for p in leftovers if password in p.read_text(errors="replace")]
+
+
+@needs_tmux
+@pytest.mark.real
+@pytest.mark.slow
+def test_orch_doctor_spawn_on_1_18_33(
+    tmux_session: str,
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    password = f"pw-{uuid.uuid4().hex}"
+    server = real_servers("1.18.33", password=password)
+    for name, value in isolated_env(tmp_path / "home").items():
+        if name in ("HOME",) or name.startswith("XDG_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", password)
+    prompt = f"cli spawn {uuid.uuid4().hex[:8]}"
+    args = [
+        "spawn",
+        "--dir", str(server.directory),
+        "--model", "opencode/big-pickle",
+        "--prompt", prompt,
+        "--server", server.url,
+        "--opencode", str(opencode_release("1.18.33")),
+        "--tmux-target", f"{SESSION}:cli",
+    ]  # fmt: skip
+    with ArgvWatch(password) as watch:
+        out = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert_valid("spawn", data)
+    assert data["ok"] and data["session_id"] and data["target"] == f"{SESSION}:cli"
+    assert watch.hits == []
+    assert windows().get("cli") == "0"
+    assert any(
+        prompt in t
+        for t in user_messages(server.url, data["session_id"], server.directory, server.auth)
+    )
+    text = CliRunner().invoke(main, [*args[:-1], f"{SESSION}:cli2"])
+    assert text.exit_code == 0, text.output
+    assert "session ses_" in text.output and f"{SESSION}:cli2" in text.output
+
+
+@needs_tmux
+@pytest.mark.real
+@pytest.mark.slow
+def test_a_server_that_dies_after_the_session_is_created_is_ok_false(
+    tmux_session: str,
+    opencode_release: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    from orch_doctor.verify.throwaway import start_server
+
+    release = opencode_release("1.18.33")
+    env = isolated_env(tmp_path / "home")
+    project = tmp_path / "project"
+    project.mkdir()
+    server = start_server(str(release), cwd=project, env=env, log=tmp_path / "serve.log")
+    try:
+        decision = select_strategy(
+            project, prompt="never arrives", server_url=server.url, opencode=str(release), env={}
+        )
+        assert decision.plan is not None and decision.strategy == "attach-session-api"
+
+        def kill_after_create(step: Any) -> None:
+            if step.index == 0:
+                server.stop()
+
+        result = execute_plan(
+            decision.plan,
+            tmux_target=f"{SESSION}:doomed",
+            env=env,
+            on_step=kill_after_create,
+            timeout_s=40,
+        )
+    finally:
+        server.stop()
+    assert not result.ok
+    failed = result.failed_step
+    assert failed is not None and failed.index > 0, result.to_json()
+    assert failed.expected and failed.seen is not None
+    assert result.fix
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_execute_plan_into_a_public_pty_terminal_on_1_18_33(
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    from orch_doctor.api import PtyTerminal
+
+    server = real_servers("1.18.33")
+    release = opencode_release("1.18.33")
+    prompt = f"pty spawn {uuid.uuid4().hex[:8]}"
+    decision = select_strategy(
+        server.directory, prompt=prompt, server_url=server.url, opencode=str(release), env={}
+    )
+    assert decision.plan is not None
+    terminal = PtyTerminal()
+    try:
+        result = execute_plan(decision.plan, terminal=terminal, env=isolated_env(tmp_path / "home"))
+        assert result.ok, result.to_json()
+        assert terminal.alive()
+        assert result.session_id
+        assert any(
+            prompt in t
+            for t in user_messages(server.url, result.session_id, server.directory, None)
+        )
+    finally:
+        terminal.close()
