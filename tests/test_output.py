@@ -337,3 +337,22 @@ def test_a_cache_hit_counts_as_use(own_cache: Path) -> None:
     cache.store("probe", {"n": "new"}, {"v": "new"})
     assert cache.load("probe", {"n": 0}) == {"v": 0}
     assert cache.load("probe", {"n": 1}) is None  # now the least recently used
+
+
+class Utf8Tty(io.TextIOWrapper):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_spinner_is_ascii_where_glyphs_are_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    ascii_tty = FakeTty()  # no encoding: ASCII marks
+    monkeypatch.setattr(sys, "stdout", ascii_tty)
+    with_spinner(make_console(), "waiting…", lambda: time.sleep(0.3))
+    assert "waiting..." in ascii_tty.getvalue() and ascii_tty.getvalue().isascii()
+    raw = io.BytesIO()
+    utf8_tty = Utf8Tty(raw, encoding="utf-8", write_through=True)
+    monkeypatch.setattr(sys, "stdout", utf8_tty)
+    with_spinner(make_console(), "waiting…", lambda: time.sleep(0.3))
+    assert "waiting…" in raw.getvalue().decode("utf-8")

@@ -1,7 +1,8 @@
 """The rich console every command's text output goes through, and the spinner.
 
-- Not a terminal (a pipe, a file): no line is wrapped and no table is squeezed to 80 columns,
-  so commands, paths and URLs stay whole on one line; no spinner, whatever ``FORCE_COLOR`` says.
+- No line is broken by rich (a terminal wraps long lines itself).
+- Not a terminal (a pipe, a file): no table is squeezed to 80 columns either, so commands,
+  paths and URLs stay whole on one line; no spinner, whatever ``FORCE_COLOR`` says.
 - ``NO_COLOR`` (non-empty, as no-color.org says) turns colour off, nothing else.
 - A stdout that is not UTF-8 (or ``TERM=dumb``): the ASCII status marks, and characters the
   encoding lacks are written as escapes instead of failing.
@@ -60,7 +61,9 @@ def make_console() -> TextConsole:
         emoji=False,
         no_color=no_color() or not (tty or force),
         force_terminal=True if force and not no_color() else None,
-        soft_wrap=not tty,
+        # a line is never broken by rich (a terminal wraps a long one itself, and a command
+        # copied from it is still one line)
+        soft_wrap=True,
         width=None if tty else UNWRAPPED_WIDTH,
     )
     console.ascii_marks = ascii_marks
@@ -70,6 +73,9 @@ def make_console() -> TextConsole:
 def with_spinner(console: Console, message: str, work: Callable[[], T]) -> T:
     """Run ``work`` with a spinner on a real terminal only (never into a pipe or a file)."""
     if stdout_is_terminal() and console.file is sys.stdout:
-        with console.status(message, spinner="dots"):
+        ascii_only = isinstance(console, TextConsole) and console.ascii_marks
+        if ascii_only:
+            message = message.replace("…", "...")
+        with console.status(message, spinner="line" if ascii_only else "dots"):
             return work()
     return work()
