@@ -197,6 +197,8 @@ def test_every_command_uses_the_same_marks(
     missing = tmp_path / "missing"
     doctor = run(["--dir", str(missing), "--no-discover"], env)
     assert re.search(rf"^{fail} +spawn directory:", doctor, re.M), doctor
+    indent = 4 if fail == "✗" else 7  # details: two spaces in from the title
+    assert re.search(rf"^ {{{indent}}}fix: mkdir -p -- ", doctor, re.M), doctor
     doctor = run(["--dir", str(tmp_path), "--no-discover"], env)
     assert re.search(rf"^{passed} +spawn directory:", doctor, re.M), doctor
     plan = run(["plan", "--dir", str(missing)], env)

@@ -7,6 +7,7 @@ from orch_doctor.cli.common import shown
 from orch_doctor.doctor.runner import DoctorReport
 from orch_doctor.doctor.types import CheckResult
 from orch_doctor.report.console import TextConsole, make_console, with_spinner
+from orch_doctor.report.status import ASCII_WIDTH
 
 __all__ = ["make_console", "most_severe_check", "render_text", "with_spinner"]
 
@@ -28,7 +29,8 @@ def render_text(
     report: DoctorReport, console: TextConsole, verbose: bool = False, strict: bool = False
 ) -> None:
     console.print("[bold]orch-doctor[/]" if not console.no_color else "orch-doctor")
-    indent = " " * 6
+    # details: two spaces in from the title (which follows the mark and a space)
+    indent = " " * ((ASCII_WIDTH if console.ascii_marks else 1) + 3)
     for check in report.checks:
         mark = console.mark(check.status, pad=True)
         console.print(f"{mark} {shown(check.title)}: {shown(check.summary)}")
