@@ -112,8 +112,9 @@ def test_junit_and_github(opencode_release: Callable[[str], Path], tmp_path: Pat
     directory_error = next(e for e in errors if "directory%3A spawn directory" in e)
     assert "%0Afix: mkdir -p -- " in directory_error
     assert all(line.startswith("::") for line in out.splitlines() if line)
+    assert "::notice" not in out  # passed checks are in the summary, not annotations
     text = summary.read_text()
-    assert text.startswith("## orch-doctor") and "| ❌ | spawn directory |" in text
+    assert text.startswith("## orch-doctor") and "| ❌ | fail | spawn directory |" in text
 
 
 def test_text_plain_without_tty(opencode_release: Callable[[str], Path], tmp_path: Path,
@@ -121,7 +122,7 @@ def test_text_plain_without_tty(opencode_release: Callable[[str], Path], tmp_pat
     code, out = doctor("--opencode", str(opencode_release("1.18.33")), "--dir", str(tmp_path),
                        "--no-discover")  # fmt: skip
     assert code == 0 and "\x1b[" not in out
-    assert "ok   OpenCode installed" in out and "PASS:" in out
+    assert "✓ OpenCode installed" in out and "PASS:" in out
     code, verbose = doctor("--opencode", str(opencode_release("1.18.33")), "--dir",
                            str(tmp_path), "--no-discover", "-v")  # fmt: skip
     assert "step: [process] start a standalone TUI" in verbose and len(verbose) > len(out)

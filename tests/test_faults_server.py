@@ -730,7 +730,8 @@ def test_named_unusable_server_comes_first(tmp_path: Path) -> None:
     for run in (plan, doctor):
         assert_safe(run, codes={1}, max_s=15)
     lines = plan.out.splitlines()
-    assert lines[0].startswith("✗") and "connection-refused" in lines[1]
+    assert lines[0].startswith("FAIL")  # TERM=dumb: the ASCII marks
+    assert "connection-refused" in lines[1]
     fix = next(i for i, line in enumerate(lines) if line.strip().startswith("fix:"))
     assert "opencode serve" in lines[fix] and fix < lines.index("not chosen")
     (strategy,) = [c for c in json.loads(doctor.out)["checks"] if c["id"] == "strategy"]

@@ -4,6 +4,10 @@ Location: ``$ORCH_DOCTOR_CACHE_DIR`` or the user cache dir (platformdirs). Each 
 named by a hash of its key; the key is stored inside too and checked on read, so a collision,
 a file from another tool version or a half-written file (impossible with ``os.replace``, but a
 copied or truncated one is not) simply misses.
+
+The cache prunes itself on every write (:func:`prune`): only files named like its own entries
+are touched; an entry of another orch-doctor version or cache format, one not used for
+:data:`MAX_AGE_S`, and all but the :data:`KEEP_PER_KIND` most recently used of a kind go.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +27,18 @@ from orch_doctor import __version__
 FORMAT = 1
 #: an entry is a few help texts: a larger file is not one of ours
 MAX_BYTES = 4 * 1024 * 1024
+#: entries kept per kind (one per OpenCode binary or server seen): the most recently used
+KEEP_PER_KIND = 12
+#: an entry not used for this long goes
+MAX_AGE_S = 30 * 24 * 3600
+#: a temporary file left by a writer that died goes after this long
+STALE_TEMP_S = 3600
+
+# only names this module writes are ever removed (the folder may be one a user chose)
+_ENTRY_NAME = re.compile(r"^([a-z][a-z0-9_]{0,31})-[0-9a-f]{32}\.json$")
+_TEMP_NAME = re.compile(r"^\.[a-z][a-z0-9_]{0,31}-[0-9a-f]{32}\.json\..+$")
+# the record starts with these two fields (see store): the head of a file says whose it is
+_HEAD = re.compile(r'^\{"format": (\d+), "tool_version": "([^"\\]{0,100})"')
 
 
 def cache_dir() -> Path:
@@ -89,6 +107,8 @@ def load(
                 return None
         except Exception:  # a shape the validator did not foresee: a miss, not a crash
             return None
+    with contextlib.suppress(OSError):  # used now: pruning keeps the most recently used
+        os.utime(path)
     return value
 
 
@@ -120,4 +140,76 @@ def store(
             raise
     except OSError:
         return False
+    prune(folder, keep=path)
     return True
+
+
+def prune(
+    folder: Path | None = None,
+    *,
+    keep: Path | None = None,
+    keep_per_kind: int = KEEP_PER_KIND,
+    max_age_s: float = MAX_AGE_S,
+    now: float | None = None,
+) -> list[Path]:
+    """Remove the entries of ``folder`` that are of another tool version or cache format (or not
+    readable as an entry), older than ``max_age_s`` (last use), or beyond the ``keep_per_kind``
+    most recently used of their kind, and temporary files a dead writer left; never ``keep``
+    (the entry just written) and never a file not named like an entry. Returns what was
+    removed; never raises (another process may prune at the same time)."""
+    folder = folder or cache_dir()
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    by_kind: dict[str, list[tuple[float, Path]]] = {}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        path = folder / name
+        entry = _ENTRY_NAME.match(name)
+        if entry is None and _TEMP_NAME.match(name) is None:
+            continue
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        if not os.path.isfile(path) or os.path.islink(path):
+            continue
+        age = now - st.st_mtime
+        if entry is None:  # a temporary file
+            if age > STALE_TEMP_S:
+                removed += _remove(path)
+            continue
+        if keep is not None and path == keep:
+            continue
+        if age > max_age_s or not _current(path):
+            removed += _remove(path)
+            continue
+        by_kind.setdefault(entry.group(1), []).append((st.st_mtime, path))
+    for kind, entries in by_kind.items():
+        # the entry just written counts as the newest of its kind
+        room = keep_per_kind - (1 if keep is not None and keep.name.startswith(kind + "-") else 0)
+        entries.sort(key=lambda e: e[0], reverse=True)
+        for _, path in entries[max(room, 0) :]:
+            removed += _remove(path)
+    return removed
+
+
+def _current(path: Path) -> bool:
+    """Whether the file at ``path`` is an entry of this tool version and cache format."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(200).decode("utf-8", "replace")
+    except OSError:
+        return True  # unreadable now: leave it to the next write
+    match = _HEAD.match(head)
+    return match is not None and int(match.group(1)) == FORMAT and match.group(2) == __version__
+
+
+def _remove(path: Path) -> list[Path]:
+    try:
+        path.unlink()
+    except OSError:
+        return []
+    return [path]

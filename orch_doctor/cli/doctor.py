@@ -88,7 +88,9 @@ def doctor(
         else:
             from orch_doctor.report.github import render_annotations, render_summary
 
-            click.echo(render_annotations(report, strict))
+            annotations = render_annotations(report, strict)
+            if annotations:
+                click.echo(annotations)
             summary = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary:
                 try:

@@ -81,12 +81,13 @@ def show(matrix_files: tuple[str, ...], output_format: str) -> None:
             }
         )
         return
-    from rich.console import Console
     from rich.table import Table
 
+    from orch_doctor.report.console import make_console
+
     # every cell comes from a matrix file: shown() prints it literally (markup escaped,
-    # control characters visible)
-    console = Console(highlight=False)
+    # control characters visible); piped, no path is split and no column dropped
+    console = make_console()
     console.print("[bold]files[/]")
     for path in m.files:
         console.print(f"  {shown(path)}")
@@ -186,10 +187,11 @@ def check(matrix_files: tuple[str, ...], output_format: str) -> None:
             }
         )
     else:
-        from rich.console import Console
         from rich.table import Table
 
-        console = Console(highlight=False)
+        from orch_doctor.report.console import make_console
+
+        console = make_console()
         console.print(f"matrix valid: {len(m.files)} file(s), {len(m.strategies)} strategies, "
                       f"{len(m.issues)} known issues")  # fmt: skip
         table = Table(title="strategy chosen per stored release", title_justify="left")
@@ -198,7 +200,7 @@ def check(matrix_files: tuple[str, ...], output_format: str) -> None:
         for r in rows:
             name = r.release + ("*" if r.synthesized else "")
             if r.error:
-                table.add_row(shown(name), "[red]ERROR[/]", shown(r.error), "")
+                table.add_row(shown(name), console.mark("fail"), shown(r.error), "")
                 continue
             assert r.without_server is not None and r.with_server is not None
             table.add_row(

@@ -149,24 +149,24 @@ def valid_model(model: str) -> bool:
 
 
 def render_decision(decision: Decision) -> None:
-    from rich.console import Console
-
     from orch_doctor._util.text import one_line
     from orch_doctor.cli.common import shown as escape
+    from orch_doctor.report.console import make_console
 
     # every string may hold text from a file or the binary: shown() makes control characters
     # visible and escapes markup
-    # soft_wrap: a command, path or URL is never broken across lines (piped or not)
-    console = Console(highlight=False, soft_wrap=True)
+    # piped: a command, path or URL is never broken across lines
+    console = make_console()
+    warn, info = console.mark("warn"), console.mark("info")
     instead = decision.advisory(STANDALONE_INSTEAD)
     if instead is not None:
-        console.print(f"[yellow]![/] {escape(instead.message)}")
+        console.print(f"{warn} {escape(instead.message)}")
     if decision.plan is None:
-        console.print("[red]✗ no spawn strategy is possible[/]")
+        console.print(f"{console.mark('fail')} [red]no spawn strategy is possible[/]")
     else:
-        console.print(f"[green]✓[/] strategy [bold]{decision.strategy}[/]")
+        console.print(f"{console.mark('pass')} strategy [bold]{decision.strategy}[/]")
     for reason in decision.reasons:
-        console.print(f"  • {escape(one_line(reason, 4000))}")
+        console.print(f"  {info} {escape(one_line(reason, 4000))}")
     if decision.plan is None and decision.fix:
         # no plan: what to do comes right after why (a named server's verdict is the first reason)
         console.print(f"  fix: {escape(one_line(decision.fix, 4000))}")
@@ -186,7 +186,7 @@ def render_decision(decision: Decision) -> None:
     for warning in decision.warnings:
         if warning is instead:
             continue
-        console.print(f"[yellow]![/] {escape(one_line(warning.message, 4000))}")
+        console.print(f"{warn} {escape(one_line(warning.message, 4000))}")
         if warning.fix:
             console.print(f"    fix: {escape(one_line(warning.fix, 4000))}")
     if decision.fix and decision.plan is not None:

@@ -68,17 +68,19 @@ def finding_json(finding: BinaryFinding) -> dict[str, Any]:
 
 
 def render_text(caps: Capabilities) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     # help text and --version output are the binary's: shown() makes control characters
     # visible and escapes markup
     from orch_doctor.cli.common import shown as escape
+    from orch_doctor.report.console import make_console
 
-    console = Console(highlight=False)
+    # piped: no path is broken across lines and no table is squeezed to 80 columns
+    console = make_console()
+    warn = console.mark("warn")
     finding = caps.finding
     if finding is not None and finding.chosen is None:
-        console.print(f"[red]✗[/] {escape(finding.problem or '')}")
+        console.print(f"{console.mark('fail')} {escape(finding.problem or '')}")
         if finding.fix:
             console.print(f"  fix: {escape(finding.fix)}")
         for c in finding.candidates:
@@ -93,11 +95,11 @@ def render_text(caps: Capabilities) -> None:
     if caps.identified_as:
         console.print(f"  {escape(caps.identified_as)}")
     if version is not None and version.problem:
-        console.print(f"  [yellow]![/] version: {escape(version.problem)}")
+        console.print(f"  {warn} version: {escape(version.problem)}")
     if finding is not None:
         for c in finding.shadowed:
             console.print(
-                "  [yellow]![/] "
+                f"  {warn} "
                 + escape(f"shadows {c.path} ({c.source}, version {c.version or 'unknown'})")
             )
     for name, spec in caps.commands.items():
@@ -119,4 +121,4 @@ def render_text(caps: Capabilities) -> None:
         console.print()
         console.print(table)
     for warning in caps.warnings:
-        console.print(f"[yellow]![/] {escape(warning)}")
+        console.print(f"{warn} {escape(warning)}")

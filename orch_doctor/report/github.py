@@ -20,16 +20,13 @@ def escape_property(text: str) -> str:
 
 
 def render_annotations(report: DoctorReport, strict: bool = False) -> str:
+    """One annotation per warning (``::error`` with ``strict``) and failure; passed and skipped
+    checks make none (the step summary has the full table): a green run prints nothing."""
     lines = []
     for check in report.checks:
-        if check.status == "pass" or check.status == "skip":
-            level = "notice" if check.status == "pass" else None
-            if level is None:
-                continue
-        elif check.status == "fail" or strict:
-            level = "error"
-        else:
-            level = "warning"
+        if check.status not in ("warn", "fail"):
+            continue
+        level = "error" if check.status == "fail" or strict else "warning"
         message = check.summary + (f"\nfix: {check.fix}" if check.fix else "")
         title = escape_property(f"orch-doctor {check.id}: {check.title}")
         lines.append(f"::{level} title={title}::{escape_data(message)}")
@@ -40,10 +37,11 @@ def render_summary(report: DoctorReport) -> str:
     rows = ["## orch-doctor", "", f"Result: **{report.status}**", ""]
     if report.decision is not None:
         rows += [f"Strategy: `{report.decision.strategy}`", ""]
-    rows += ["| | check | result | fix |", "|---|---|---|---|"]
+    rows += ["| | status | check | result | fix |", "|---|---|---|---|---|"]
     for check in report.checks:
         cells = [
             ICONS[check.status],
+            check.status,
             *(printable(c, newlines=False) for c in (check.title, check.summary, check.fix or "")),
         ]
         rows.append(

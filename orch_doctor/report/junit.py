@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
 
 from orch_doctor._util.text import printable
 from orch_doctor.doctor.runner import DoctorReport
 
 
-def render_junit(report: DoctorReport, strict: bool = False) -> str:
+def render_junit(
+    report: DoctorReport, strict: bool = False, finished: datetime | None = None
+) -> str:
+    """The report as a JUnit XML document (valid XML 1.0 whatever text the checks carry:
+    :func:`printable` leaves no character XML forbids, ElementTree escapes markup). The suite's
+    ``timestamp`` is when the run started (UTC, ISO 8601 as the JUnit schema has it), from
+    ``finished`` (default: now) and the run's duration."""
+    finished = finished or datetime.now(UTC)
+    started = finished.astimezone(UTC) - timedelta(seconds=report.duration_s)
     failures = sum(
         1 for c in report.checks if c.status == "fail" or (strict and c.status == "warn")
     )
@@ -20,6 +30,8 @@ def render_junit(report: DoctorReport, strict: bool = False) -> str:
         errors="0",
         skipped=str(sum(1 for c in report.checks if c.status == "skip")),
         time=f"{report.duration_s:.3f}",
+        timestamp=started.strftime("%Y-%m-%dT%H:%M:%S"),
+        hostname=printable(socket.gethostname() or "localhost", newlines=False),
     )
     for check in report.checks:
         case = ET.SubElement(

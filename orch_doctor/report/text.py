@@ -2,61 +2,53 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable
-from typing import TypeVar
-
-from rich.console import Console
-from rich.markup import escape
-
-from orch_doctor._util.text import printable
+from orch_doctor._util.text import one_line
+from orch_doctor.cli.common import shown
 from orch_doctor.doctor.runner import DoctorReport
+from orch_doctor.doctor.types import CheckResult
+from orch_doctor.report.console import TextConsole, make_console, with_spinner
+from orch_doctor.report.status import ASCII_WIDTH
 
-T = TypeVar("T")
-MARKS = {
-    "pass": ("[green]✓[/]", "ok  "),
-    "warn": ("[yellow]![/]", "WARN"),
-    "fail": ("[red]✗[/]", "FAIL"),
-    "skip": ("[dim]-[/]", "skip"),
-}
+__all__ = ["make_console", "most_severe_check", "render_text", "with_spinner"]
 
-
-def shown(text: str) -> str:
-    """Text from outside (files, the binary, a server) for a rich console: control characters
-    made visible, markup escaped."""
-    return escape(printable(text))
+#: fail before warn: the summary line names the worst problem first
+CHECK_RANK = {"fail": 2, "warn": 1}
 
 
-def make_console() -> Console:
-    plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
-    return Console(highlight=False, no_color=plain, emoji=False, soft_wrap=plain)
-
-
-def with_spinner(console: Console, message: str, work: Callable[[], T]) -> T:
-    if console.is_terminal and "NO_COLOR" not in os.environ:
-        with console.status(message, spinner="dots"):
-            return work()
-    return work()
+def most_severe_check(report: DoctorReport) -> CheckResult | None:
+    """The first check of the most severe problem (fail before warn; None: no problem)."""
+    best: CheckResult | None = None
+    for check in report.checks:
+        rank = CHECK_RANK.get(check.status, 0)
+        if rank and (best is None or rank > CHECK_RANK[best.status]):
+            best = check
+    return best
 
 
 def render_text(
-    report: DoctorReport, console: Console, verbose: bool = False, strict: bool = False
+    report: DoctorReport, console: TextConsole, verbose: bool = False, strict: bool = False
 ) -> None:
-    plain = console.no_color
-    console.print("[bold]orch-doctor[/]" if not plain else "orch-doctor")
+    console.print("[bold]orch-doctor[/]" if not console.no_color else "orch-doctor")
+    # details: two spaces in from the title (which follows the mark and a space)
+    indent = " " * ((ASCII_WIDTH if console.ascii_marks else 1) + 3)
     for check in report.checks:
-        mark = MARKS[check.status][1 if plain else 0]
+        mark = console.mark(check.status, pad=True)
         console.print(f"{mark} {shown(check.title)}: {shown(check.summary)}")
         if check.fix and check.status in ("warn", "fail"):
-            console.print(f"      fix: {shown(check.fix)}")
+            console.print(f"{indent}fix: {shown(check.fix)}")
         if verbose or check.status == "fail":
             for line in check.details:
-                console.print(f"      {shown(line)}")
-    counts = {s: sum(1 for c in report.checks if c.status == s) for s in MARKS}
+                console.print(f"{indent}{shown(line)}")
+    counts = {
+        s: sum(1 for c in report.checks if c.status == s) for s in ("pass", "warn", "fail", "skip")
+    }
     verdict = report.status.upper() if not strict or report.status != "warn" else "FAIL (strict)"
+    worst = most_severe_check(report)
+    lead = ""
+    if worst is not None:
+        lead = f"{shown(one_line(worst.title))}: {shown(one_line(worst.summary))}; "
     console.print(
-        f"\n{verdict}: {counts['pass']} passed, {counts['warn']} warnings, "
+        f"\n{verdict}: {lead}{counts['pass']} passed, {counts['warn']} warnings, "
         f"{counts['fail']} failed, {counts['skip']} skipped ({report.duration_s:.1f}s)"
     )
     if report.decision is not None and report.decision.plan is not None and not verbose:
