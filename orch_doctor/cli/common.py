@@ -43,13 +43,3 @@ def config_error(message: str) -> NoReturn:
 
     click.echo(f"orch-doctor: error: {printable(message, newlines=False)}", err=True)
     sys.exit(EXIT_USAGE)
-
-
-def shown(text: object) -> str:
-    """Text from outside (a file, the binary, a server) for a rich console: control characters
-    made visible, rich markup escaped."""
-    from rich.markup import escape
-
-    from orch_doctor._util.text import printable
-
-    return escape(printable(str(text)))

@@ -11,10 +11,10 @@ from orch_doctor.cli.common import (
     EXIT_OK,
     config_error,
     emit_json,
-    shown,
 )
 from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import format_option, matrix_option
+from orch_doctor.report.console import shown
 
 
 def _load(matrix_files: tuple[str, ...]):  # type: ignore[no-untyped-def]

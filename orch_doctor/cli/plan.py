@@ -150,8 +150,8 @@ def valid_model(model: str) -> bool:
 
 def render_decision(decision: Decision) -> None:
     from orch_doctor._util.text import one_line
-    from orch_doctor.cli.common import shown as escape
     from orch_doctor.report.console import make_console
+    from orch_doctor.report.console import shown as escape
 
     # every string may hold text from a file or the binary: shown() makes control characters
     # visible and escapes markup

@@ -70,10 +70,11 @@ def finding_json(finding: BinaryFinding) -> dict[str, Any]:
 def render_text(caps: Capabilities) -> None:
     from rich.table import Table
 
+    from orch_doctor.report.console import make_console
+
     # help text and --version output are the binary's: shown() makes control characters
     # visible and escapes markup
-    from orch_doctor.cli.common import shown as escape
-    from orch_doctor.report.console import make_console
+    from orch_doctor.report.console import shown as escape
 
     # piped: no path is broken across lines and no table is squeezed to 80 columns
     console = make_console()

@@ -79,3 +79,13 @@ def with_spinner(console: Console, message: str, work: Callable[[], T]) -> T:
         with console.status(message, spinner="line" if ascii_only else "dots"):
             return work()
     return work()
+
+
+def shown(text: object) -> str:
+    """Text from outside (a file, the binary, a server) for a rich console: control characters
+    made visible, rich markup escaped."""
+    from rich.markup import escape
+
+    from orch_doctor._util.text import printable
+
+    return escape(printable(str(text)))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from orch_doctor._util.text import one_line
-from orch_doctor.cli.common import shown
 from orch_doctor.doctor.runner import DoctorReport
 from orch_doctor.doctor.types import CheckResult
-from orch_doctor.report.console import TextConsole, make_console, with_spinner
+from orch_doctor.report.console import TextConsole, make_console, shown, with_spinner
 from orch_doctor.report.status import ASCII_WIDTH
 
 __all__ = ["make_console", "most_severe_check", "render_text", "with_spinner"]
