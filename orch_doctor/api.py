@@ -25,6 +25,7 @@ from orch_doctor.decide.decision import Decision, decide
 from orch_doctor.decide.plan import validate_plan
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.steps import (
+    WAIT_PARAMS,
     HttpStep,
     KeystrokeStep,
     ProcessStep,
@@ -81,6 +82,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "STRATEGY_NAMES",
+    "WAIT_PARAMS",
     "Advisory",
     "Capabilities",
     "CommandSpec",

@@ -119,3 +119,58 @@ def test_values_and_aliases() -> None:
     validate_argv(["o", "/d", "--prompt=-x", "--model", "a/b"], "root", caps)
     with pytest.raises(PlanValidationError):
         validate_argv(["o", "/d", "-p", "hello"], "root", caps)  # -p is not --prompt on 1.x
+
+
+def _wait_steps() -> list[tuple[str, dict[str, object]]]:
+    """Every wait step of every recorded release's plan, with and without a server."""
+    from orch_doctor.decide.steps import WaitStep
+
+    found = []
+    for version in RELEASES:
+        for server in (SERVERS[version], None):
+            request = SpawnRequest(directory="/tmp/p", prompt="hello")
+            plan = decide(CAPS[version], server, request, MATRIX).plan
+            for step in plan.steps if plan else ():
+                if isinstance(step, WaitStep):
+                    found.append((version, step.to_json()))
+    return found
+
+
+def test_each_wait_condition_carries_its_parameters_in_the_schema() -> None:
+    """A third-party executor can rely on the data: the plan schema demands, per condition,
+    the params (and for tui-ready the markers) it needs, and rejects one without them."""
+    import jsonschema
+
+    from orch_doctor.decide.steps import WAIT_PARAMS, WaitCondition
+    from orch_doctor.schemas import load_schema
+
+    schema = load_schema("plan")
+    step_schema = {"$defs": schema["$defs"], "$ref": "#/$defs/step"}
+    validator = jsonschema.Draft202012Validator(step_schema)
+    steps = _wait_steps()
+    seen = {s["condition"] for _, s in steps}
+    assert seen == {c.value for c in WaitCondition}  # every condition occurs in real plans
+    for version, step in steps:
+        assert validator.is_valid(step), (version, step)
+        required, _ = WAIT_PARAMS[WaitCondition(str(step["condition"]))]
+        if step["condition"] == "tui-ready":
+            assert step["ready_markers"], version  # markers come from tui.toml for the release
+        for key in required:
+            params = dict(step["params"])  # type: ignore[call-overload]
+            del params[key]
+            assert not validator.is_valid({**step, "params": params}), (version, key)
+        assert not validator.is_valid({**step, "params": {**step["params"], "extra": "x"}})  # type: ignore[dict-item]
+
+
+def test_a_wait_step_without_its_parameters_cannot_be_made() -> None:
+    from orch_doctor.decide.steps import WaitCondition, WaitStep
+
+    with pytest.raises(ValueError, match="missing params"):
+        WaitStep(WaitCondition.SESSION_CREATED, "x", params={"directory": "/tmp/p"})
+    with pytest.raises(ValueError, match="does not take"):
+        WaitStep(WaitCondition.MESSAGE_STORED, "x", params={"session_id": "s", "dir": "/"})
+    with pytest.raises(ValueError, match="unknown wait condition"):
+        WaitStep("tui-up", "x")  # type: ignore[arg-type]
+    step = WaitStep("message-stored", "x", params={"session_id": "{session_id}"})  # type: ignore[arg-type]
+    assert step.condition is WaitCondition.MESSAGE_STORED
+    assert step.to_json()["condition"] == "message-stored"

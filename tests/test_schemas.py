@@ -29,7 +29,8 @@ def test_unknown_schema_name_is_an_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["doctor"], ["probe"], ["server"], ["plan"], ["verify"], ["matrix"]]
+    "args",
+    [[], ["doctor"], ["probe"], ["server"], ["plan"], ["verify"], ["spawn"], ["matrix"]],
 )
 def test_every_help_has_exit_codes_environment_and_an_example(args: list[str]) -> None:
     from click.testing import CliRunner

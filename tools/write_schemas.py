@@ -19,6 +19,7 @@ OUT = ROOT / "orch_doctor" / "schemas"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from orch_doctor.decide.steps import WAIT_PARAMS, WaitCondition  # noqa: E402
 from orch_doctor.schemas import SCHEMA_VERSION  # noqa: E402
 
 Schema = dict[str, Any]
@@ -27,6 +28,25 @@ STRING = {"type": "string"}
 NSTRING = {"type": ["string", "null"]}
 STRINGS = {"type": "array", "items": STRING}
 STRATEGIES = ["attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt"]
+
+
+def wait_params(condition: WaitCondition) -> Schema:
+    """The params a wait step of ``condition`` must and may carry (tui-ready: its markers)."""
+    required, optional = WAIT_PARAMS[condition]
+    then: Schema = {
+        "properties": {
+            "params": {
+                "type": "object",
+                "required": list(required),
+                "properties": {k: {"type": "string", "minLength": 1} for k in required + optional},
+                "additionalProperties": False,
+            }
+        }
+    }
+    if condition is WaitCondition.TUI_READY:
+        then["required"] = ["ready_markers", "failure_markers"]
+    return {"if": {"properties": {"condition": {"const": condition.value}}}, "then": then}
+
 
 DEFS: dict[str, Schema] = {
     "advisory": {
@@ -84,12 +104,14 @@ DEFS: dict[str, Schema] = {
                 "then": {
                     "required": ["condition", "timeout_s", "params"],
                     "properties": {
-                        "condition": {"enum": ["tui-ready", "session-created", "message-stored"]},
+                        "condition": {"enum": [c.value for c in WaitCondition]},
                         "timeout_s": {"type": "number", "exclusiveMinimum": 0},
                         "params": {"type": "object", "additionalProperties": STRING},
                         "ready_markers": STRINGS,
                         "failure_markers": STRINGS,
                     },
+                    # each condition carries its own parameters
+                    "allOf": [wait_params(c) for c in WaitCondition],
                 },
             },
             {

@@ -11,7 +11,15 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.decide.steps import HttpStep, KeystrokeStep, ProcessStep, SpawnPlan, Step, WaitStep
+from orch_doctor.decide.steps import (
+    HttpStep,
+    KeystrokeStep,
+    ProcessStep,
+    SpawnPlan,
+    Step,
+    WaitCondition,
+    WaitStep,
+)
 from orch_doctor.errors import PlanValidationError
 from orch_doctor.matrix.model import TuiScreen
 from orch_doctor.probe.types import Capabilities, CommandSpec
@@ -190,7 +198,7 @@ def _prompt_async(request: SpawnRequest) -> HttpStep:
 
 def _delivered(request: SpawnRequest) -> WaitStep:
     return WaitStep(
-        condition="message-stored",
+        condition=WaitCondition.MESSAGE_STORED,
         description="the prompt is stored as the session's user message",
         timeout_s=DELIVERY_TIMEOUT_S,
         params={"session_id": "{session_id}", "directory": request.directory},
@@ -199,7 +207,7 @@ def _delivered(request: SpawnRequest) -> WaitStep:
 
 def _tui_ready(b: _Build) -> WaitStep:
     return WaitStep(
-        condition="tui-ready",
+        condition=WaitCondition.TUI_READY,
         description="wait until the TUI is up",
         timeout_s=TUI_READY_TIMEOUT_S,
         ready_markers=b.tui.ready_markers if b.tui else (),
@@ -273,7 +281,7 @@ def _attach_tui_api(b: _Build) -> list[Step]:
                 expect_status=(200,),
             ),
             WaitStep(
-                condition="session-created",
+                condition=WaitCondition.SESSION_CREATED,
                 description="find the new session holding the prompt (GET /session?directory=D)",
                 timeout_s=DELIVERY_TIMEOUT_S,
                 params={"directory": request.directory, "save": "session_id"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from orch_doctor._util.text import REDACTED
@@ -77,9 +78,23 @@ class ProcessStep:
         }
 
 
-#: what a wait step waits for; each executor implements these from the step's own fields
-WaitCondition = Literal["tui-ready", "session-created", "message-stored"]
-WAIT_CONDITIONS: tuple[WaitCondition, ...] = ("tui-ready", "session-created", "message-stored")
+class WaitCondition(StrEnum):
+    """What a wait step waits for. Each condition carries its own parameters in
+    ``WaitStep.params`` (see ``WAIT_PARAMS``); ``tui-ready`` carries the release's markers in
+    ``WaitStep.ready_markers`` / ``failure_markers`` instead. Values are the JSON form."""
+
+    TUI_READY = "tui-ready"
+    SESSION_CREATED = "session-created"
+    MESSAGE_STORED = "message-stored"
+
+
+#: condition -> (required, optional) keys of ``WaitStep.params``; values may hold placeholders
+WAIT_PARAMS: dict[WaitCondition, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    WaitCondition.TUI_READY: ((), ()),
+    WaitCondition.SESSION_CREATED: (("directory", "save"), ()),
+    WaitCondition.MESSAGE_STORED: (("session_id",), ("directory",)),
+}
+WAIT_CONDITIONS: tuple[WaitCondition, ...] = tuple(WaitCondition)
 
 
 @dataclass(frozen=True)
@@ -90,9 +105,13 @@ class WaitStep:
       none of ``failure_markers``) while its process is alive; markers come from compat_matrix/
       (tui.toml) for the release.
     - ``session-created``: ``GET /session?directory=params["directory"]`` lists a session
-      holding the prompt; its id is saved as ``params["save"]``.
-    - ``message-stored``: ``GET /session/{params["session_id"]}/message`` holds the prompt as a
-      user message.
+      created during the run holding the prompt; its id is saved under the name
+      ``params["save"]``.
+    - ``message-stored``: ``GET /session/{params["session_id"]}/message`` (with
+      ``?directory=params["directory"]`` when given) holds the prompt as a user message.
+
+    A step whose params lack a required key or carry one its condition does not know cannot be
+    made (``ValueError``: a programming error, not a delivery failure).
     """
 
     condition: WaitCondition
@@ -103,11 +122,34 @@ class WaitStep:
     failure_markers: tuple[str, ...] = ()
     kind: Literal["wait"] = "wait"
 
+    def __post_init__(self) -> None:
+        try:
+            condition = WaitCondition(self.condition)
+        except ValueError:
+            known = ", ".join(c.value for c in WaitCondition)
+            raise ValueError(
+                f"unknown wait condition {self.condition!r} (known: {known})"
+            ) from None
+        object.__setattr__(self, "condition", condition)
+        required, optional = WAIT_PARAMS[condition]
+        missing = [k for k in required if not self.params.get(k)]
+        unknown = sorted(set(self.params) - set(required) - set(optional))
+        if missing or unknown:
+            raise ValueError(
+                f"wait {condition.value}: "
+                + "; ".join(
+                    ([f"missing params {missing}"] if missing else [])
+                    + ([f"params it does not take {unknown}"] if unknown else [])
+                )
+            )
+        if self.timeout_s <= 0:
+            raise ValueError(f"wait {condition.value}: timeout_s must be > 0")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "description": self.description,
-            "condition": self.condition,
+            "condition": self.condition.value,
             "timeout_s": self.timeout_s,
             "params": dict(self.params),
             "ready_markers": list(self.ready_markers),

@@ -21,6 +21,7 @@ from orch_doctor.decide.steps import (
     ProcessStep,
     SpawnPlan,
     Step,
+    WaitCondition,
     WaitStep,
 )
 from orch_doctor.execute.terminal import Terminal, TerminalError, terminal_label
@@ -368,14 +369,12 @@ class Executor:
 
     def wait(self, step: WaitStep, values: dict[str, str]) -> str:
         params = {k: str(v) for k, v in substitute(dict(step.params), values).items()}
-        checks: dict[str, Callable[[dict[str, str], dict[str, str]], str | None]] = {
-            "tui-ready": lambda _params, _values: self._tui_ready(step),
-            "session-created": self._session_created,
-            "message-stored": self._message_stored,
+        checks: dict[WaitCondition, Callable[[dict[str, str], dict[str, str]], str | None]] = {
+            WaitCondition.TUI_READY: lambda _params, _values: self._tui_ready(step),
+            WaitCondition.SESSION_CREATED: self._session_created,
+            WaitCondition.MESSAGE_STORED: self._message_stored,
         }
-        check = checks.get(step.condition)
-        if check is None:
-            raise StepFailed("a condition this verifier knows", f"unknown {step.condition!r}")
+        check = checks[step.condition]
         limit = self.remaining(step.timeout_s)
         end = time.monotonic() + limit
         last_seen = ""
@@ -393,7 +392,7 @@ class Executor:
         seen = last_seen or "nothing yet"
         if self.terminal is not None:
             seen += "\n--- last screen ---\n" + (screen_tail(self.screen()) or "(empty)")
-        raise StepFailed(f"{step.condition} within {limit:.1f}s", seen)
+        raise StepFailed(f"{step.condition.value} within {limit:.1f}s", seen)
 
     def _fail_fast(self) -> None:
         if self.terminal is None:
@@ -436,7 +435,7 @@ class Executor:
                 messages = self.get_json(f"/session/{sid}/message", query)
                 if not any(self.prompt in t for t in user_texts(messages)):
                     continue
-            values[params.get("save", "session_id")] = sid
+            values[params["save"]] = sid
             return f"session {sid} (directory {session.get('directory')})"
         raise StepFailed(
             "a session created during this run" + (" holding the prompt" if self.prompt else ""),
