@@ -329,3 +329,49 @@ def test_execute_plan_into_a_public_pty_terminal_on_1_18_33(
         )
     finally:
         terminal.close()
+
+
+@needs_tmux
+@pytest.mark.real
+@pytest.mark.slow
+def test_the_readme_example_spawns_a_real_agent_with_public_names_only(
+    tmux_session: str,
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """README, "Using it from orch": its code block as written (only the project path, the
+    server URL and the window filled in), in a fresh interpreter, on a real 1.18.33."""
+    import os
+    import re
+    import sys
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Using it from orch", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    source = code.group(1)
+    imports = re.findall(r"^\s*(?:from|import) (\S+)", source, re.M)
+    assert imports == ["orch_doctor.api"]  # no private import
+    server = real_servers("1.18.33")
+    for old, new in [
+        ("/path/to/project", str(server.directory)),
+        ("http://127.0.0.1:4096", server.url),
+        ("orch:agent-7", f"{SESSION}:readme"),
+    ]:
+        assert old in source
+        source = source.replace(old, new)
+    env = {**os.environ, **isolated_env(tmp_path / "home")}
+    env["OPENCODE_BIN"] = str(opencode_release("1.18.33"))
+    env.pop("OPENCODE_SERVER_PASSWORD", None)
+    env["ORCH_DOCTOR_CACHE_DIR"] = str(tmp_path / "cache")
+    out = subprocess.run(
+        [sys.executable, "-c", source], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"runs in tmux window {SESSION}:readme" in out.stdout
+    sid = re.search(r"agent (\S+) runs", out.stdout)
+    assert sid is not None
+    assert windows().get("readme") == "0"
+    texts = user_messages(server.url, sid.group(1), server.directory, None)
+    assert any("fix the failing test" in t for t in texts)
