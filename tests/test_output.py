@@ -358,3 +358,31 @@ def test_the_spinner_is_ascii_where_glyphs_are_not(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(sys, "stdout", utf8_tty)
     with_spinner(make_console(), "waiting…", lambda: time.sleep(0.3))
     assert "waiting…" in raw.getvalue().decode("utf-8")
+
+
+# --- verify and spawn: the steps as they run -------------------------------------------------
+
+
+def test_step_lines_use_the_same_marks_and_show_no_control_characters() -> None:
+    from orch_doctor.decide.steps import WaitCondition, WaitStep
+    from orch_doctor.execute.executor import StepReport
+    from orch_doctor.report.steps import finished_line, started_line
+
+    wait = WaitStep(WaitCondition.TUI_READY, "wait until the TUI is up", ready_markers=("ctrl+p",))
+    assert started_line(2, wait, 3.25) == "  [  3.2s] 3. wait    wait until the TUI is up ..."
+    ok = StepReport(2, "wait", "wait until the TUI is up", "ok", 3.77, detail="shows 'ctrl+p'")
+    assert finished_line(ok, ascii=False).splitlines()[0].strip() == (
+        "✓ 3. wait until the TUI is up (3.77s)"
+    )
+    assert finished_line(ok, ascii=True).splitlines()[0].strip().startswith("ok   3. wait")
+    hostile = "\x1b]0;owned\x07\x1b[2Jgone\nnext line"
+    failed = StepReport(
+        4, "http", "send the prompt", "failed", 0.1, expected="200", seen=hostile, detail=hostile
+    )
+    for ascii in (True, False):
+        text = finished_line(failed, ascii=ascii)
+        assert "\x1b" not in text and "\x07" not in text
+        assert "\\x1b]0;owned" in text and "seen: " in text and "expected: 200" in text
+        assert text.splitlines()[0].split()[0] == ("FAIL" if ascii else "✗")
+    skipped = StepReport(5, "wait", "the prompt is stored", "skipped", 0.0)
+    assert finished_line(skipped, ascii=True).split()[0] == "skip"

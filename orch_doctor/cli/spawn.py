@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from orch_doctor.cli.common import emit_json
+from orch_doctor.cli.common import config_error, emit_json
 from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import (
     format_option,
@@ -65,13 +65,15 @@ def spawn(
     output_format: str,
 ) -> None:
     """Spawn an agent: pick the strategy, run its plan in a tmux window, confirm delivery."""
+    from orch_doctor._util.text import printable
     from orch_doctor.api import select_strategy
     from orch_doctor.errors import MatrixError, TmuxTargetError
     from orch_doctor.execute.spawn import execute_plan
     from orch_doctor.execute.terminal import parse_tmux_target
+    from orch_doctor.report.steps import finished_line, started_line
 
     if prompt is not None and prompt_file is not None:
-        _usage("give --prompt or --prompt-file, not both")
+        config_error("give --prompt or --prompt-file, not both")
     if prompt_file is not None:
         try:
             prompt = (
@@ -80,13 +82,13 @@ def spawn(
                 else Path(prompt_file).read_text(encoding="utf-8")
             )
         except (OSError, UnicodeDecodeError) as exc:
-            _usage(f"cannot read --prompt-file {prompt_file}: {exc}")
+            config_error(f"cannot read --prompt-file {prompt_file}: {exc}")
     if model is not None and ("/" not in model or model.startswith("/") or model.endswith("/")):
-        _usage(f"--model must be provider/model, got {model!r}")
+        config_error(f"--model must be provider/model, got {model!r}")
     try:
         parse_tmux_target(tmux_target)
     except TmuxTargetError as exc:
-        _usage(str(exc))
+        config_error(str(exc))
     text = output_format == "text"
     begin = time.monotonic()
     try:
@@ -95,13 +97,13 @@ def spawn(
             matrix_files=matrix_files,
         )  # fmt: skip
     except MatrixError as exc:
-        _usage(f"cannot read the compatibility matrix: {exc}")
+        config_error(f"cannot read the compatibility matrix: {exc}")
     if decision.plan is None:
         problem = "no spawn strategy is possible: " + "; ".join(
             f"{k}: {v}" for k, v in decision.rejected.items()
         )
         if text:
-            click.echo(f"NOT SPAWNED: {problem}\nfix: {decision.fix}")
+            click.echo(f"NOT SPAWNED: {printable(problem)}\nfix: {printable(decision.fix or '')}")
         else:
             emit_json(
                 {"ok": False, "session_id": None, "target": tmux_target, "strategy": "none",
@@ -113,12 +115,11 @@ def spawn(
 
     def started(index: int, step: Any) -> None:
         if text:
-            elapsed = time.monotonic() - begin
-            click.echo(f"  [{elapsed:5.1f}s] {index + 1}. {step.kind:<7} {step.description} ...")
+            click.echo(started_line(index, step, time.monotonic() - begin))
 
     def finished(step: Any) -> None:
         if text:
-            click.echo(step_line(step))
+            click.echo(finished_line(step))
 
     try:
         result = execute_plan(
@@ -130,7 +131,7 @@ def spawn(
             on_step_start=started,
         )
     except TmuxTargetError as exc:
-        _usage(str(exc))
+        config_error(str(exc))
     if not text:
         emit_json(result.to_json())
     else:
@@ -140,22 +141,7 @@ def spawn(
                 f"runs in tmux window {result.target}"
             )
         else:
-            click.echo(f"NOT DELIVERED: {result.problem}")
+            click.echo(f"NOT DELIVERED: {printable(result.problem or '')}")
             if result.fix:
-                click.echo(f"fix: {result.fix}")
+                click.echo(f"fix: {printable(result.fix)}")
     sys.exit(EXIT_DELIVERED if result.ok else EXIT_NOT_DELIVERED)
-
-
-def step_line(step: Any) -> str:
-    mark = {"ok": "ok  ", "failed": "FAIL", "skipped": "skip"}.get(step.outcome, step.outcome)
-    line = f"         [{mark}] {step.index + 1}. {step.description} ({step.duration_s:.2f}s)"
-    if step.detail:
-        line += f"\n                {step.detail}"
-    if step.outcome == "failed":
-        line += f"\n                expected: {step.expected}\n                seen: {step.seen}"
-    return line
-
-
-def _usage(message: str) -> Any:
-    click.echo(f"orch-doctor: error: {message}", err=True)
-    sys.exit(EXIT_USAGE)

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from orch_doctor.cli.common import emit_json
+from orch_doctor.cli.common import config_error, emit_json
 from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import (
     format_option,
@@ -78,13 +78,14 @@ def verify(
     """Execute the spawn plan against a throwaway OpenCode server and confirm the prompt arrived."""
     from orch_doctor.errors import MatrixError, PlanValidationError, VerifyRefused
     from orch_doctor.execute.executor import StepReport
+    from orch_doctor.report.steps import finished_line, started_line
     from orch_doctor.server.credentials import credentials_from_env, split_userinfo
     from orch_doctor.verify.run import VerifyOptions, run_verify
 
     if model is not None and ("/" not in model or model.startswith("/") or model.endswith("/")):
-        _usage(f"--model must be provider/model, got {model!r}")
+        config_error(f"--model must be provider/model, got {model!r}")
     if server_url and no_server:
-        _usage("give --server or --no-server, not both")
+        config_error("give --server or --no-server, not both")
     # a URL's user:password@ is never shown; it is the password when the environment has none
     server_url, url_credentials = split_userinfo(server_url) if server_url else (None, None)
     options = VerifyOptions(
@@ -107,23 +108,22 @@ def verify(
 
     def progress(step: StepReport) -> None:
         if text:
-            click.echo(_step_line(step))
+            click.echo(finished_line(step))
 
     def starting(index: int, step: Any) -> None:
         if text:
-            elapsed = time.monotonic() - begin
-            click.echo(f"  [{elapsed:5.1f}s] {index + 1}. {step.kind:<7} {step.description} ...")
+            click.echo(started_line(index, step, time.monotonic() - begin))
 
     # SIGINT/SIGTERM: the group's handler (cli/signals.py) stops everything the run registered
     # and exits 130/143 at once
     try:
         report = run_verify(options, on_step=progress, on_step_start=starting)
     except PlanValidationError as exc:
-        _usage(f"--strategy {strategy} cannot run on this OpenCode: {exc}")
+        config_error(f"--strategy {strategy} cannot run on this OpenCode: {exc}")
     except VerifyRefused as exc:
-        _usage(f"{exc}" + (f" (fix: {exc.fix})" if exc.fix else ""))
+        config_error(f"{exc}" + (f" (fix: {exc.fix})" if exc.fix else ""))
     except MatrixError as exc:
-        _usage(f"cannot read the compatibility matrix: {exc}")
+        config_error(f"cannot read the compatibility matrix: {exc}")
     except KeyboardInterrupt:  # only where no handler could be installed (not the main thread)
         click.echo("orch-doctor: verify interrupted; its clean-up ran", err=True)
         sys.exit(130)
@@ -134,22 +134,11 @@ def verify(
     sys.exit(EXIT_VERIFIED if report.verified else EXIT_NOT_VERIFIED)
 
 
-def _usage(message: str) -> Any:
-    click.echo(f"orch-doctor: error: {message}", err=True)
-    sys.exit(EXIT_USAGE)
-
-
-def _step_line(step: Any) -> str:
-    mark = {"ok": "ok  ", "failed": "FAIL", "skipped": "skip"}.get(step.outcome, step.outcome)
-    line = (
-        f"  [{mark}] {step.index + 1}. {step.kind:<7} {step.description} ({step.duration_s:.2f}s)"
-    )
-    if step.detail:
-        line += f"\n         {step.detail}"
-    return line
-
-
 def _summary(report: Any) -> str:
+    from orch_doctor._util.text import printable
+    from orch_doctor.report.status import glyphs_ok, mark
+
+    plain = not glyphs_ok()
     lines = []
     who = f"OpenCode {report.release or '?'} ({report.binary or 'no binary'})"
     forced = " (forced)" if report.forced else ""
@@ -159,17 +148,18 @@ def _summary(report: Any) -> str:
         lines.append(f"{kind}: {report.server_url}")
     if report.confirmation is not None:
         for check in report.confirmation.checks:
-            lines.append(f"  [{'ok  ' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+            status = mark("pass" if check.ok else "fail", ascii=plain, styled=False, pad=plain)
+            lines.append(f"  {status} {check.name}: {printable(check.detail, newlines=False)}")
     if report.verified:
         lines.append(f"VERIFIED in {report.wall_s:.1f}s: the prompt reached the session")
     else:
-        lines.append(f"NOT VERIFIED ({report.wall_s:.1f}s): {report.problem}")
+        lines.append(f"NOT VERIFIED ({report.wall_s:.1f}s): {printable(report.problem or '')}")
         if report.fix:
-            lines.append(f"fix: {report.fix}")
+            lines.append(f"fix: {printable(report.fix)}")
         if report.last_screen.strip():
             tail = [ln.rstrip() for ln in report.last_screen.splitlines() if ln.strip()][-15:]
             lines.append("last screen:")
-            lines.extend("  | " + ln for ln in tail)
+            lines.extend("  | " + printable(ln, newlines=False) for ln in tail)
     if report.kept:
         lines.extend(f"kept: {note}" for note in report.kept)
     elif report.removed:
