@@ -77,9 +77,33 @@ def interleaved(fns: Sequence[Callable[[], object]], runs: int) -> list[list[flo
     return samples
 
 
+#: no measured command may run longer than this (it is killed, and the figure fails)
+CHILD_TIMEOUT_S = 300.0
+
+
+def run(cmd: Sequence[str], env: dict[str, str], *, cwd: Path | None = None,
+        quiet_stderr: bool = False) -> int:  # fmt: skip
+    """Run ``cmd`` to its end and return its exit code, timed exactly: the parent blocks in
+    ``waitpid`` (``subprocess.run(timeout=...)`` polls with sleeps of up to 50 ms, which would add
+    tens of milliseconds to every figure); a watchdog kills a child that outlives
+    :data:`CHILD_TIMEOUT_S`."""
+    import threading
+
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL if quiet_stderr else None)  # fmt: skip
+    watchdog = threading.Timer(CHILD_TIMEOUT_S, proc.kill)
+    watchdog.start()
+    try:
+        code = proc.wait()
+    finally:
+        watchdog.cancel()
+    if code < 0:
+        raise RuntimeError(f"{cmd[0]} ended by signal {-code} (over {CHILD_TIMEOUT_S:g} s?)")
+    return code
+
+
 def sh(script: str, env: dict[str, str]) -> None:
-    subprocess.run(["sh", "-c", script], env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=False, timeout=300)  # fmt: skip
+    run(["sh", "-c", script], env, quiet_stderr=True)
 
 
 def orch_doctor_argv() -> list[str]:
@@ -159,23 +183,21 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
 
     def cold(*extra: str) -> None:
         cache = work / f"cache-cold-{next(cold_caches)}"
-        proc = subprocess.run([*cold_doctor, *extra],
-                              env={**env, "ORCH_DOCTOR_CACHE_DIR": str(cache)},
-                              stdout=subprocess.DEVNULL, check=False, timeout=300)  # fmt: skip
-        if proc.returncode not in (0, 1):
-            raise RuntimeError(f"orch-doctor exited {proc.returncode}")
+        code = run([*cold_doctor, *extra], {**env, "ORCH_DOCTOR_CACHE_DIR": str(cache)})
+        if code not in (0, 1):
+            raise RuntimeError(f"orch-doctor exited {code}")
 
     warm_env = {**env, "ORCH_DOCTOR_CACHE_DIR": str(work / "cache-warm")}
 
     def warm_plan() -> None:
-        subprocess.run(plan, env=warm_env, stdout=subprocess.DEVNULL, check=True, timeout=300)
+        if run(plan, warm_env) != 0:
+            raise RuntimeError("orch-doctor plan failed")
 
     def warm_default() -> None:
         # no flags at all: the binary from OPENCODE_BIN, the current directory, discovery on
-        proc = subprocess.run(cli, env={**warm_env, "OPENCODE_BIN": binary}, cwd=project,
-                              stdout=subprocess.DEVNULL, check=False, timeout=300)  # fmt: skip
-        if proc.returncode not in (0, 1):
-            raise RuntimeError(f"orch-doctor exited {proc.returncode}")
+        code = run(cli, {**warm_env, "OPENCODE_BIN": binary}, cwd=project)
+        if code not in (0, 1):
+            raise RuntimeError(f"orch-doctor exited {code}")
 
     servers = find_server_processes()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -128,3 +128,57 @@ def test_matrix_show_lists_verification_grid() -> None:
         capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": ""},
     ).stdout  # fmt: skip
     assert "session-drops-prompt" in text and "#21829 #37536 #48113" in text
+
+
+def test_parsed_files_are_cached_and_a_changed_file_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Warm, no matrix file is parsed again; an edit (or a tampered cache entry) is never
+    missed: the next load reads the files."""
+    import os
+
+    from orch_doctor.matrix import load as load_module
+
+    monkeypatch.setenv("ORCH_DOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    user = tmp_path / "user"
+    user.mkdir()
+    note = user / "team.toml"
+
+    def write(title: str, mtime_ns: int) -> None:
+        note.write_text(
+            f"[[issue]]\nid='team-note'\ntitle='{title}'\nversions='>=1.18'\nseverity='info'\n"
+            "affects=['attach-tui-api']\nbreaks='b'\nevidence='https://example.org/2'\n"
+        )
+        os.utime(note, ns=(mtime_ns, mtime_ns))
+
+    monkeypatch.setenv("ORCH_DOCTOR_MATRIX_DIRS", str(user))
+    write("first", 1_700_000_000_000_000_000)
+    parsed: list[Path] = []
+    real_read = load_module.read_toml
+
+    def counting_read(path: Path) -> dict[str, object]:
+        parsed.append(path)
+        return real_read(path)
+
+    monkeypatch.setattr(load_module, "read_toml", counting_read)
+    first = load_matrix()
+    assert len(parsed) == len(first.files) and parsed
+    parsed.clear()
+    warm = load_matrix()
+    assert parsed == []  # every document from the cache
+    assert warm == first
+    write("second", 1_700_000_001_000_000_000)  # same size, later mtime
+    edited = load_matrix()
+    assert parsed and {i.id: i.title for i in edited.issues}["team-note"] == "second"
+
+    # a cache entry whose documents do not validate: the files are parsed again, no error
+    entry = next((tmp_path / "cache").glob("matrix-*.json"))
+    record = json.loads(entry.read_text())
+    record["value"]["documents"][-1]["issue"][0]["severity"] = "bogus"
+    entry.write_text(json.dumps(record))
+    parsed.clear()
+    assert {i.id: i.title for i in load_matrix().issues}["team-note"] == "second"
+    assert parsed
+    record["value"]["documents"][-1]["issue"][0]["title"] = "\x1b[2Jowned"
+    entry.write_text(json.dumps(record))
+    assert {i.id: i.title for i in load_matrix().issues}["team-note"] == "second"

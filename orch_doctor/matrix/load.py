@@ -15,12 +15,13 @@ code anyway; and its import (≈ 10–30 ms here) would land on every warm CLI r
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from orch_doctor._util.config_file import key_text, value_text
+from orch_doctor._util.config_file import check_values, key_text, value_text
 from orch_doctor._util.config_file import read_toml as read_config
 from orch_doctor.errors import MatrixError
 from orch_doctor.matrix.location import compat_matrix_dir
@@ -89,7 +90,55 @@ def matrix_files(extra: Sequence[str | Path] = (), *, overrides: bool = True) ->
 def load_matrix(extra: Sequence[str | Path] = (), *, overrides: bool = True) -> Matrix:
     """The shipped matrix with site/user overrides and ``extra`` files merged over it."""
     files = matrix_files(extra, overrides=overrides)
-    return merge([(str(path), read_toml(path)) for path in files])
+    documents = cached_documents(files)
+    if documents is not None:
+        with contextlib.suppress(MatrixError):  # a cache entry that is not valid: parse the files
+            return merge(list(zip(map(str, files), documents, strict=True)))
+    documents = [read_toml(path) for path in files]
+    matrix = merge(list(zip(map(str, files), documents, strict=True)))
+    store_documents(files, documents)
+    return matrix
+
+
+def _cache_key(files: Sequence[Path]) -> dict[str, Any] | None:
+    from orch_doctor._util import cache
+
+    identities = [cache.binary_identity(str(path)) for path in files]
+    return None if None in identities else {"files": identities}
+
+
+def cached_documents(files: Sequence[Path]) -> list[dict[str, Any]] | None:
+    """The parsed documents of ``files`` from the cache, keyed by every file's identity (resolved
+    path, size, mtime, inode), or None: parsing the shipped files (verified.toml most) is most of
+    a warm run's budget. A changed, added or removed file is a miss; a cached document is
+    checked as a parsed one is (``check_values``), and :func:`load_matrix` parses the files
+    again when the cached ones do not validate."""
+    from orch_doctor._util import cache
+
+    key = _cache_key(files)
+    hit = None if key is None else cache.load("matrix", key, valid=lambda v: _documents(v, files))
+    return None if hit is None else list(hit["documents"])
+
+
+def store_documents(files: Sequence[Path], documents: list[dict[str, Any]]) -> None:
+    """Keep the parsed (and valid) documents for the next run; never raises."""
+    from orch_doctor._util import cache
+
+    key = _cache_key(files)
+    if key is not None:
+        with contextlib.suppress(TypeError, ValueError):  # a TOML date has no JSON form
+            cache.store("matrix", key, {"documents": documents})
+
+
+def _documents(value: Mapping[str, Any], files: Sequence[Path]) -> bool:
+    docs = value.get("documents")
+    if not isinstance(docs, list) or len(docs) != len(files):
+        return False
+    for path, doc in zip(files, docs, strict=True):
+        if not isinstance(doc, dict):
+            return False
+        check_values(path, doc, MatrixError)  # raises: the cache's valid() makes it a miss
+    return True
 
 
 def read_toml(path: Path) -> dict[str, Any]:
