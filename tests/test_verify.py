@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -322,6 +323,14 @@ def test_keep_leaves_the_tui_server_and_folder_and_prints_how_to_inspect_and_cle
         env={"ORCH_DOCTOR_TMPDIR": str(tmp_path)},
     )
     assert result.exit_code == 0, result.output
+    # live: what runs before the first step is shown as it starts, then each step as it starts
+    # (elapsed time) and as it ends (status mark, duration)
+    lines = result.output.splitlines()
+    assert lines[0].startswith("  [  0.0s] probe the OpenCode binary")
+    assert "start a throwaway opencode serve" in lines[1]
+    started = [m.group(1) for ln in lines if (m := re.match(r"^  \[ *[\d.]+s\] (\d+)\. ", ln))]
+    ended = [m.group(1) for ln in lines if (m := re.match(r"^ +(?:✓|ok) +(\d+)\. ", ln))]
+    assert started and started == ended, result.output
     kept = [
         ln.removeprefix("kept: ") for ln in result.output.splitlines() if ln.startswith("kept: ")
     ]

@@ -70,7 +70,7 @@ def spawn(
     from orch_doctor.errors import MatrixError, TmuxTargetError
     from orch_doctor.execute.spawn import execute_plan
     from orch_doctor.execute.terminal import parse_tmux_target
-    from orch_doctor.report.steps import finished_line, started_line
+    from orch_doctor.report.steps import finished_line, phase_line, started_line
 
     if prompt is not None and prompt_file is not None:
         config_error("give --prompt or --prompt-file, not both")
@@ -91,6 +91,9 @@ def spawn(
         config_error(str(exc))
     text = output_format == "text"
     begin = time.monotonic()
+    if text:
+        what = "probe OpenCode" + (" and the server" if server_url else "") + ", decide"
+        click.echo(phase_line(what, 0.0))
     try:
         decision = select_strategy(
             directory, model=model, prompt=prompt, server_url=server_url, opencode=opencode,

@@ -78,7 +78,7 @@ def verify(
     """Execute the spawn plan against a throwaway OpenCode server and confirm the prompt arrived."""
     from orch_doctor.errors import MatrixError, PlanValidationError, VerifyRefused
     from orch_doctor.execute.executor import StepReport
-    from orch_doctor.report.steps import finished_line, started_line
+    from orch_doctor.report.steps import finished_line, phase_line, started_line
     from orch_doctor.server.credentials import credentials_from_env, split_userinfo
     from orch_doctor.verify.run import VerifyOptions, run_verify
 
@@ -114,10 +114,14 @@ def verify(
         if text:
             click.echo(started_line(index, step, time.monotonic() - begin))
 
+    def phase(what: str) -> None:
+        if text:
+            click.echo(phase_line(what, time.monotonic() - begin))
+
     # SIGINT/SIGTERM: the group's handler (cli/signals.py) stops everything the run registered
     # and exits 130/143 at once
     try:
-        report = run_verify(options, on_step=progress, on_step_start=starting)
+        report = run_verify(options, on_step=progress, on_step_start=starting, on_phase=phase)
     except PlanValidationError as exc:
         config_error(f"--strategy {strategy} cannot run on this OpenCode: {exc}")
     except VerifyRefused as exc:

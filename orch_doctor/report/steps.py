@@ -28,6 +28,11 @@ def started_line(index: int, step: Step, elapsed_s: float) -> str:
     )
 
 
+def phase_line(text: str, elapsed_s: float) -> str:
+    """``  [  0.4s] start a throwaway opencode serve ...``: work before the plan's first step."""
+    return f"  [{elapsed_s:5.1f}s] {printable(text, newlines=False)} ..."
+
+
 def finished_line(step: StepReport, *, ascii: bool | None = None) -> str:
     """``           ✓ 4. wait until the TUI is up (3.77s)`` and, below it, the detail (and on a
     failure what was expected and what was seen)."""

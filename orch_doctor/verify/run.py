@@ -136,6 +136,7 @@ def run_verify(
     *,
     on_step: Callable[[StepReport], None] | None = None,
     on_step_start: Callable[[int, Step], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> VerifyReport:
     """Run one verify. Raises VerifyRefused when nothing could be run as asked (and
     PlanValidationError when a forced strategy's flags do not exist); everything started is
@@ -144,7 +145,8 @@ def run_verify(
     Against a user's server (``server_url``) the run creates one session there (and its model
     call); it aborts that call and deletes the session again unless ``options.keep``.
     Everything started is registered (orch_doctor._util.cleanup) under this run's scope, so the
-    CLI's signal handler stops it at any moment too."""
+    CLI's signal handler stops it at any moment too. ``on_phase`` hears what the run starts
+    before the plan's first step (probing, the throwaway server, the decision), as it starts."""
     from orch_doctor.api import get_capabilities, get_server_status
     from orch_doctor.matrix.load import load_matrix
 
@@ -158,7 +160,13 @@ def run_verify(
     executor: Executor | None = None
     sessions: UserSessions | None = None
     try:
+
+        def phase(text: str) -> None:
+            if on_phase is not None:
+                on_phase(text)
+
         project = _project_dir(options.directory, run_dir)
+        phase("probe the OpenCode binary")
         caps = get_capabilities(options.opencode)
         if caps.binary_path is None:
             finding = caps.finding
@@ -189,11 +197,13 @@ def run_verify(
         if options.server_url and not options.no_server:
             report.server_url = options.server_url
         elif not options.no_server:
+            phase("start a throwaway opencode serve (own HOME, free loopback port)")
             servers.append(_start(caps, project, env, run_dir, deadline, scope))
             report.server_url = servers[0].url
             report.throwaway_server = True
             credentials = None
         if report.server_url:
+            phase(f"check the server at {report.server_url}")
             server = get_server_status(
                 report.server_url,
                 credentials=credentials,
