@@ -172,13 +172,17 @@ def test_parsed_files_are_cached_and_a_changed_file_is_read_again(
     assert parsed and {i.id: i.title for i in edited.issues}["team-note"] == "second"
 
     # a cache entry whose documents do not validate: the files are parsed again, no error
-    entry = next((tmp_path / "cache").glob("matrix-*.json"))
-    record = json.loads(entry.read_text())
-    record["value"]["documents"][-1]["issue"][0]["severity"] = "bogus"
-    entry.write_text(json.dumps(record))
+    def tamper(field: str, value: str) -> None:
+        for entry in (tmp_path / "cache").glob("matrix-*.json"):  # the old file's entry too
+            record = json.loads(entry.read_text())
+            record["value"]["documents"][-1]["issue"][0][field] = value
+            entry.write_text(json.dumps(record))
+
+    tamper("severity", "bogus")
     parsed.clear()
     assert {i.id: i.title for i in load_matrix().issues}["team-note"] == "second"
     assert parsed
-    record["value"]["documents"][-1]["issue"][0]["title"] = "\x1b[2Jowned"
-    entry.write_text(json.dumps(record))
+    tamper("title", "\x1b[2Jowned")
+    parsed.clear()
     assert {i.id: i.title for i in load_matrix().issues}["team-note"] == "second"
+    assert parsed

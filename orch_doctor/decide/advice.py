@@ -56,7 +56,7 @@ def issue_advisory(issue: KnownIssue, *, applied: bool = False) -> Advisory:
     return Advisory(
         id=issue.id,
         severity=ISSUE_SEVERITY[issue.severity],
-        message=f"known issue {issue.id}: {issue.title} ({issue.breaks})",
+        message=f"known issue {issue.id}: {issue.title} — {issue.breaks}",
         fix=fix,
         evidence=issue.evidence,
     )
