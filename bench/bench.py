@@ -97,6 +97,9 @@ def run(cmd: Sequence[str], env: dict[str, str], *, cwd: Path | None = None,
         code = proc.wait()
     finally:
         watchdog.cancel()
+        if proc.poll() is None:  # interrupted: the child goes too
+            proc.kill()
+            proc.wait()
     if code < 0:
         raise RuntimeError(f"{cmd[0]} ended by signal {-code} (over {CHILD_TIMEOUT_S:g} s?)")
     return code

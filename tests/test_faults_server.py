@@ -790,3 +790,118 @@ if __name__ == "__main__":
     print("| case | input | expectation |\n|---|---|---|")
     for c in CATALOGUE:
         print(f"| {c.id} | {c.given} | {c.expect} |")
+
+
+# --- execute_plan: a server's answers of shapes nothing foresaw -----------------------------------
+
+
+class ScreenOnly:
+    """A Terminal that runs nothing and shows a fixed screen (the server is the fault here)."""
+
+    name = "screen-only"
+
+    def __init__(self, screen: str = "") -> None:
+        self.screen = screen
+
+    def start(self, argv: Any, cwd: Any, env: Any) -> None:
+        return None
+
+    def capture(self) -> str:
+        return self.screen
+
+    def send_keys(self, keys: Any, *, literal: bool = False) -> None:
+        return None
+
+    def alive(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
+
+
+WEIRD_SESSIONS = [
+    {"id": "s1", "time": {"created": {"nested": 1}}},
+    {"id": "s2", "time": {"created": "soon"}},
+    {"id": "s3", "time": {"created": True}},
+    {"id": "s4", "time": {"created": 1e300}},
+    "not a session",
+    {"id": "s5", "time": "yesterday"},
+]
+WEIRD_MESSAGES = [
+    {"info": "x", "parts": "y"},
+    {"info": {"role": "user"}, "parts": {"a": 1}},
+    {"info": {"role": "user"}, "parts": [{"type": "text", "text": {"x": 1}}, "part"]},
+]
+
+
+@pytest.mark.parametrize(
+    "case_id",
+    [
+        case(
+            "execute-weird-session-list",
+            "GET /session lists sessions whose time.created is a dict, a string, a bool, 1e300",
+            "execute_plan returns ok=False with the failed wait step; nothing raises",
+        ),
+        case(
+            "execute-weird-messages",
+            "GET /session/{id}/message: info a string, parts a dict, a text part a dict",
+            "execute_plan returns ok=False ('prompt-stored' not confirmed); nothing raises",
+        ),
+    ],
+)
+def test_execute_plan_never_raises_on_answers_of_odd_shapes(case_id: str) -> None:
+    import time as clock
+
+    from orch_doctor.api import execute_plan
+    from orch_doctor.decide.request import SpawnRequest
+    from orch_doctor.decide.steps import SpawnPlan, WaitCondition, WaitStep
+
+    request = SpawnRequest(directory="/tmp/p", prompt="hello agent")
+    if case_id == "execute-weird-session-list":
+        steps: tuple[WaitStep, ...] = (
+            WaitStep(
+                WaitCondition.SESSION_CREATED,
+                "find the new session",
+                timeout_s=1.0,
+                params={"directory": "/tmp/p", "save": "session_id"},
+            ),
+        )
+    else:
+        steps = (
+            WaitStep(
+                WaitCondition.MESSAGE_STORED,
+                "the prompt is stored",
+                timeout_s=1.0,
+                params={"session_id": "s1"},
+            ),
+        )
+    routes = {
+        "/session": fs.json_body(WEIRD_SESSIONS),
+        "/session/s1/message": fs.json_body(WEIRD_MESSAGES),
+    }
+    with fs.fake_server(routes) as url:
+        plan = SpawnPlan("attach-tui-api", steps, server_url=url, request=request)
+        begin = clock.monotonic()
+        result = execute_plan(plan, terminal=ScreenOnly("hello agent"), env={}, timeout_s=5)
+    assert not result.ok and result.problem and result.fix
+    assert clock.monotonic() - begin < 10
+    failed = result.failed_step
+    assert failed is not None and failed.expected and failed.seen is not None
+
+
+def test_without_a_server_delivery_is_judged_from_the_screen() -> None:
+    """A standalone plan has no server to read the session from: the screen is the evidence,
+    and the result says so (no session id)."""
+    from orch_doctor.api import execute_plan
+    from orch_doctor.decide.request import SpawnRequest
+    from orch_doctor.decide.steps import ProcessStep, SpawnPlan
+
+    request = SpawnRequest(directory="/tmp/p", prompt="hello agent")
+    start = ProcessStep(("opencode", "/tmp/p", "--prompt", "hello agent"), "root", "start a TUI")
+    plan = SpawnPlan("standalone-prompt", (start,), server_url=None, request=request)
+    shown = execute_plan(plan, terminal=ScreenOnly("┃ hello agent"), env={}, timeout_s=5)
+    assert shown.ok and shown.session_id is None, shown.to_json()
+    assert shown.confirmation is not None
+    assert shown.confirmation.checks[0].name == "no-server"
+    hidden = execute_plan(plan, terminal=ScreenOnly("something else"), env={}, timeout_s=2)
+    assert not hidden.ok and "tui-shows-prompt" in json.dumps(hidden.to_json())

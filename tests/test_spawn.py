@@ -375,3 +375,42 @@ def test_the_readme_example_spawns_a_real_agent_with_public_names_only(
     assert windows().get("readme") == "0"
     texts = user_messages(server.url, sid.group(1), server.directory, None)
     assert any("fix the failing test" in t for t in texts)
+
+
+@needs_tmux
+@pytest.mark.real
+@pytest.mark.slow
+def test_standalone_spawn_on_1_18_33_is_judged_from_the_screen_and_gets_only_its_env(
+    tmux_session: str,
+    opencode_release: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    """No server: the TUI runs with --prompt in the window, delivery is judged from its screen
+    (no session id), and the TUI's environment is exactly the one given (nothing of the tmux
+    server's global environment, no password file left)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    release = opencode_release("1.18.33")
+    subprocess.run(
+        ["tmux", "set-environment", "-g", "ORCH_TEST_GLOBAL", "leaked"], check=True, timeout=10
+    )
+    prompt = f"standalone spawn {uuid.uuid4().hex[:8]}"
+    decision = select_strategy(project, prompt=prompt, opencode=str(release), env={})
+    assert decision.strategy == "standalone-prompt" and decision.plan is not None
+    env = isolated_env(tmp_path / "home", ORCH_TEST_GIVEN="given")
+    result = execute_plan(decision.plan, tmux_target=f"{SESSION}:solo", env=env, timeout_s=90)
+    assert result.ok, result.to_json()
+    assert result.session_id is None
+    assert result.confirmation is not None
+    assert result.confirmation.checks[0].name == "no-server"
+    assert windows().get("solo") == "0"
+    pid = subprocess.run(
+        ["tmux", "display-message", "-p", "-t", f"{SESSION}:solo", "#{pane_pid}"],
+        capture_output=True, text=True, timeout=10, check=True,
+    ).stdout.strip()  # fmt: skip
+    if not Path("/proc").is_dir():  # the TUI's environment is read from /proc (Linux)
+        return
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert b"ORCH_TEST_GIVEN=given" in environ
+    assert not [e for e in environ if e.startswith(b"ORCH_TEST_GLOBAL=")]
+    assert any(e.startswith(b"TERM=") and e != b"TERM=" for e in environ)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -43,3 +44,68 @@ def config_error(message: str) -> NoReturn:
 
     click.echo(f"orch-doctor: error: {printable(message, newlines=False)}", err=True)
     sys.exit(EXIT_USAGE)
+
+
+#: a prompt is text for an agent; far larger than this is a mistake (and fits no argv)
+PROMPT_MAX_BYTES = 1024 * 1024
+_PROMPT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def read_prompt_file(path: Path) -> str:
+    """The prompt in ``path`` ('-': stdin): UTF-8 text without control characters (tabs and
+    newlines are fine), at most :data:`PROMPT_MAX_BYTES`; else a :class:`ConfigFileError`."""
+    from orch_doctor.errors import ConfigFileError
+
+    try:
+        if str(path) == "-":
+            raw = sys.stdin.buffer.read(PROMPT_MAX_BYTES + 1)
+        else:
+            with path.open("rb") as fh:
+                raw = fh.read(PROMPT_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigFileError(
+            path, "--prompt-file", f"cannot read: {exc.strerror or exc}"
+        ) from None
+    if len(raw) > PROMPT_MAX_BYTES:
+        raise ConfigFileError(path, "--prompt-file", f"larger than {PROMPT_MAX_BYTES // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigFileError(
+            path, "--prompt-file", f"not UTF-8 (byte {exc.start + 1}, line {line})"
+        ) from None
+    bad = _PROMPT_CONTROL.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise ConfigFileError(
+            path,
+            "--prompt-file",
+            f"contains a control character ({ord(bad.group()):#04x}, line {line})",
+        )
+    return text
+
+
+def valid_model(model: str) -> bool:
+    from orch_doctor.decide.rules import model_problem
+
+    return model_problem(model) is None
+
+
+def checked_request(
+    prompt: str | None, prompt_file: str | Path | None, model: str | None
+) -> str | None:
+    """The prompt (``--prompt`` or ``--prompt-file``, not both) after the checks every command
+    makes, and ``--model`` checked; a usage error (exit 2) naming what is wrong otherwise."""
+    if prompt is not None and prompt_file is not None:
+        config_error("give --prompt or --prompt-file, not both")
+    if prompt_file is not None:
+        from orch_doctor.errors import ConfigFileError
+
+        try:
+            prompt = read_prompt_file(Path(prompt_file))
+        except ConfigFileError as exc:
+            config_error(str(exc))
+    if model is not None and not valid_model(model):
+        config_error(f"--model must be provider/model, got {model!r}")
+    return prompt

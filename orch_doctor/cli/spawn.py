@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
-from orch_doctor.cli.common import config_error, emit_json
+from orch_doctor.cli.common import checked_request, config_error, emit_json
 from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import (
     format_option,
@@ -71,20 +70,12 @@ def spawn(
     from orch_doctor.execute.spawn import execute_plan
     from orch_doctor.execute.terminal import parse_tmux_target
     from orch_doctor.report.steps import finished_line, phase_line, started_line
+    from orch_doctor.server.credentials import credentials_from_env, split_userinfo
 
-    if prompt is not None and prompt_file is not None:
-        config_error("give --prompt or --prompt-file, not both")
-    if prompt_file is not None:
-        try:
-            prompt = (
-                sys.stdin.read()
-                if prompt_file == "-"
-                else Path(prompt_file).read_text(encoding="utf-8")
-            )
-        except (OSError, UnicodeDecodeError) as exc:
-            config_error(f"cannot read --prompt-file {prompt_file}: {exc}")
-    if model is not None and ("/" not in model or model.startswith("/") or model.endswith("/")):
-        config_error(f"--model must be provider/model, got {model!r}")
+    prompt = checked_request(prompt, prompt_file, model)
+    # a URL's user:password@ is never shown; it is the password when the environment has none
+    server_url, url_credentials = split_userinfo(server_url) if server_url else (None, None)
+    credentials = credentials_from_env() or url_credentials
     try:
         parse_tmux_target(tmux_target)
     except TmuxTargetError as exc:
@@ -97,7 +88,7 @@ def spawn(
     try:
         decision = select_strategy(
             directory, model=model, prompt=prompt, server_url=server_url, opencode=opencode,
-            matrix_files=matrix_files,
+            credentials=credentials, matrix_files=matrix_files,
         )  # fmt: skip
     except MatrixError as exc:
         config_error(f"cannot read the compatibility matrix: {exc}")
@@ -129,6 +120,7 @@ def spawn(
             decision.plan,
             tmux_target=tmux_target,
             tmux_socket=tmux_socket,
+            credentials=credentials,
             timeout_s=timeout_s,
             on_step=finished,
             on_step_start=started,
@@ -140,8 +132,13 @@ def spawn(
     else:
         if result.ok:
             click.echo(
-                f"DELIVERED in {time.monotonic() - begin:.1f}s: session {result.session_id} "
-                f"runs in tmux window {result.target}"
+                f"DELIVERED in {time.monotonic() - begin:.1f}s: "
+                + (
+                    f"session {printable(result.session_id, newlines=False)}"
+                    if result.session_id
+                    else "the TUI (no server: no session id)"
+                )
+                + f" runs in tmux window {printable(result.target or '', newlines=False)}"
             )
         else:
             click.echo(f"NOT DELIVERED: {printable(result.problem or '')}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from orch_doctor.cli.common import config_error, emit_json
+from orch_doctor.cli.common import checked_request, config_error, emit_json
 from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import (
     format_option,
@@ -82,8 +82,7 @@ def verify(
     from orch_doctor.server.credentials import credentials_from_env, split_userinfo
     from orch_doctor.verify.run import VerifyOptions, run_verify
 
-    if model is not None and ("/" not in model or model.startswith("/") or model.endswith("/")):
-        config_error(f"--model must be provider/model, got {model!r}")
+    prompt = checked_request(prompt, None, model)
     if server_url and no_server:
         config_error("give --server or --no-server, not both")
     # a URL's user:password@ is never shown; it is the password when the environment has none

@@ -133,6 +133,7 @@ class WaitStep:
         object.__setattr__(self, "condition", condition)
         required, optional = WAIT_PARAMS[condition]
         missing = [k for k in required if not self.params.get(k)]
+        missing += [k for k in optional if k in self.params and not self.params[k]]
         unknown = sorted(set(self.params) - set(required) - set(optional))
         if missing or unknown:
             raise ValueError(

@@ -55,19 +55,36 @@ def evaluate(
     screen: str | None,
     failure_markers: Sequence[str] = (),
     prompt_on_screen: bool = True,
+    server: bool = True,
 ) -> Confirmation:
     """Judge delivery from the session's user messages and the TUI's last screen
     (``prompt_on_screen``: the screen must show the prompt too — a window of unknown size
-    may hide it, so a spawn into the user's window does not ask)."""
+    may hide it, so a spawn into the user's window does not ask).
+
+    Without a server (``server=False``: a standalone TUI nobody else can reach) there is no
+    session to read: the screen is the only evidence, so it must show the prompt and no
+    failure marker, and the ``no-server`` check says delivery was judged from the screen."""
     checks: list[ConfirmCheck] = []
-    checks.append(
-        ConfirmCheck(
-            "session",
-            session_id is not None,
-            f"session {session_id}" if session_id else "no session was found for this spawn",
+    if not server:
+        checks.append(
+            ConfirmCheck(
+                "no-server",
+                screen is not None,
+                "no server to read the session from: judged from the TUI's screen"
+                if screen is not None
+                else "no server and no screen: nothing shows the delivery",
+            )
         )
-    )
-    if prompt:
+        prompt_on_screen = True
+    else:
+        checks.append(
+            ConfirmCheck(
+                "session",
+                session_id is not None,
+                f"session {session_id}" if session_id else "no session was found for this spawn",
+            )
+        )
+    if prompt and server:
         texts = list(user_texts or [])
         stored = any(prompt in t for t in texts)
         checks.append(

@@ -111,13 +111,21 @@ def user_texts(messages: Any) -> list[str]:
     for message in messages:
         if not isinstance(message, dict):
             continue
-        info = message.get("info") or {}
-        if info.get("role") != "user":
+        info, parts = message.get("info"), message.get("parts")
+        if not isinstance(info, dict) or info.get("role") != "user" or not isinstance(parts, list):
             continue
-        for part in message.get("parts") or []:
+        for part in parts:
             if isinstance(part, dict) and part.get("type") == "text":
                 texts.append(str(part.get("text", "")))
     return texts
+
+
+def created_ms(session: Any) -> int:
+    """A session's ``time.created`` (ms since the epoch); 0 for anything that is not a number."""
+    value = json_path(session, "time.created")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return int(value) if abs(value) < 1e15 else 0
 
 
 def screen_tail(screen: str, lines: int = 25) -> str:
@@ -203,15 +211,27 @@ class Executor:
     def screen(self) -> str:
         return self.terminal.capture() if self.terminal is not None else ""
 
-    def get_json(self, path: str, query: Mapping[str, str] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> tuple[int, bytes]:
+        """One call to the plan's server: (status, body). The answer is read as raw bytes,
+        capped at HTTP_BODY_CAP before anything is inflated (a bounded decompressor)."""
         if self.base_url is None:
             raise StepFailed("a server to ask", "no server URL in this plan")
-        from orch_doctor.server.body import IDENTITY, BodyError, decode_body, loads
+        from orch_doctor.server.body import IDENTITY, BodyError, decode_body
 
         timeout = max(min(self.http_timeout_s, self.remaining()), 0.5)
-        # raw bytes, capped before anything is inflated; JSON with a bounded depth
         with self.client().stream(
-            "GET", self.base_url + path, params=dict(query or {}), timeout=timeout, headers=IDENTITY
+            method,
+            self.base_url + path,
+            params=dict(query or {}),
+            json=body,
+            timeout=timeout,
+            headers=IDENTITY,
         ) as response:
             raw = bytearray()
             for chunk in response.iter_raw():
@@ -221,18 +241,56 @@ class Executor:
                     break
             status, encoding = response.status_code, response.headers.get("content-encoding")
         try:
-            body, _ = decode_body(bytes(raw), encoding, HTTP_BODY_CAP)
+            decoded, _ = decode_body(bytes(raw), encoding, HTTP_BODY_CAP)
         except BodyError as exc:
-            raise StepFailed(f"GET {path} -> a readable answer", str(exc)) from None
-        text = one_line(body[:300].decode("utf-8", "replace"))
-        if status != 200:
-            raise StepFailed(f"GET {path} -> 200", f"{status}: {self.redact(text)}")
+            raise StepFailed(f"{method} {path} -> a readable answer", str(exc)) from None
+        return status, decoded
+
+    def answer_text(self, body: bytes, limit: int = 300) -> str:
+        """The head of an answer as one printable, redacted line."""
+        return self.redact(one_line(body[:limit].decode("utf-8", "replace")))
+
+    def parse_json(self, where: str, body: bytes) -> Any:
+        from orch_doctor.server.body import loads
+
         try:
-            return loads(body)
+            return loads(body)  # a bounded depth
         except ValueError as exc:
             raise StepFailed(
-                f"GET {path} -> JSON", f"not JSON ({exc}): {self.redact(text[:200])}"
+                f"{where} -> JSON", f"not JSON ({exc}): {self.answer_text(body, 200)}"
             ) from None
+
+    def get_json(self, path: str, query: Mapping[str, str] | None = None) -> Any:
+        status, body = self.request("GET", path, query)
+        if status != 200:
+            raise StepFailed(f"GET {path} -> 200", f"{status}: {self.answer_text(body)}")
+        return self.parse_json(f"GET {path}", body)
+
+    def new_sessions(self, query: Mapping[str, str]) -> tuple[list[dict[str, Any]], int]:
+        """Sessions of ``query``'s directory created during this run (2 s of clock slack),
+        newest first, and how many the server listed in all."""
+        sessions = self.get_json("/session", query)
+        if not isinstance(sessions, list):
+            raise StepFailed("GET /session -> a list", one_line(json.dumps(sessions)[:300]))
+        fresh = [
+            s for s in sessions if isinstance(s, dict) and created_ms(s) >= self.started_ms - 2000
+        ]
+        fresh.sort(key=created_ms, reverse=True)
+        return fresh, len(sessions)
+
+    def session_with_prompt(
+        self, query: Mapping[str, str], prompt: str | None
+    ) -> tuple[dict[str, Any] | None, str]:
+        """The newest session created during this run that holds ``prompt`` as a user message
+        (without a prompt: the newest one created during this run), and what was seen."""
+        fresh, listed = self.new_sessions(query)
+        for session in fresh:
+            if not prompt:
+                return session, ""
+            messages = self.get_json(f"/session/{session.get('id')}/message", query)
+            if any(prompt in t for t in user_texts(messages)):
+                return session, ""
+        return None, f"{listed} sessions, {len(fresh)} new, none holding the prompt"
 
     # --- running ---------------------------------------------------------------------------
 
@@ -269,7 +327,8 @@ class Executor:
                     expected=self.redact(exc.expected),
                     seen=self.redact(exc.seen),
                 )
-            except (httpx.HTTPError, TerminalError, OSError) as exc:
+            except (httpx.HTTPError, TerminalError, OSError, ValueError, TypeError) as exc:
+                # ValueError/TypeError: an answer of a shape nothing foresaw (untrusted data)
                 report = StepReport(
                     index,
                     step.kind,
@@ -311,34 +370,23 @@ class Executor:
         missing = unfilled([path, query, body])
         if missing:
             raise StepFailed("every placeholder known", f"unknown: {', '.join(missing)}")
-        timeout = max(min(self.http_timeout_s, self.remaining()), 0.5)
-        response = self.client().request(
-            step.method,
-            self.base_url + path,
-            params=query,
-            json=body if body is not None else None,
-            timeout=timeout,
-        )
+        status, answer = self.request(step.method, path, query, body)
         where = f"{step.method} {path}"
-        if response.status_code not in step.expect_status:
+        if status not in step.expect_status:
             expected = " or ".join(str(s) for s in step.expect_status)
-            raise StepFailed(
-                f"{where} -> {expected}",
-                f"{response.status_code}: {response.text[:400]}",
-            )
+            raise StepFailed(f"{where} -> {expected}", f"{status}: {self.answer_text(answer, 400)}")
         saved: list[str] = []
         if step.save:
-            try:
-                data = response.json()
-            except ValueError as exc:
-                raise StepFailed(f"{where} -> JSON", f"not JSON: {response.text[:200]}") from exc
+            data = self.parse_json(where, answer)
             for name, source in step.save.items():
                 value = json_path(data, source)
-                if value is None:
-                    raise StepFailed(f"{where} answer has {source!r}", json.dumps(data)[:300])
+                if not isinstance(value, str | int) or isinstance(value, bool):
+                    raise StepFailed(
+                        f"{where} answer has {source!r}", one_line(json.dumps(data)[:300])
+                    )
                 values[name] = str(value)
                 saved.append(f"{name}={value}")
-        return f"{where} -> {response.status_code}" + (f" ({', '.join(saved)})" if saved else "")
+        return f"{where} -> {status}" + (f" ({', '.join(saved)})" if saved else "")
 
     def process(self, step: ProcessStep, values: dict[str, str]) -> str:
         argv = [str(a) for a in substitute(list(step.argv), values)]
@@ -419,28 +467,16 @@ class Executor:
 
     def _session_created(self, params: dict[str, str], values: dict[str, str]) -> str | None:
         query = {"directory": params["directory"]} if params.get("directory") else {}
-        sessions = self.get_json("/session", query)
-        if not isinstance(sessions, list):
-            raise StepFailed("GET /session -> a list", json.dumps(sessions)[:300])
-        fresh = [
-            s
-            for s in sessions
-            if isinstance(s, dict)
-            and int(json_path(s, "time.created") or 0) >= self.started_ms - 2000
-        ]
-        fresh.sort(key=lambda s: int(json_path(s, "time.created") or 0), reverse=True)
-        for session in fresh:
-            sid = str(session.get("id"))
-            if self.prompt:
-                messages = self.get_json(f"/session/{sid}/message", query)
-                if not any(self.prompt in t for t in user_texts(messages)):
-                    continue
-            values[params["save"]] = sid
-            return f"session {sid} (directory {session.get('directory')})"
-        raise StepFailed(
-            "a session created during this run" + (" holding the prompt" if self.prompt else ""),
-            f"{len(sessions)} sessions, {len(fresh)} new, none holding the prompt",
-        )
+        session, seen = self.session_with_prompt(query, self.prompt)
+        if session is None:
+            raise StepFailed(
+                "a session created during this run"
+                + (" holding the prompt" if self.prompt else ""),
+                seen or "no session created during this run",
+            )
+        sid = str(session.get("id"))
+        values[params["save"]] = sid
+        return f"session {sid} (directory {session.get('directory')})"
 
     def _message_stored(self, params: dict[str, str], values: dict[str, str]) -> str | None:
         sid = params.get("session_id") or values.get("session_id")

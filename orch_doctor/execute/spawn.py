@@ -26,7 +26,6 @@ from orch_doctor.execute.executor import (
     StepFailed,
     StepReport,
     failure_markers,
-    json_path,
     user_texts,
 )
 from orch_doctor.execute.terminal import Terminal, TerminalError, TmuxWindowTerminal
@@ -101,7 +100,7 @@ def execute_plan(
     target: str | None
     if tmux_target is not None:
         window = TmuxWindowTerminal(tmux_target, socket_name=tmux_socket)
-        window.check_session()
+        window.check_session()  # TmuxTargetError: nothing was started
         chosen: Terminal = window
         target = tmux_target
     else:
@@ -135,7 +134,14 @@ def execute_plan(
     try:
         # a window of the user's session has the size of its client: a short one may not show
         # the prompt, so the stored user message and no failure marker are the proof there
-        result = run_plan(executor, plan, target=target, prompt_on_screen=tmux_target is None)
+        inspect = (
+            f"look at the TUI in tmux window {tmux_target} (it stays)"
+            if tmux_target
+            else "look at the TUI's screen (last_screen)"
+        )
+        result = run_plan(
+            executor, plan, target=target, prompt_on_screen=tmux_target is None, inspect=inspect
+        )
     finally:
         executor.close()
     result.wall_s = time.monotonic() - begin
@@ -149,9 +155,11 @@ def run_plan(
     target: str | None,
     before_confirm: Callable[[], None] | None = None,
     prompt_on_screen: bool = True,
+    inspect: str = "rerun with --keep and inspect the TUI and the server log",
 ) -> SpawnResult:
     """Run the steps, then poll delivery; ``before_confirm`` may point the executor at a
-    server that can read what a serverless plan stored (verify)."""
+    server that can read what a serverless plan stored (verify). ``inspect`` ends the fix
+    where nothing more specific is known."""
     outcome = SpawnResult(ok=False, session_id=None, target=target, strategy=plan.strategy)
     try:
         result = executor.run(plan)
@@ -164,7 +172,7 @@ def run_plan(
                 if failed
                 else "a step failed"
             )
-            outcome.fix = fix_for(failed)
+            outcome.fix = fix_for(failed, inspect)
             outcome.session_id = result.values.get("session_id")
         else:
             if before_confirm is not None:
@@ -179,7 +187,7 @@ def run_plan(
                 outcome.problem = "delivery not confirmed: " + "; ".join(
                     c.detail for c in confirmation.checks if not c.ok
                 )
-                outcome.fix = "look at the TUI's screen (last_screen) and the server's log"
+                outcome.fix = inspect
         outcome.last_screen = executor.screen()
     except TerminalError as exc:
         outcome.problem = f"the terminal failed: {exc}"
@@ -203,13 +211,16 @@ def confirm_delivery(
         time.monotonic() + grace_s,
     )
     query = {"directory": directory} if directory else {}
+    server = executor.base_url is not None
     while True:
         session_id = result.values.get("session_id")
         texts: list[str] | None = None
-        if executor.base_url is not None:
-            with contextlib.suppress(StepFailed, httpx.HTTPError):
+        if server:
+            # the server's answers are untrusted: any trouble reading them is "not yet"
+            with contextlib.suppress(StepFailed, httpx.HTTPError, ValueError, TypeError):
                 if session_id is None:
-                    session_id = find_session(executor, query, prompt)
+                    found, _ = executor.session_with_prompt(query, prompt)
+                    session_id = str(found.get("id")) if found else None
                 if session_id is not None:
                     texts = user_texts(executor.get_json(f"/session/{session_id}/message", query))
         screen = executor.screen() if executor.terminal is not None else None
@@ -220,35 +231,18 @@ def confirm_delivery(
             screen=screen,
             failure_markers=failure_markers(plan),
             prompt_on_screen=prompt_on_screen,
+            server=server,
         )
         if confirmation.verified or time.monotonic() >= end:
             return confirmation
         time.sleep(0.5)
 
 
-def find_session(executor: Executor, query: Mapping[str, str], prompt: str | None) -> str | None:
-    """The newest session of the directory holding the prompt (any, without a prompt)."""
-    sessions = executor.get_json("/session", query)
-    if not isinstance(sessions, list):
-        return None
-    for session in sorted(
-        (s for s in sessions if isinstance(s, dict)),
-        key=lambda s: int(json_path(s, "time.created") or 0),
-        reverse=True,
-    ):
-        sid = str(session.get("id"))
-        if prompt is None:
-            return sid
-        messages = executor.get_json(f"/session/{sid}/message", query)
-        if any(prompt in t for t in user_texts(messages)):
-            return sid
-    return None
-
-
-def fix_for(failed: StepReport | None) -> str:
-    """What to do about a failed step, from what was seen."""
+def fix_for(failed: StepReport | None, inspect: str = "rerun and inspect the TUI") -> str:
+    """What to do about a failed step, from what was seen; ``inspect`` where nothing more
+    specific is known."""
     if failed is None:
-        return "rerun and inspect the TUI"
+        return inspect
     seen = failed.seen or ""
     if "BunInstallFailedError" in seen:
         return (
@@ -266,15 +260,13 @@ def fix_for(failed: StepReport | None) -> str:
             "(#7149) or use a release >= 1.1.25"
         )
     if "timeout ran out" in seen or "within" in (failed.expected or ""):
-        return (
-            "the step timed out: raise --timeout (the machine may be loaded) or rerun with --keep"
-        )
+        return f"the step timed out: raise the timeout (the machine may be loaded), or {inspect}"
     if failed.kind == "http":
         return (
             "the server refused the call (or is gone): check the server's version and routes "
             "(orch-doctor server --server URL)"
         )
-    return "rerun with --keep and inspect the TUI and the server log"
+    return inspect
 
 
 __all__ = ["OrchDoctorError", "SpawnResult", "execute_plan", "fix_for", "run_plan"]

@@ -245,10 +245,11 @@ class PtyTerminal:
         self._reader.start()
 
     def _read(self) -> None:
-        while self._master is not None:
+        master = self._master  # close() may clear the attribute at any moment
+        while master is not None and self._master is not None:
             try:
-                chunk = os.read(self._master, 65536)
-            except OSError:
+                chunk = os.read(master, 65536)
+            except OSError:  # closed under us: the end
                 return
             if not chunk:
                 return
@@ -292,8 +293,13 @@ class PtyTerminal:
 NOT_INHERITED = frozenset({"TMUX", "TMUX_PANE", "TERM", "TERM_PROGRAM", "COLUMNS", "LINES"})
 TMUX_CLIENT_ENV = frozenset({"PATH", "HOME", "USER", "LANG", "LC_ALL", "TMUX", "TMUX_TMPDIR"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: run in the new window: read the environment file, remove it (and its folder), exec argv
-_LAUNCHER = 'f=$1; shift; . "$f"; rm -f "$f"; rmdir "${f%/*}" 2>/dev/null; exec "$@"'
+#: run in the new window: start over from an empty environment (nothing of the tmux server's
+#: global one, only the pane's terminal), read the environment file, remove it and its folder,
+#: exec argv. "$1" is the file: a positional parameter no line of the file can overwrite.
+_LAUNCHER = (
+    'exec env -i TERM="$TERM" TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" /bin/sh -c '
+    '\'. "$1"; rm -f -- "$1"; rmdir -- "${1%/*}" 2>/dev/null; shift; exec "$@"\' sh "$@"'
+)
 
 
 def parse_tmux_target(target: str) -> tuple[str, str]:
@@ -345,7 +351,10 @@ class TmuxWindowTerminal:
 
     def check_session(self) -> None:
         """Raise TmuxTargetError unless the session exists on that tmux server."""
-        proc = self._run("has-session", "-t", f"={self.session}", check=False)
+        try:
+            proc = self._run("has-session", "-t", f"={self.session}", check=False)
+        except TerminalError as exc:  # a tmux server that does not answer
+            raise TmuxTargetError(f"{exc}: is the tmux server alive?") from None
         if proc.returncode != 0:
             where = f"tmux -L {self.socket_name}" if self.socket_name else "tmux"
             raise TmuxTargetError(
@@ -364,16 +373,16 @@ class TmuxWindowTerminal:
             for name, value in env.items()
             if name not in NOT_INHERITED and _ENV_NAME.fullmatch(name) and "\0" not in value
         ]
-        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
         args = ["new-window", "-d", "-P", "-F", "#{pane_id} #{pane_pid}"]
         args += ["-t", f"={self.session}:", "-n", self.window]
         if cwd:
             args += ["-c", cwd]
         try:
+            fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
             proc = self._run(*args, "--", "/bin/sh", "-c", _LAUNCHER, "sh", str(env_file), *argv)
-        except TerminalError:
+        except BaseException:  # no window read it (an error, a signal): the secret goes now
             shutil.rmtree(folder, ignore_errors=True)
             raise
         pane_id, _, pid = proc.stdout.strip().partition(" ")
@@ -410,7 +419,8 @@ class TmuxWindowTerminal:
 
     def close(self) -> None:
         if self.pane_id is not None:
-            self._run("kill-pane", "-t", self.pane_id, check=False)
+            with contextlib.suppress(TerminalError):  # a tmux that does not answer
+                self._run("kill-pane", "-t", self.pane_id, check=False)
         if self.pane_pid:
             kill_group(self.pane_pid, grace_s=3.0)
         self.pane_id = None

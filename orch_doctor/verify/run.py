@@ -47,7 +47,6 @@ from orch_doctor.verify.throwaway import (
 )
 
 DEFAULT_TIMEOUT_S = 120.0
-CONFIRM_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
