@@ -97,6 +97,27 @@ def tmux_socket_path(socket_name: str) -> Path:
     return Path(base) / f"tmux-{os.getuid()}" / socket_name
 
 
+def run_tmux(
+    cmd: Sequence[str], env: Mapping[str, str] | None, *, what: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """One tmux client call, bounded by :data:`TMUX_TIMEOUT_S`; a timeout, or a failure when
+    ``check``, is a :class:`TerminalError` naming the tmux command ``what``."""
+    try:
+        proc = subprocess.run(
+            list(cmd),
+            env=dict(env) if env is not None else None,
+            capture_output=True,
+            text=True,
+            timeout=TMUX_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TerminalError(f"tmux {what} did not answer in {TMUX_TIMEOUT_S:.0f}s") from exc
+    if check and proc.returncode != 0:
+        raise TerminalError(f"tmux {what} failed: {proc.stderr.strip()}")
+    return proc
+
+
 class TmuxTerminal:
     """One tmux session on a private socket; the pane survives its program (remain-on-exit)."""
 
@@ -115,20 +136,7 @@ class TmuxTerminal:
         self, *args: str, env: Mapping[str, str] | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         cmd = [self.tmux, "-L", self.socket, "-f", str(self.config), *args]
-        try:
-            proc = subprocess.run(
-                cmd,
-                env=dict(env) if env is not None else None,
-                capture_output=True,
-                text=True,
-                timeout=TMUX_TIMEOUT_S,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise TerminalError(f"tmux {args[0]} did not answer in {TMUX_TIMEOUT_S:.0f}s") from exc
-        if check and proc.returncode != 0:
-            raise TerminalError(f"tmux {args[0]} failed: {proc.stderr.strip()}")
-        return proc
+        return run_tmux(cmd, env, what=args[0], check=check)
 
     def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None:
         if self._started:
@@ -334,20 +342,7 @@ class TmuxWindowTerminal:
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [self.tmux, *(["-L", self.socket_name] if self.socket_name else []), *args]
-        try:
-            proc = subprocess.run(
-                cmd,
-                env=self._client_env,
-                capture_output=True,
-                text=True,
-                timeout=TMUX_TIMEOUT_S,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise TerminalError(f"tmux {args[0]} did not answer in {TMUX_TIMEOUT_S:.0f}s") from exc
-        if check and proc.returncode != 0:
-            raise TerminalError(f"tmux {args[0]} failed: {proc.stderr.strip()}")
-        return proc
+        return run_tmux(cmd, self._client_env, what=args[0], check=check)
 
     def check_session(self) -> None:
         """Raise TmuxTargetError unless the session exists on that tmux server."""
