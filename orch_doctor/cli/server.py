@@ -6,12 +6,10 @@ import sys
 
 import click
 
-from orch_doctor.advice import Advisory
 from orch_doctor.cli.common import EXIT_FAILED, EXIT_OK, config_error, emit_json
 from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import format_option, opencode_option, timeout_option
 from orch_doctor.probe.types import Capabilities
-from orch_doctor.server.types import ServerStatus
 
 
 @click.command(epilog=epilog("server"))
@@ -104,7 +102,9 @@ def server(
             }
         )
     else:
-        render(shown, discovered, advice)
+        from orch_doctor.report.server import render_servers
+
+        render_servers(shown, discovered, advice)
         for url, exists in sessions.items():
             state = {True: "exists", False: "does not exist", None: "unknown (no clear answer)"}
             where = f" in {session_dir}" if session_dir else ""
@@ -119,37 +119,3 @@ def _client_capabilities(opencode: str | None) -> Capabilities:
     from orch_doctor.probe.binary import start_decision_probe
 
     return start_decision_probe(opencode, known=identify_published).result()
-
-
-def render(
-    statuses: list[ServerStatus], discovered: bool, advice: dict[str, list[Advisory]]
-) -> None:
-    from rich.markup import escape
-
-    from orch_doctor.report.console import make_console
-
-    # piped: a path or URL is never broken across lines (a terminal wraps long lines itself)
-    console = make_console()
-    if discovered and not statuses:
-        console.print("no running OpenCode server found (checked processes and port 4096)")
-        console.print("  fix: opencode serve --port 4096 --hostname 127.0.0.1")
-        return
-    for s in statuses:
-        mark = console.mark("pass" if s.ok else "fail")
-        console.print(f"{mark} {escape(s.url)}  [bold]{s.verdict}[/]  {escape(s.summary)}")
-        if s.ok:
-            console.print(
-                f"    version: {escape(s.version or 'unknown')} ({escape(s.version_source or '')})"
-            )
-            if s.skew:
-                console.print(f"    skew: {s.skew}: {escape(s.skew_reason or '')}")
-            if s.routes is not None:
-                console.print(f"    routes: {len(s.routes)} ({escape(s.routes_source or '')})")
-            console.print(f"    auth: {s.auth}")
-        for f in advice.get(s.url, []):
-            status = {"error": "fail", "warn": "warn"}.get(f.severity, "info")
-            console.print(f"    {console.mark(status)} {escape(f.message)}")
-            if f.fix:
-                console.print(f"      fix: {escape(f.fix)}")
-        if s.fix:
-            console.print(f"    fix: {escape(s.fix)}")

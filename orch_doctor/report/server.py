@@ -1,0 +1,39 @@
+"""``orch-doctor server`` as text: each server's verdict, identity, version, routes, advice."""
+
+from __future__ import annotations
+
+from orch_doctor.advice import Advisory
+from orch_doctor.server.types import ServerStatus
+
+
+def render_servers(
+    statuses: list[ServerStatus], discovered: bool, advice: dict[str, list[Advisory]]
+) -> None:
+    from orch_doctor.report.console import make_console
+    from orch_doctor.report.console import shown as escape
+
+    # piped: a path or URL is never broken across lines (a terminal wraps long lines itself)
+    console = make_console()
+    if discovered and not statuses:
+        console.print("no running OpenCode server found (checked processes and port 4096)")
+        console.print("  fix: opencode serve --port 4096 --hostname 127.0.0.1")
+        return
+    for s in statuses:
+        mark = console.mark("pass" if s.ok else "fail")
+        console.print(f"{mark} {escape(s.url)}  [bold]{s.verdict}[/]  {escape(s.summary)}")
+        if s.ok:
+            console.print(
+                f"    version: {escape(s.version or 'unknown')} ({escape(s.version_source or '')})"
+            )
+            if s.skew:
+                console.print(f"    skew: {s.skew}: {escape(s.skew_reason or '')}")
+            if s.routes is not None:
+                console.print(f"    routes: {len(s.routes)} ({escape(s.routes_source or '')})")
+            console.print(f"    auth: {s.auth}")
+        for f in advice.get(s.url, []):
+            status = {"error": "fail", "warn": "warn"}.get(f.severity, "info")
+            console.print(f"    {console.mark(status)} {escape(f.message)}")
+            if f.fix:
+                console.print(f"      fix: {escape(f.fix)}")
+        if s.fix:
+            console.print(f"    fix: {escape(s.fix)}")
