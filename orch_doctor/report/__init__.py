@@ -1,1 +1,2 @@
-"""Renderings of a doctor report: text (rich), json, junit, github."""
+"""Every command's output for people and CI: the doctor report (text, json, junit, github),
+the other commands' text, one status vocabulary, the console and the live step lines."""
