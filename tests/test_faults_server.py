@@ -905,3 +905,27 @@ def test_without_a_server_delivery_is_judged_from_the_screen() -> None:
     assert shown.confirmation.checks[0].name == "no-server"
     hidden = execute_plan(plan, terminal=ScreenOnly("something else"), env={}, timeout_s=2)
     assert not hidden.ok and "tui-shows-prompt" in json.dumps(hidden.to_json())
+
+
+def test_a_tui_that_went_straight_to_work_is_up() -> None:
+    """A TUI started with --prompt can skip its idle screen under load: its footer shows only
+    "esc interrupt" while the model works (screen seen on 1.18.33 in a loaded run). Showing
+    the prompt counts as up; a screen with neither a marker nor the prompt does not."""
+    from orch_doctor.api import execute_plan
+    from orch_doctor.decide.request import SpawnRequest
+    from orch_doctor.decide.steps import ProcessStep, SpawnPlan, WaitCondition, WaitStep
+
+    request = SpawnRequest(directory="/tmp/p", prompt="hello agent")
+    start = ProcessStep(("opencode", "/tmp/p", "--prompt", "hello agent"), "root", "start a TUI")
+    wait = WaitStep(
+        WaitCondition.TUI_READY, "wait until the TUI is up", timeout_s=1.0,
+        ready_markers=("ctrl+p",), failure_markers=("Session not found",),
+    )  # fmt: skip
+    plan = SpawnPlan("standalone-prompt", (start, wait), server_url=None, request=request)
+    busy = "┃ hello agent\n\n  ⬝⬝⬝ Retrying [attempt #5]     esc interrupt    • OpenCode 1.18.33\n"
+    working = execute_plan(plan, terminal=ScreenOnly(busy), env={}, timeout_s=5)
+    assert working.ok, working.to_json()
+    assert "the prompt" in working.steps[1].detail
+    blank = execute_plan(plan, terminal=ScreenOnly("loading…"), env={}, timeout_s=5)
+    assert not blank.ok
+    assert blank.failed_step is not None and blank.failed_step.index == 1

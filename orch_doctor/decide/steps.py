@@ -103,7 +103,8 @@ class WaitStep:
 
     - ``tui-ready``: the terminal of the last process step shows any of ``ready_markers`` (and
       none of ``failure_markers``) while its process is alive; markers come from compat_matrix/
-      (tui.toml) for the release.
+      (tui.toml) for the release. A screen showing the request's prompt counts too (a TUI
+      started with the prompt may go straight to work, past its idle hints).
     - ``session-created``: ``GET /session?directory=params["directory"]`` lists a session
       created during the run holding the prompt; its id is saved under the name
       ``params["save"]``.

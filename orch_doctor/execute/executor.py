@@ -24,6 +24,7 @@ from orch_doctor.decide.steps import (
     WaitCondition,
     WaitStep,
 )
+from orch_doctor.execute.confirm import screen_probe
 from orch_doctor.execute.terminal import Terminal, TerminalError, terminal_label
 from orch_doctor.server.credentials import Credentials
 
@@ -463,7 +464,12 @@ class Executor:
             )
         screen = self.screen()
         hit = next((m for m in step.ready_markers if m in screen), None)
-        return f"the screen shows {hit!r}" if hit else None
+        if hit:
+            return f"the screen shows {hit!r}"
+        # a TUI started with the prompt may go straight to work (its footer then shows no idle
+        # hint until the model answers): showing the prompt is just as sure a sign it is up
+        probe = screen_probe(self.prompt) if self.prompt else ""
+        return f"the screen shows the prompt ({probe!r})" if probe and probe in screen else None
 
     def _session_created(self, params: dict[str, str], values: dict[str, str]) -> str | None:
         query = {"directory": params["directory"]} if params.get("directory") else {}
