@@ -786,12 +786,6 @@ def test_catalogue_is_complete() -> None:
     assert all(c.given and c.expect for c in CATALOGUE)
 
 
-if __name__ == "__main__":
-    print("| case | input | expectation |\n|---|---|---|")
-    for c in CATALOGUE:
-        print(f"| {c.id} | {c.given} | {c.expect} |")
-
-
 # --- execute_plan: a server's answers of shapes nothing foresaw -----------------------------------
 
 
@@ -929,3 +923,9 @@ def test_a_tui_that_went_straight_to_work_is_up() -> None:
     blank = execute_plan(plan, terminal=ScreenOnly("loading…"), env={}, timeout_s=5)
     assert not blank.ok
     assert blank.failed_step is not None and blank.failed_step.index == 1
+
+
+if __name__ == "__main__":
+    print("| case | input | expectation |\n|---|---|---|")
+    for c in CATALOGUE:
+        print(f"| {c.id} | {c.given} | {c.expect} |")
