@@ -79,3 +79,65 @@ def test_every_stage_is_a_package_with_its_own_types() -> None:
     ):
         assert (PACKAGE / name / "__init__.py").is_file(), name
     assert not (PACKAGE / "models.py").read_text().count("@dataclass")  # only re-exports
+
+
+def _accepted_keys() -> set[str]:
+    """Every key the matrix loader accepts: the string literals of its ``_check_keys`` calls."""
+    tree = ast.parse((PACKAGE / "matrix" / "load.py").read_text(encoding="utf-8"))
+    keys: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_check_keys":
+            allowed = node.args[-1]
+            keys.update(
+                n.value
+                for n in ast.walk(allowed)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            )
+    return keys
+
+
+def test_every_matrix_key_the_loader_accepts_is_documented() -> None:
+    """compat_matrix/README.md says what reads each key: a key it does not list is one that
+    could be validated and then ignored."""
+    import re
+
+    readme = (PACKAGE.parent / "compat_matrix" / "README.md").read_text(encoding="utf-8")
+    # `name`, `when.option`, `[[policy.blocked]]`: every name inside a code span
+    documented = {w for span in re.findall(r"`([^`]+)`", readme) for w in re.findall(r"\w+", span)}
+    keys = _accepted_keys()
+    assert len(keys) > 30  # the scan found the loader's key sets
+    assert sorted(keys - documented) == []
+
+
+#: what advice says is for people: code decides on ids and severities, never on these texts
+PROSE = {"message", "title", "breaks", "reasons", "summary", "detail", "fix", "evidence"}
+
+
+def _prose(node: ast.expr) -> bool:
+    while True:  # x.message.lower(), x.reasons[0]
+        if isinstance(node, ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            node = node.func.value
+        else:
+            break
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "str" and node.args:
+        node = node.args[0]
+    return isinstance(node, ast.Attribute) and node.attr in PROSE
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_decision_is_taken_on_advice_prose(path: Path) -> None:
+    """No `"..." in advisory.message`, no `reason.startswith(...)`: checks and reports select
+    advice by id and severity."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Compare) and any(
+            isinstance(op, (ast.In, ast.NotIn)) for op in node.ops
+        ):
+            assert not any(_prose(c) for c in node.comparators), f"line {node.lineno}"
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"startswith", "endswith", "find", "count", "index"}
+        ):
+            assert not _prose(node.func.value), f"line {node.lineno}"
