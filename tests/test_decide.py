@@ -209,6 +209,13 @@ def test_below_minimum_still_plans_but_warns() -> None:
     old = decide(stored_capabilities("0.5.29"), None, REQUEST, MATRIX)
     assert old.strategy == "standalone-prompt"
     assert old.advisory("below-minimum") in old.warnings
+    # found while recording 0.5.29 (no public issue): its evidence is the record and the command
+    gone = old.advisory("builtin-plugin-version-gone")
+    assert gone is not None and gone in old.warnings
+    assert (
+        gone.evidence.startswith("recorded:")
+        and "tools.track_releases --only 0.5.29" in gone.evidence
+    )
     new = decide(stored_capabilities("1.18.33"), None, REQUEST, MATRIX)
     assert new.advisory("below-minimum") is None
 
