@@ -13,8 +13,9 @@ Prints one line per figure (median over the runs), its target and whether it is 
   naive serial probing: version + every probed help, one after another (reference)
 
 The cold, floor and serial figures are measured in interleaved rounds, and the cold ratio is the
-median of each cold run over the floor of its own round. "Warm" means the probe cache
-is filled; "cold" starts from an empty cache. Standard library only besides orch-doctor itself.
+median of each cold run over the floor of its own round. "Warm" means the probe cache is filled;
+"cold" starts from an empty cache. The package's bytecode is compiled first, as an install does
+(else every run compiles the package again). Standard library only besides orch-doctor itself.
 """
 
 from __future__ import annotations
@@ -201,6 +202,12 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
         code = run(cli, {**warm_env, "OPENCODE_BIN": binary}, cwd=project)
         if code not in (0, 1):
             raise RuntimeError(f"orch-doctor exited {code}")
+
+    # as installed: pip writes every module's bytecode at install time, while an editable
+    # checkout (and PYTHONDONTWRITEBYTECODE) would have each run compile the package again
+    import compileall
+
+    compileall.compile_dir(ROOT / "orch_doctor", quiet=1)
 
     servers = find_server_processes()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
