@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -32,13 +32,16 @@ HTTP_TIMEOUT_S = 10.0
 HTTP_BODY_CAP = 16 << 20  # raw bytes read from one answer (a session's messages can be long)
 POLL_S = 0.25
 
+#: how a step ended ("skipped": a step after a failed one)
+StepOutcome = Literal["ok", "failed", "skipped"]
+
 
 @dataclass(frozen=True)
 class StepReport:
     index: int
     kind: str
     description: str
-    outcome: str  # "ok", "failed", "skipped"
+    outcome: StepOutcome
     duration_s: float
     detail: str = ""  # what was done / seen (redacted)
     expected: str | None = None  # on failure
