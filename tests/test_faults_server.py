@@ -59,11 +59,19 @@ def case(id: str, given: str, expect: str) -> str:
 
 # --- running the CLI as a user does, measured -----------------------------------------------------
 
+# Peak memory of the CLI itself: on Linux VmHWM (this program's own address space; ru_maxrss
+# also keeps the high-water mark of the forked copy of the test process before exec)
 _WRAPPER = """
 import atexit, os, resource, sys
 def _rss():
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with open("/proc/self/status") as status:
+            kb = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        pass
     with open(os.environ["H10_RSS_FILE"], "w") as out:
-        out.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        out.write(str(kb))
 atexit.register(_rss)
 from orch_doctor.cli import main
 sys.argv = ["orch-doctor", *sys.argv[1:]]
