@@ -4,6 +4,7 @@ functions), and the measuring stages import no matrix data."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -39,9 +40,15 @@ def stage(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
+@functools.cache
+def syntax(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once for every test that reads it."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def imports(path: Path) -> set[str]:
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(syntax(path)):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
         elif isinstance(node, ast.Import):
@@ -83,9 +90,8 @@ def test_every_stage_is_a_package_with_its_own_types() -> None:
 
 def _accepted_keys() -> set[str]:
     """Every key the matrix loader accepts: the string literals of its ``_check_keys`` calls."""
-    tree = ast.parse((PACKAGE / "matrix" / "load.py").read_text(encoding="utf-8"))
     keys: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(syntax(PACKAGE / "matrix" / "load.py")):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_check_keys":
             allowed = node.args[-1]
             keys.update(
@@ -130,7 +136,7 @@ def _prose(node: ast.expr) -> bool:
 def test_no_decision_is_taken_on_advice_prose(path: Path) -> None:
     """No `"..." in advisory.message`, no `reason.startswith(...)`: checks and reports select
     advice by id and severity."""
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(syntax(path)):
         if isinstance(node, ast.Compare) and any(
             isinstance(op, (ast.In, ast.NotIn)) for op in node.ops
         ):
