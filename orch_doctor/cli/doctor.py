@@ -32,6 +32,7 @@ def doctor(
     refresh: bool,
     policy: str | None,
     matrix_files: tuple[str, ...],
+    orch_path: str | None,
 ) -> None:
     """Will spawning OpenCode agents work here, how, and if not, what exactly to do."""
     # the OpenCode calls start first (only what they need is imported so far): everything
@@ -53,6 +54,7 @@ def doctor(
         model=model,
         refresh=refresh,
         matrix_files=matrix_files,
+        orch_path=orch_path,
     )
 
     from orch_doctor.doctor.checks import CHECK_IDS
@@ -65,6 +67,10 @@ def doctor(
     try:
         loaded_policy = load_policy(policy, start_dir, CHECK_IDS)
         matrix = load_matrix(matrix_files)
+        if matrix_files:  # a client contract among them is validated before anything runs
+            from orch_doctor.matrix.clients import load_contracts
+
+            load_contracts(matrix_files)
     except ConfigFileError as exc:
         config_error(str(exc))
 

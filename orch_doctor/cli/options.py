@@ -99,6 +99,13 @@ def doctor_options(func: F) -> F:
             help="Policy file (default: pyproject/.orch-doctor.toml).",
         ),
         matrix_option(),
+        click.option(
+            "--orch",
+            "orch_path",
+            metavar="PATH",
+            type=click.Path(file_okay=False),
+            help="orch's checkout, for the orch-client check (default: the orch installed here).",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)

@@ -23,6 +23,7 @@ from orch_doctor.server.credentials import Credentials, credentials_from_env, sp
 from orch_doctor.server.types import ServerStatus
 
 if TYPE_CHECKING:
+    from orch_doctor.clients.types import ClientReport
     from orch_doctor.server.discovery import Choice
 
 #: shown in the doctor's plan where no prompt was given
@@ -42,6 +43,7 @@ class DoctorOptions:
     matrix_files: tuple[str, ...] = ()
     server_timeout_s: float = 5.0
     probe_timeout_s: float = 20.0
+    orch_path: str | None = None  # orch's checkout (--orch PATH); else the installed orch
 
 
 @dataclass
@@ -52,6 +54,7 @@ class DoctorContext:
     capabilities: Once[Capabilities] = field(init=False)
     server: Once[ServerStatus | None] = field(init=False)
     decision: Once[Decision] = field(init=False)
+    orch_client: Once[ClientReport] = field(init=False)
     server_discovered: bool = False
     discovery: Choice | None = None  # which discovered server was chosen, and why
 
@@ -59,6 +62,7 @@ class DoctorContext:
         self.capabilities = Once(self._probe_binary)
         self.server = Once(self._probe_server)
         self.decision = Once(self._decide)
+        self.orch_client = Once(self._check_orch_client)
 
     @property
     def directory(self) -> str:
@@ -149,6 +153,32 @@ class DoctorContext:
         if server is None:
             return []
         return server_advisories(with_recorded_routes(server), self.capabilities.get(), self.matrix)
+
+    def _check_orch_client(self) -> ClientReport:
+        """orch's own OpenCode client (its contract in compat_matrix/clients/) against the
+        server: the orch found here, or the checkout given with --orch PATH."""
+        from orch_doctor.clients.check import run_check
+        from orch_doctor.matrix.clients import load_contracts
+
+        return run_check(
+            None if self.server.get() is None else self.server.get(),
+            checkout=self.options.orch_path,
+            directory=self.directory,
+            credentials=self.credentials,
+            timeout_s=self.options.server_timeout_s,
+            contracts=load_contracts(self.options.matrix_files),
+        )
+
+    def client_costs(self, advisories: list[Advisory]) -> list[tuple[Advisory, Advisory]]:
+        """(server advisory, what following its fix costs the orch found here), for each advisory
+        whose fix changes the server (a password, a port)."""
+        from orch_doctor.clients.check import advice_costs
+
+        report = self.orch_client.get()
+        if report.client is None or not report.costs:
+            return []
+        changes = {i.id: i.changes_server for i in self.matrix.issues if i.changes_server}
+        return advice_costs(report, advisories, changes)
 
     def _decide(self) -> Decision:
         from orch_doctor._util.directory import directory_problem

@@ -25,8 +25,6 @@ from orch_doctor.matrix.location import compat_matrix_dir
 #: ``fields`` of each item; ``object``: reads ``fields`` of one object; ``json``: parses a JSON
 #: body (an empty 204 breaks it); ``json-or-empty``: a JSON body or none
 SHAPES = ("status-only", "array-of-objects", "object", "json", "json-or-empty")
-#: server changes that advice may ask for, and which a client contract can price
-SERVER_CHANGES = ("password", "port")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _SOURCE = re.compile(r"[\w.\-/]+\.(py|toml|cfg|txt):\d{1,6}@[0-9a-f]{7,40}")
 _COMMIT = re.compile(r"[0-9a-f]{7,40}")
@@ -103,16 +101,17 @@ class ClientContract:
             return False
 
 
-def contract_files(extra: Sequence[str | Path] = ()) -> list[Path]:
-    return sorted((compat_matrix_dir() / "clients").glob("*.toml")) + [Path(p) for p in extra]
-
-
 def load_contracts(extra: Sequence[str | Path] = ()) -> tuple[ClientContract, ...]:
-    """Every shipped contract, then ``extra`` files (the same id replaces the shipped one)."""
+    """Every shipped contract (compat_matrix/clients/*.toml), then those among ``extra`` (the
+    ``--matrix`` files: a file with a ``[client]`` table is a contract); the same id replaces
+    the shipped one."""
     found: dict[str, ClientContract] = {}
-    for path in contract_files(extra):
-        contract = parse_contract(str(path), read_toml(path))
-        found[contract.id] = contract
+    shipped = sorted((compat_matrix_dir() / "clients").glob("*.toml"))
+    for path in [*shipped, *(Path(p) for p in extra)]:
+        doc = read_toml(path)
+        if path in shipped or "client" in doc:
+            contract = parse_contract(str(path), doc)
+            found[contract.id] = contract
     return tuple(found.values())
 
 

@@ -30,6 +30,7 @@ from orch_doctor.matrix.model import (
     MODEL_VIA,
     OUTCOMES,
     PLAN_STRATEGIES,
+    SERVER_CHANGES,
     SERVER_DIRECTORY_CONDITIONS,
     SERVER_FACTS,
     SEVERITIES,
@@ -156,6 +157,8 @@ def merge(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> Matrix:
     files = []
     for path, doc in documents:
         files.append(path)
+        if "client" in doc:  # a client contract (compat_matrix/clients/): matrix/clients.py's
+            continue
         try:
             _check_keys(
                 path,
@@ -367,7 +370,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         item.where,
         item.data,
         {"id", "title", "versions", "when", "severity", "affects", "breaks", "workaround", "fix",
-         "evidence", "see_also", "side", "detected_by", "security"},
+         "evidence", "see_also", "side", "detected_by", "security", "changes_server"},
     )  # fmt: skip
     severity = item.req("severity")
     if severity not in SEVERITIES:
@@ -408,6 +411,12 @@ def _issue(path: str, item: _Item) -> KnownIssue:
     side = item.text("side", required=False) or "client"
     if side not in ("client", "server"):
         raise item.error("side", f"{value_text(side)} is not 'client' or 'server'")
+    changes = item.strings("changes_server")
+    for change in changes:
+        if change not in SERVER_CHANGES:
+            raise item.error(
+                "changes_server", f"{value_text(change)} is not one of {', '.join(SERVER_CHANGES)}"
+            )
     see_also = item.strings("see_also")
     for link in see_also:
         _evidence(item, "see_also", link)
@@ -428,6 +437,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         fix=item.text("fix", required=False),
         see_also=see_also,
         side=side,
+        changes_server=changes,
         source=path,
     )
 

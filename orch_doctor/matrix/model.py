@@ -32,6 +32,8 @@ ModelVia = Literal["api", "flag", "none"]
 MODEL_VIA: tuple[ModelVia, ...] = ("api", "flag", "none")
 #: measured server facts a known issue can be detected by, whatever the version says
 SERVER_FACTS = ("cors-any-origin",)
+#: changes to the server an issue's fix asks for, which a client contract prices (clients/)
+SERVER_CHANGES = ("password", "port")
 #: request-dependent conditions a known issue can carry (``when.server_directory``)
 SERVER_DIRECTORY_CONDITIONS = ("other",)
 WORKAROUNDS = (
@@ -84,6 +86,8 @@ class KnownIssue:
     fix: str | None = None
     see_also: tuple[str, ...] = ()
     side: str = "client"  # whose version `versions` is matched against: "client" or "server"
+    #: what following ``fix`` changes on the server (``SERVER_CHANGES``): a client may pay for it
+    changes_server: tuple[str, ...] = ()
     source: str = ""
 
     def specifier(self) -> Any:

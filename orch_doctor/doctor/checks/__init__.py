@@ -8,6 +8,7 @@ from orch_doctor.doctor.checks import (
     flags,
     found,
     model,
+    orch_client,
     server,
     strategy,
     terminal,
@@ -24,6 +25,7 @@ CHECKS: tuple[Check, ...] = (
     directory.CHECK,
     model.CHECK,
     terminal.CHECK,
+    orch_client.CHECK,
 )
 CHECK_IDS = frozenset(c.id for c in CHECKS)
 

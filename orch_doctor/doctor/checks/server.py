@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from orch_doctor.advice import Advisory
 from orch_doctor.doctor.checks.base import Check, Verdict, verdict
 from orch_doctor.doctor.context import DoctorContext
 from orch_doctor.server.types import ServerStatus
@@ -55,6 +56,9 @@ def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> V
     if ctx.server_discovered:
         details[:0] = ["found running on this machine", *found_here]
     found = ctx.server_advisories()
+    # advice that changes the server (a password, a port) says what it costs the orch found here
+    costs = {a.id: c for a, c in ctx.client_costs(found)}
+    details += [f"cost of the {a} fix: {c.message} — {c.fix}" for a, c in costs.items()]
     errors = [a for a in found if a.severity == "error"]
     if errors and not ctx.policy.allow_insecure_server:
         first = errors[0]
@@ -63,7 +67,9 @@ def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> V
             f"{server.url}: {first.message}",
             *details,
             *(f"evidence: {a.evidence}" for a in errors if a.evidence),
-            fix=(first.fix or "") + "   (or allow_insecure_server = true in the policy)",
+            fix=(first.fix or "")
+            + _cost_note(costs.get(first.id))
+            + "   (or allow_insecure_server = true in the policy)",
         )
     details += [f"{a.severity}: {a.message}" for a in found if a.severity == "info"]
     warnings = [a for a in found if a.severity == "warn"] + errors
@@ -72,7 +78,7 @@ def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> V
             "warn",
             f"{server.url}: {warnings[0].message}",
             *details,
-            fix=warnings[0].fix or "see details",
+            fix=(warnings[0].fix or "see details") + _cost_note(costs.get(warnings[0].id)),
         )
     if skew == "unsupported":
         return verdict(
@@ -83,6 +89,13 @@ def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> V
             f"{shlex.quote(f'opencode-ai@{client}')} && opencode serve",
         )
     return verdict("pass", f"{server.url}: {server.summary}", *details)
+
+
+def _cost_note(cost: Advisory | None) -> str:
+    """What following a fix costs the client found here, said with the fix."""
+    if cost is None:
+        return ""
+    return f" — but {cost.message}; then: {cost.fix}"
 
 
 CHECK = Check("server", "OpenCode server", judge)
