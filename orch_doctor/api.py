@@ -53,6 +53,7 @@ from orch_doctor.server.types import ServerStatus
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from orch_doctor.clients.types import ClientInstall, ClientReport, EntryResult
     from orch_doctor.execute.executor import StepReport
     from orch_doctor.execute.spawn import SpawnResult
     from orch_doctor.execute.terminal import (
@@ -63,6 +64,9 @@ if TYPE_CHECKING:
 
 #: the executor's names, imported on first use (the decision's warm path stays light)
 _LAZY = {
+    "ClientInstall": "orch_doctor.clients.types",
+    "ClientReport": "orch_doctor.clients.types",
+    "EntryResult": "orch_doctor.clients.types",
     "StepReport": "orch_doctor.execute.executor",
     "SpawnResult": "orch_doctor.execute.spawn",
     "PtyTerminal": "orch_doctor.execute.terminal",
@@ -85,10 +89,13 @@ __all__ = [
     "WAIT_PARAMS",
     "Advisory",
     "Capabilities",
+    "ClientInstall",
+    "ClientReport",
     "CommandSpec",
     "ConfigFileError",
     "Credentials",
     "Decision",
+    "EntryResult",
     "HttpStep",
     "KeystrokeStep",
     "Matrix",
@@ -113,6 +120,7 @@ __all__ = [
     "VerifyRefused",
     "WaitCondition",
     "WaitStep",
+    "check_orch_client",
     "execute_plan",
     "get_capabilities",
     "get_server_status",
@@ -155,6 +163,43 @@ def get_server_status(
 
     return probe_server(
         url, timeout_s=timeout_s, credentials=credentials, client_version=client_version
+    )
+
+
+def check_orch_client(
+    server_url: str | None,
+    orch_version: str | None = None,
+    *,
+    orch_path: str | os.PathLike[str] | None = None,
+    directory: str | os.PathLike[str] | None = None,
+    credentials: Credentials | None = None,
+    matrix_files: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 5.0,
+) -> ClientReport:
+    """Hold orch's own OpenCode client (its contract in compat_matrix/clients/) against the
+    server at ``server_url``: the doctor's ``orch-client`` check, for orch to run on itself.
+
+    Which orch: ``orch_version`` (orch passes its own), else the checkout at ``orch_path``, else
+    the orch installed here. ``directory``: where the agents are spawned (for orch's unscoped
+    session list). Credentials default to OPENCODE_SERVER_PASSWORD / the URL's user:password@.
+    ``ClientReport.status`` is ``pass``, ``warn`` (``advisories``: one per call that breaks, with
+    the orch commands it breaks and a fix) or ``skip`` (``summary`` says why);
+    ``ClientReport.cost("password")`` says what a server password costs this orch. Only GETs are
+    sent: nothing is created on the server."""
+    from orch_doctor.clients.check import run_check
+    from orch_doctor.matrix.clients import load_contracts
+
+    bare_url, url_credentials = split_userinfo(server_url) if server_url else (None, None)
+    creds = credentials or credentials_from_env(env) or url_credentials
+    return run_check(
+        bare_url,
+        version=orch_version,
+        checkout=os.fspath(orch_path) if orch_path is not None else None,
+        directory=os.path.abspath(directory) if directory is not None else None,
+        credentials=creds,
+        timeout_s=timeout_s,
+        contracts=load_contracts(matrix_files),
     )
 
 

@@ -21,6 +21,7 @@ RANK = {
     "server": 1,
     "matrix": 2,
     "decide": 3,
+    "clients": 3,
     "api": 4,
     "doctor": 5,
     "execute": 4,
@@ -89,9 +90,11 @@ def test_every_stage_is_a_package_with_its_own_types() -> None:
 
 
 def _accepted_keys() -> set[str]:
-    """Every key the matrix loader accepts: the string literals of its ``_check_keys`` calls."""
+    """Every key the matrix loaders accept: the string literals of their ``_check_keys`` calls
+    (the matrix and the client contracts)."""
     keys: set[str] = set()
-    for node in ast.walk(syntax(PACKAGE / "matrix" / "load.py")):
+    trees = [syntax(PACKAGE / "matrix" / name) for name in ("load.py", "clients.py")]
+    for node in (n for tree in trees for n in ast.walk(tree)):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_check_keys":
             allowed = node.args[-1]
             keys.update(

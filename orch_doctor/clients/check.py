@@ -44,8 +44,9 @@ def check_client(
     label = install.label()
     bad = [e for e in entries if not e.ok]
     if bad:
-        summary = f"{len(bad)} of {len(entries)} checks of {label}'s calls fail on {server.url}: " + (
-            "; ".join(e.name for e in bad)
+        summary = (
+            f"{len(bad)} of {len(entries)} checks of {label}'s calls fail on {server.url}: "
+            + ("; ".join(e.name for e in bad))
         )
     else:
         summary = f"{label}: all {len(entries)} checks of its calls hold on {server.url}"

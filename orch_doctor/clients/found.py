@@ -64,13 +64,9 @@ def installed(contract: ClientContract) -> tuple[ClientInstall | None, str]:
             f"no importable {contract.module!r} module); give its checkout with --orch PATH"
         )
     origin = Path(spec.origin)
-    return (
-        ClientInstall(
-            contract.name, _dunder(origin), git_head(origin.parent.parent.parent), str(origin),
-            f"importable module {contract.module}",
-        ),  # fmt: skip
-        "",
-    )
+    how = f"importable module {contract.module}"
+    head = git_head(origin.parent.parent.parent)
+    return ClientInstall(contract.name, _dunder(origin), head, str(origin), how), ""
 
 
 def from_checkout(contract: ClientContract, path: Path) -> tuple[ClientInstall | None, str]:
@@ -88,8 +84,9 @@ def from_checkout(contract: ClientContract, path: Path) -> tuple[ClientInstall |
     commit = git_head(root)
     if version is None and commit is None:
         return None, (
-            f"{one_line(str(root), 200)} has no pyproject version, no {contract.module}/__init__.py "
-            "__version__ and no git HEAD: not a checkout of " + contract.name
+            f"{one_line(str(root), 200)} has no pyproject version, no "
+            f"{contract.module}/__init__.py __version__ and no git HEAD: "
+            f"not a checkout of {contract.name}"
         )
     return ClientInstall(contract.name, version, commit, str(root), "--orch PATH"), ""
 

@@ -190,7 +190,10 @@ def _sources(item: _Item, key: str, *, required: bool = True) -> tuple[str, ...]
 def _discovery(path: str, raw: Any) -> ClientDiscovery:
     item = _table(path, "discovery", raw)
     _check_keys(
-        path, "discovery", item.data, {"host", "ports", "route", "commands", "breaks", "fix", "source"}
+        path,
+        "discovery",
+        item.data,
+        {"host", "ports", "route", "commands", "breaks", "fix", "source"},
     )
     ports = item.data.get("ports")
     if (
@@ -214,7 +217,9 @@ def _discovery(path: str, raw: Any) -> ClientDiscovery:
 
 def _auth(path: str, raw: Any) -> ClientAuth:
     item = _table(path, "auth", raw)
-    _check_keys(path, "auth", item.data, {"sends_credentials", "commands", "breaks", "fix", "source"})
+    _check_keys(
+        path, "auth", item.data, {"sends_credentials", "commands", "breaks", "fix", "source"}
+    )
     if "sends_credentials" not in item.data:
         raise item.error("sends_credentials", "missing")
     return ClientAuth(
@@ -272,4 +277,3 @@ def _method_path(item: _Item, key: str, value: str) -> None:
     method, _, route = value.partition(" ")
     if method not in METHODS or not route.startswith("/"):
         raise item.error(key, f"{value_text(value)} is not 'METHOD /path'")
-

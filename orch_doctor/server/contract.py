@@ -144,7 +144,9 @@ async def _document(
     from orch_doctor.server.probe import DOC_CAP, DOC_TIMEOUT_S, _Failed, _get
 
     try:
-        answer = await _get(client, f"{base}/doc", max(timeout_s, DOC_TIMEOUT_S), creds, cap=DOC_CAP)
+        answer = await _get(
+            client, f"{base}/doc", max(timeout_s, DOC_TIMEOUT_S), creds, cap=DOC_CAP
+        )
     except _Failed as exc:
         return None, exc.summary
     except httpx.HTTPError as exc:
@@ -187,7 +189,9 @@ def value_shape(value: Any, depth: int = 0) -> Shape:
     if isinstance(value, str):
         return Shape("string")
     if isinstance(value, list):
-        return Shape("array", items=value_shape(value[0], depth + 1) if value and depth < 3 else None)
+        return Shape(
+            "array", items=value_shape(value[0], depth + 1) if value and depth < 3 else None
+        )
     if isinstance(value, dict):
         keys = tuple(str(k) for k in list(value)[:_MAX_FIELDS])
         return Shape("object", fields=keys)
@@ -196,7 +200,7 @@ def value_shape(value: Any, depth: int = 0) -> Shape:
 
 def documented_route(doc: Mapping[str, Any], name: str) -> DocumentedRoute:
     """What ``doc`` says ``name`` ("GET /session/{id}") answers on success."""
-    method, _, wanted = name.partition(" ")
+    method = name.partition(" ")[0]
     paths = doc.get("paths")
     if not isinstance(paths, Mapping):
         return DocumentedRoute(name, False)
