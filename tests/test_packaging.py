@@ -27,6 +27,7 @@ def test_wheel_ships_the_data_and_a_plain_install_finds_it(tmp_path: Path) -> No
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "orch_doctor/compat_matrix/strategies.toml" in names
     assert "orch_doctor/compat_matrix/help/1.18.33/attach.txt" in names
+    assert "orch_doctor/compat_matrix/clients/orch.toml" in names
     assert "orch_doctor/schemas/doctor.schema.json" in names
 
     env_dir = tmp_path / "venv"

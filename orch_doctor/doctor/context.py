@@ -174,7 +174,10 @@ class DoctorContext:
         whose fix changes the server (a password, a port)."""
         from orch_doctor.clients.check import advice_costs
 
-        report = self.orch_client.get()
+        try:
+            report = self.orch_client.get()
+        except Exception:  # the orch-client check reports its own failure; advice goes on
+            return []
         if report.client is None or not report.costs:
             return []
         changes = {i.id: i.changes_server for i in self.matrix.issues if i.changes_server}
