@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from orch_doctor.execute.confirm import evaluate, screen_probe
 from orch_doctor.decide.steps import SESSION_ID, Ref
+from orch_doctor.execute.confirm import evaluate, screen_probe
 from orch_doctor.execute.executor import RefUnknown, fill, json_path, user_texts
 from orch_doctor.matrix.load import load_matrix
 
