@@ -25,10 +25,12 @@ from orch_doctor.decide.decision import Decision, decide
 from orch_doctor.decide.plan import validate_plan
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.steps import (
+    SESSION_ID,
     WAIT_PARAMS,
     HttpStep,
     KeystrokeStep,
     ProcessStep,
+    Ref,
     SpawnPlan,
     Step,
     WaitCondition,
@@ -85,6 +87,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "SESSION_ID",
     "STRATEGY_NAMES",
     "WAIT_PARAMS",
     "Advisory",
@@ -106,6 +109,7 @@ __all__ = [
     "PolicyError",
     "ProcessStep",
     "PtyTerminal",
+    "Ref",
     "ServerStatus",
     "Severity",
     "SpawnPlan",

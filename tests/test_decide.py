@@ -10,7 +10,7 @@ from packaging.version import Version
 from orch_doctor.decide.decision import decide
 from orch_doctor.decide.replay import recorded_server, replay
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.decide.steps import ProcessStep
+from orch_doctor.decide.steps import SESSION_ID, HttpStep, ProcessStep
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.recorded import stored_capabilities, stored_releases
 from orch_doctor.server.types import ServerStatus
@@ -20,7 +20,12 @@ REQUEST = SpawnRequest(directory="/work dir/it's", model="opencode/big-pickle", 
 RELEASES = [v for v in stored_releases() if v != "2.0.0"]
 
 
-def process_argvs(decision) -> list[list[str]]:  # type: ignore[no-untyped-def]
+def _path(step: object) -> str:
+    """An HTTP step's path as text ("" for other steps)."""
+    return step.display_path() if isinstance(step, HttpStep) else ""
+
+
+def process_argvs(decision) -> list[list[object]]:  # type: ignore[no-untyped-def]
     assert decision.plan is not None
     return [list(s.argv) for s in decision.plan.steps if s.kind == "process"]
 
@@ -41,10 +46,10 @@ def test_1_0_162_and_later_with_a_server_attach_with_session(version: str) -> No
     assert decision.strategy == "attach-session-api"
     (argv,) = process_argvs(decision)
     assert argv[1:4] == ["attach", "http://127.0.0.1:4096", "--session"]
-    assert argv[4] == "{session_id}" and argv[5:] == ["--dir", REQUEST.directory]
+    assert argv[4] == SESSION_ID and argv[5:] == ["--dir", REQUEST.directory]
     kinds = [s.kind for s in decision.plan.steps]  # type: ignore[union-attr]
     assert kinds[0] == "http" and "process" in kinds
-    body = next(s.body for s in decision.plan.steps if getattr(s, "path", "").endswith("async"))  # type: ignore[union-attr]
+    body = next(s.body for s in decision.plan.steps if _path(s).endswith("async"))
     assert body["model"] == {"providerID": "opencode", "modelID": "big-pickle"}
     assert body["parts"] == [{"type": "text", "text": "do it"}]
 
@@ -85,7 +90,7 @@ def test_standalone_session_never_passes_prompt_with_session() -> None:
         assert decision.strategy == "standalone-session"
         (argv,) = process_argvs(decision)
         assert "--session" in argv and "--prompt" not in argv
-        assert any(getattr(s, "path", "").endswith("prompt_async") for s in decision.plan.steps)  # type: ignore[union-attr]
+        assert any(_path(s).endswith("prompt_async") for s in decision.plan.steps)  # type: ignore[union-attr]
 
 
 def test_database_locked_demotes_standalone_session() -> None:
@@ -106,7 +111,7 @@ def test_cwd_workaround_on_1_1_11() -> None:
         r.startswith("applies workaround attach-cwd-is-session-dir") for r in decision.reasons
     )
     # an invalid session hangs attach before 1.4: the plan checks it exists first
-    paths = [getattr(s, "path", "") for s in decision.plan.steps]  # type: ignore[union-attr]
+    paths = [_path(s) for s in decision.plan.steps]  # type: ignore[union-attr]
     assert "/session/{session_id}" in paths
 
 
@@ -232,7 +237,7 @@ def test_model_must_be_provider_slash_model(model: str) -> None:
 def test_nested_model_id_keeps_its_slashes() -> None:
     request = replace(REQUEST, model="openrouter/anthropic/claude-sonnet")
     decision = decide(stored_capabilities("1.18.33"), recorded_server("1.18.33"), request, MATRIX)
-    body = next(s.body for s in decision.plan.steps if getattr(s, "path", "").endswith("async"))  # type: ignore[union-attr]
+    body = next(s.body for s in decision.plan.steps if _path(s).endswith("async"))
     assert body["model"] == {"providerID": "openrouter", "modelID": "anthropic/claude-sonnet"}
 
 
@@ -306,7 +311,7 @@ def test_attach_tui_is_refused_when_the_server_serves_another_directory() -> Non
     decision = decide(caps, same, REQUEST, MATRIX)
     assert decision.strategy == "attach-tui-api"
     assert decision.plan is not None
-    tui_calls = [s for s in decision.plan.steps if getattr(s, "path", "").startswith("/tui/")]  # type: ignore[union-attr]
+    tui_calls = [s for s in decision.plan.steps if _path(s).startswith("/tui/")]  # type: ignore[union-attr]
     assert tui_calls and all(not s.query for s in tui_calls)  # the TUI is in the server's dir
 
 

@@ -12,7 +12,7 @@ from orch_doctor.decide.decision import decide
 from orch_doctor.decide.plan import build_plan, validate_argv, validate_plan
 from orch_doctor.decide.replay import recorded_server
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.decide.steps import ProcessStep
+from orch_doctor.decide.steps import SESSION_ID, ProcessStep
 from orch_doctor.errors import PlanValidationError
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.recorded import stored_capabilities, stored_releases
@@ -71,19 +71,27 @@ def test_every_plan_only_carries_flags_of_that_exact_command(
     validate_plan(decision.plan, caps)  # raises if any flag is missing
     for step in decision.plan.steps:
         if isinstance(step, ProcessStep):
-            assert all(isinstance(a, str) for a in step.argv)
-            assert shlex.split(step.display()) == list(step.argv)
+            # a value learned while running is a Ref element; everything else is text
+            assert all(isinstance(a, str) or a == SESSION_ID for a in step.argv)
+            assert shlex.split(step.display()) == step.to_json()["argv"]
+            if SESSION_ID in step.argv:
+                where = str(list(step.argv).index(SESSION_ID))
+                assert step.to_json()["refs"] == {f"/argv/{where}": "session_id"}
+            else:
+                assert step.to_json()["refs"] == {}
             spec = caps.command(step.command)
             assert spec.exists
             for token in step.argv[1:]:
+                if not isinstance(token, str):
+                    continue
                 if token.startswith("--") and token.split("=")[0][2:] in spec.options:
                     continue
                 assert not token.startswith("-") or token in (directory, prompt)
             if step.command == "root" and "--session" in step.argv:
                 assert "--prompt" not in step.argv and not any(
-                    a.startswith("--prompt=") for a in step.argv
+                    isinstance(a, str) and a.startswith("--prompt=") for a in step.argv
                 )
-            assert "OPENCODE_SERVER_PASSWORD" not in " ".join(step.argv)
+            assert "OPENCODE_SERVER_PASSWORD" not in step.display()
             if auth and with_server and decision.strategy.startswith("attach"):
                 assert step.secret_env == ("OPENCODE_SERVER_PASSWORD",)
 
@@ -171,6 +179,6 @@ def test_a_wait_step_without_its_parameters_cannot_be_made() -> None:
         WaitStep(WaitCondition.MESSAGE_STORED, "x", params={"session_id": "s", "dir": "/"})
     with pytest.raises(ValueError, match="unknown wait condition"):
         WaitStep("tui-up", "x")  # type: ignore[arg-type]
-    step = WaitStep("message-stored", "x", params={"session_id": "{session_id}"})  # type: ignore[arg-type]
+    step = WaitStep("message-stored", "x", params={"session_id": SESSION_ID})  # type: ignore[arg-type]
     assert step.condition is WaitCondition.MESSAGE_STORED
     assert step.to_json()["condition"] == "message-stored"

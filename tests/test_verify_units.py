@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from orch_doctor.decide.steps import SESSION_ID, Ref
 from orch_doctor.execute.confirm import evaluate, screen_probe
-from orch_doctor.execute.executor import json_path, substitute, unfilled, user_texts
+from orch_doctor.execute.executor import RefUnknown, fill, json_path, user_texts
 from orch_doctor.matrix.load import load_matrix
 
 # shape of a real 1.18.33 answer to GET /session/{id}/message (trimmed)
@@ -18,14 +21,24 @@ MESSAGES = [
 ]
 
 
-def test_substitute_fills_known_placeholders_and_keeps_unknown() -> None:
+def test_fill_replaces_refs_only_and_fails_on_an_unknown_one() -> None:
     values = {"session_id": "ses_abc"}
-    argv = ["opencode", "attach", "URL", "--session", "{session_id}", "--dir", "{dir}"]
-    filled = substitute(argv, values)
-    assert filled[4] == "ses_abc"
-    assert unfilled(filled) == ["dir"]
-    body = substitute({"parts": [{"text": "{session_id} x"}]}, values)
-    assert body == {"parts": [{"text": "ses_abc x"}]}
+    argv = ("opencode", "attach", "URL", "--session", SESSION_ID, "--dir", "/x/{session_id}")
+    filled = fill(argv, values)
+    assert filled == [
+        "opencode",
+        "attach",
+        "URL",
+        "--session",
+        "ses_abc",
+        "--dir",
+        "/x/{session_id}",
+    ]
+    body = fill({"parts": [{"text": "{session_id} x", "id": SESSION_ID}]}, values)
+    assert body == {"parts": [{"text": "{session_id} x", "id": "ses_abc"}]}
+    with pytest.raises(RefUnknown) as info:
+        fill(["a", Ref("message_id")], values)
+    assert info.value.name == "message_id" and "message_id" in info.value.seen
 
 
 def test_json_path_and_user_texts() -> None:

@@ -27,6 +27,17 @@ Schema = dict[str, Any]
 STRING = {"type": "string"}
 NSTRING = {"type": ["string", "null"]}
 STRINGS = {"type": "array", "items": STRING}
+#: where a value learned while running (the session id) stands in a step: the JSON Pointer
+#: (RFC 6901, relative to the step) of a string replaced whole by the value saved under that name
+REFS = {
+    "type": "object",
+    "description": "JSON Pointer (relative to the step) of each string that stands for a value "
+    "learned while running -> the name it was saved under (an earlier http step's `save`, a "
+    "session-created wait's params.save). The executor replaces exactly these strings, whole; "
+    "every other string (prompt, directory, title, model) is literal, braces included.",
+    "propertyNames": {"pattern": "^(/[^/]*)+$"},
+    "additionalProperties": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+}
 STRATEGIES = ["attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt"]
 
 
@@ -62,19 +73,34 @@ DEFS: dict[str, Schema] = {
     },
     "step": {
         "type": "object",
-        "required": ["kind", "description"],
+        "required": ["kind", "description", "refs"],
         "properties": {
             "kind": {"enum": ["http", "process", "wait", "keys"]},
             "description": STRING,
+            "refs": REFS,
         },
         "allOf": [
             {
                 "if": {"properties": {"kind": {"const": "http"}}},
                 "then": {
-                    "required": ["method", "path", "query", "body", "expect_status", "save"],
+                    "required": [
+                        "method",
+                        "path",
+                        "path_segments",
+                        "query",
+                        "body",
+                        "expect_status",
+                        "save",
+                    ],
                     "properties": {
                         "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+                        # for reading; a client builds the URL from path_segments (each
+                        # percent-encoded whole) with refs filled in
                         "path": {"type": "string", "pattern": "^/"},
+                        "path_segments": {
+                            "type": "array",
+                            "items": {"type": "string", "minLength": 1},
+                        },
                         "query": {"type": "object", "additionalProperties": STRING},
                         "expect_status": {"type": "array", "items": {"type": "integer"}},
                         "save": {"type": "object", "additionalProperties": STRING},

@@ -321,6 +321,11 @@ def _fix(
         return "install a release outside the blocked range (npm install -g opencode-ai@<version>)"
     if refusal.bad_model:
         return "give the model as provider/model, e.g. --model opencode/big-pickle"
+    if server is None and rules.prompt_argv_problem(request.prompt):
+        return (
+            "start a server (opencode serve --port 4096) and pass --server "
+            "http://127.0.0.1:4096: a prompt this long goes through its API"
+        )
     if caps.binary_path is None:
         return "install OpenCode: npm install -g opencode-ai (or set OPENCODE_BIN)"
     if not caps.command("attach").exists and not caps.command("root").has_flag("--prompt"):

@@ -11,10 +11,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.decide.rules import prompt_argv_problem
 from orch_doctor.decide.steps import (
+    SESSION_ID,
     HttpStep,
     KeystrokeStep,
     ProcessStep,
+    Ref,
     SpawnPlan,
     Step,
     WaitCondition,
@@ -32,11 +35,12 @@ DELIVERY_TIMEOUT_S = 30.0
 # --- validation --------------------------------------------------------------------------------
 
 
-def validate_argv(argv: Sequence[str], command: str, caps: Capabilities) -> None:
+def validate_argv(argv: Sequence[str | Ref], command: str, caps: Capabilities) -> None:
     """Raise unless every flag in ``argv`` exists in the parsed help of ``command``.
 
     ``argv[0]`` is the binary; for a subcommand ``argv[1]`` is its name. Values that follow a
-    flag taking a value are skipped; ``--flag=value`` is checked as ``--flag``.
+    flag taking a value are skipped; ``--flag=value`` is checked as ``--flag``. A :class:`Ref`
+    (a value learned while running, e.g. the session id) is a value, never a flag.
     """
     spec = caps.command(command)
     if not spec.exists:
@@ -49,6 +53,8 @@ def validate_argv(argv: Sequence[str], command: str, caps: Capabilities) -> None
     while i < len(argv):
         token = argv[i]
         i += 1
+        if isinstance(token, Ref):
+            continue  # a value (the flag before it was checked)
         if token == "--":
             break
         if not token.startswith("-") or token == "-":
@@ -57,7 +63,7 @@ def validate_argv(argv: Sequence[str], command: str, caps: Capabilities) -> None
         option = spec.option_for_flag(flag)
         if option is None:
             missing.append(flag)
-            if not has_value and i < len(argv) and not argv[i].startswith("-"):
+            if not has_value and i < len(argv) and not _looks_like_flag(argv[i]):
                 i += 1  # its (presumed) value
             continue
         if not has_value and option.type not in ("boolean", "count") and i < len(argv):
@@ -66,26 +72,32 @@ def validate_argv(argv: Sequence[str], command: str, caps: Capabilities) -> None
         raise PlanValidationError(command, missing)
 
 
+def _looks_like_flag(token: str | Ref) -> bool:
+    return isinstance(token, str) and token.startswith("-")
+
+
 def validate_plan(plan: SpawnPlan, caps: Capabilities) -> None:
     for step in plan.steps:
         if isinstance(step, ProcessStep):
             validate_argv(step.argv, step.command, caps)
-            if any(PASSWORD_ENV in arg for arg in step.argv):
+            if any(isinstance(arg, str) and PASSWORD_ENV in arg for arg in step.argv):
                 raise ValueError("a process step mentions the server password in argv")
 
 
 # --- building ----------------------------------------------------------------------------------
 
 
-def flag(spec: CommandSpec, name: str, value: str | None = None) -> list[str]:
+def flag(spec: CommandSpec, name: str, value: str | Ref | None = None) -> list[str | Ref]:
     """``--name value`` by the option's long name (never a short alias: ``-p`` changed meaning
     across releases). A value that starts with '-' is glued (``--name=-x``) so it is not read
-    as a flag."""
+    as a flag; a :class:`Ref` stays a whole element of its own."""
     option = spec.options.get(name)
     if option is None:
         raise PlanValidationError(spec.name, (f"--{name}",))
     if value is None:
         return [f"--{option.name}"]
+    if isinstance(value, Ref):
+        return [f"--{option.name}", value]
     if value.startswith("-"):
         return [f"--{option.name}={value}"]
     return [f"--{option.name}", value]
@@ -162,7 +174,7 @@ def _title(request: SpawnRequest) -> str:
 def _create_session(request: SpawnRequest) -> HttpStep:
     return HttpStep(
         method="POST",
-        path="/session",
+        path=("session",),
         description="create the session for the directory",
         query={"directory": request.directory},
         body={"title": _title(request)},
@@ -174,7 +186,7 @@ def _create_session(request: SpawnRequest) -> HttpStep:
 def _check_session(request: SpawnRequest) -> HttpStep:
     return HttpStep(
         method="GET",
-        path="/session/{session_id}",
+        path=("session", SESSION_ID),
         description="check the session exists before attaching (an invalid one hangs the TUI)",
         query={"directory": request.directory},
         expect_status=(200,),
@@ -188,7 +200,7 @@ def _prompt_async(request: SpawnRequest) -> HttpStep:
         body["model"] = model
     return HttpStep(
         method="POST",
-        path="/session/{session_id}/prompt_async",
+        path=("session", SESSION_ID, "prompt_async"),
         description="send the prompt" + (" and model" if model else "") + " to the session",
         query={"directory": request.directory},
         body=body,
@@ -201,7 +213,7 @@ def _delivered(request: SpawnRequest) -> WaitStep:
         condition=WaitCondition.MESSAGE_STORED,
         description="the prompt is stored as the session's user message",
         timeout_s=DELIVERY_TIMEOUT_S,
-        params={"session_id": "{session_id}", "directory": request.directory},
+        params={"session_id": SESSION_ID, "directory": request.directory},
     )
 
 
@@ -229,11 +241,11 @@ def _on_a_created_session(b: _Build, process: ProcessStep) -> list[Step]:
 
 def _attach_session_api(b: _Build) -> list[Step]:
     attach = b.caps.command("attach")
-    argv = [
+    argv: list[str | Ref] = [
         b.opencode,
         "attach",
         b.url,
-        *flag(attach, "session", "{session_id}"),
+        *flag(attach, "session", SESSION_ID),
         *flag(attach, "dir", b.request.directory),
     ]
     from_dir = (
@@ -253,7 +265,7 @@ def _attach_session_api(b: _Build) -> list[Step]:
 def _attach_tui_api(b: _Build) -> list[Step]:
     caps, request, opencode = b.caps, b.request, b.opencode
     attach = caps.command("attach")
-    argv = [opencode, "attach", b.url, *flag(attach, "dir", request.directory)]
+    argv: list[str | Ref] = [opencode, "attach", b.url, *flag(attach, "dir", request.directory)]
     steps: list[Step] = [
         ProcessStep(
             argv=tuple(argv),
@@ -269,14 +281,14 @@ def _attach_tui_api(b: _Build) -> list[Step]:
         steps += [
             HttpStep(
                 method="POST",
-                path="/tui/append-prompt",
+                path=("tui", "append-prompt"),
                 description="type the prompt into the attached TUI",
                 body={"text": request.prompt},
                 expect_status=(200,),
             ),
             HttpStep(
                 method="POST",
-                path="/tui/submit-prompt",
+                path=("tui", "submit-prompt"),
                 description="submit it (the TUI creates the session)",
                 expect_status=(200,),
             ),
@@ -293,7 +305,7 @@ def _attach_tui_api(b: _Build) -> list[Step]:
 
 def _standalone_session(b: _Build) -> list[Step]:
     root = b.caps.command("root")
-    argv = [b.opencode, b.request.directory, *flag(root, "session", "{session_id}")]
+    argv: list[str | Ref] = [b.opencode, b.request.directory, *flag(root, "session", SESSION_ID)]
     if b.request.model and "model" in root.options:
         argv += flag(root, "model", b.request.model)
     # never --prompt together with --session: several releases drop it (prompt-via-api)
@@ -310,10 +322,13 @@ def _standalone_session(b: _Build) -> list[Step]:
 def _standalone_prompt(b: _Build) -> list[Step]:
     caps, request, opencode = b.caps, b.request, b.opencode
     root = caps.command("root")
-    argv = [opencode, request.directory]
+    argv: list[str | Ref] = [opencode, request.directory]
     if request.model and "model" in root.options:
         argv += flag(root, "model", request.model)
     if request.prompt:
+        too_long = prompt_argv_problem(request.prompt)
+        if too_long:
+            raise ValueError(too_long)  # no plan that cannot deliver its prompt
         argv += flag(root, "prompt", request.prompt)
     steps: list[Step] = [
         ProcessStep(

@@ -45,6 +45,27 @@ def same_directory(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
+#: Linux caps one argument string of a new process at MAX_ARG_STRLEN: 32 pages, 131072 bytes
+#: with its terminating NUL (a longer one fails the exec with E2BIG)
+ARG_STRLEN_MAX = 131072
+#: the longest prompt (UTF-8 bytes) one argument carries, even glued as ``--prompt=P``
+PROMPT_ARGV_MAX_BYTES = ARG_STRLEN_MAX - 1 - len("--prompt=")
+
+
+def prompt_argv_problem(prompt: str | None) -> str | None:
+    """Why ``prompt`` cannot be passed as one argument (``opencode D --prompt P``), or None."""
+    if not prompt:
+        return None
+    size = len(prompt.encode("utf-8", "surrogatepass"))
+    if size <= PROMPT_ARGV_MAX_BYTES:
+        return None
+    return (
+        f"the prompt is {size:,} bytes and one process argument carries at most "
+        f"{PROMPT_ARGV_MAX_BYTES:,} (Linux caps an argument at 128 KiB), so `opencode --prompt` "
+        "cannot take it; a strategy that sends it through a server's API can (--server URL)"
+    )
+
+
 def missing_requirements(
     strategy: Strategy,
     caps: Capabilities,
@@ -78,6 +99,10 @@ def missing_requirements(
         local = server is None or is_loopback(urlsplit(server.url).hostname)
         if strategy.needs_local_server and not local:
             missing.append("the server is not on this machine, so it cannot share the data dir")
+    if "prompt" in strategy.commands.get("root", ()):
+        too_long = prompt_argv_problem(request.prompt)
+        if too_long:
+            missing.append(too_long)
     if strategy.model == "flag" and request.model and "model" not in caps.command("root").options:
         missing.append("a model was requested but `opencode` has no --model")
     return missing

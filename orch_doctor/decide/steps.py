@@ -1,9 +1,15 @@
-"""A plan is data: ordered, typed steps. ``to_json`` gives the form of ``plan --format json``."""
+"""A plan is data: ordered, typed steps. ``to_json`` gives the form of ``plan --format json``.
+
+A value the plan only learns while it runs (the id of the session it creates) is a :class:`Ref`
+object wherever a step uses it: a whole argv element, a whole path segment, a query, body or
+wait-parameter value. Text is never scanned for placeholders: a prompt, folder, title or model
+holding ``{session_id}`` is sent exactly as written.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -11,46 +17,141 @@ from typing import Any, Literal
 from orch_doctor._util.text import REDACTED
 from orch_doctor.decide.request import SpawnRequest
 
-#: placeholder a plan uses for values only known while it runs (e.g. "{session_id}")
-PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_REF_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value learned while the plan runs, saved under ``name`` by an earlier step (an
+    ``HttpStep``'s ``save`` or a ``session-created`` wait). The executor puts the value in its
+    place; a Ref no earlier step saved fails the step that uses it."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _REF_NAME.fullmatch(self.name):
+            raise ValueError(f"a run-time value's name is lowercase [a-z0-9_]: {self.name!r}")
+
+    @property
+    def shown(self) -> str:
+        """How the plan's text and JSON show it: ``{session_id}`` (the JSON's ``refs`` say
+        where a Ref stands; a string that looks like this elsewhere is plain text)."""
+        return "{" + self.name + "}"
+
+
+#: the id of the session the plan creates (or finds)
+SESSION_ID = Ref("session_id")
+
+
+def shown(value: Any) -> Any:
+    """``value`` with every Ref replaced by its shown form (lists for tuples): for JSON/text."""
+    if isinstance(value, Ref):
+        return value.shown
+    if isinstance(value, Mapping):
+        return {k: shown(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [shown(v) for v in value]
+    return value
+
+
+def _pointer_token(key: object) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def ref_pointers(value: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
+    """(JSON Pointer, name) of every Ref in ``value`` (RFC 6901, relative to ``pointer``)."""
+    if isinstance(value, Ref):
+        yield pointer, value.name
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from ref_pointers(item, f"{pointer}/{_pointer_token(key)}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from ref_pointers(item, f"{pointer}/{index}")
+
+
+def ref_names(value: Any) -> list[str]:
+    """The names of the Refs in ``value``, in order, once each."""
+    names: list[str] = []
+    for _, name in ref_pointers(value):
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _refs(**parts: Any) -> dict[str, str]:
+    return {p: n for key, value in parts.items() for p, n in ref_pointers(value, f"/{key}")}
+
+
+def _segments(path: str) -> tuple[str, ...]:
+    if not path.startswith("/"):
+        raise ValueError(f"an HTTP step's path starts with '/': {path!r}")
+    if "{" in path or "}" in path:
+        raise ValueError(
+            f"a value learned while running is a Ref segment, not text: {path!r} "
+            '(e.g. path=("session", Ref("session_id"), "message"))'
+        )
+    return tuple(part for part in path.split("/") if part)
 
 
 @dataclass(frozen=True)
 class HttpStep:
-    """An HTTP call to the OpenCode server. ``save`` names values to keep from the JSON answer."""
+    """An HTTP call to the OpenCode server. ``save`` names values to keep from the JSON answer.
+
+    ``path`` is its segments, each a literal string or a :class:`Ref` (``("session", SESSION_ID,
+    "prompt_async")``); each segment is percent-encoded whole when the call is made. A literal
+    path may be given as a string (``"/tui/submit-prompt"``). ``query`` values and ``body``
+    (at any depth) may be Refs too.
+    """
 
     method: str
-    path: str  # may hold placeholders: "/session/{session_id}/prompt_async"
+    path: tuple[str | Ref, ...]
     description: str
-    query: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str | Ref] = field(default_factory=dict)
     body: Any = None
     expect_status: tuple[int, ...] = (200, 204)
     save: Mapping[str, str] = field(default_factory=dict)  # {"session_id": "id"}
     kind: Literal["http"] = "http"
+
+    def __post_init__(self) -> None:
+        path: Any = self.path
+        if isinstance(path, str):
+            path = _segments(path)
+        path = tuple(path)
+        if not all(isinstance(p, str | Ref) and p != "" for p in path):
+            raise ValueError(f"an HTTP step's path segments are non-empty strings or Refs: {path}")
+        object.__setattr__(self, "path", path)
+
+    def display_path(self) -> str:
+        """The path as text, a Ref shown as ``{name}``: ``/session/{session_id}/prompt_async``."""
+        return "/" + "/".join(shown(list(self.path)))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "description": self.description,
             "method": self.method,
-            "path": self.path,
-            "query": dict(self.query),
-            "body": self.body,
+            "path": self.display_path(),
+            "path_segments": shown(list(self.path)),
+            "query": shown(dict(self.query)),
+            "body": shown(self.body),
             "expect_status": list(self.expect_status),
             "save": dict(self.save),
+            "refs": _refs(path_segments=self.path, query=self.query, body=self.body),
         }
 
 
 @dataclass(frozen=True)
 class ProcessStep:
-    """A process to start (in a terminal when ``terminal``). argv is a list, never a shell string.
+    """A process to start (in a terminal when ``terminal``). argv is a list, never a shell string;
+    an element that is a :class:`Ref` is replaced whole by the value learned while running.
 
     ``command`` names the parsed help the flags were checked against ("root", "attach", "run").
     ``env`` values equal to REDACTED-marked secret names are filled in from the caller's secrets
     at run time (see ``secret_env``); they never appear in argv.
     """
 
-    argv: tuple[str, ...]
+    argv: tuple[str | Ref, ...]
     command: str
     description: str
     cwd: str | None = None
@@ -62,19 +163,20 @@ class ProcessStep:
     def display(self) -> str:
         import shlex
 
-        return shlex.join(self.argv)
+        return shlex.join(shown(list(self.argv)))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "description": self.description,
             "command": self.command,
-            "argv": list(self.argv),
+            "argv": shown(list(self.argv)),
             "display": self.display(),
             "cwd": self.cwd,
             "terminal": self.terminal,
             "env": dict(self.env),
             "secret_env": {name: REDACTED for name in self.secret_env},
+            "refs": _refs(argv=self.argv),
         }
 
 
@@ -88,7 +190,7 @@ class WaitCondition(StrEnum):
     MESSAGE_STORED = "message-stored"
 
 
-#: condition -> (required, optional) keys of ``WaitStep.params``; values may hold placeholders
+#: condition -> (required, optional) keys of ``WaitStep.params``; a value may be a Ref
 WAIT_PARAMS: dict[WaitCondition, tuple[tuple[str, ...], tuple[str, ...]]] = {
     WaitCondition.TUI_READY: ((), ()),
     WaitCondition.SESSION_CREATED: (("directory", "save"), ()),
@@ -118,7 +220,7 @@ class WaitStep:
     condition: WaitCondition
     description: str
     timeout_s: float = 30.0
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str | Ref] = field(default_factory=dict)
     ready_markers: tuple[str, ...] = ()
     failure_markers: tuple[str, ...] = ()
     kind: Literal["wait"] = "wait"
@@ -153,9 +255,10 @@ class WaitStep:
             "description": self.description,
             "condition": self.condition.value,
             "timeout_s": self.timeout_s,
-            "params": dict(self.params),
+            "params": shown(dict(self.params)),
             "ready_markers": list(self.ready_markers),
             "failure_markers": list(self.failure_markers),
+            "refs": _refs(params=self.params),
         }
 
 
@@ -174,6 +277,7 @@ class KeystrokeStep:
             "description": self.description,
             "keys": list(self.keys),
             "literal": self.literal,
+            "refs": {},
         }
 
 

@@ -15,10 +15,10 @@ import httpx
 
 from orch_doctor._util.text import REDACTED, one_line
 from orch_doctor.decide.steps import (
-    PLACEHOLDER,
     HttpStep,
     KeystrokeStep,
     ProcessStep,
+    Ref,
     SpawnPlan,
     Step,
     WaitCondition,
@@ -79,20 +79,37 @@ class StepFailed(Exception):
         self.detail = detail
 
 
-def substitute(value: Any, values: Mapping[str, str]) -> Any:
-    """Fill ``{name}`` placeholders in strings (recursively in lists/dicts); unknown ones stay."""
-    if isinstance(value, str):
-        return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), value)
+class RefUnknown(StepFailed):
+    """A step uses a value learned while running (a :class:`Ref`) that no earlier step saved."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"the value of {name} (saved by an earlier step)", f"{name} is not known yet"
+        )
+        self.name = name
+
+
+def fill(value: Any, values: Mapping[str, str]) -> Any:
+    """``value`` with every :class:`Ref` replaced by its saved value (at any depth of lists,
+    tuples and mappings; tuples become lists). Strings are data and stay exactly as they are.
+    Raises :class:`RefUnknown` for a Ref whose value is not known."""
+    if isinstance(value, Ref):
+        if value.name not in values:
+            raise RefUnknown(value.name)
+        return values[value.name]
+    if isinstance(value, Mapping):
+        return {k: fill(v, values) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(substitute(v, values) for v in value)
-    if isinstance(value, dict):
-        return {k: substitute(v, values) for k, v in value.items()}
+        return [fill(v, values) for v in value]
     return value
 
 
-def unfilled(value: Any) -> list[str]:
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return PLACEHOLDER.findall(text)
+def url_path(segments: list[str]) -> str:
+    """``/a/b`` from path segments, each percent-encoded whole (a value holding '/', '?' or
+    '#' stays one segment)."""
+    from urllib.parse import quote
+
+    return "/" + "/".join(quote(segment, safe="") for segment in segments)
 
 
 def json_path(data: Any, path: str) -> Any:
@@ -291,7 +308,9 @@ class Executor:
         for session in fresh:
             if not prompt:
                 return session, ""
-            messages = self.get_json(f"/session/{session.get('id')}/message", query)
+            messages = self.get_json(
+                url_path(["session", str(session.get("id")), "message"]), query
+            )
             if any(prompt in t for t in user_texts(messages)):
                 return session, ""
         return None, f"{listed} sessions, {len(fresh)} new, none holding the prompt"
@@ -368,12 +387,9 @@ class Executor:
     def http(self, step: HttpStep, values: dict[str, str]) -> str:
         if self.base_url is None:
             raise StepFailed("a server URL for an HTTP step", "the plan has no server")
-        path = substitute(step.path, values)
-        query = substitute(dict(step.query), values)
-        body = substitute(step.body, values)
-        missing = unfilled([path, query, body])
-        if missing:
-            raise StepFailed("every placeholder known", f"unknown: {', '.join(missing)}")
+        path = url_path(fill(step.path, values))
+        query = fill(step.query, values)
+        body = fill(step.body, values)
         status, answer = self.request(step.method, path, query, body)
         where = f"{step.method} {path}"
         if status not in step.expect_status:
@@ -393,10 +409,7 @@ class Executor:
         return f"{where} -> {status}" + (f" ({', '.join(saved)})" if saved else "")
 
     def process(self, step: ProcessStep, values: dict[str, str]) -> str:
-        argv = [str(a) for a in substitute(list(step.argv), values)]
-        missing = unfilled(argv)
-        if missing:
-            raise StepFailed("every placeholder known", f"unknown: {', '.join(missing)}")
+        argv: list[str] = fill(step.argv, values)
         env = dict(self.env)
         env.update(step.env)
         for name in step.secret_env:
@@ -420,7 +433,7 @@ class Executor:
     # --- conditions ------------------------------------------------------------------------
 
     def wait(self, step: WaitStep, values: dict[str, str]) -> str:
-        params = {k: str(v) for k, v in substitute(dict(step.params), values).items()}
+        params: dict[str, str] = fill(step.params, values)
         checks: dict[WaitCondition, Callable[[dict[str, str], dict[str, str]], str | None]] = {
             WaitCondition.TUI_READY: lambda _params, _values: self._tui_ready(step),
             WaitCondition.SESSION_CREATED: self._session_created,
@@ -489,10 +502,10 @@ class Executor:
 
     def _message_stored(self, params: dict[str, str], values: dict[str, str]) -> str | None:
         sid = params.get("session_id") or values.get("session_id")
-        if not sid or unfilled(sid):
+        if not sid:
             raise StepFailed("a session id", "none known yet")
         query = {"directory": params["directory"]} if params.get("directory") else {}
-        messages = self.get_json(f"/session/{sid}/message", query)
+        messages = self.get_json(url_path(["session", sid, "message"]), query)
         texts = user_texts(messages)
         if self.prompt is None:
             return f"{len(texts)} user messages" if texts else None

@@ -36,7 +36,7 @@ def render_decision(decision: Decision) -> None:
             if isinstance(step, ProcessStep):
                 line += f"\n     $ {step.display()}"
             elif isinstance(step, HttpStep):
-                line += f"\n     {step.method} {step.path}"
+                line += f"\n     {step.method} {step.display_path()}"
             console.print(escape(line))
     if decision.rejected:
         console.print("\n[bold]not chosen[/]")
