@@ -411,12 +411,12 @@ def test_reported_binary_is_the_one_that_runs(
         assert run.code == 0, (attempt, run.stderr)
         data = json.loads(run.stdout)
         binary = data["binary"]
-        if expect == "cwd":
-            assert binary["path"] == str(here / name)
-            assert binary["version"] == "1.0.152"
-        else:
-            assert binary["path"] == str(bindir / name)
-            assert binary["version"] == "1.18.33"
+        chosen = here / name if expect == "cwd" else bindir / name
+        # the candidate as found, and the file that runs (a symlink resolved): what is probed,
+        # cached, reported and put in a plan's argv[0]
+        assert data["discovery"]["chosen"]["path"] == str(chosen)
+        assert binary["path"] == os.path.realpath(chosen)
+        assert binary["version"] == ("1.0.152" if expect == "cwd" else "1.18.33")
         assert os.path.isabs(binary["path"])
 
 
