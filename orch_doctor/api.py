@@ -20,6 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orch_doctor._util.timeouts import check_timeout
 from orch_doctor.advice import Advisory, Severity
 from orch_doctor.decide.decision import Decision, decide
 from orch_doctor.decide.plan import validate_plan
@@ -143,7 +144,9 @@ def get_capabilities(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Capabilities:
     """Discover and probe the installed OpenCode: what the decision needs, cached by binary
-    identity (the same cache entry the doctor uses)."""
+    identity (the same cache entry the doctor uses). ValueError for a ``timeout_s`` that is not
+    a finite number of seconds above 0."""
+    timeout_s = check_timeout(timeout_s)
     from orch_doctor.matrix import identify_published
 
     return start_decision_probe(
@@ -163,6 +166,9 @@ def get_server_status(
     client_version: str | None = None,
     timeout_s: float = 5.0,
 ) -> ServerStatus:
+    """What the server at ``url`` is and offers. ValueError for a ``timeout_s`` that is not a
+    finite number of seconds above 0."""
+    timeout_s = check_timeout(timeout_s)
     from orch_doctor.server.probe import probe_server
 
     return probe_server(
@@ -297,8 +303,10 @@ def execute_plan(
     Returns ``SpawnResult(ok, session_id, target, steps, ...)``: a delivery failure is
     ``ok=False`` with ``failed_step`` (expected, seen) and ``fix``, never an exception. Raises
     ValueError (TmuxTargetError, an OrchDoctorError, for a tmux session that does not exist)
-    only when called wrongly. See orch_doctor.execute.spawn.execute_plan.
+    only when called wrongly (so also for a ``timeout_s`` that is not a finite number of seconds
+    above 0). See orch_doctor.execute.spawn.execute_plan.
     """
+    timeout_s = check_timeout(timeout_s)
     from orch_doctor.execute.spawn import execute_plan as run
 
     return run(

@@ -411,12 +411,12 @@ def test_reported_binary_is_the_one_that_runs(
         assert run.code == 0, (attempt, run.stderr)
         data = json.loads(run.stdout)
         binary = data["binary"]
-        if expect == "cwd":
-            assert binary["path"] == str(here / name)
-            assert binary["version"] == "1.0.152"
-        else:
-            assert binary["path"] == str(bindir / name)
-            assert binary["version"] == "1.18.33"
+        chosen = here / name if expect == "cwd" else bindir / name
+        # the candidate as found, and the file that runs (a symlink resolved): what is probed,
+        # cached, reported and put in a plan's argv[0]
+        assert data["discovery"]["chosen"]["path"] == str(chosen)
+        assert binary["path"] == os.path.realpath(chosen)
+        assert binary["version"] == ("1.0.152" if expect == "cwd" else "1.18.33")
         assert os.path.isabs(binary["path"])
 
 
@@ -625,3 +625,91 @@ def test_policy_require_server_without_a_server_is_no_plan(
     assert "requires a server" in data["decision"]["reasons"][0]
     allowed = run_cli([*args, "--allow-standalone"])  # a substitute only when asked for
     assert json.loads(allowed.stdout)["decision"]["strategy"] != "none"
+
+
+# --- the cache folder: only this user's private entries are read ------------------------------
+
+KEY = {"identity": {"resolved": "/x/opencode", "size": 1}, "commands": ["root"]}
+VALUE = {"version": "1.18.33", "help": {"root": {"text": "planted"}}}
+
+
+def _entry(folder: Path) -> Path:
+    from orch_doctor._util import cache
+
+    folder.mkdir(mode=0o700, exist_ok=True)
+    assert cache.store("probe", KEY, VALUE, folder)
+    (entry,) = folder.glob("probe-*.json")
+    assert cache.load("probe", KEY, folder) == VALUE  # the genuine entry is read
+    return entry
+
+
+def _other_user() -> int:
+    return 65534 if os.geteuid() != 65534 else 65533
+
+
+@pytest.mark.parametrize(
+    "plant", ["other-owner", "group-writable", "other-writable", "symlink", "fifo", "directory"]
+)
+def test_a_planted_cache_entry_is_absent(plant: str, tmp_path: Path) -> None:
+    from orch_doctor._util import cache
+
+    folder = tmp_path / "cache"
+    entry = _entry(folder)
+    if plant == "other-owner":
+        if os.geteuid() != 0:
+            pytest.skip("giving a file to another user needs root")
+        os.chown(entry, _other_user(), -1)
+    elif plant == "group-writable":
+        entry.chmod(0o620)
+    elif plant == "other-writable":
+        entry.chmod(0o602)
+    elif plant == "symlink":  # a valid entry elsewhere, linked in where the entry goes
+        elsewhere = tmp_path / "elsewhere.json"
+        os.replace(entry, elsewhere)
+        entry.symlink_to(elsewhere)
+    elif plant == "fifo":
+        entry.unlink()
+        os.mkfifo(entry)
+    else:
+        entry.unlink()
+        entry.mkdir()
+    started = time.monotonic()
+    assert cache.load("probe", KEY, folder) is None
+    assert time.monotonic() - started < 1  # a FIFO never blocks the read
+    if plant == "symlink":
+        assert entry.is_symlink()  # not followed, not touched
+
+
+@pytest.mark.parametrize("mode", [0o707, 0o1777])
+def test_a_cache_folder_others_can_write_is_no_cache(mode: int, tmp_path: Path) -> None:
+    from orch_doctor._util import cache
+
+    folder = tmp_path / "cache"
+    entry = _entry(folder)
+    folder.chmod(mode)
+    assert cache.load("probe", KEY, folder) is None
+    assert not cache.store("probe", KEY, VALUE, folder)  # nothing written there either
+    other = folder / "probe-0123456789abcdef0123456789abcdef.json"
+    other.write_text("{}")
+    os.utime(other, (0, 0))
+    assert cache.prune(folder) == [] and other.exists() and entry.exists()
+
+
+def test_a_cache_folder_of_another_user_is_no_cache(tmp_path: Path) -> None:
+    from orch_doctor._util import cache
+
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to another user needs root")
+    folder = tmp_path / "cache"
+    _entry(folder)
+    os.chown(folder, _other_user(), -1)
+    assert cache.load("probe", KEY, folder) is None
+
+
+def test_the_cache_folder_is_made_private(tmp_path: Path) -> None:
+    from orch_doctor._util import cache
+
+    folder = tmp_path / "new" / "cache"
+    assert cache.store("probe", KEY, VALUE, folder)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert cache.load("probe", KEY, folder) == VALUE

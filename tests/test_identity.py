@@ -117,21 +117,26 @@ def test_npm_launcher_is_resolved_to_its_platform_binary(
 
 
 @pytest.mark.parametrize("case", ["two-platform-packages", "platform-of-another-version"])
-def test_launcher_whose_choice_is_uncertain_is_not_identified(
+def test_launcher_resolves_as_it_runs_whatever_the_packages(
     case: str,
     opencode_release: Callable[[str], Path],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
+    """The launcher takes the first platform package in sorted order (node's readdirSync) and
+    never looks at versions: the file that runs is the one identified."""
     monkeypatch.delenv("OPENCODE_BIN_PATH", raising=False)
     binary = opencode_release(RELEASE)
-    if case == "two-platform-packages":  # the launcher takes the first in directory order
+    if case == "two-platform-packages":
         launcher = npm_layout(tmp_path, binary, packages=2)
     else:
         launcher = npm_layout(tmp_path, binary)
         (tmp_path / "node_modules/opencode-ai/package.json").write_text('{"version": "1.0.160"}')
-    assert launcher_target(str(launcher)) is None
-    assert identify_published(str(launcher)) is None
+    assert launcher_target(str(launcher)) == str(
+        tmp_path / "node_modules/opencode-linux-x64/bin/opencode"
+    )
+    found = identify_published(str(launcher))
+    assert found is not None and RELEASE in found.identified_as
 
 
 def test_launcher_follows_opencode_bin_path(
@@ -140,3 +145,74 @@ def test_launcher_follows_opencode_bin_path(
     binary = opencode_release(RELEASE)
     launcher = npm_layout(tmp_path, binary)
     assert launcher_target(str(launcher), {"OPENCODE_BIN_PATH": str(binary)}) == str(binary)
+
+
+def _linked(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+    return target
+
+
+def test_identity_is_the_binary_the_launcher_runs_not_the_launcher(
+    opencode_release: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Replacing the platform binary, or pointing OPENCODE_BIN_PATH elsewhere, is another
+    binary: probed (here: known by digest) again, reported, and put in the plan's argv[0]."""
+    monkeypatch.setenv("ORCH_DOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("OPENCODE_BIN_PATH", raising=False)
+    old, new = opencode_release(RELEASE), opencode_release("1.18.33")
+    launcher = npm_layout(tmp_path / "npm", old)
+    platform_binary = tmp_path / "npm/node_modules/opencode-linux-x64/bin/opencode"
+    started = no_spawn(monkeypatch)
+
+    def probe(env: dict[str, str] | None = None) -> tuple[str | None, str | None]:
+        caps = start_decision_probe(str(launcher), env, known=identify_published).result()
+        return caps.binary_path, caps.version.text if caps.version else None
+
+    assert probe() == (str(platform_binary), RELEASE)
+    assert probe() == (str(platform_binary), RELEASE)  # warm, from the cache
+    # npm updates the platform package: a new file where the old one was
+    _linked(new, tmp_path / "staged")
+    os.replace(tmp_path / "staged", platform_binary)
+    assert probe() == (str(platform_binary), "1.18.33")
+    # OPENCODE_BIN_PATH: the launcher runs that file instead
+    elsewhere = _linked(old, tmp_path / "elsewhere" / "opencode")
+    env = {**os.environ, "OPENCODE_BIN_PATH": str(elsewhere)}
+    assert probe(env) == (str(elsewhere), RELEASE)
+    assert probe() == (str(platform_binary), "1.18.33")
+    assert started == []
+
+    from orch_doctor.api import select_strategy
+
+    caps = start_decision_probe(str(launcher), env, known=identify_published).result()
+    decision = select_strategy(tmp_path, prompt="hi", capabilities=caps, allow_standalone=True)
+    assert decision.plan is not None
+    argv0 = {s.argv[0] for s in decision.plan.steps if hasattr(s, "argv")}
+    assert argv0 == {str(elsewhere)}
+
+
+def test_postinstall_layout_identity_is_the_linked_binary(
+    opencode_release: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """1.18.x: the post-install step links the platform binary to opencode-ai/bin/opencode.exe,
+    which runs itself; replacing the platform package leaves it as it was."""
+    monkeypatch.setenv("ORCH_DOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    modules = tmp_path / "node_modules"
+    platform_binary = _linked(
+        opencode_release("1.18.33"), modules / "opencode-linux-x64/bin/opencode"
+    )
+    exe = _linked(platform_binary, modules / "opencode-ai/bin/opencode.exe")
+    (modules / ".bin").mkdir()
+    (modules / ".bin/opencode").symlink_to("../opencode-ai/bin/opencode.exe")
+    started = no_spawn(monkeypatch)
+    caps = start_decision_probe(str(modules / ".bin/opencode"), known=identify_published).result()
+    assert caps.binary_path == str(exe) and caps.version is not None
+    assert caps.version.text == "1.18.33" and started == []
+    _linked(opencode_release(RELEASE), tmp_path / "staged")
+    os.replace(tmp_path / "staged", platform_binary)  # exe is still the 1.18.33 file
+    again = start_decision_probe(str(modules / ".bin/opencode"), known=identify_published).result()
+    assert again.binary_path == str(exe) and again.version is not None
+    assert again.version.text == "1.18.33"

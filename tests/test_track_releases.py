@@ -287,3 +287,137 @@ def test_dev_builds_stay_out_of_the_sequence() -> None:
     assert "| 0.0.0-dev-202609212252 |" in text
     assert "left out of the sequence: 0.0.0-dev-202609212252" in text
     assert "### 0.1.174 → 0.5.29" in text and "0.0.0-dev-202609212252 →" not in text
+
+
+# --- registry text is data: only OpenCode versions become folders or npm specs ----------------
+
+HOSTILE = ["../../victim", "npm:evil@1.0.0", "1.0.0; touch M #", "file:../x", "latest",
+           "git+https://example.invalid/x.git", "1.0.0/../../victim", "1.0.0\n", "",
+           "\uff11.0.0"]  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", HOSTILE)
+def test_a_registry_entry_that_is_not_a_version_builds_no_path_or_spec(bad: str) -> None:
+    from tools import releases
+
+    assert not releases.is_release_version(bad)
+    with pytest.raises(ValueError):
+        releases.release_dir(bad)
+    with pytest.raises(ValueError):
+        releases.npm_spec("opencode-ai", bad)
+    assert tr.split_versions([bad, "1.18.33"]) == (["1.18.33"], [bad])
+
+
+@pytest.mark.parametrize("good", ["1.18.33", "0.0.0-dev-202609212252", "10.20.30-beta.1"])
+def test_release_versions_are_accepted(good: str) -> None:
+    from tools import releases
+
+    assert releases.npm_spec("opencode-linux-x64", good) == f"opencode-linux-x64@{good}"
+    assert releases.release_dir(good).name == good
+
+
+def test_hostile_registry_installs_and_removes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "a" / "b" / "cache"
+    monkeypatch.setenv("ORCH_DOCTOR_RELEASE_CACHE", str(cache))
+    victim = tmp_path / "a" / "victim"  # <cache>/opencode/../../victim
+    victim.mkdir(parents=True)
+    (victim / "keep").write_text("x")
+    installs: list[tuple[Path, str]] = []
+    monkeypatch.setattr(
+        tr, "_npm_install", lambda prefix, spec, *a, **k: installs.append((prefix, spec)) or "no"
+    )
+    removed: list[object] = []
+    monkeypatch.setattr(tr.shutil, "rmtree", lambda path, *a, **k: removed.append(path))
+    matrix = _matrix_with(tmp_path, complete=["1.18.33"])
+    registry = tmp_path / "r.json"
+    registry.write_text(json.dumps(["1.18.33", *HOSTILE]), encoding="utf-8")
+    code = tr.main(["--registry-json", str(registry), "--matrix-dir", str(matrix), "--jobs", "1"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert f"ignored {len(HOSTILE)} entries that are not OpenCode release versions" in err
+    assert "'../../victim'" in err and "'npm:evil@1.0.0'" in err
+    assert installs == [] and removed == []
+    assert (victim / "keep").is_file()
+    assert sorted(p.name for p in (matrix / "help").iterdir()) == ["1.18.33"]
+
+
+@pytest.mark.parametrize("bad", ["../../victim", "npm:evil@1.0.0"])
+def test_the_pipeline_refuses_a_version_that_is_not_one(
+    bad: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    monkeypatch.setenv("ORCH_DOCTOR_RELEASE_CACHE", str(tmp_path / "a" / "b" / "cache"))
+    victim = tmp_path / "a" / "victim"
+    victim.mkdir(parents=True)
+    monkeypatch.setattr(tr, "install", lambda *a: pytest.fail("installed"))
+    matrix = _matrix_with(tmp_path, complete=[])
+    pipeline = tr.Pipeline(
+        matrix_dir=matrix, release_timeout_s=60, verify_timeout_s=60,
+        record_slots=threading.Semaphore(1), verify_slots=threading.Semaphore(1),
+    )  # fmt: skip
+    assert pipeline.process(bad) == "refused"
+    assert victim.is_dir() and list((matrix / "help").iterdir()) == []
+
+
+def test_only_release_folders_inside_the_cache_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tools import releases
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ORCH_DOCTOR_RELEASE_CACHE", str(cache))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (cache / "opencode").mkdir(parents=True)
+    planted = cache / "opencode" / "9.9.9"
+    planted.symlink_to(outside)  # a release folder that leads elsewhere
+    with pytest.raises(ValueError):
+        releases.release_dir("9.9.9")
+    assert not tr.remove_release(planted) and outside.is_dir()
+    assert not tr.remove_release(outside) and not tr.remove_release(cache / "opencode")
+    real = releases.release_dir("9.9.8")
+    real.mkdir()
+    assert tr.remove_release(real) and not real.exists()
+
+
+@pytest.mark.parametrize("bad", ["1.0.0; touch M #", "../../victim", "npm:evil@1.0.0"])
+def test_only_takes_release_versions(bad: str) -> None:
+    res = _run_tool("--dry-run", "--only", "1.18.33", bad)
+    assert res.returncode == 2
+    assert "not an OpenCode release version" in res.stderr
+
+
+def test_merge_skips_folders_not_named_as_releases(tmp_path: Path) -> None:
+    matrix = _matrix_with(tmp_path / "m", complete=[])
+    shard = _matrix_with(tmp_path / "s", complete=["1.18.33"])
+    shutil.copytree(shard / "help" / "1.18.33", shard / "help" / "evil")
+    assert tr.merge_outputs([shard], matrix) == ["1.18.33"]
+    assert sorted(p.name for p in (matrix / "help").iterdir()) == ["1.18.33"]
+
+
+@pytest.mark.parametrize("only", ["", "1.18.20 1.18.21", "1.0.0; touch M #", "$(touch M)"])
+def test_the_workflow_passes_its_input_as_words_of_data(only: str, tmp_path: Path) -> None:
+    """releases.yml's steps, run by bash as a runner does, with a stand-in for the tool."""
+    from tools.run_action import load_action
+
+    workflow = load_action(ROOT / ".github" / "workflows" / "releases.yml")
+    steps = workflow["jobs"]["shard"]["steps"]
+    scripts = [s["run"] for s in steps if s.get("name") in ("what is missing", "record and verify")]
+    assert len(scripts) == 2
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    python.chmod(0o755)
+    for script in scripts:
+        env = {"PATH": "/usr/bin:/bin", "SHARD": "3", "SHARDS": "8", "ONLY": only}
+        res = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        argv = res.stdout.splitlines()
+        assert argv[:4] == ["-m", "tools.track_releases", "--shard", "3/8"]
+        rest = [a for a in argv[4:] if a != "--dry-run"]
+        assert rest == (["--only", *only.split()] if only else [])
+        assert not (tmp_path / "M").exists()

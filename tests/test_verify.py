@@ -356,3 +356,49 @@ def test_keep_leaves_the_tui_server_and_folder_and_prints_how_to_inspect_and_cle
     line = next(k for k in kept if k.startswith("clean up: "))
     subprocess.run(line.removeprefix("clean up: "), shell=True, timeout=30, check=True)
     assert_clean(tmp_path, sockets)
+
+
+def test_keep_with_the_pty_terminal_prints_a_clean_up_that_stops_the_tui(
+    opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The pseudo-terminal's TUI outlives ``verify`` (its group, not its pty, stops it): the
+    printed clean-up line names that group as well as the server's."""
+    sockets = tmux_sockets()
+    run = subprocess.run(
+        [sys.executable, "-m", "orch_doctor", "verify", "--opencode",
+         str(opencode_release("1.18.33")), "--keep", "--terminal", "pty"],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent,
+        env={**os.environ, "ORCH_DOCTOR_TMPDIR": str(tmp_path)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    kept = [ln.removeprefix("kept: ") for ln in run.stdout.splitlines() if ln.startswith("kept: ")]
+    line = next(k for k in kept if k.startswith("clean up: ")).removeprefix("clean up: ")
+    groups = re.match(r"kill -s TERM -- ((?:-\d+ ?)+);", line)
+    assert groups is not None, line
+    pgids = [int(g) for g in groups.group(1).split()]
+    assert len(pgids) == 2  # the throwaway server and the TUI
+    server_pid = int(re.search(r"\(pid (\d+),", next(k for k in kept if "server: " in k)).group(1))  # type: ignore[union-attr]
+    tui = next(-g for g in pgids if -g != server_pid)
+    assert _live_in_group(tui)  # verify has ended; the TUI runs on in its group
+    assert processes_under(tmp_path)
+    subprocess.run(line, shell=True, timeout=30, check=True)
+    assert_clean(tmp_path, sockets)
+    deadline = time.monotonic() + 10
+    while _live_in_group(tui) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _live_in_group(tui) == []
+
+
+def _live_in_group(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that still run (a zombie waiting for its reaper does not)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found

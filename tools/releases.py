@@ -14,6 +14,7 @@ import argparse
 import fcntl
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -59,8 +60,44 @@ def _has_avx2() -> bool:
         return True
 
 
+#: what an OpenCode release version looks like (1.18.33, 0.0.0-dev-202609212252): anything else
+#: from a registry, a command line or a workflow input is refused before it becomes a folder
+#: name or an npm spec (``../../victim``, ``npm:evil@1.0.0``, ``file:``, git, URL, tag)
+VERSION_PATTERN = re.compile(r"\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,100})?")
+
+
+def is_release_version(text: str) -> bool:
+    return VERSION_PATTERN.fullmatch(text) is not None and text.isascii()
+
+
+def check_version(version: str) -> str:
+    """``version`` when it is an OpenCode release version, else ValueError."""
+    if not isinstance(version, str) or not is_release_version(version):
+        raise ValueError(f"not an OpenCode release version: {version!r}")
+    return version
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, resolved, is ``folder`` (resolved) or lies under it."""
+    real, base = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([real, base]) == base
+
+
 def release_dir(version: str) -> Path:
-    return cache_root() / "opencode" / version
+    """The release's own folder in the cache; ValueError for a version that is not one, or a
+    folder that would not lie inside the cache (a symlink planted there)."""
+    root = cache_root() / "opencode"
+    folder = root / check_version(version)
+    if not inside(folder, root) or os.path.realpath(folder) == os.path.realpath(root):
+        raise ValueError(f"release folder of {version!r} is not inside {root}")
+    return folder
+
+
+def npm_spec(package: str, version: str) -> str:
+    """``package@version`` for an exact release of one of OpenCode's own packages."""
+    if re.fullmatch(r"opencode-ai|opencode-[a-z0-9]+(?:-[a-z0-9]+)*", package) is None:
+        raise ValueError(f"not an OpenCode package: {package!r}")
+    return f"{package}@{check_version(version)}"
 
 
 def binary_path(version: str) -> Path:
@@ -96,7 +133,7 @@ def ensure_release(version: str, *, quiet: bool = True) -> Path:
             "--loglevel=error",
             "--prefix",
             str(folder),
-            f"{platform_package()}@{version}",
+            npm_spec(platform_package(), version),
         ]
         if not quiet:
             print(f"installing OpenCode {version} ({platform_package()}) ...", file=sys.stderr)
@@ -127,7 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="VERSION",
         help=f"releases to install (default: the test releases, {' '.join(TEST_RELEASES)})",
     )
-    for version in parser.parse_args(argv).versions or TEST_RELEASES:
+    versions = parser.parse_args(argv).versions or TEST_RELEASES
+    bad = [v for v in versions if not is_release_version(v)]
+    if bad:
+        parser.error("not OpenCode release versions: " + " ".join(repr(v) for v in bad))
+    for version in versions:
         print(ensure_release(version, quiet=False))
     return 0
 

@@ -144,12 +144,33 @@ def npm_versions(package: str, timeout_s: float = NPM_VIEW_TIMEOUT_S) -> list[st
 
 def registry_versions(registry_file: Path | None) -> list[str]:
     """Every version the registry serves: the platform package's and the launcher's (the
-    launcher may hold a release whose platform package alone does not run)."""
+    launcher may hold a release whose platform package alone does not run). Registry text as
+    it came: :func:`split_versions` keeps only OpenCode versions."""
     from tools.releases import platform_package
 
     if registry_file is not None:
         return sort_versions(parse_registry_json(registry_file.read_text(encoding="utf-8")))
     return sort_versions([*npm_versions(platform_package()), *npm_versions(LAUNCHER_PACKAGE)])
+
+
+def split_versions(versions: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(OpenCode release versions, everything else): registry text never becomes a folder name
+    or an npm spec unless it is a version (``../../victim``, ``npm:evil@1.0.0`` are not)."""
+    from tools.releases import is_release_version
+
+    good: list[str] = []
+    bad: list[str] = []
+    for version in versions:
+        (good if is_release_version(version) else bad).append(version)
+    return sort_versions(good), bad
+
+
+def release_version_arg(text: str) -> str:
+    from tools.releases import is_release_version
+
+    if not is_release_version(text):
+        raise argparse.ArgumentTypeError(f"not an OpenCode release version: {text!r}")
+    return text
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -364,10 +385,10 @@ def launcher_binary(prefix: Path) -> Path | None:
 
 def install(version: str, timeout_s: float) -> Installed:
     """Install ``version``: the platform package, else the launcher. Raises ReleaseFailed."""
-    from tools.releases import binary_path, platform_package, release_dir
+    from tools.releases import binary_path, npm_spec, platform_package, release_dir
 
     deadline = time.monotonic() + timeout_s
-    pkg = f"{platform_package()}@{version}"
+    pkg = npm_spec(platform_package(), version)
     target = binary_path(version)
     problems = []
     if not (target.is_file() and os.access(target, os.X_OK)):
@@ -383,7 +404,7 @@ def install(version: str, timeout_s: float) -> Installed:
     if remaining < MIN_STAGE_BUDGET_S:
         raise ReleaseFailed("install: " + "; ".join(problems or ["time limit reached"]))
     prefix = release_dir(version) / "launcher"
-    spec = f"{LAUNCHER_PACKAGE}@{version}"
+    spec = npm_spec(LAUNCHER_PACKAGE, version)
     err = _npm_install(prefix, spec, remaining)
     if err:  # a launcher whose post-install fails may still have fetched its platform package
         problems.append(err)
@@ -399,6 +420,24 @@ def install(version: str, timeout_s: float) -> Installed:
         problems.append(f"{spec} binary does not run: {bad}")
         raise ReleaseFailed("install: " + "; ".join(problems))
     return Installed(found, f"{platform_package()}@{version}", LAUNCHER_PACKAGE)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    from tools.releases import inside
+
+    return inside(path, folder) and os.path.realpath(path) != os.path.realpath(folder)
+
+
+def remove_release(folder: Path) -> bool:
+    """rmtree a release's install folder, only when it lies strictly inside the release cache
+    (never a folder elsewhere, whatever a version or a symlink says)."""
+    from tools.releases import cache_root
+
+    if folder.is_symlink() or not _inside(folder, cache_root() / "opencode"):
+        log(f"not removed: {clean(str(folder), 200)} is not a release folder of the cache")
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
 
 
 def binary_digest(path: Path) -> tuple[int, str]:
@@ -594,6 +633,10 @@ class Pipeline:
         if self.stop():
             log(f"{version:>10} not started (stop requested)")
             return "skipped"
+        folder = self.matrix_dir / "help" / version
+        if not split_versions([version])[0] or not _inside(folder, self.matrix_dir / "help"):
+            log(f"refused {clean(repr(version), 80)}: not an OpenCode release version")
+            return "refused"
         today = dt.date.today().isoformat()
         folder = self.matrix_dir / "help" / version
         meta = read_meta(folder)
@@ -687,7 +730,7 @@ class Pipeline:
             log(f"{version:>10} FAILED ({type(exc).__name__}): {exc}")
         finally:
             if not self.keep_installed and version not in TEST_RELEASES:
-                shutil.rmtree(release_dir(version), ignore_errors=True)
+                remove_release(release_dir(version))
         if track["status"] == "failed" and "with_server" not in track:
             records += self._failure_records(version, today, track["reason"])
         wall = time.monotonic() - begin
@@ -774,6 +817,9 @@ def merge_outputs(sources: Sequence[Path], matrix_dir: Path = MATRIX_DIR) -> lis
             continue
         theirs = read_records(base / "verified.toml")
         for folder in sorted(help_src.iterdir()):
+            if not split_versions([folder.name])[0] or folder.is_symlink():
+                print(f"merge: skipped {clean(repr(folder.name), 80)}: not a release folder")
+                continue
             if not folder.is_dir() or "track" not in read_meta(folder):
                 continue
             if read_meta(matrix_dir / "help" / folder.name).get("track") == read_meta(folder).get(
@@ -818,7 +864,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--merge", nargs="+", type=Path, metavar="DIR", help="merge shard outputs, then report"
     )
-    parser.add_argument("--only", nargs="+", metavar="VERSION", default=[], help="only these")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="VERSION",
+        type=release_version_arg,
+        default=[],
+        help="only these (OpenCode release versions, e.g. 1.18.33)",
+    )
     parser.add_argument("--shard", type=parse_shard, metavar="I/N", help="shard I of N (1-based)")
     parser.add_argument(
         "--jobs", type=int, default=default_jobs(), help="releases in flight (default: cores+1)"
@@ -879,10 +932,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(write_report(matrix_dir))
         return 0
     try:
-        registry = registry_versions(args.registry_json)
+        registry, rejected = split_versions(registry_versions(args.registry_json))
     except (OSError, ValueError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"cannot read the registry's version list: {exc}", file=sys.stderr)
         return 2
+    if rejected:
+        shown = " ".join(clean(repr(v), 80) for v in rejected[:20])
+        print(
+            f"registry: ignored {len(rejected)} entries that are not OpenCode release versions "
+            f"(nothing installed or removed for them): {shown}",
+            file=sys.stderr,
+            flush=True,
+        )
     todo, states = plan_work(
         registry,
         matrix_dir=matrix_dir,

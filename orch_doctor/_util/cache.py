@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -82,15 +83,39 @@ def load(
     """The cached value for ``key``, or None (missing, corrupt, foreign, other tool version, too
     large, nested too deeply, or a value ``valid`` rejects): a miss, so the caller measures
     again and :func:`store` rewrites the entry. Never raises."""
-    path = _file_for(kind, key, folder or cache_dir())
+    folder = folder or cache_dir()
+    if not folder_is_private(folder):
+        return None
+    path = _file_for(kind, key, folder)
     try:
-        with path.open("rb") as fh:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+    except OSError:  # absent, or a symlink planted where an entry goes (ELOOP)
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if not _own_private_file(os.fstat(fh.fileno())):
+                return None
             raw = fh.read(MAX_BYTES + 1)
-        if len(raw) > MAX_BYTES:
-            return None
-        data = json.loads(raw)
+            if len(raw) > MAX_BYTES:
+                return None
+            data = json.loads(raw)
+            used = fh.fileno()
+            if not _check_value(data, kind, key, valid):
+                return None
+            with contextlib.suppress(OSError):  # used now: pruning keeps the most recently used
+                os.utime(used)
+            value: dict[str, Any] = data["value"]
+            return value
     except (OSError, ValueError, RecursionError):
         return None
+
+
+def _check_value(
+    data: Any,
+    kind: str,
+    key: Mapping[str, Any],
+    valid: Callable[[Mapping[str, Any]], bool] | None,
+) -> bool:
     if (
         not isinstance(data, dict)
         or data.get("format") != FORMAT
@@ -99,17 +124,58 @@ def load(
         or data.get("key") != json.loads(json.dumps(key))
         or not isinstance(data.get("value"), dict)
     ):
-        return None
-    value: dict[str, Any] = data["value"]
+        return False
     if valid is not None:
         try:
-            if not valid(value):
-                return None
+            return bool(valid(data["value"]))
         except Exception:  # a shape the validator did not foresee: a miss, not a crash
-            return None
-    with contextlib.suppress(OSError):  # used now: pruning keeps the most recently used
-        os.utime(path)
-    return value
+            return False
+    return True
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted where an entry goes never blocks
+
+
+def _own_private_file(st: os.stat_result) -> bool:
+    """A regular file of this user that no one else can write: only such an entry is read."""
+    return (
+        stat.S_ISREG(st.st_mode)
+        and st.st_uid == os.geteuid()
+        and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def folder_is_private(folder: Path) -> bool:
+    """Whether entries in ``folder`` can only have been written by this user: the folder is
+    this user's and not writable by others, nor by a group other than the user's own private
+    group. A folder that is not is no cache (nothing read from it, nothing written)."""
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return True  # made by store, private
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & stat.S_IWOTH:
+        return False
+    return not st.st_mode & stat.S_IWGRP or _private_group(st.st_gid)
+
+
+def _private_group(gid: int) -> bool:
+    """The user's own group with no other member (a user-private group, umask 002 systems)."""
+    try:
+        import grp
+        import pwd
+
+        group = grp.getgrgid(gid)
+        user = pwd.getpwuid(os.geteuid())
+    except (ImportError, KeyError):
+        return False
+    return (
+        gid == user.pw_gid
+        and group.gr_name == user.pw_name
+        and not (set(group.gr_mem) - {user.pw_name})
+    )
 
 
 def store(
@@ -128,7 +194,9 @@ def store(
         "value": value,
     }
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not folder_is_private(folder):
+            return False  # others could plant entries there: no cache
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -161,6 +229,8 @@ def prune(
     now = time.time() if now is None else now
     removed: list[Path] = []
     by_kind: dict[str, list[tuple[float, Path]]] = {}
+    if not folder_is_private(folder):
+        return removed  # files there may be anyone's
     try:
         names = os.listdir(folder)
     except OSError:

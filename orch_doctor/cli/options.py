@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -41,11 +42,20 @@ def matrix_option() -> Callable[[F], F]:
     )
 
 
+def _finite_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """nan and ±inf pass FloatRange's bounds (nan compares false): a limit must also be finite."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number of seconds.", ctx, param)
+    return value
+
+
 def timeout_option(default: float, help: str, minimum: float = 0.05) -> Callable[[F], F]:
     return click.option(
         "--timeout",
         "timeout_s",
         type=click.FloatRange(min=minimum),
+        callback=_finite_seconds,
+        metavar="SECONDS",
         default=default,
         show_default=True,
         help=help,

@@ -279,6 +279,11 @@ class PtyTerminal:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def process_group(self) -> int | None:
+        """The TUI's process group id (a session of its own), once started."""
+        return self._proc.pid if self._proc is not None else None
+
     def attach_hint(self) -> str:
         pid = self._proc.pid if self._proc else "?"
         return f"no tmux: the TUI runs in a pseudo-terminal of this process (pid {pid})"

@@ -77,7 +77,14 @@ def start_probe(
     """:func:`probe_binary`, with the OpenCode calls started before this returns.
 
     ``known`` may identify the binary without running it (a later stage's knowledge, e.g. the
-    digests of published releases); its answer is used and cached like a probe's."""
+    digests of published releases); its answer is used and cached like a probe's.
+
+    What is probed, cached, identified and reported (``Capabilities.binary_path``, and so a
+    plan's ``argv[0]``) is the file that runs: an npm launcher script is resolved by its own
+    rules ($OPENCODE_BIN_PATH, then the platform package it picks), a symlink to its target."""
+    from orch_doctor.probe.identity import runs_file
+
+    path = runs_file(path, env)
     identity = binary_identity(path) if use_cache else None
     key = {"identity": identity, "commands": list(commands)}
     if identity is not None and not refresh:
@@ -212,8 +219,15 @@ def start_probe_installed(
     finding = discover(opencode, env)
     if finding.chosen is None:
         return done(Capabilities(binary_path=None, version=None, commands={}, finding=finding))
+    chosen_path = finding.chosen.path
+    if finding.shadowed:  # a candidate the chosen launcher runs itself is not hidden by it
+        from orch_doctor.probe.identity import runs_file
+
+        runs = runs_file(chosen_path, env)
+        hidden = tuple(c for c in finding.shadowed if runs_file(c.path, env) != runs)
+        finding = replace(finding, shadowed=hidden)
     probing = start_probe(
-        finding.chosen.path, commands=commands, timeout_s=timeout_s, env=env,
+        chosen_path, commands=commands, timeout_s=timeout_s, env=env,
         use_cache=use_cache, refresh=refresh, known=known,
     )  # fmt: skip
     versions = start_shadowed_versions(finding.shadowed, timeout_s, env, use_cache and not refresh)
@@ -258,7 +272,9 @@ def start_shadowed_versions(
 ) -> Once[dict[str, str | None]]:
     """Versions of the binaries the chosen one hides (cached by binary identity)."""
     found: dict[str, str | None] = {}
-    keys = {c.path: {"identity": binary_identity(c.path)} for c in candidates}
+    from orch_doctor.probe.identity import runs_file
+
+    keys = {c.path: {"identity": binary_identity(runs_file(c.path, env))} for c in candidates}
     for c in candidates:
         cached = (
             cache.load("version", keys[c.path], valid=valid_version_entry) if use_cache else None

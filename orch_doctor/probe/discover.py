@@ -7,9 +7,10 @@ Order: ``--opencode PATH``; ``$OPENCODE_BIN`` (orch's override); ``$OPENCODE_BIN
 launcher's override); every ``opencode`` on ``$PATH``; the usual install dirs (``~/.opencode/bin``,
 ``~/.bun/bin``, npm's global bin, ``~/.local/bin``).
 
-What is reported is what runs: every candidate is made absolute here, once, and that absolute
-path is what the probe runs, what the cache is keyed by and what the report names. An explicit
-value is read like this:
+What is reported is what runs: every candidate is made absolute here, once; the probe then
+resolves it to the file that runs (a symlink's target, an npm launcher's binary: see
+probe/identity.py), and that file is what it runs, what the cache is keyed by, what the report
+names as the binary and what a plan puts in argv[0]. An explicit value is read like this:
 
 - ``--opencode VALUE`` is a path (its metavar says so): when it contains a ``/`` or names an
   existing file relative to the working directory, it is that file; otherwise a bare name is

@@ -430,6 +430,15 @@ def _terminal(run_dir: Path, prefer: str | None, scope: str | None = None) -> Te
     return make_terminal(run_dir, prefer, scope)
 
 
+def _tui_group(terminal: object) -> int | None:
+    """The process group of the TUI a terminal runs (tmux pane or pseudo-terminal), if any."""
+    for name in ("pane_pid", "process_group"):
+        value = getattr(terminal, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
 def _keep_notes(
     executor: Executor | None,
     servers: list[ThrowawayServer],
@@ -453,16 +462,21 @@ def _keep_notes(
                 f"session {sid} in your server {sessions.url}; remove it: curl -X DELETE {query}"
             )
     notes.append(f"temp dir (isolated HOME and data): {run_dir}")
-    groups = [f"-{srv.pid}" for srv in servers]  # process groups: the servers, the TUI's
-    if isinstance(terminal, TmuxTerminal) and terminal.pane_pid:
-        groups.append(f"-{terminal.pane_pid}")
-    cleanup_steps = [f"kill -TERM {' '.join(groups)}"] if groups else []
+    # process groups (each its own session): the servers' and the TUI's, in tmux or in the
+    # pseudo-terminal (which outlives this process: it is killed by its group, not its pty)
+    groups = [srv.pid for srv in servers]
+    tui = _tui_group(terminal)
+    if tui is not None:
+        groups.append(tui)
+    targets = " ".join(f"-{group}" for group in groups)
+    cleanup_steps = [f"kill -s TERM -- {targets}"] if groups else []  # sh, bash, procps
     if isinstance(terminal, TmuxTerminal):
-        cleanup_steps.append(f"tmux -L {terminal.socket} kill-server")
-        cleanup_steps.append(f"rm -f {shlex.quote(str(tmux_socket_path(terminal.socket)))}")
+        socket = shlex.quote(str(tmux_socket_path(terminal.socket)))
+        cleanup_steps.append(f"tmux -S {socket} kill-server")
+        cleanup_steps.append(f"rm -f {socket}")
     cleanup_steps.append("sleep 1")
     if groups:  # what did not stop on SIGTERM within a second
-        cleanup_steps.append(f"kill -KILL {' '.join(groups)} 2>/dev/null")
+        cleanup_steps.append(f"kill -s KILL -- {targets} 2>/dev/null")
     cleanup_steps.append(f"rm -rf {shlex.quote(str(run_dir))}")
     notes.append("clean up: " + "; ".join(cleanup_steps))
     return notes
