@@ -523,3 +523,21 @@ def test_sigint_while_spawn_waits_for_the_tui_removes_the_window_and_the_session
         f"{server.url}/session", params={"directory": str(server.directory)}, timeout=10
     ).json()
     assert {s["id"] for s in after} == {s["id"] for s in before}
+
+
+@needs_tmux
+@pytest.mark.real
+def test_a_tmux_target_with_escapes_is_shown_escaped(
+    tmux_session: str, opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    out = CliRunner().invoke(
+        main,
+        [
+            "spawn", "--dir", str(tmp_path), "--prompt", "hi",
+            "--opencode", str(opencode_release("1.18.33")),
+            "--tmux-target", "nosuch:w\x1b]0;owned\x07",
+        ],
+    )  # fmt: skip
+    assert out.exit_code == 2, out.output
+    assert "\x1b" not in out.output and "\x07" not in out.output
+    assert "-> nosuch:w\\x1b]0;owned\\x07" in out.output

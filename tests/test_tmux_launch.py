@@ -381,3 +381,40 @@ def test_a_launch_file_is_registered_before_it_is_written(tmp_path: Path) -> Non
         launch.remove()
     assert launch.folder not in [e.path for e in cleanup.registered()]
     assert not launch.folder.exists()
+
+
+def _plan(argv: tuple[str, ...], cwd: Path) -> SpawnPlan:
+    from orch_doctor.decide.steps import WaitCondition, WaitStep
+
+    return SpawnPlan(
+        strategy="standalone-prompt",
+        steps=(
+            ProcessStep(argv=argv, command="root", description="start it", cwd=str(cwd)),
+            WaitStep(
+                condition=WaitCondition.TUI_READY,
+                description="wait until it is up",
+                timeout_s=3.0,
+                ready_markers=("never shown",),
+            ),
+        ),
+    )
+
+
+def test_the_fix_points_at_the_window_only_while_it_exists(tmux_home: Path) -> None:
+    env = {"PATH": os.environ["PATH"]}
+    gone = execute_plan(
+        _plan(("sh", "-c", "exit 3"), tmux_home), tmux_target=f"{SESSION}:gone", env=env
+    )
+    assert not gone.ok and gone.fix is not None
+    failed = gone.failed_step
+    assert failed is not None and "it exited" in (failed.seen or ""), gone.to_json()
+    assert "look at the TUI in tmux window" not in gone.fix
+    assert "is gone" in gone.fix
+    stays = execute_plan(
+        _plan(("sleep", "60"), tmux_home), tmux_target=f"{SESSION}:stays", env=env, timeout_s=10
+    )
+    assert not stays.ok and stays.fix is not None
+    assert f"look at the TUI in tmux window {SESSION}:stays ({stays.window_id}; it stays)" in (
+        stays.fix
+    )
+    assert "stays" in window_names()

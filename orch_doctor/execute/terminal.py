@@ -607,8 +607,12 @@ class TmuxWindowTerminal:
         if self.deadline is not None:
             read_until = min(read_until, self.deadline)
         launch.wait_read(lambda: not self.alive(), read_until, f"tmux window {self.target}")
-        name = self._display("#{window_name}")
+        name: str | None = None
+        with contextlib.suppress(TerminalError):
+            name = self._display("#{window_name}")
         if name != self.window:
+            if not self.alive():
+                return  # the program already ended (the window with it): its step says so
             raise TerminalError(f"the new window is named {name!r}, not {self.window!r}")
         if launch.cwd:
             until = time.monotonic() + LAUNCH_CWD_S
