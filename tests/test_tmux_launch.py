@@ -159,7 +159,11 @@ def test_an_environment_that_is_not_utf8_passes_through_byte_exact(tmux_home: Pa
     assert bytes.fromhex(seen["odd"]) == raw
 
 
-def test_verify_s_private_tmux_uses_the_same_launcher(tmp_path: Path) -> None:
+def test_verify_s_private_tmux_uses_the_same_launcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sockets = Path(tempfile.mkdtemp(prefix="odv-"))
+    monkeypatch.setenv("TMUX_TMPDIR", str(sockets))
     folder = tmp_path / "p#(touch X);"
     folder.mkdir()
     out = tmp_path / "out.json"
@@ -177,6 +181,7 @@ def test_verify_s_private_tmux_uses_the_same_launcher(tmp_path: Path) -> None:
         assert bytes.fromhex(seen["odd"]) == b"\xff;"
     finally:
         terminal.close()
+        shutil.rmtree(sockets, ignore_errors=True)
     assert not (tmp_path / "X").exists()
 
 

@@ -169,7 +169,8 @@ class TmuxTerminal:
         # the tmux server gets what a tmux needs (and the scope token, which the server, the
         # pane and - through the launch file - the program carry); the program's directory,
         # environment and argv go through a launch file no tmux parser reads
-        server_env = {k: v for k, v in env.items() if k in TMUX_CLIENT_ENV and k != "TMUX"}
+        # (as every later call of this terminal, from this process's environment: TMUX_TMPDIR)
+        server_env = {k: v for k, v in os.environ.items() if k in TMUX_CLIENT_ENV and k != "TMUX"}
         server_env.setdefault("TERM", "xterm-256color")
         server_env = cleanup.with_token(server_env, self.scope)
         launch = LaunchFile(argv, cwd, cleanup.with_token(dict(env), self.scope), self.scope)
