@@ -414,3 +414,130 @@ def test_standalone_spawn_on_1_18_33_is_judged_from_the_screen_and_gets_only_its
     assert b"ORCH_TEST_GIVEN=given" in environ
     assert not [e for e in environ if e.startswith(b"ORCH_TEST_GLOBAL=")]
     assert any(e.startswith(b"TERM=") and e != b"TERM=" for e in environ)
+
+
+# --- user text stays data (issue 17) -------------------------------------------------------
+
+#: what a prompt may hold: placeholders, tmux formats, a separator, a newline, 100 KB of text
+HOSTILE_PROMPT = (
+    "In utils.py, make greet() return f'Hello {user_name}' #(touch X) keep going\\;\n"
+    + "pad " * 25_000
+    + "end;"
+)
+
+
+def cli_spawn_args(server: Any, release: Path, prompt_file: Path, window: str) -> list[str]:
+    return [
+        "spawn",
+        "--dir", str(server.directory),
+        "--model", "opencode/big-pickle",
+        "--prompt-file", str(prompt_file),
+        "--server", server.url,
+        "--opencode", str(release),
+        "--tmux-target", f"{SESSION}:{window}",
+    ]  # fmt: skip
+
+
+@needs_tmux
+@pytest.mark.real
+@pytest.mark.slow
+def test_orch_doctor_spawn_delivers_a_hostile_prompt_verbatim_on_1_18_33(
+    tmux_session: str,
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Braces, ``#(...)``, a trailing ``;``, a newline and 100 KB arrive as the stored user
+    message, byte for byte; tmux ran nothing; a taken window name is exit 2 naming it."""
+    import os
+
+    server = real_servers("1.18.33")
+    for name, value in isolated_env(tmp_path / "home").items():
+        if name in ("HOME",) or name.startswith("XDG_"):
+            monkeypatch.setenv(name, value)
+    prompt = os.environ.get("ORCH_TEST_SPAWN_PROMPT", HOSTILE_PROMPT)
+    prompt_file = tmp_path / "prompt.txt"
+    prompt_file.write_text(prompt, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    release = opencode_release("1.18.33")
+    args = cli_spawn_args(server, release, prompt_file, "w#S;")
+    out = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert_valid("spawn", data)
+    assert data["window_id"].startswith("@") and data["target"] == f"{SESSION}:w#S;"
+    assert windows().get("w#S;") == "0"
+    texts = user_messages(server.url, data["session_id"], server.directory, server.auth)
+    assert texts == [prompt]
+    assert not list(tmp_path.glob("X")) and not Path("X").exists()
+    taken = CliRunner().invoke(main, args)
+    assert taken.exit_code == 2, taken.output
+    assert "already has a window named 'w#S;'" in taken.output
+
+
+@needs_tmux
+@pytest.mark.real
+@pytest.mark.slow
+def test_sigint_while_spawn_waits_for_the_tui_removes_the_window_and_the_session(
+    tmux_session: str,
+    opencode_release: Callable[[str], Path],
+    real_servers: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """SIGINT during the TUI wait: exit 130, the window killed, the session deleted, and the
+    line says so."""
+    import os
+    import signal
+    import sys
+
+    server = real_servers("1.18.33")
+    prompt_file = tmp_path / "prompt.txt"
+    prompt_file.write_text(f"interrupted {uuid.uuid4().hex[:8]}", encoding="utf-8")
+    env = {**os.environ, **isolated_env(tmp_path / "home")}
+    before = httpx.get(
+        f"{server.url}/session", params={"directory": str(server.directory)}, timeout=10
+    ).json()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orch_doctor",
+         *cli_spawn_args(server, opencode_release("1.18.33"), prompt_file, "interrupted")],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        end = time.monotonic() + 60
+        while "interrupted" not in windows():
+            assert time.monotonic() < end and proc.poll() is None, "no window"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out + err
+    assert "interrupted" not in windows()
+    assert "removed tmux window" in err and "removed session ses_" in err, err
+    after = httpx.get(
+        f"{server.url}/session", params={"directory": str(server.directory)}, timeout=10
+    ).json()
+    assert {s["id"] for s in after} == {s["id"] for s in before}
+
+
+@needs_tmux
+@pytest.mark.real
+def test_a_tmux_target_with_escapes_is_shown_escaped(
+    tmux_session: str, opencode_release: Callable[[str], Path], tmp_path: Path
+) -> None:
+    out = CliRunner().invoke(
+        main,
+        [
+            "spawn", "--dir", str(tmp_path), "--prompt", "hi",
+            "--opencode", str(opencode_release("1.18.33")),
+            "--tmux-target", "nosuch:w\x1b]0;owned\x07",
+        ],
+    )  # fmt: skip
+    assert out.exit_code == 2, out.output
+    assert "\x1b" not in out.output and "\x07" not in out.output
+    assert "-> nosuch:w\\x1b]0;owned\\x07" in out.output

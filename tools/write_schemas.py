@@ -374,6 +374,7 @@ def schemas() -> dict[str, Schema]:
                     "ok": {"type": "boolean"},
                     "session_id": NSTRING,
                     "target": NSTRING,
+                    "window_id": NSTRING,  # the tmux window made (@12)
                     "strategy": {"enum": [*STRATEGIES, "none"]},
                     "steps": {"type": "array", "items": step_report},
                 },

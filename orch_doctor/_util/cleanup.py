@@ -111,11 +111,17 @@ def register_socket(path: Path, label: str, scope: str | None = None) -> int:
     return _add(Entry(next(_seq), "socket", label, scope, path=Path(path)))
 
 
+class NotRemoved(Exception):
+    """Raised by a clean-up callback that could not undo what it stands for: its message says
+    exactly what remains and the command that removes it (shown as is in the summary)."""
+
+
 def register_callback(
     callback: Callable[[float], str | None], label: str, scope: str | None = None
 ) -> int:
     """``callback(timeout_s)`` undoes something outside this machine's processes (a session in
-    a user's server); it returns what it removed, or None."""
+    a user's server); it returns what it removed, or None, and raises :class:`NotRemoved`
+    saying what remains and how to remove it."""
     return _add(Entry(next(_seq), "callback", label, scope, callback=callback))
 
 
@@ -222,6 +228,8 @@ def stop(
         if entry.kind == "callback" and entry.callback is not None:
             try:
                 done = entry.callback(callback_timeout_s)
+            except NotRemoved as exc:
+                summary.left.append(str(exc))
             except Exception as exc:  # a remote clean-up that failed is reported, not raised
                 summary.left.append(f"{entry.label} ({type(exc).__name__})")
             else:

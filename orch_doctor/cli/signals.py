@@ -27,6 +27,7 @@ from orch_doctor._util import cleanup
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _handling = False
+_cleaned = threading.Event()  # set once a clean-up finished (the process exits right after)
 
 
 def _flush() -> None:
@@ -43,6 +44,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     while time.monotonic() < deadline:
         time.sleep(0.05)
     _clean_up_and_exit(signum)
+    _cleaned.wait(5.0)  # the watcher is still cleaning up: never exit before it is done
     os._exit(128 + signum)
 
 
@@ -68,6 +70,7 @@ def _clean_up_and_exit(signum: int) -> None:
         return
     _handling = True
     summary = cleanup.stop_everything()
+    _cleaned.set()
     _flush()
     name = signal.Signals(signum).name
     message = f"\norch-doctor: interrupted by {name}; {summary.line()}\n"

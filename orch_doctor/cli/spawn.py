@@ -100,12 +100,12 @@ def spawn(
             click.echo(f"NOT SPAWNED: {printable(problem)}\nfix: {printable(decision.fix or '')}")
         else:
             emit_json(
-                {"ok": False, "session_id": None, "target": tmux_target, "strategy": "none",
-                 "steps": [], "problem": problem, "fix": decision.fix}
+                {"ok": False, "session_id": None, "target": tmux_target, "window_id": None,
+                 "strategy": "none", "steps": [], "problem": problem, "fix": decision.fix}
             )  # fmt: skip
         sys.exit(EXIT_NOT_DELIVERED)
     if text:
-        click.echo(f"strategy: {decision.strategy} -> {tmux_target}")
+        click.echo(f"strategy: {decision.strategy} -> {printable(tmux_target, newlines=False)}")
 
     def started(index: int, step: Any) -> None:
         if text:
@@ -121,7 +121,8 @@ def spawn(
             tmux_target=tmux_target,
             tmux_socket=tmux_socket,
             credentials=credentials,
-            timeout_s=timeout_s,
+            # --timeout bounds the whole command: what the decision took is spent
+            timeout_s=max(timeout_s - (time.monotonic() - begin), 0.1),
             on_step=finished,
             on_step_start=started,
         )
@@ -139,6 +140,7 @@ def spawn(
                     else "the TUI (no server: no session id)"
                 )
                 + f" runs in tmux window {printable(result.target or '', newlines=False)}"
+                + (f" ({printable(result.window_id, newlines=False)})" if result.window_id else "")
             )
         else:
             click.echo(f"NOT DELIVERED: {printable(result.problem or '')}")

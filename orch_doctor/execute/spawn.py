@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from orch_doctor._util import cleanup
 from orch_doctor.decide.steps import SpawnPlan, Step
 from orch_doctor.errors import OrchDoctorError
 from orch_doctor.execute.confirm import Confirmation, evaluate
@@ -44,6 +45,8 @@ class SpawnResult:
     session_id: str | None
     target: str | None
     steps: list[StepReport] = field(default_factory=list)
+    #: the tmux window made (its unique id, ``@12``); ``target`` stays the SESSION:WINDOW given
+    window_id: str | None = None
     strategy: str | None = None
     confirmation: Confirmation | None = None
     problem: str | None = None
@@ -60,6 +63,7 @@ class SpawnResult:
             "ok": self.ok,
             "session_id": self.session_id,
             "target": self.target,
+            "window_id": self.window_id,
             "strategy": self.strategy,
             "steps": [s.to_json() for s in self.steps],
             "confirmation": self.confirmation.to_json() if self.confirmation else None,
@@ -89,17 +93,27 @@ def execute_plan(
     agent running there; ``terminal`` is any :class:`Terminal` instead. ``credentials``
     default to OPENCODE_SERVER_PASSWORD / OPENCODE_SERVER_USERNAME; the password reaches the
     TUI through its environment only. ``env`` (default: this process's) is the TUI's.
+    ``timeout_s`` bounds the whole call, every tmux call included.
 
-    Raises ValueError / TmuxTargetError (an OrchDoctorError) for a programming error only.
+    WINDOW must not name a window of SESSION yet; the new window's unique id is
+    ``result.window_id``. Until the call returns, a clean-up (a signal, through
+    orch_doctor._util.cleanup; or an exception such as KeyboardInterrupt) kills the window and
+    deletes the session this run created; once it returns, both stay (a delivered agent runs on,
+    a failed one is left to inspect).
+
+    Raises ValueError / TmuxTargetError (an OrchDoctorError) for a programming error only: no
+    tmux session SESSION, or a window WINDOW already in it (nothing was started).
     """
     if not isinstance(plan, SpawnPlan):
         raise ValueError("execute_plan needs a SpawnPlan (decision.plan is None: no strategy)")
     if (tmux_target is None) == (terminal is None):
         raise ValueError("give exactly one of tmux_target='SESSION:WINDOW' or terminal=")
     begin = time.monotonic()
+    deadline = begin + timeout_s
     target: str | None
+    window: TmuxWindowTerminal | None = None
     if tmux_target is not None:
-        window = TmuxWindowTerminal(tmux_target, socket_name=tmux_socket)
+        window = TmuxWindowTerminal(tmux_target, socket_name=tmux_socket, deadline=deadline)
         window.check_session()  # TmuxTargetError: nothing was started
         chosen: Terminal = window
         target = tmux_target
@@ -115,7 +129,7 @@ def execute_plan(
         if made:  # a second process step: a second terminal only for the tmux case
             if tmux_target is None:
                 raise TerminalError("one terminal was given, the plan has two process steps")
-            extra = TmuxWindowTerminal(tmux_target, socket_name=tmux_socket)
+            extra = TmuxWindowTerminal(tmux_target, socket_name=tmux_socket, deadline=deadline)
             made.append(extra)
             return extra
         made.append(chosen)
@@ -127,25 +141,88 @@ def execute_plan(
         env=child_env,
         secrets={PASSWORD_ENV: creds.password} if creds else {},
         credentials=creds,
-        deadline=begin + timeout_s,
+        deadline=deadline,
         on_step=on_step,
         on_step_start=on_step_start,
     )
+    session_handle = _register_session_removal(plan, executor, creds)
+
+    def inspect() -> str:
+        if window is None:
+            return "look at the TUI's screen (last_screen)"
+        if window.exists():
+            return f"look at the TUI in tmux window {window.target} ({window.window_id}; it stays)"
+        if window.window_id is None:
+            return "no tmux window was made: see the failed step"
+        return f"the tmux window {window.target} ({window.window_id}) is gone with its TUI"
+
     try:
         # a window of the user's session has the size of its client: a short one may not show
         # the prompt, so the stored user message and no failure marker are the proof there
-        inspect = (
-            f"look at the TUI in tmux window {tmux_target} (it stays)"
-            if tmux_target
-            else "look at the TUI's screen (last_screen)"
-        )
         result = run_plan(
             executor, plan, target=target, prompt_on_screen=tmux_target is None, inspect=inspect
         )
+    except BaseException:  # an interrupt (KeyboardInterrupt): undo what the run made
+        _undo(
+            [session_handle, *(m.cleanup_handle for m in made if isinstance(m, TmuxWindowTerminal))]
+        )
+        raise
     finally:
         executor.close()
+    cleanup.forget(session_handle)  # returned: the agent (or what failed, to inspect) stays
+    for each in made:
+        if isinstance(each, TmuxWindowTerminal):
+            each.release()
+    if window is not None:
+        result.window_id = window.window_id
     result.wall_s = time.monotonic() - begin
     return result
+
+
+def _register_session_removal(
+    plan: SpawnPlan, executor: Executor, creds: Credentials | None
+) -> int | None:
+    """While the spawn runs, a clean-up deletes the session it created in the plan's server
+    (its id read live from the executor's values)."""
+    if plan.server_url is None:
+        return None
+    url = plan.server_url.rstrip("/")
+    directory = plan.request.directory if plan.request else None
+    values = executor.values
+
+    def remove(timeout_s: float) -> str | None:
+        sid = values.get("session_id")
+        if not sid:
+            return None
+        import shlex
+        import urllib.parse
+
+        query = {"directory": directory} if directory else {}
+        address = f"{url}/session/{urllib.parse.quote(sid, safe='')}"
+        auth = httpx.BasicAuth(creds.username, creds.password) if creds else None
+        try:
+            with httpx.Client(timeout=timeout_s, auth=auth) as client:
+                with contextlib.suppress(httpx.HTTPError):
+                    client.post(f"{address}/abort", params=query)
+                answer = client.delete(address, params=query)
+            if answer.status_code not in (200, 204):
+                raise httpx.HTTPError(f"DELETE answered {answer.status_code}")
+        except httpx.HTTPError as exc:
+            shown = address + ("?" + urllib.parse.urlencode(query) if query else "")
+            user = " -u USER:PASSWORD" if creds else ""
+            raise cleanup.NotRemoved(
+                f"session {sid} in {url} ({exc}): remove it with "
+                f"`curl{user} -X DELETE {shlex.quote(shown)}`"
+            ) from None
+        return f"session {sid} from {url}"
+
+    return cleanup.register_callback(remove, f"the session this spawn created in {url}")
+
+
+def _undo(handles: list[int | None]) -> None:
+    entries = [e for e in cleanup.registered() if e.seq in handles]
+    with contextlib.suppress(Exception):
+        cleanup.stop(entries, callback_timeout_s=2.0)
 
 
 def run_plan(
@@ -155,11 +232,11 @@ def run_plan(
     target: str | None,
     before_confirm: Callable[[], None] | None = None,
     prompt_on_screen: bool = True,
-    inspect: str = "rerun with --keep and inspect the TUI and the server log",
+    inspect: str | Callable[[], str] = "rerun with --keep and inspect the TUI and the server log",
 ) -> SpawnResult:
     """Run the steps, then poll delivery; ``before_confirm`` may point the executor at a
-    server that can read what a serverless plan stored (verify). ``inspect`` ends the fix
-    where nothing more specific is known."""
+    server that can read what a serverless plan stored (verify). ``inspect`` (or what it
+    returns, asked only when needed) ends the fix where nothing more specific is known."""
     outcome = SpawnResult(ok=False, session_id=None, target=target, strategy=plan.strategy)
     try:
         result = executor.run(plan)
@@ -172,7 +249,7 @@ def run_plan(
                 if failed
                 else "a step failed"
             )
-            outcome.fix = fix_for(failed, inspect)
+            outcome.fix = fix_for(failed, inspect if isinstance(inspect, str) else inspect())
             outcome.session_id = result.values.get("session_id")
         else:
             if before_confirm is not None:
@@ -187,7 +264,7 @@ def run_plan(
                 outcome.problem = "delivery not confirmed: " + "; ".join(
                     c.detail for c in confirmation.checks if not c.ok
                 )
-                outcome.fix = inspect
+                outcome.fix = inspect if isinstance(inspect, str) else inspect()
         outcome.last_screen = executor.screen()
     except TerminalError as exc:
         outcome.problem = f"the terminal failed: {exc}"

@@ -19,8 +19,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -28,7 +29,7 @@ from orch_doctor._util import cleanup
 from orch_doctor._util.proc import kill_group
 from orch_doctor.errors import TmuxTargetError
 
-TMUX_TIMEOUT_S = 10.0
+TMUX_TIMEOUT_S = 10.0  # the cap of one tmux call; a terminal's deadline bounds them all
 COLUMNS = 200
 ROWS = 50
 
@@ -76,11 +77,17 @@ def attach_hint(terminal: object) -> str:
     return str(hint()) if callable(hint) else terminal_label(terminal)
 
 
-def make_terminal(work_dir: Path, prefer: str | None = None, scope: str | None = None) -> Terminal:
+def make_terminal(
+    work_dir: Path,
+    prefer: str | None = None,
+    scope: str | None = None,
+    deadline: float | None = None,
+) -> Terminal:
     """tmux when installed (or ``prefer == "tmux"``), else a pseudo-terminal.
 
     ``prefer`` may also come from ORCH_DOCTOR_TERMINAL ("tmux" or "pty"). What the terminal
-    starts is registered under ``scope`` (orch_doctor._util.cleanup) until it is closed.
+    starts is registered under ``scope`` (orch_doctor._util.cleanup) until it is closed; its
+    tmux calls end by ``deadline`` (``time.monotonic()``).
     """
     prefer = prefer or os.environ.get("ORCH_DOCTOR_TERMINAL") or None
     tmux = shutil.which("tmux")
@@ -88,7 +95,7 @@ def make_terminal(work_dir: Path, prefer: str | None = None, scope: str | None =
         return PtyTerminal(scope)
     if tmux is None:
         raise TerminalError("tmux was asked for but is not installed (apt install tmux)")
-    return TmuxTerminal(tmux, work_dir, scope)
+    return TmuxTerminal(tmux, work_dir, scope, deadline)
 
 
 def tmux_socket_path(socket_name: str) -> Path:
@@ -98,21 +105,31 @@ def tmux_socket_path(socket_name: str) -> Path:
 
 
 def run_tmux(
-    cmd: Sequence[str], env: Mapping[str, str] | None, *, what: str, check: bool = True
+    cmd: Sequence[str],
+    env: Mapping[str, str] | None,
+    *,
+    what: str,
+    check: bool = True,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """One tmux client call, bounded by :data:`TMUX_TIMEOUT_S`; a timeout, or a failure when
-    ``check``, is a :class:`TerminalError` naming the tmux command ``what``."""
+    """One tmux client call, bounded by ``timeout`` (what is left of the caller's deadline)
+    and at most :data:`TMUX_TIMEOUT_S`; a timeout, or a failure when ``check``, is a
+    :class:`TerminalError` naming the tmux command ``what``."""
+    limit = TMUX_TIMEOUT_S if timeout is None else min(TMUX_TIMEOUT_S, timeout)
+    if limit <= 0:
+        raise TerminalError(f"tmux {what}: the overall timeout ran out")
     try:
         proc = subprocess.run(
             list(cmd),
             env=dict(env) if env is not None else None,
             capture_output=True,
             text=True,
-            timeout=TMUX_TIMEOUT_S,
+            errors="replace",
+            timeout=limit,
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
-        raise TerminalError(f"tmux {what} did not answer in {TMUX_TIMEOUT_S:.0f}s") from exc
+        raise TerminalError(f"tmux {what} did not answer in {limit:.1f}s") from exc
     if check and proc.returncode != 0:
         raise TerminalError(f"tmux {what} failed: {proc.stderr.strip()}")
     return proc
@@ -121,9 +138,12 @@ def run_tmux(
 class TmuxTerminal:
     """One tmux session on a private socket; the pane survives its program (remain-on-exit)."""
 
-    def __init__(self, tmux: str, work_dir: Path, scope: str | None = None) -> None:
+    def __init__(
+        self, tmux: str, work_dir: Path, scope: str | None = None, deadline: float | None = None
+    ) -> None:
         self.tmux = tmux
         self.scope = scope
+        self.deadline = deadline
         self._handles: list[int] = []
         self.socket = f"orch-doctor-{uuid.uuid4().hex[:12]}"
         self.name = "verify"
@@ -133,28 +153,38 @@ class TmuxTerminal:
         self._pane_pid: int | None = None
 
     def _run(
-        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        floor: float = 0.0,
     ) -> subprocess.CompletedProcess[str]:
         cmd = [self.tmux, "-L", self.socket, "-f", str(self.config), *args]
-        return run_tmux(cmd, env, what=args[0], check=check)
+        left = None if self.deadline is None else max(self.deadline - time.monotonic(), floor)
+        return run_tmux(cmd, env, what=args[0], check=check, timeout=left)
 
     def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None:
         if self._started:
             raise TerminalError("this terminal already runs a program")
-        server_env = {k: v for k, v in env.items() if k not in ("TMUX", "TMUX_PANE")}
+        # the tmux server gets what a tmux needs (and the scope token, which the server, the
+        # pane and - through the launch file - the program carry); the program's directory,
+        # environment and argv go through a launch file no tmux parser reads
+        # (as every later call of this terminal, from this process's environment: TMUX_TMPDIR)
+        server_env = {k: v for k, v in os.environ.items() if k in TMUX_CLIENT_ENV and k != "TMUX"}
         server_env.setdefault("TERM", "xterm-256color")
-        # the tmux server (forked by this client, then detached) and the pane inherit the token;
-        # the socket is registered before it exists, so a signal during the start removes it
         server_env = cleanup.with_token(server_env, self.scope)
+        launch = LaunchFile(argv, cwd, cleanup.with_token(dict(env), self.scope), self.scope)
+        # the socket is registered before it exists, so a signal during the start removes it
         label = f"tmux socket {self.socket}"
         self._handles.append(
             cleanup.register_socket(tmux_socket_path(self.socket), label, self.scope)
         )
         args = ["new-session", "-d", "-s", self.name, "-x", str(COLUMNS), "-y", str(ROWS)]
-        if cwd:
-            args += ["-c", cwd]
-        # the program as separate words: tmux execs it directly, no shell parses it
-        self._run(*args, "--", *argv, env=server_env)
+        try:
+            self._run(*args, "--", *launch.command(), env=server_env)
+        except BaseException:
+            launch.remove()
+            raise
         self._started = True
         with contextlib.suppress(TerminalError, ValueError):
             server_pid = int(self._display("#{pid}"))
@@ -162,6 +192,21 @@ class TmuxTerminal:
         with contextlib.suppress(TerminalError, ValueError):
             self._pane_pid = int(self._display("#{pane_pid}"))
             self._handles.append(cleanup.register_group(self._pane_pid, "tmux pane", self.scope))
+        until = time.monotonic() + LAUNCH_READ_S
+        if self.deadline is not None:
+            until = min(until, self.deadline)
+        launch.wait_read(lambda: not self.alive(), until, "the tmux pane")
+        if launch.cwd:
+            cwd_until = time.monotonic() + LAUNCH_CWD_S
+            if self.deadline is not None:
+                cwd_until = min(cwd_until, self.deadline)
+            confirm_cwd(
+                lambda: self._display("#{pane_current_path}"),
+                launch.cwd,
+                cwd_until,
+                "the TUI",
+                self.alive,
+            )
 
     def _display(self, fmt: str) -> str:
         return self._run("display-message", "-p", "-t", self.name, fmt).stdout.strip()
@@ -169,7 +214,10 @@ class TmuxTerminal:
     def capture(self) -> str:
         if not self._started:
             return ""
-        proc = self._run("capture-pane", "-p", "-t", self.name, check=False)
+        try:  # a screen after the deadline is still worth a moment: it explains a timeout
+            proc = self._run("capture-pane", "-p", "-t", self.name, check=False, floor=SCREEN_S)
+        except TerminalError:
+            return ""
         return proc.stdout if proc.returncode == 0 else ""
 
     def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
@@ -193,7 +241,7 @@ class TmuxTerminal:
     def close(self) -> None:
         if self._started:
             with contextlib.suppress(TerminalError):
-                self._run("kill-server", check=False)
+                self._run("kill-server", check=False, floor=UNDO_S)
         if self._pane_pid:
             kill_group(self._pane_pid, grace_s=3.0)
         with contextlib.suppress(OSError):
@@ -306,13 +354,148 @@ class PtyTerminal:
 NOT_INHERITED = frozenset({"TMUX", "TMUX_PANE", "TERM", "TERM_PROGRAM", "COLUMNS", "LINES"})
 TMUX_CLIENT_ENV = frozenset({"PATH", "HOME", "USER", "LANG", "LC_ALL", "TMUX", "TMUX_TMPDIR"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: run in the new window: start over from an empty environment (nothing of the tmux server's
-#: global one, only the pane's terminal), read the environment file, remove it and its folder,
-#: exec argv. "$1" is the file: a positional parameter no line of the file can overwrite.
-_LAUNCHER = (
-    'exec env -i TERM="$TERM" TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" /bin/sh -c '
-    '\'. "$1"; rm -f -- "$1"; rmdir -- "${1%/*}" 2>/dev/null; shift; exec "$@"\' sh "$@"'
-)
+#: how long a new window's launcher may take to read (and remove) its file
+LAUNCH_READ_S = 3.0
+#: how long the pane may take to show the directory the launcher entered
+LAUNCH_CWD_S = 2.0
+#: a screen capture after the deadline still gets this much time (it explains the timeout)
+SCREEN_S = 0.5
+#: a tmux call that undoes something (close, a clean-up) gets at least this much time
+UNDO_S = 1.0
+
+
+def tmux_arg(text: str) -> str:
+    """``text`` as one argument of a tmux command line that tmux takes verbatim: tmux's parser
+    reads an argument ending in ``;`` as a command separator (``\\;`` as a literal ``;``)."""
+    return text[:-1] + "\\;" if text.endswith(";") else text
+
+
+def tmux_format_literal(text: str) -> str:
+    """``text`` for an option tmux expands as a format (``new-window -n``): ``#`` doubled,
+    then :func:`tmux_arg`."""
+    return tmux_arg(text.replace("#", "##"))
+
+
+def _find_program(name: str) -> str:
+    """An absolute path of ``name`` (a window's environment may have no PATH holding it)."""
+    found = shutil.which(name)
+    if found is None:
+        found = next(
+            (f"{d}/{name}" for d in ("/usr/bin", "/bin") if os.access(f"{d}/{name}", os.X_OK)),
+            None,
+        )
+    if found is None:
+        raise TerminalError(f"no `{name}` program to start a tmux window with")
+    return os.path.abspath(found)
+
+
+class LaunchFile:
+    """What a tmux pane runs, in a 0600 file in a 0700 folder: its directory, environment and
+    argv as shell words (bytes: an environment that is not UTF-8 passes through unchanged).
+
+    The pane itself runs only :meth:`command`, a fixed launcher: it starts over from an empty
+    environment (only the pane's ``TERM``/``TMUX``/``TMUX_PANE`` kept, ``env`` by its absolute
+    path) and runs the file with ``/bin/sh``; the file first removes itself and its folder, then
+    ``cd``-s, exports and execs. Nothing of argv, the directory or the environment passes tmux's
+    command parser, its formats or its command-length limit. The folder is registered for
+    clean-up (orch_doctor._util.cleanup) before anything is written into it."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        cwd: str | None,
+        env: Mapping[str, str],
+        scope: str | None = None,
+    ) -> None:
+        if not argv:
+            raise TerminalError("nothing to run (an empty argv)")
+        env_bin, rm_bin, rmdir_bin = (_find_program(p) for p in ("env", "rm", "rmdir"))
+        self.folder = Path(tempfile.gettempdir()) / f"orch-doctor-env-{uuid.uuid4().hex}"
+        self.path = self.folder / "env"
+        self.cwd = os.path.abspath(cwd) if cwd else None
+        self._handle: int | None = cleanup.register_dir(
+            self.folder, "a tmux window's environment file", scope
+        )
+        q = shlex.quote
+        lines = [
+            f'{q(rm_bin)} -f -- "$0" && {q(rmdir_bin)} -- "${{0%/*}}" || exit 126',
+        ]
+        if self.cwd:
+            lines.append(
+                f"cd -- {q(self.cwd)} || "
+                "{ echo 'orch-doctor: cannot enter the directory' >&2; exit 1; }"
+            )
+        lines += [
+            f"export {name}={q(value)}"
+            for name, value in env.items()
+            if name not in NOT_INHERITED and _ENV_NAME.fullmatch(name) and "\0" not in value
+        ]
+        lines.append("set -- " + " ".join(q(str(a)) for a in argv))
+        lines.append('exec "$@"')
+        data = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+        self.launcher = (
+            f'exec {q(env_bin)} -i TERM="$TERM" TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" /bin/sh "$1"'
+        )
+        try:
+            os.mkdir(self.folder, 0o700)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            self.remove()
+            raise TerminalError(f"cannot write the window's environment file: {exc}") from exc
+
+    def command(self) -> list[str]:
+        """The pane's command: fixed words, nothing tmux would read as its own syntax."""
+        return ["/bin/sh", "-c", self.launcher, "sh", str(self.path)]
+
+    def consumed(self) -> bool:
+        return not self.folder.exists()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.forget()
+
+    def forget(self) -> None:
+        cleanup.forget(self._handle)
+        self._handle = None
+
+    def wait_read(self, dead: Callable[[], bool], until: float, what: str = "the window") -> None:
+        """Wait (until ``until``) for the launcher to remove the file; if the pane ended first or
+        the file stays, remove it here and raise :class:`TerminalError`."""
+        while not self.consumed():
+            gone = dead()
+            if gone or time.monotonic() >= until:
+                self.remove()
+                why = "its pane ended" if gone else f"the file stayed {LAUNCH_READ_S:.0f}s"
+                raise TerminalError(
+                    f"{what} could not read its environment ({why}; a private /tmp, or no "
+                    "/bin/sh?): the file was removed, nothing was started"
+                )
+            time.sleep(0.05)
+        self.forget()
+
+
+def confirm_cwd(
+    read: Callable[[], str], cwd: str, until: float, what: str, alive: Callable[[], bool]
+) -> None:
+    """Poll ``read()`` (the pane's ``#{pane_current_path}``) until it is ``cwd`` (after
+    realpath) or ``until``; a mismatch raises :class:`TerminalError` with what was seen. A
+    program that already ended is not judged here (its step reports the exit and screen)."""
+    want = os.path.realpath(cwd)
+    seen = ""
+    while True:
+        with contextlib.suppress(TerminalError):
+            seen = read()
+        if seen and os.path.realpath(seen) == want:
+            return
+        if not alive():
+            return
+        if time.monotonic() >= until:
+            raise TerminalError(
+                f"{what} runs in {seen or 'an unknown directory'!r}, not in {cwd!r}"
+            )
+        time.sleep(0.05)
 
 
 def parse_tmux_target(target: str) -> tuple[str, str]:
@@ -326,12 +509,24 @@ class TmuxWindowTerminal:
     """A new window ``WINDOW`` in the existing session ``SESSION`` of the user's own tmux server
     (the one plain ``tmux`` addresses: ``$TMUX``, ``TMUX_TMPDIR``, or ``socket_name`` as ``-L``).
 
-    The program's environment goes through a 0600 file in a 0700 folder that the window's
-    ``sh`` reads and removes before it execs the program: no secret in any argv, none in the
-    tmux server's environment. ``close`` kills the window; a spawn leaves it running.
+    The window's name arrives verbatim (``#`` and a trailing ``;`` escaped for tmux) and must
+    not name a window of the session yet. The program, its directory and its environment go
+    through a :class:`LaunchFile` the window's launcher reads and removes: no secret in any
+    argv, none in the tmux server's environment, no user text parsed by tmux. After the window
+    is made its name and directory are confirmed; ``window_id`` is its unique id (``@12``).
+    Every tmux call is bounded by ``deadline`` (``time.monotonic()``) when set. ``close``
+    kills the window; a spawn leaves it running. Until :meth:`release` (or ``close``), a
+    clean-up (a signal) kills the window.
     """
 
-    def __init__(self, target: str, *, socket_name: str | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        socket_name: str | None = None,
+        deadline: float | None = None,
+        scope: str | None = None,
+    ) -> None:
         self.session, self.window = parse_tmux_target(target)
         self.target = target
         self.name = target
@@ -340,64 +535,115 @@ class TmuxWindowTerminal:
             raise TmuxTargetError("tmux is not installed (apt install tmux)")
         self.tmux = tmux
         self.socket_name = socket_name
+        self.deadline = deadline
+        self.scope = scope
         self.pane_id: str | None = None
         self.pane_pid: int | None = None
+        self.window_id: str | None = None
+        self._handle: int | None = None
         # the tmux client gets what it needs to find the server, and no secret
         self._client_env = {k: v for k, v in os.environ.items() if k in TMUX_CLIENT_ENV}
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    @property
+    def _session_target(self) -> str:
+        return f"={self.session}:"  # exact; ends in ':', never in tmux's ';'
+
+    def _tmux_words(self) -> str:
+        return "tmux" + (f" -L {shlex.quote(self.socket_name)}" if self.socket_name else "")
+
+    def _left(self, floor: float = 0.0) -> float | None:
+        if self.deadline is None:
+            return None
+        return max(self.deadline - time.monotonic(), floor)
+
+    def _run(
+        self, *args: str, check: bool = True, floor: float = 0.0, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
         cmd = [self.tmux, *(["-L", self.socket_name] if self.socket_name else []), *args]
-        return run_tmux(cmd, self._client_env, what=args[0], check=check)
+        limit = self._left(floor) if timeout is None else timeout
+        return run_tmux(cmd, self._client_env, what=args[0], check=check, timeout=limit)
 
     def check_session(self) -> None:
-        """Raise TmuxTargetError unless the session exists on that tmux server."""
+        """Raise TmuxTargetError unless the session exists on that tmux server and has no
+        window named ``WINDOW`` yet."""
         try:
-            proc = self._run("has-session", "-t", f"={self.session}", check=False)
+            proc = self._run("has-session", "-t", self._session_target, check=False)
         except TerminalError as exc:  # a tmux server that does not answer
             raise TmuxTargetError(f"{exc}: is the tmux server alive?") from None
         if proc.returncode != 0:
-            where = f"tmux -L {self.socket_name}" if self.socket_name else "tmux"
+            where = self._tmux_words()
             raise TmuxTargetError(
                 f"no tmux session {self.session!r} on the server `{where}` addresses "
                 f"({proc.stderr.strip() or 'no answer'}): create it first "
-                f"(tmux new-session -d -s {shlex.quote(self.session)})"
+                f"({where} new-session -d -s {shlex.quote(self.session)})"
             )
+        if self.window in self._window_names():
+            raise TmuxTargetError(
+                f"tmux session {self.session!r} already has a window named {self.window!r}: "
+                "choose another window name"
+            )
+
+    def _window_names(self) -> list[str]:
+        try:
+            proc = self._run("list-windows", "-t", self._session_target, "-F", "#{window_name}")
+        except TerminalError as exc:
+            raise TmuxTargetError(f"{exc}: is the tmux server alive?") from None
+        return proc.stdout.split("\n")
 
     def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None:
         if self.pane_id is not None:
             raise TerminalError("this terminal already runs a program")
-        folder = Path(tempfile.mkdtemp(prefix="orch-doctor-env-"))  # 0700
-        env_file = folder / "env"
-        lines = [
-            f"export {name}={shlex.quote(value)}"
-            for name, value in env.items()
-            if name not in NOT_INHERITED and _ENV_NAME.fullmatch(name) and "\0" not in value
-        ]
-        args = ["new-window", "-d", "-P", "-F", "#{pane_id} #{pane_pid}"]
-        args += ["-t", f"={self.session}:", "-n", self.window]
-        if cwd:
-            args += ["-c", cwd]
+        launch = LaunchFile(argv, cwd, env, self.scope)
+        # from here a clean-up (a signal) kills the window, found by name until its id is known
+        self._handle = cleanup.register_callback(
+            self._remove, f"tmux window {self.target}", self.scope
+        )
+        args = ["new-window", "-d", "-P", "-F", "#{window_id} #{pane_id} #{pane_pid}"]
+        args += ["-t", self._session_target, "-n", tmux_format_literal(self.window)]
         try:
-            fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write("\n".join(lines) + "\n")
-            proc = self._run(*args, "--", "/bin/sh", "-c", _LAUNCHER, "sh", str(env_file), *argv)
-        except BaseException:  # no window read it (an error, a signal): the secret goes now
-            shutil.rmtree(folder, ignore_errors=True)
+            proc = self._run(*args, "--", *launch.command())
+        except BaseException:  # no window read it (an error): the secret goes now
+            launch.remove()
             raise
-        pane_id, _, pid = proc.stdout.strip().partition(" ")
-        self.pane_id = pane_id
+        window_id, pane_id, pid = [*proc.stdout.strip().split(" "), "", "", ""][:3]
+        self.window_id, self.pane_id = window_id or None, pane_id or None
         with contextlib.suppress(ValueError):
             self.pane_pid = int(pid)
+        read_until = time.monotonic() + LAUNCH_READ_S
+        if self.deadline is not None:
+            read_until = min(read_until, self.deadline)
+        launch.wait_read(lambda: not self.alive(), read_until, f"tmux window {self.target}")
+        name: str | None = None
+        with contextlib.suppress(TerminalError):
+            name = self._display("#{window_name}")
+        if name != self.window:
+            if not self.alive():
+                return  # the program already ended (the window with it): its step says so
+            raise TerminalError(f"the new window is named {name!r}, not {self.window!r}")
+        if launch.cwd:
+            until = time.monotonic() + LAUNCH_CWD_S
+            if self.deadline is not None:
+                until = min(until, self.deadline)
+            confirm_cwd(
+                lambda: self._display("#{pane_current_path}"),
+                launch.cwd,
+                until,
+                f"tmux window {self.target}",
+                self.alive,
+            )
 
-    def _display(self, fmt: str) -> str:
+    def _display(self, fmt: str, floor: float = 0.0) -> str:
         assert self.pane_id is not None
-        return self._run("display-message", "-p", "-t", self.pane_id, fmt).stdout.strip()
+        proc = self._run("display-message", "-p", "-t", self.pane_id, fmt, floor=floor)
+        return proc.stdout.rstrip("\n")
 
     def capture(self) -> str:
         if self.pane_id is None:
             return ""
-        proc = self._run("capture-pane", "-p", "-t", self.pane_id, check=False)
+        try:  # a screen after the deadline is still worth a moment: it explains a timeout
+            proc = self._run("capture-pane", "-p", "-t", self.pane_id, check=False, floor=SCREEN_S)
+        except TerminalError:
+            return ""
         return proc.stdout if proc.returncode == 0 else ""
 
     def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
@@ -413,14 +659,69 @@ class TmuxWindowTerminal:
         except TerminalError:
             return False  # the pane is gone with its program
 
+    def exists(self) -> bool:
+        """Whether the window that was made is still there (False: none was made)."""
+        if self.window_id is None:
+            return False
+        try:
+            proc = self._run(
+                "display-message", "-p", "-t", self.window_id, "#{window_id}", check=False,
+                floor=UNDO_S,
+            )  # fmt: skip
+        except TerminalError:
+            return False
+        return proc.returncode == 0 and proc.stdout.strip() == self.window_id
+
+    def kill_command(self) -> str:
+        """The shell command that removes the window (by its id once known)."""
+        which = self.window_id or f"{self._session_target}{self.window}"
+        return f"{self._tmux_words()} kill-window -t {shlex.quote(tmux_arg(which))}"
+
+    def _remove(self, timeout_s: float) -> str | None:
+        """The clean-up's callback: kill the window this terminal made (``timeout_s``)."""
+        ids = [self.window_id] if self.window_id else []
+        if not ids:  # a signal during new-window: the name is unique in the session
+            with contextlib.suppress(TerminalError):
+                proc = self._run(
+                    "list-windows", "-t", self._session_target, "-F",
+                    "#{window_id} #{window_name}", check=False, timeout=timeout_s,
+                )  # fmt: skip
+                for line in proc.stdout.split("\n"):
+                    wid, _, name = line.partition(" ")
+                    if name == self.window and wid.startswith("@"):
+                        ids.append(wid)
+        if not ids:
+            return None
+        try:
+            for wid in ids:
+                self._run("kill-window", "-t", wid, timeout=timeout_s)
+        except TerminalError as exc:
+            raise cleanup.NotRemoved(
+                f"tmux window {self.target} ({', '.join(ids)}; {exc}): remove it with "
+                f"`{self.kill_command()}`"
+            ) from None
+        return f"tmux window {self.target} ({', '.join(ids)})"
+
+    @property
+    def cleanup_handle(self) -> int | None:
+        """The registry entry (orch_doctor._util.cleanup) that kills the window, until
+        :meth:`release`."""
+        return self._handle
+
+    def release(self) -> None:
+        """Leave the window running: a later clean-up no longer kills it."""
+        cleanup.forget(self._handle)
+        self._handle = None
+
     def attach_hint(self) -> str:
-        sock = f" -L {self.socket_name}" if self.socket_name else ""
-        return f"tmux{sock} attach -t {shlex.quote(self.session)} (window {self.window})"
+        which = f"{self._session_target}{self.window}" if not self.window_id else self.window_id
+        return f"{self._tmux_words()} attach -t {shlex.quote(tmux_arg(which))}"
 
     def close(self) -> None:
         if self.pane_id is not None:
             with contextlib.suppress(TerminalError):  # a tmux that does not answer
-                self._run("kill-pane", "-t", self.pane_id, check=False)
+                self._run("kill-pane", "-t", self.pane_id, check=False, floor=UNDO_S)
         if self.pane_pid:
             kill_group(self.pane_pid, grace_s=3.0)
         self.pane_id = None
+        self.release()

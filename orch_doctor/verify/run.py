@@ -227,7 +227,7 @@ def run_verify(
         secrets = {PASSWORD_ENV: credentials.password} if credentials else {}
         executor = Executor(
             base_url=decision.plan.server_url,
-            terminal_factory=lambda: _terminal(run_dir, options.terminal, scope),
+            terminal_factory=lambda: _terminal(run_dir, options.terminal, scope, deadline),
             env=env,
             secrets=secrets,
             credentials=credentials,
@@ -426,8 +426,10 @@ def _start(
     )
 
 
-def _terminal(run_dir: Path, prefer: str | None, scope: str | None = None) -> Terminal:
-    return make_terminal(run_dir, prefer, scope)
+def _terminal(
+    run_dir: Path, prefer: str | None, scope: str | None = None, deadline: float | None = None
+) -> Terminal:
+    return make_terminal(run_dir, prefer, scope, deadline)
 
 
 def _tui_group(terminal: object) -> int | None:
