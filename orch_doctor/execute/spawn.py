@@ -27,6 +27,7 @@ from orch_doctor.execute.executor import (
     StepFailed,
     StepReport,
     failure_markers,
+    url_path,
     user_texts,
 )
 from orch_doctor.execute.terminal import Terminal, TerminalError, TmuxWindowTerminal
@@ -299,7 +300,9 @@ def confirm_delivery(
                     found, _ = executor.session_with_prompt(query, prompt)
                     session_id = str(found.get("id")) if found else None
                 if session_id is not None:
-                    texts = user_texts(executor.get_json(f"/session/{session_id}/message", query))
+                    texts = user_texts(
+                        executor.get_json(url_path(["session", session_id, "message"]), query)
+                    )
         screen = executor.screen() if executor.terminal is not None else None
         confirmation = evaluate(
             prompt=prompt,
