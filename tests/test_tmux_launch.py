@@ -423,3 +423,22 @@ def test_the_fix_points_at_the_window_only_while_it_exists(tmux_home: Path) -> N
         stays.fix
     )
     assert "stays" in window_names()
+
+
+def test_a_pane_tmux_cannot_be_asked_about_is_not_taken_for_an_exited_one(
+    tmux_home: Path,
+) -> None:
+    """Past the deadline tmux is not asked, and a pane nothing is known about is not "exited"
+    (that sent a timed-out verify to the advice for a TUI that stopped by itself)."""
+    terminal = TmuxWindowTerminal(f"{SESSION}:w", deadline=time.monotonic() + 5.0)
+    terminal.check_session()
+    terminal.start(["sleep", "60"], str(tmux_home), {})
+    try:
+        assert terminal.alive()
+        terminal.deadline = time.monotonic() - 1.0
+        assert terminal.alive()  # not known, so not dead
+        terminal.deadline = time.monotonic() + 5.0
+        tmux("kill-pane", "-t", str(terminal.pane_id))
+        assert not terminal.alive()  # tmux answered: the pane is gone
+    finally:
+        terminal.close()

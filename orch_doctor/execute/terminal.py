@@ -47,6 +47,11 @@ class TerminalError(RuntimeError):
     """The terminal could not be started or driven."""
 
 
+class TmuxNoAnswer(TerminalError):
+    """tmux could not be asked in time (the deadline ran out, or the server does not answer):
+    nothing is known about the pane, which is not the same as the pane being gone."""
+
+
 class Terminal(Protocol):
     """Where a plan's process step runs: implement these five methods to spawn into any
     terminal an orchestrator owns (``execute_plan(plan, terminal=...)``).
@@ -117,7 +122,7 @@ def run_tmux(
     :class:`TerminalError` naming the tmux command ``what``."""
     limit = TMUX_TIMEOUT_S if timeout is None else min(TMUX_TIMEOUT_S, timeout)
     if limit <= 0:
-        raise TerminalError(f"tmux {what}: the overall timeout ran out")
+        raise TmuxNoAnswer(f"tmux {what}: the overall timeout ran out")
     try:
         proc = subprocess.run(
             list(cmd),
@@ -129,7 +134,7 @@ def run_tmux(
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
-        raise TerminalError(f"tmux {what} did not answer in {limit:.1f}s") from exc
+        raise TmuxNoAnswer(f"tmux {what} did not answer in {limit:.1f}s") from exc
     if check and proc.returncode != 0:
         raise TerminalError(f"tmux {what} failed: {proc.stderr.strip()}")
     return proc
@@ -228,6 +233,8 @@ class TmuxTerminal:
             return False
         try:
             return self._display("#{pane_dead}") == "0"
+        except TmuxNoAnswer:
+            return True  # unknown: the caller's deadline, not "it exited", ends the wait
         except TerminalError:
             return False
 
@@ -656,6 +663,8 @@ class TmuxWindowTerminal:
             return False
         try:
             return self._display("#{pane_dead}") == "0"
+        except TmuxNoAnswer:
+            return True  # unknown: the caller's deadline, not "it exited", ends the wait
         except TerminalError:
             return False  # the pane is gone with its program
 
