@@ -111,6 +111,8 @@ def test_speed_block_quotes_every_figure_with_load_and_date() -> None:
     rows = {line.split("  ")[1]: line.split() for line in block.splitlines()[2:]}
     assert rows["verify wall / (serve + tui)"][-4:] == ["1.18", "1.25", "0.944", "met"]
     assert rows["spawn / tui"][-4:] == ["1.31", "1.15", "1.14", "MISSED"]
+    warm = {"warm plan": {"value": 121.2, "target": 150, "ratio": 0.81, "unit": "ms"}}
+    assert "121 ms     150 ms    0.81  met" in render_bench({**warm, "loadavg": 0.5, "date": "d"})
 
 
 def test_check_fails_when_the_readme_figures_differ_from_the_file(

@@ -167,8 +167,9 @@ def _load(value: Any) -> str:
 
 
 def render_bench(data: Mapping[str, Any] | None, source: str = "bench/last-run.json") -> str:
-    """The Speed section's block: every figure of the last run against its target, with the
-    run's load average and date."""
+    """The Speed section's block: every figure of the last run against its target (in the
+    figure's ``unit`` when it has one; met when ``ratio`` <= 1), with the run's load average and
+    date."""
     if data is None:
         return (
             f"no benchmark run is recorded ({source} is missing): "
@@ -184,8 +185,10 @@ def render_bench(data: Mapping[str, Any] | None, source: str = "bench/last-run.j
     for name, figure in figures.items():
         ratio = figure["ratio"]
         met = isinstance(ratio, int | float) and ratio <= 1.0
+        unit = f" {figure['unit']}" if figure.get("unit") else ""
+        value, target = (_number(figure[k]) + unit for k in ("value", "target"))
         lines.append(
-            f"  {name:<{width}}  {_number(figure['value']):>9}  {_number(figure['target']):>9}  "
+            f"  {name:<{width}}  {value:>9}  {target:>9}  "
             f"{_number(ratio):>6}  {'met' if met else 'MISSED'}"
         )
     return "\n".join(lines) + "\n"
@@ -326,7 +329,11 @@ def run_example(example: Example, m: Machine, servers: Mapping[str, str]) -> str
     if not link.exists():
         link.symlink_to(binary)
     m.public[str(link)] = PUBLIC_BINARY[example.release]
-    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
+    # a reader's PATH: the release, tmux and the system's folders (no other OpenCode install
+    # of this machine to be found or shadowed)
+    tmux = shutil.which("tmux")
+    folders = [str(bin_dir), *([str(Path(tmux).parent)] if tmux else []), "/usr/bin", "/bin"]
+    env["PATH"] = os.pathsep.join(dict.fromkeys(folders))
     output = run_cli(args, Machine(m.root, m.project, env, m.public))
     command = " ".join(_quote(m.show(a)) for a in args)
     return f"$ orch-doctor {command}\n{m.show(output)}"
