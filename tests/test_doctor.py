@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -115,6 +116,26 @@ def test_junit_and_github(opencode_release: Callable[[str], Path], tmp_path: Pat
     assert "::notice" not in out  # passed checks are in the summary, not annotations
     text = summary.read_text()
     assert text.startswith("## orch-doctor") and "| ❌ | fail | spawn directory |" in text
+
+
+def test_github_green_run_is_one_notice_line(opencode_release: Callable[[str], Path],
+                                             tmp_path: Path, cache_dir: Path) -> None:  # fmt: skip
+    """Outside Actions (no step summary) a green run still says it passed, in one line."""
+    result = CliRunner().invoke(
+        main,
+        ["--opencode", str(opencode_release("1.18.33")), "--dir", str(tmp_path), "--no-discover",
+         "--format", "github"],
+        env={"GITHUB_STEP_SUMMARY": None, "GITHUB_ACTIONS": None},
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert len(lines) == 1, result.output
+    assert re.fullmatch(
+        r"::notice title=orch-doctor::PASS: \d+ passed, 0 warnings, 0 failed, \d+ skipped "
+        r"\(\d+\.\ds\); strategy: standalone-prompt",
+        lines[0],
+    ), lines[0]
 
 
 def test_text_plain_without_tty(opencode_release: Callable[[str], Path], tmp_path: Path,

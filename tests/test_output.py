@@ -250,10 +250,13 @@ def test_summary_line_leads_with_the_most_severe_problem() -> None:
 
 def test_github_annotations_only_for_warnings_and_failures() -> None:
     green = report(check("a", "pass"), check("b", "skip"), check("c", "pass"))
-    assert render_annotations(green) == ""
+    assert render_annotations(green).splitlines() == [
+        "::notice title=orch-doctor::PASS: 2 passed, 0 warnings, 0 failed, 1 skipped (1.5s)"
+    ]
+    assert render_annotations(green, strict=True) == render_annotations(green)
     mixed = report(check("a", "pass"), check("w", "warn"), check("f", "fail"), check("s", "skip"))
     lines = render_annotations(mixed).splitlines()
-    assert [line.split(" ", 1)[0] for line in lines] == ["::warning", "::error"]
+    assert [line.split(" ", 1)[0] for line in lines] == ["::warning", "::error"]  # no notice
     assert [line.split(" ", 1)[0] for line in render_annotations(mixed, strict=True).splitlines()] \
         == ["::error", "::error"]  # fmt: skip
     summary = render_summary(mixed)

@@ -94,9 +94,7 @@ def doctor(
         else:
             from orch_doctor.report.github import render_annotations, render_summary
 
-            annotations = render_annotations(report, strict)
-            if annotations:
-                click.echo(annotations)
+            click.echo(render_annotations(report, strict))
             summary = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary:
                 try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 EXIT_CODES = (
     "Exit codes: 0 no failure (warnings allowed), 1 {failed}, 2 usage or configuration error."
 )
+#: a command that has no failure of its own (it only prints)
+EXIT_CODES_NO_FAILURE = "Exit codes: 0 printed, 2 usage or configuration error."
 
 ENVIRONMENT = {
     "OPENCODE_BIN": "the OpenCode binary to use (orch's override; --opencode wins)",
@@ -17,8 +19,9 @@ ENVIRONMENT = {
     "NO_COLOR": "non-empty: no colour",
 }
 
-#: command -> (what exit 1 means, the environment it reads, examples)
-COMMANDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+#: command (``"group sub"`` for a subcommand) -> (what exit 1 means, or None when it never
+#: exits 1; the environment it reads; examples)
+COMMANDS: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = {
     "main": (
         "a check failed (or a warning under --strict)",
         ("OPENCODE_BIN", "OPENCODE_SERVER_PASSWORD", "ORCH_DOCTOR_CACHE_DIR", "NO_COLOR"),
@@ -65,13 +68,23 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ("ORCH_DOCTOR_MATRIX_DIRS",),
         ("orch-doctor matrix show", "orch-doctor matrix check --format json"),
     ),
+    "matrix show": (
+        None,
+        ("ORCH_DOCTOR_MATRIX_DIRS", "NO_COLOR"),
+        ("orch-doctor matrix show --format json", "orch-doctor matrix show --matrix ours.toml"),
+    ),
+    "matrix check": (
+        "a stored release the decision cannot handle",
+        ("ORCH_DOCTOR_MATRIX_DIRS", "NO_COLOR"),
+        ("orch-doctor matrix check", "orch-doctor matrix check --matrix ours.toml --format json"),
+    ),
 }
 
 
 def epilog(command: str) -> str:
     """The end of ``command``'s --help (click keeps paragraphs separated by blank lines)."""
     failed, env, examples = COMMANDS[command]
-    lines = [EXIT_CODES.format(failed=failed), ""]
+    lines = [EXIT_CODES.format(failed=failed) if failed else EXIT_CODES_NO_FAILURE, ""]
     lines += ["\b", "Environment:"] + [f"  {name}  {ENVIRONMENT[name]}" for name in env]
     lines += ["", "\b", "Examples:"] + [f"  {example}" for example in examples]
     return "\n".join(lines)

@@ -35,7 +35,7 @@ def matrix() -> None:
     """The compatibility matrix: strategies, known issues, policy, verified releases."""
 
 
-@matrix.command()
+@matrix.command(epilog=epilog("matrix show"))
 @matrix_option()
 @format_option()
 def show(matrix_files: tuple[str, ...], output_format: str) -> None:
@@ -51,7 +51,7 @@ def show(matrix_files: tuple[str, ...], output_format: str) -> None:
     render_matrix(m, releases)
 
 
-@matrix.command()
+@matrix.command(epilog=epilog("matrix check"))
 @matrix_option()
 @format_option()
 def check(matrix_files: tuple[str, ...], output_format: str) -> None:

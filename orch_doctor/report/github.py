@@ -21,7 +21,9 @@ def escape_property(text: str) -> str:
 
 def render_annotations(report: DoctorReport, strict: bool = False) -> str:
     """One annotation per warning (``::error`` with ``strict``) and failure; passed and skipped
-    checks make none (the step summary has the full table): a green run prints nothing."""
+    checks make none (the step summary has the full table). A run without a problem prints one
+    ``::notice`` line instead: its counts and strategy, which GitHub shows as a notice and a
+    person reads as it is in any log."""
     lines = []
     for check in report.checks:
         if check.status not in ("warn", "fail"):
@@ -30,7 +32,20 @@ def render_annotations(report: DoctorReport, strict: bool = False) -> str:
         message = check.summary + (f"\nfix: {check.fix}" if check.fix else "")
         title = escape_property(f"orch-doctor {check.id}: {check.title}")
         lines.append(f"::{level} title={title}::{escape_data(message)}")
+    if not lines:
+        lines.append(f"::notice title=orch-doctor::{escape_data(green_summary(report))}")
     return "\n".join(lines)
+
+
+def green_summary(report: DoctorReport) -> str:
+    """One line for a run without a problem: ``PASS: 8 passed, 1 skipped (2.6s); strategy: X``."""
+    passed = sum(1 for c in report.checks if c.status == "pass")
+    skipped = sum(1 for c in report.checks if c.status == "skip")
+    text = f"PASS: {passed} passed, 0 warnings, 0 failed, {skipped} skipped"
+    text += f" ({report.duration_s:.1f}s)"
+    if report.decision is not None:
+        text += f"; strategy: {report.decision.strategy}"
+    return text
 
 
 def render_summary(report: DoctorReport) -> str:
