@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,7 +30,7 @@ def json_text(data: Any) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def emit_json(data: dict[str, Any]) -> None:
+def emit_json(data: Mapping[str, Any]) -> None:
     """Print ``data`` as terminal-safe JSON with ``schema_version`` first (its schema ships in
     orch_doctor/schemas/)."""
     from orch_doctor.schemas import versioned
