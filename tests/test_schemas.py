@@ -26,6 +26,12 @@ def test_each_schema_is_valid_and_demands_the_version(name: str) -> None:
     assert schema["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
 
 
+def test_every_shipped_schema_has_a_declaration() -> None:
+    from orch_doctor.schemas.shapes import OUTPUTS
+
+    assert tuple(OUTPUTS) == NAMES
+
+
 def test_unknown_schema_name_is_an_error() -> None:
     with pytest.raises(ValueError):
         schema_path("docter")

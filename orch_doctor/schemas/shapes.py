@@ -101,7 +101,8 @@ class ProcessStepJSON(TypedDict):
 
 
 def _wait_params(condition: WaitCondition) -> dict[str, Any]:
-    """The params a wait step of ``condition`` must and may carry (tui-ready: its markers)."""
+    """The params a wait step of ``condition`` must and may carry (tui-ready: none; it carries
+    the release's markers instead)."""
     required, optional = WAIT_PARAMS[condition]
     then: dict[str, Any] = {
         "properties": {
@@ -113,8 +114,6 @@ def _wait_params(condition: WaitCondition) -> dict[str, Any]:
             }
         }
     }
-    if condition is WaitCondition.TUI_READY:
-        then["required"] = ["ready_markers", "failure_markers"]
     return {"if": {"properties": {"condition": {"const": condition.value}}}, "then": then}
 
 
@@ -462,6 +461,17 @@ class ClientReportJSON(TypedDict):
     costs: dict[str, AdvisoryJSON]
 
 
+#: what ``emit_json`` prints: one of the shipped outputs
+Output = (
+    DoctorJSON
+    | ProbeJSON
+    | ServersJSON
+    | PlanJSON
+    | VerifyJSON
+    | SpawnJSON
+    | MatrixShowJSON
+    | MatrixCheckJSON
+)
 #: each shipped schema: its name (orch_doctor/schemas/<name>.schema.json), title and declaration
 OUTPUTS: Mapping[str, tuple[str, type]] = {
     "doctor": ("orch-doctor report", DoctorJSON),
