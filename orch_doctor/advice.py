@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import AdvisoryJSON
 
 Severity = Literal["info", "warn", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warn": 1, "error": 2}
@@ -24,7 +27,7 @@ class Advisory:
     fix: str | None = None
     evidence: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> AdvisoryJSON:
         return {
             "id": self.id,
             "severity": self.severity,

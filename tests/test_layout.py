@@ -34,6 +34,10 @@ RANK = {
 }
 #: measured facts stay measured: the probes never read the matrix
 INDEPENDENT = {("probe", "server"), ("server", "probe")}
+#: the typed declarations of every JSON output name the types of every stage: a stage names
+#: its declaration for the type checker only (under ``if TYPE_CHECKING:``), so at run time
+#: nothing imports a later stage; the schema writer and the tests read the declarations
+DECLARATIONS = "orch_doctor.schemas.shapes"
 
 
 def stage(module: str) -> str:
@@ -57,6 +61,17 @@ def imports(path: Path) -> set[str]:
     return {m for m in found if m == "orch_doctor" or m.startswith("orch_doctor.")}
 
 
+def type_only_imports(path: Path) -> set[str]:
+    """The modules imported inside ``if TYPE_CHECKING:`` blocks."""
+    found = set()
+    for node in ast.walk(syntax(path)):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for inner in (n for stmt in node.body for n in ast.walk(stmt)):
+                if isinstance(inner, ast.ImportFrom) and inner.module:
+                    found.add(inner.module)
+    return found
+
+
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
@@ -65,12 +80,31 @@ def test_a_stage_imports_only_earlier_stages(path: Path) -> None:
     name = "orch_doctor." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
     own = stage(name)
     assert own in RANK, f"{name}: stage {own!r} has no place in the pipeline"
+    if name == DECLARATIONS:
+        return  # it follows every stage; nothing imports it at run time (below)
     for target in imports(path):
+        if target == DECLARATIONS:
+            assert target in type_only_imports(path), f"{name} imports {target} at run time"
+            continue
         other = stage(target)
         if target == "orch_doctor":
             continue  # __version__
         assert RANK[other] <= RANK[own], f"{name} imports {target}: a later stage"
         assert (own, other) not in INDEPENDENT, f"{name} imports {target}"
+
+
+def test_the_warm_path_never_loads_the_declarations() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, orch_doctor.api, orch_doctor.cli.common, orch_doctor.schemas;"
+        f"print({DECLARATIONS!r} in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "False"
 
 
 def test_every_stage_is_a_package_with_its_own_types() -> None:

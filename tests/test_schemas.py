@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import jsonschema
 import pytest
 
@@ -21,6 +24,12 @@ def test_each_schema_is_valid_and_demands_the_version(name: str) -> None:
     validator = jsonschema.Draft202012Validator(schema)
     assert not validator.is_valid({})  # an empty document is never valid
     assert schema["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
+
+
+def test_every_shipped_schema_has_a_declaration() -> None:
+    from orch_doctor.schemas.shapes import OUTPUTS
+
+    assert tuple(OUTPUTS) == NAMES
 
 
 def test_unknown_schema_name_is_an_error() -> None:
@@ -51,3 +60,72 @@ def test_unknown_command_suggests_the_near_one() -> None:
 
     result = CliRunner().invoke(main, ["docter"])
     assert result.exit_code == 2 and "Did you mean 'doctor'?" in result.output
+
+
+def test_a_stale_schema_fails_the_check_and_is_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import tools.write_schemas as writer
+
+    for name in NAMES:
+        shutil.copy(schema_path(name), tmp_path / f"{name}.schema.json")
+    stale = tmp_path / "plan.schema.json"
+    stale.write_text(stale.read_text().replace('"server_url"', '"server-url"'), encoding="utf-8")
+    monkeypatch.setattr(writer, "OUT", tmp_path)
+    assert writer.main(["--check"]) == 1
+    assert writer.main([]) == 0
+    assert stale.read_text(encoding="utf-8") == schema_path("plan").read_text(encoding="utf-8")
+    assert writer.main(["--check"]) == 0
+
+
+def _plan_document(*steps: Any) -> dict[str, Any]:
+    from orch_doctor.schemas import versioned
+
+    return versioned(
+        {
+            "strategy": "attach-session-api", "forced": False, "reasons": [], "rejected": {},
+            "warnings": [], "advisories": [], "steps": [s.to_json() for s in steps],
+            "server_url": None, "fix": None, "matrix_files": [],
+        }
+    )  # fmt: skip
+
+
+def test_the_derived_plan_schema_keeps_each_wait_conditions_params() -> None:
+    from orch_doctor.decide.steps import SESSION_ID, ProcessStep, WaitCondition, WaitStep
+
+    validator = jsonschema.Draft202012Validator(load_schema("plan"))
+    wait = WaitStep(WaitCondition.SESSION_CREATED, "d", params={"directory": "/p", "save": "x"})
+    process = ProcessStep(("opencode", "--session", SESSION_ID), "attach", "d", secret_env=("P",))
+    document = _plan_document(wait, process)
+    validator.validate(document)
+    steps: list[dict[str, Any]] = document["steps"]
+    broken = [
+        {**steps[0], "params": {"directory": "/p"}},  # session-created must save the id
+        {**steps[0], "params": {"directory": "/p", "save": "x", "other": "y"}},  # unknown param
+        {**steps[0], "condition": "later"},
+        {**steps[1], "secret_env": {"P": "the password"}},  # a secret is never printed
+        {**steps[1], "argv": []},
+        {**steps[1], "refs": {"argv/2": "session_id"}},  # a JSON Pointer starts with /
+        {key: value for key, value in steps[1].items() if key != "display"},
+    ]
+    for step in broken:
+        assert not validator.is_valid({**document, "steps": [step]}), step
+    assert not validator.is_valid({**document, "strategy": "attach-anyhow"})
+    assert validator.is_valid({**document, "strategy": "none", "steps": [], "extra": 1})
+
+
+def test_every_declared_key_is_required_and_optional_ones_are_not() -> None:
+    server = load_schema("server")["$defs"]["server"]
+    assert {"url", "verdict", "ok", "findings", "duration_s"} <= set(server["required"])
+    assert "advisories" in server["properties"] and "advisories" not in server["required"]
+    assert "session_exists" not in server["required"]
+    assert server["properties"]["routes"] == {
+        "type": ["array", "null"],
+        "items": {"type": "string"},
+    }
+    doctor = load_schema("doctor")["properties"]
+    assert doctor["decision"] == {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/decision"}]}
+    verify = load_schema("verify")["properties"]
+    assert None in verify["strategy"]["enum"] and "none" in verify["strategy"]["enum"]

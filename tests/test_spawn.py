@@ -541,3 +541,22 @@ def test_a_tmux_target_with_escapes_is_shown_escaped(
     assert out.exit_code == 2, out.output
     assert "\x1b" not in out.output and "\x07" not in out.output
     assert "-> nosuch:w\\x1b]0;owned\\x07" in out.output
+
+
+def test_spawn_without_a_possible_strategy_answers_a_whole_spawn_result(tmp_path: Path) -> None:
+    """No plan: the JSON is the same declared shape as a delivery's (strategy none, no step)."""
+    out = CliRunner().invoke(
+        main,
+        [
+            "spawn", "--dir", str(tmp_path), "--prompt", "hi",
+            "--opencode", str(tmp_path / "no-opencode"), "--tmux-target", "s:w",
+            "--format", "json",
+        ],
+    )  # fmt: skip
+    assert out.exit_code == 1, out.output
+    data = json.loads(out.output)
+    assert_valid("spawn", data)
+    assert (data["ok"], data["strategy"], data["steps"]) == (False, "none", [])
+    assert data["target"] == "s:w"
+    assert data["problem"].startswith("no spawn strategy is possible") and data["fix"]
+    assert data["confirmation"] is None and data["last_screen"] == ""

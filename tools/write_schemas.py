@@ -2,445 +2,172 @@
 
     python -m tools.write_schemas [--check]
 
-One source for the shared definitions (advisory, plan steps, server status, capabilities), so
-the eight schemas cannot drift apart. ``--check`` exits 1 when a written file differs.
+Each schema is derived from the typed declaration its ``to_json`` returns
+(orch_doctor/schemas/shapes.py), so an output and its schema cannot drift apart. ``--check``
+exits 1 when a written file differs (a test runs it in CI).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import types
 from pathlib import Path
-from typing import Any
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    NotRequired,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+    is_typeddict,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "orch_doctor" / "schemas"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from orch_doctor.decide.steps import WAIT_PARAMS, WaitCondition  # noqa: E402
 from orch_doctor.schemas import SCHEMA_VERSION  # noqa: E402
+from orch_doctor.schemas.shapes import EXTRA, OUTPUTS, Def, Schema  # noqa: E402
 
-Schema = dict[str, Any]
-
-STRING = {"type": "string"}
-NSTRING = {"type": ["string", "null"]}
-STRINGS = {"type": "array", "items": STRING}
-#: where a value learned while running (the session id) stands in a step: the JSON Pointer
-#: (RFC 6901, relative to the step) of a string replaced whole by the value saved under that name
-REFS = {
-    "type": "object",
-    "description": "JSON Pointer (relative to the step) of each string that stands for a value "
-    "learned while running -> the name it was saved under (an earlier http step's `save`, a "
-    "session-created wait's params.save). The executor replaces exactly these strings, whole; "
-    "every other string (prompt, directory, title, model) is literal, braces included.",
-    "propertyNames": {"pattern": "^(/[^/]*)+$"},
-    "additionalProperties": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+JSONSchema = dict[str, Any]
+_SCALARS: dict[Any, JSONSchema] = {
+    str: {"type": "string"},
+    bool: {"type": "boolean"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    type(None): {"type": "null"},
+    Any: {},
 }
-STRATEGIES = ["attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt"]
 
 
-def wait_params(condition: WaitCondition) -> Schema:
-    """The params a wait step of ``condition`` must and may carry (tui-ready: its markers)."""
-    required, optional = WAIT_PARAMS[condition]
-    then: Schema = {
-        "properties": {
-            "params": {
-                "type": "object",
-                "required": list(required),
-                "properties": {k: {"type": "string", "minLength": 1} for k in required + optional},
-                "additionalProperties": False,
-            }
+class Deriver:
+    """JSON Schema of a declared type; every typed dict it meets lands in ``defs``."""
+
+    def __init__(self) -> None:
+        self.defs: dict[str, JSONSchema] = {}
+        self.named: dict[str, object] = {}
+
+    def ref(self, name: str, declared: object, build: Any) -> JSONSchema:
+        if self.named.setdefault(name, declared) != declared:
+            raise ValueError(f"two declarations are named {name!r} in $defs")
+        if name not in self.defs:
+            self.defs[name] = {}  # a declaration that refers to itself finds its name
+            self.defs[name] = build()
+        return {"$ref": f"#/$defs/{name}"}
+
+    def of(self, tp: Any) -> JSONSchema:
+        origin, args = get_origin(tp), get_args(tp)
+        if origin is Annotated:
+            named = next((m for m in tp.__metadata__ if isinstance(m, Def)), None)
+            if named is not None:
+                return self.ref(named.name, tp, lambda: self.tagged(get_args(args[0])))
+            schema = self.of(args[0])
+            for meta in tp.__metadata__:
+                if isinstance(meta, Schema):
+                    if "enum" in meta.keywords or "const" in meta.keywords:
+                        schema = {k: v for k, v in schema.items() if k not in ("type", "enum")}
+                    schema = {**schema, **meta.keywords}
+            return schema
+        if is_typeddict(tp):
+            name = re.sub(r"(?<!^)(?=[A-Z])", "_", tp.__name__.removesuffix("JSON")).lower()
+            return self.ref(name, tp, lambda: self.obj(tp))
+        if origin is Literal:
+            return {"const": args[0]} if len(args) == 1 else {"enum": list(args)}
+        if origin in (Union, types.UnionType):
+            rest = [a for a in args if a is not type(None)]
+            if len(rest) == len(args) or len(rest) != 1:
+                raise ValueError(f"a union is nullable or a Def-named union of kinds: {tp}")
+            schema = self.of(rest[0])
+            if isinstance(schema.get("type"), str):
+                return {**schema, "type": [schema["type"], "null"]}
+            if "enum" in schema:
+                return {**schema, "enum": [*schema["enum"], None]}
+            return {"oneOf": [{"type": "null"}, schema]}
+        if origin is list:
+            return {"type": "array", "items": self.of(args[0])}
+        if origin is dict and args[0] is str:
+            return {"type": "object", "additionalProperties": self.of(args[1])}
+        if tp in _SCALARS:
+            return dict(_SCALARS[tp])
+        raise ValueError(f"no JSON Schema for {tp!r}")
+
+    def obj(self, declared: Any) -> JSONSchema:
+        hints = {
+            k: get_args(v)[0] if get_origin(v) is NotRequired else v
+            for k, v in get_type_hints(declared, include_extras=True).items()
         }
-    }
-    if condition is WaitCondition.TUI_READY:
-        then["required"] = ["ready_markers", "failure_markers"]
-    return {"if": {"properties": {"condition": {"const": condition.value}}}, "then": then}
+        schema: JSONSchema = {
+            "type": "object",
+            "required": [k for k in hints if k in declared.__required_keys__],
+            "properties": {k: self.of(v) for k, v in hints.items()},
+        }
+        extra = EXTRA.get(declared)
+        return {**schema, **(extra.keywords if extra else {})}
 
-
-DEFS: dict[str, Schema] = {
-    "advisory": {
-        "type": "object",
-        "required": ["id", "severity", "message", "fix", "evidence"],
-        "properties": {
-            "id": {"type": "string", "minLength": 1},
-            "severity": {"enum": ["info", "warn", "error"]},
-            "message": STRING,
-            "fix": NSTRING,
-            "evidence": NSTRING,
-        },
-    },
-    "step": {
-        "type": "object",
-        "required": ["kind", "description", "refs"],
-        "properties": {
-            "kind": {"enum": ["http", "process", "wait", "keys"]},
-            "description": STRING,
-            "refs": REFS,
-        },
-        "allOf": [
-            {
-                "if": {"properties": {"kind": {"const": "http"}}},
-                "then": {
-                    "required": [
-                        "method",
-                        "path",
-                        "path_segments",
-                        "query",
-                        "body",
-                        "expect_status",
-                        "save",
-                    ],
-                    "properties": {
-                        "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
-                        # for reading; a client builds the URL from path_segments (each
-                        # percent-encoded whole) with refs filled in
-                        "path": {"type": "string", "pattern": "^/"},
-                        "path_segments": {
-                            "type": "array",
-                            "items": {"type": "string", "minLength": 1},
+    def tagged(self, members: tuple[Any, ...]) -> JSONSchema:
+        """Typed dicts told apart by their ``kind`` (a Literal): the keys all share, then what
+        each kind adds."""
+        shapes = [self.obj(m) for m in members]
+        first = shapes[0]["properties"]
+        common = [
+            k
+            for k in first
+            if k != "kind" and all(s["properties"].get(k) == first[k] for s in shapes)
+        ]
+        required = [k for k in shapes[0]["required"] if all(k in s["required"] for s in shapes)]
+        branches = []
+        for shape in shapes:
+            kind = shape["properties"]["kind"]["const"]
+            then = {k: v for k, v in shape.items() if k not in ("type", "required", "properties")}
+            branches.append(
+                {
+                    "if": {"properties": {"kind": {"const": kind}}},
+                    "then": {
+                        "required": [k for k in shape["required"] if k not in required],
+                        "properties": {
+                            k: v
+                            for k, v in shape["properties"].items()
+                            if k not in common and k != "kind"
                         },
-                        "query": {"type": "object", "additionalProperties": STRING},
-                        "expect_status": {"type": "array", "items": {"type": "integer"}},
-                        "save": {"type": "object", "additionalProperties": STRING},
+                        **then,
                     },
-                },
-            },
-            {
-                "if": {"properties": {"kind": {"const": "process"}}},
-                "then": {
-                    "required": ["argv", "command", "display", "cwd", "terminal", "secret_env"],
-                    "properties": {
-                        "argv": {"type": "array", "items": STRING, "minItems": 1},
-                        "command": {"enum": ["root", "attach", "run", "serve"]},
-                        "display": STRING,
-                        "cwd": NSTRING,
-                        "terminal": {"type": "boolean"},
-                        "env": {"type": "object", "additionalProperties": STRING},
-                        "secret_env": {
-                            "type": "object",
-                            "additionalProperties": {"const": "***"},
-                        },
-                    },
-                },
-            },
-            {
-                "if": {"properties": {"kind": {"const": "wait"}}},
-                "then": {
-                    "required": ["condition", "timeout_s", "params"],
-                    "properties": {
-                        "condition": {"enum": [c.value for c in WaitCondition]},
-                        "timeout_s": {"type": "number", "exclusiveMinimum": 0},
-                        "params": {"type": "object", "additionalProperties": STRING},
-                        "ready_markers": STRINGS,
-                        "failure_markers": STRINGS,
-                    },
-                    # each condition carries its own parameters
-                    "allOf": [wait_params(c) for c in WaitCondition],
-                },
-            },
-            {
-                "if": {"properties": {"kind": {"const": "keys"}}},
-                "then": {
-                    "required": ["keys", "literal"],
-                    "properties": {"keys": STRINGS, "literal": {"type": "boolean"}},
-                },
-            },
-        ],
-    },
-    "decision": {
-        "type": "object",
-        "required": ["strategy", "reasons", "rejected", "warnings", "advisories", "steps", "fix"],
-        "properties": {
-            "strategy": {"enum": [*STRATEGIES, "none"]},
-            "forced": {"type": "boolean"},
-            "reasons": STRINGS,
-            "rejected": {"type": "object", "additionalProperties": STRING},
-            "warnings": {"type": "array", "items": {"$ref": "#/$defs/advisory"}},
-            "advisories": {"type": "array", "items": {"$ref": "#/$defs/advisory"}},
-            "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},
-            "server_url": NSTRING,
-            "fix": NSTRING,
-        },
-    },
-    "server": {
-        "type": "object",
-        "required": ["url", "verdict", "ok", "is_opencode", "version", "routes", "findings"],
-        "properties": {
-            "url": STRING,
-            "verdict": STRING,
-            "ok": {"type": "boolean"},
-            "summary": STRING,
-            "fix": NSTRING,
-            "is_opencode": {"type": "boolean"},
-            "version": NSTRING,
-            "routes": {"type": ["array", "null"], "items": STRING},
-            "directory": NSTRING,
-            "findings": {"type": "array", "items": {"$ref": "#/$defs/advisory"}},
-            "advisories": {"type": "array", "items": {"$ref": "#/$defs/advisory"}},
-        },
-    },
-    "option": {
-        "type": "object",
-        "required": ["aliases", "type"],
-        "properties": {"aliases": STRINGS, "type": NSTRING},
-    },
-    "capabilities": {
-        "type": "object",
-        "required": ["binary", "commands"],
-        "properties": {
-            "binary": {
-                "type": "object",
-                "required": ["path", "version", "version_raw", "release"],
-                "properties": {
-                    "path": NSTRING,
-                    "version": NSTRING,
-                    "version_raw": NSTRING,
-                    "release": {"type": "boolean"},
-                    "identified_as": NSTRING,
-                },
-            },
-            "commands": {
-                "type": "object",
-                "additionalProperties": {
-                    "type": "object",
-                    "required": ["exists", "options"],
-                    "properties": {
-                        "exists": {"type": "boolean"},
-                        "options": {
-                            "type": "object",
-                            "additionalProperties": {"$ref": "#/$defs/option"},
-                        },
-                    },
-                },
-            },
-            "warnings": STRINGS,
-        },
-    },
-}
+                }
+            )
+        kinds = [b["if"]["properties"]["kind"]["const"] for b in branches]
+        return {
+            "type": "object",
+            "required": required,
+            "properties": {"kind": {"enum": kinds}, **{k: first[k] for k in common}},
+            "allOf": branches,
+        }
 
 
-def document(name: str, title: str, body: Schema, uses: list[str]) -> Schema:
-    wanted: set[str] = set()
-    todo = list(uses)
-    while todo:  # the definitions used, and the ones they use
-        item = todo.pop()
-        if item in wanted:
-            continue
-        wanted.add(item)
-        text = json.dumps(DEFS[item])
-        todo += [d for d in DEFS if f"#/$defs/{d}" in text]
-    schema: Schema = {
+def document(name: str, title: str, declared: Any) -> JSONSchema:
+    deriver = Deriver()
+    body = deriver.obj(declared)
+    schema: JSONSchema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://orch-doctor.invalid/schemas/{name}.schema.json",
         "title": title,
         "description": f"Output of `orch-doctor {name.replace('-', ' ')} --format json` "
         "(extra keys may be added; a breaking change raises schema_version).",
-        "type": "object",
         **body,
+        "required": ["schema_version", *body["required"]],
+        "properties": {**body["properties"], "schema_version": {"const": SCHEMA_VERSION}},
     }
-    schema["required"] = ["schema_version", *body.get("required", [])]
-    schema.setdefault("properties", {})["schema_version"] = {"const": SCHEMA_VERSION}
-    if wanted:
-        schema["$defs"] = {k: DEFS[k] for k in sorted(wanted)}
+    if deriver.defs:
+        schema["$defs"] = {k: deriver.defs[k] for k in sorted(deriver.defs)}
     return schema
 
 
-def schemas() -> dict[str, Schema]:
-    check = {
-        "type": "object",
-        "required": ["id", "title", "status", "summary", "details", "fix"],
-        "properties": {
-            "id": STRING,
-            "status": {"enum": ["pass", "warn", "fail", "skip"]},
-            "summary": STRING,
-            "details": STRINGS,
-            "fix": NSTRING,
-        },
-    }
-    step_report = {
-        "type": "object",
-        "required": ["index", "kind", "description", "outcome", "duration_s"],
-        "properties": {
-            "index": {"type": "integer", "minimum": 0},
-            "kind": {"enum": ["http", "process", "wait", "keys"]},
-            "outcome": {"enum": ["ok", "failed", "skipped"]},
-            "duration_s": {"type": "number", "minimum": 0},
-            "expected": NSTRING,
-            "seen": NSTRING,
-        },
-    }
-    return {
-        "doctor": document(
-            "doctor",
-            "orch-doctor report",
-            {
-                "required": [
-                    "tool",
-                    "status",
-                    "exit_code",
-                    "checks",
-                    "capabilities",
-                    "server",
-                    "decision",
-                    "matrix_files",
-                    "policy_file",
-                ],
-                "properties": {
-                    "tool": {
-                        "type": "object",
-                        "required": ["name", "version"],
-                        "properties": {"name": {"const": "orch-doctor"}, "version": STRING},
-                    },
-                    "status": {"enum": ["pass", "warn", "fail"]},
-                    "exit_code": {"enum": [0, 1]},
-                    "strict": {"type": "boolean"},
-                    "duration_s": {"type": "number", "minimum": 0},
-                    "checks": {"type": "array", "minItems": 1, "items": check},
-                    "capabilities": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/capabilities"}]},
-                    "server": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/server"}]},
-                    "decision": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/decision"}]},
-                    "matrix_files": STRINGS,
-                    "policy_file": NSTRING,
-                },
-            },
-            ["capabilities", "server", "decision"],
-        ),
-        "probe": document(
-            "probe",
-            "orch-doctor probe",
-            {"allOf": [{"$ref": "#/$defs/capabilities"}]},
-            ["capabilities"],
-        ),
-        "server": document(
-            "server",
-            "orch-doctor server",
-            {
-                "required": ["client_version", "discovered", "servers"],
-                "properties": {
-                    "client_version": NSTRING,
-                    "discovered": {"type": "boolean"},
-                    "servers": {"type": "array", "items": {"$ref": "#/$defs/server"}},
-                },
-            },
-            ["server"],
-        ),
-        "plan": document(
-            "plan",
-            "orch-doctor plan",
-            {"allOf": [{"$ref": "#/$defs/decision"}]},
-            ["decision"],
-        ),
-        "verify": document(
-            "verify",
-            "orch-doctor verify",
-            {
-                "required": [
-                    "verified",
-                    "strategy",
-                    "release",
-                    "server_url",
-                    "steps",
-                    "problem",
-                    "fix",
-                    "wall_s",
-                ],
-                "properties": {
-                    "verified": {"type": "boolean"},
-                    "strategy": {"enum": [*STRATEGIES, "none", None]},
-                    "forced": {"type": "boolean"},
-                    "release": NSTRING,
-                    "server_url": NSTRING,
-                    "warnings": {"type": "array", "items": {"$ref": "#/$defs/advisory"}},
-                    "steps": {"type": "array", "items": step_report},
-                    "problem": NSTRING,
-                    "fix": NSTRING,
-                    "wall_s": {"type": "number", "minimum": 0},
-                    "kept": STRINGS,  # with --keep: what is left, how to inspect and remove it
-                    "created": STRINGS,  # servers, sessions in a given server, scratch folder
-                    "removed": STRINGS,  # what its clean-up removed (empty with --keep)
-                    "left": STRINGS,  # what its clean-up could not remove
-                },
-            },
-            ["advisory"],
-        ),
-        "spawn": document(
-            "spawn",
-            "orch-doctor spawn",
-            {
-                "required": ["ok", "session_id", "target", "steps"],
-                "properties": {
-                    "ok": {"type": "boolean"},
-                    "session_id": NSTRING,
-                    "target": NSTRING,
-                    "window_id": NSTRING,  # the tmux window made (@12)
-                    "strategy": {"enum": [*STRATEGIES, "none"]},
-                    "steps": {"type": "array", "items": step_report},
-                },
-            },
-            [],
-        ),
-        "matrix-show": document(
-            "matrix-show",
-            "orch-doctor matrix show",
-            {
-                "required": ["files", "strategies", "known_issues", "policy", "verification"],
-                "properties": {
-                    "files": STRINGS,
-                    "strategies": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": [
-                                "name",
-                                "preference",
-                                "needs_server",
-                                "commands",
-                                "routes",
-                            ],
-                            "properties": {"name": {"enum": STRATEGIES}},
-                        },
-                    },
-                    "known_issues": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["id", "versions", "severity", "affects", "evidence"],
-                        },
-                    },
-                    "policy": {"type": "object"},
-                    "verification": {"type": "object"},
-                },
-            },
-            [],
-        ),
-        "matrix-check": document(
-            "matrix-check",
-            "orch-doctor matrix check",
-            {
-                "required": ["files", "ok", "releases"],
-                "properties": {
-                    "files": STRINGS,
-                    "ok": {"type": "boolean"},
-                    "releases": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["release", "without_server", "with_server", "error"],
-                            "properties": {
-                                "release": STRING,
-                                "without_server": {"enum": [*STRATEGIES, "none", None]},
-                                "with_server": {"enum": [*STRATEGIES, "none", None]},
-                                "error": NSTRING,
-                            },
-                        },
-                    },
-                },
-            },
-            [],
-        ),
-    }
+def schemas() -> dict[str, JSONSchema]:
+    return {name: document(name, title, declared) for name, (title, declared) in OUTPUTS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -450,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if a file is out of date")
     args = parser.parse_args(argv)
     stale = []
-    for name, schema in schemas().items():
+    written = schemas()
+    for name, schema in written.items():
         path = OUT / f"{name}.schema.json"
         text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
         current = path.read_text(encoding="utf-8") if path.is_file() else None
@@ -461,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and stale:
         print(f"out of date: {', '.join(stale)} (run python -m tools.write_schemas)")
         return 1
-    print(f"{'checked' if args.check else 'wrote'} {len(schemas())} schemas")
+    print(f"{'checked' if args.check else 'wrote'} {len(written)} schemas")
     return 0
 
 

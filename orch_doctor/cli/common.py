@@ -6,9 +6,12 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import Output
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -29,7 +32,7 @@ def json_text(data: Any) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def emit_json(data: dict[str, Any]) -> None:
+def emit_json(data: Output) -> None:
     """Print ``data`` as terminal-safe JSON with ``schema_version`` first (its schema ships in
     orch_doctor/schemas/)."""
     from orch_doctor.schemas import versioned

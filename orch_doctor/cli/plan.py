@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +24,9 @@ from orch_doctor.cli.options import (
     opencode_option,
     refresh_option,
 )
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import PlanJSON
 
 
 @click.command(epilog=epilog("plan"))
@@ -81,8 +85,7 @@ def plan(
         allow_standalone=allow_standalone,
     )
     if output_format == "json":
-        data = decision.to_json()
-        data["matrix_files"] = list(matrix.files)
+        data: PlanJSON = {**decision.to_json(), "matrix_files": list(matrix.files)}
         emit_json(data)
     else:
         from orch_doctor.report.plan import render_decision

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,6 +11,9 @@ from orch_doctor.cli.common import EXIT_FAILED, EXIT_OK, config_error, emit_json
 from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import format_option, opencode_option, timeout_option
 from orch_doctor.probe.types import Capabilities
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import ServerJSON, ServersJSON
 
 
 @click.command(epilog=epilog("server"))
@@ -87,20 +91,18 @@ def server(
                     credentials=credentials or from_url.get(status.url), timeout_s=timeout_s,
                 )  # fmt: skip
     if output_format == "json":
-        emit_json(
-            {
-                "client_version": client_version,
-                "discovered": discovered,
-                "servers": [
-                    {
-                        **s.to_json(),
-                        "advisories": [a.to_json() for a in advice[s.url]],
-                        **({"session_exists": sessions.get(s.url)} if session_id else {}),
-                    }
-                    for s in shown
-                ],
-            }
-        )
+        entries: list[ServerJSON] = []
+        for s in shown:
+            entry: ServerJSON = {**s.to_json(), "advisories": [a.to_json() for a in advice[s.url]]}
+            if session_id:
+                entry["session_exists"] = sessions.get(s.url)
+            entries.append(entry)
+        document: ServersJSON = {
+            "client_version": client_version,
+            "discovered": discovered,
+            "servers": entries,
+        }
+        emit_json(document)
     else:
         from orch_doctor.report.server import render_servers
 

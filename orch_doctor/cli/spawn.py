@@ -67,7 +67,7 @@ def spawn(
     from orch_doctor._util.text import printable
     from orch_doctor.api import select_strategy
     from orch_doctor.errors import MatrixError, TmuxTargetError
-    from orch_doctor.execute.spawn import execute_plan
+    from orch_doctor.execute.spawn import SpawnResult, execute_plan
     from orch_doctor.execute.terminal import parse_tmux_target
     from orch_doctor.report.steps import finished_line, phase_line, started_line
     from orch_doctor.server.credentials import credentials_from_env, split_userinfo
@@ -100,8 +100,10 @@ def spawn(
             click.echo(f"NOT SPAWNED: {printable(problem)}\nfix: {printable(decision.fix or '')}")
         else:
             emit_json(
-                {"ok": False, "session_id": None, "target": tmux_target, "window_id": None,
-                 "strategy": "none", "steps": [], "problem": problem, "fix": decision.fix}
+                SpawnResult(
+                    ok=False, session_id=None, target=tmux_target, strategy="none",
+                    problem=problem, fix=decision.fix, wall_s=time.monotonic() - begin,
+                ).to_json()
             )  # fmt: skip
         sys.exit(EXIT_NOT_DELIVERED)
     if text:

@@ -4,9 +4,12 @@ the advisories for the entries that do not hold."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from orch_doctor.advice import Advisory
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import ClientInstallJSON, ClientReportJSON, EntryResultJSON
 
 ClientStatus = Literal["pass", "warn", "skip"]
 
@@ -23,7 +26,7 @@ class ClientInstall:
         text = f"{self.name} {self.version or '(version unknown)'}"
         return text + (f" @ {self.commit[:12]}" if self.commit else "")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ClientInstallJSON:
         return {
             "name": self.name,
             "version": self.version,
@@ -44,7 +47,7 @@ class EntryResult:
     source: tuple[str, ...]  # file:line@commit
     problem: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EntryResultJSON:
         return {
             "id": self.id,
             "name": self.name,
@@ -74,7 +77,7 @@ class ClientReport:
     def cost(self, change: str) -> Advisory | None:
         return next((a for c, a in self.costs if c == change), None)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ClientReportJSON:
         return {
             "status": self.status,
             "summary": self.summary,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from orch_doctor.advice import Advisory
 from orch_doctor.decide import advice, rules
@@ -23,6 +23,9 @@ from orch_doctor.errors import PlanValidationError
 from orch_doctor.matrix.model import PLAN_STRATEGIES, KnownIssue, Matrix, Strategy, StrategyName
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import DecisionJSON
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Decision:
     def advisory(self, advisory_id: str) -> Advisory | None:
         return next((a for a in self.advisories if a.id == advisory_id), None)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DecisionJSON:
         return {
             "strategy": self.strategy,
             "forced": self.forced,

@@ -12,10 +12,19 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from orch_doctor._util.text import REDACTED
 from orch_doctor.decide.request import SpawnRequest
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import (
+        HttpStepJSON,
+        KeysStepJSON,
+        PlanStepsJSON,
+        ProcessStepJSON,
+        WaitStepJSON,
+    )
 
 _REF_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -126,7 +135,7 @@ class HttpStep:
         """The path as text, a Ref shown as ``{name}``: ``/session/{session_id}/prompt_async``."""
         return "/" + "/".join(shown(list(self.path)))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> HttpStepJSON:
         return {
             "kind": self.kind,
             "description": self.description,
@@ -165,7 +174,7 @@ class ProcessStep:
 
         return shlex.join(shown(list(self.argv)))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ProcessStepJSON:
         return {
             "kind": self.kind,
             "description": self.description,
@@ -249,7 +258,7 @@ class WaitStep:
         if self.timeout_s <= 0:
             raise ValueError(f"wait {condition.value}: timeout_s must be > 0")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> WaitStepJSON:
         return {
             "kind": self.kind,
             "description": self.description,
@@ -271,7 +280,7 @@ class KeystrokeStep:
     literal: bool = False  # True: type the text as is; False: key names like "Enter"
     kind: Literal["keys"] = "keys"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> KeysStepJSON:
         return {
             "kind": self.kind,
             "description": self.description,
@@ -282,6 +291,8 @@ class KeystrokeStep:
 
 
 Step = HttpStep | ProcessStep | WaitStep | KeystrokeStep
+#: the ``kind`` of each step above
+StepKind = Literal["http", "process", "wait", "keys"]
 
 
 @dataclass(frozen=True)
@@ -291,7 +302,7 @@ class SpawnPlan:
     server_url: str | None = None
     request: SpawnRequest | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PlanStepsJSON:
         return {
             "strategy": self.strategy,
             "server_url": self.server_url,

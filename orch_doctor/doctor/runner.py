@@ -7,17 +7,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from orch_doctor import __version__
 from orch_doctor.decide.decision import Decision
 from orch_doctor.doctor.checks import CHECKS, Check
 from orch_doctor.doctor.context import DoctorContext, DoctorOptions
 from orch_doctor.doctor.policy import Policy
-from orch_doctor.doctor.types import CheckResult
+from orch_doctor.doctor.types import CheckResult, DoctorStatus
 from orch_doctor.matrix.model import Matrix
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import DoctorJSON
 
 
 @dataclass(frozen=True)
@@ -31,16 +34,16 @@ class DoctorReport:
     duration_s: float
 
     @property
-    def status(self) -> str:
+    def status(self) -> DoctorStatus:
         statuses = {c.status for c in self.checks}
         return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
 
-    def exit_code(self, strict: bool = False) -> int:
+    def exit_code(self, strict: bool = False) -> Literal[0, 1]:
         if self.status == "fail" or (strict and self.status == "warn"):
             return 1
         return 0
 
-    def to_json(self, strict: bool = False) -> dict[str, Any]:
+    def to_json(self, strict: bool = False) -> DoctorJSON:
         return {
             "tool": {"name": "orch-doctor", "version": __version__},
             "status": self.status,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import CheckJSON
 
 CheckStatus = Literal["pass", "warn", "fail", "skip"]
+#: the report's: its worst check's (a skipped check counts as passed)
+DoctorStatus = Literal["pass", "warn", "fail"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +23,7 @@ class CheckResult:
     fix: str | None = None  # required for warn and fail
     duration_s: float = 0.0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> CheckJSON:
         return {
             "id": self.id,
             "title": self.title,

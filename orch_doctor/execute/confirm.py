@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import ConfirmationJSON, ConfirmCheckJSON
 
 #: the TUI wraps long prompts: the screen check looks for the prompt's first characters
 SCREEN_PROBE_CHARS = 24
@@ -21,7 +24,7 @@ class ConfirmCheck:
     ok: bool
     detail: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ConfirmCheckJSON:
         return {"name": self.name, "ok": self.ok, "detail": self.detail}
 
 
@@ -34,7 +37,7 @@ class Confirmation:
     def verified(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ConfirmationJSON:
         return {
             "verified": self.verified,
             "session_id": self.session_id,

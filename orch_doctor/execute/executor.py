@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -21,12 +21,16 @@ from orch_doctor.decide.steps import (
     Ref,
     SpawnPlan,
     Step,
+    StepKind,
     WaitCondition,
     WaitStep,
 )
 from orch_doctor.execute.confirm import screen_probe
 from orch_doctor.execute.terminal import Terminal, TerminalError, terminal_label
 from orch_doctor.server.credentials import Credentials
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import StepReportJSON
 
 HTTP_TIMEOUT_S = 10.0
 HTTP_BODY_CAP = 16 << 20  # raw bytes read from one answer (a session's messages can be long)
@@ -39,7 +43,7 @@ StepOutcome = Literal["ok", "failed", "skipped"]
 @dataclass(frozen=True)
 class StepReport:
     index: int
-    kind: str
+    kind: StepKind
     description: str
     outcome: StepOutcome
     duration_s: float
@@ -47,7 +51,7 @@ class StepReport:
     expected: str | None = None  # on failure
     seen: str | None = None  # on failure: the server's answer or the terminal's last screen
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> StepReportJSON:
         return {
             "index": self.index,
             "kind": self.kind,

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -32,6 +32,9 @@ from orch_doctor.execute.executor import (
 )
 from orch_doctor.execute.terminal import Terminal, TerminalError, TmuxWindowTerminal
 from orch_doctor.server.credentials import PASSWORD_ENV, Credentials, credentials_from_env
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import SpawnJSON
 
 DEFAULT_TIMEOUT_S = 120.0
 CONFIRM_S = 30.0  # how long delivery is polled after the last step
@@ -59,13 +62,13 @@ class SpawnResult:
     def failed_step(self) -> StepReport | None:
         return next((s for s in self.steps if s.outcome == "failed"), None)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SpawnJSON:
         return {
             "ok": self.ok,
             "session_id": self.session_id,
             "target": self.target,
             "window_id": self.window_id,
-            "strategy": self.strategy,
+            "strategy": self.strategy or "none",
             "steps": [s.to_json() for s in self.steps],
             "confirmation": self.confirmation.to_json() if self.confirmation else None,
             "problem": self.problem,

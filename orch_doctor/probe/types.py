@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import CapabilitiesJSON, CommandJSON, OptionJSON, PositionalJSON
 
 #: the subcommands whose help the probe reads; "root" is ``opencode --help``
 PROBED_COMMANDS: tuple[str, ...] = ("root", "attach", "run", "serve")
@@ -42,7 +45,7 @@ class OptionSpec:
         """All spellings accepted on a command line: --name, -s / --alias."""
         return (f"--{self.name}", *(f"-{a}" if len(a) == 1 else f"--{a}" for a in self.aliases))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> OptionJSON:
         return {
             "aliases": list(self.aliases),
             "type": self.type,
@@ -61,7 +64,7 @@ class PositionalSpec:
     required: bool = False
     variadic: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PositionalJSON:
         return {
             "name": self.name,
             "type": self.type,
@@ -96,7 +99,7 @@ class CommandSpec:
     def has_flag(self, flag: str) -> bool:
         return self.option_for_flag(flag) is not None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> CommandJSON:
         return {
             "exists": self.exists,
             "options": {name: opt.to_json() for name, opt in self.options.items()},
@@ -186,7 +189,7 @@ class Capabilities:
     def command(self, name: str) -> CommandSpec:
         return self.commands.get(name) or CommandSpec(name=name, exists=False)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> CapabilitiesJSON:
         v = self.version
         return {
             "binary": {

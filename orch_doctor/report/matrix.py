@@ -6,16 +6,17 @@ characters visible); piped, no path is split and no column dropped."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orch_doctor.report.console import shown
 
 if TYPE_CHECKING:
     from orch_doctor.decide.replay import ReplayRow
     from orch_doctor.matrix.model import Matrix
+    from orch_doctor.schemas.shapes import MatrixCheckJSON, MatrixShowJSON
 
 
-def matrix_json(m: Matrix, releases: list[str]) -> dict[str, Any]:
+def matrix_json(m: Matrix, releases: list[str]) -> MatrixShowJSON:
     return {
         "files": list(m.files),
         "strategies": [
@@ -48,7 +49,10 @@ def matrix_json(m: Matrix, releases: list[str]) -> dict[str, Any]:
             "minimum": m.policy.minimum,
             "tested": m.policy.tested,
             "known_majors": list(m.policy.known_majors),
-            "blocked": [b.__dict__ for b in m.policy.blocked],
+            "blocked": [
+                {"versions": b.versions, "reason": b.reason, "evidence": b.evidence}
+                for b in m.policy.blocked
+            ],
         },
         "verification": verification_grid(m, releases),
     }
@@ -130,7 +134,7 @@ def verification_grid(m: Matrix, releases: list[str]) -> dict[str, dict[str, str
     return grid
 
 
-def check_json(m: Matrix, rows: list[ReplayRow], failed: list[ReplayRow]) -> dict[str, Any]:
+def check_json(m: Matrix, rows: list[ReplayRow], failed: list[ReplayRow]) -> MatrixCheckJSON:
     return {
         "files": list(m.files),
         "ok": not failed,

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from orch_doctor.probe.types import BinaryCandidate, BinaryFinding, Capabilities
 
-
-def probe_json(caps: Capabilities) -> dict[str, Any]:
-    data = caps.to_json()
-    if caps.finding is not None:
-        data["discovery"] = finding_json(caps.finding)
-    return data
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import CandidateJSON, DiscoveryJSON, ProbeJSON
 
 
-def finding_json(finding: BinaryFinding) -> dict[str, Any]:
-    def cand(c: BinaryCandidate) -> dict[str, Any]:
+def probe_json(caps: Capabilities) -> ProbeJSON:
+    finding = finding_json(caps.finding) if caps.finding is not None else None
+    return {**caps.to_json(), "discovery": finding}
+
+
+def finding_json(finding: BinaryFinding) -> DiscoveryJSON:
+    def cand(c: BinaryCandidate) -> CandidateJSON:
         return {
             "path": c.path,
             "source": c.source,

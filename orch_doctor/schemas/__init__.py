@@ -5,6 +5,7 @@ without it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,6 @@ def load_schema(name: str) -> dict[str, Any]:
     return data
 
 
-def versioned(data: dict[str, Any]) -> dict[str, Any]:
+def versioned(data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` with ``schema_version`` first."""
     return {"schema_version": SCHEMA_VERSION, **data}

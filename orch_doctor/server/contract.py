@@ -9,13 +9,16 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from orch_doctor.server.credentials import Credentials, split_userinfo
 from orch_doctor.server.openapi import METHODS
 from orch_doctor.server.types import route_key
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import ShapeJSON
 
 #: $ref chains and nested schemas followed this deep (a document is data, never trusted)
 MAX_DEPTH = 12
@@ -52,7 +55,7 @@ class Shape:
             self.kind, f"{self.kind} answers"
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ShapeJSON:
         return {
             "kind": self.kind,
             "fields": list(self.fields) if self.fields is not None else None,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from orch_doctor.advice import Advisory
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import ServerJSON
 
 ServerVerdict = Literal[
     "ok",
@@ -56,7 +59,7 @@ class ServerStatus:
     def ok(self) -> bool:
         return self.verdict == "ok"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ServerJSON:
         return {
             "url": self.url,
             "verdict": self.verdict,

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -46,6 +46,9 @@ from orch_doctor.verify.throwaway import (
     temp_root,
 )
 
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import VerifyJSON
+
 DEFAULT_TIMEOUT_S = 120.0
 
 
@@ -69,7 +72,7 @@ class VerifyOptions:
 @dataclass
 class VerifyReport:
     verified: bool
-    strategy: str | None = None
+    strategy: StrategyName | None = None
     release: str | None = None
     binary: str | None = None
     forced: bool = False
@@ -87,7 +90,7 @@ class VerifyReport:
     wall_s: float = 0.0
     last_screen: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> VerifyJSON:
         return {
             "verified": self.verified,
             "strategy": self.strategy,
