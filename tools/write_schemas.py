@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from orch_doctor.decide.steps import WAIT_PARAMS, WaitCondition  # noqa: E402
+from orch_doctor.matrix.model import PLAN_STRATEGIES  # noqa: E402
 from orch_doctor.schemas import SCHEMA_VERSION  # noqa: E402
 
 Schema = dict[str, Any]
@@ -38,7 +39,7 @@ REFS = {
     "propertyNames": {"pattern": "^(/[^/]*)+$"},
     "additionalProperties": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
 }
-STRATEGIES = ["attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt"]
+STRATEGIES: list[str] = list(PLAN_STRATEGIES)  # the one list: matrix/model.py PlanStrategyName
 
 
 def wait_params(condition: WaitCondition) -> Schema:

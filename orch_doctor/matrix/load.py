@@ -321,7 +321,7 @@ def _strategy(path: str, item: _Item) -> Strategy:
          "evidence", "needs_local_server", "model"},
     )  # fmt: skip
     name = strategy_name(item.name)
-    if name is None or name == "none":
+    if name is None:
         raise item.error("name", f"unknown strategy (known: {', '.join(PLAN_STRATEGIES)})")
     preference = item.data.get("preference")
     if not isinstance(preference, int) or isinstance(preference, bool):

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-#: strategy names are part of the public interface
-StrategyName = Literal[
-    "attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt", "none"
+#: strategy names are part of the public interface. This Literal is the one list of them: every
+#: other list (the schemas, the CLI's choices, the tools) is derived from it, and the registry of
+#: plan builders (orch_doctor/decide/strategies.py) has exactly one entry for each.
+PlanStrategyName = Literal[
+    "attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt"
 ]
-STRATEGY_NAMES: tuple[StrategyName, ...] = (
-    "attach-session-api",
-    "attach-tui-api",
-    "standalone-session",
-    "standalone-prompt",
-    "none",
-)
+#: a decision's strategy: one that has a plan, or "none"
+StrategyName = Literal[PlanStrategyName, "none"]
+PLAN_STRATEGIES: tuple[PlanStrategyName, ...] = get_args(PlanStrategyName)
+STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)
 
 
-def strategy_name(value: str) -> StrategyName | None:
-    """``value`` as a strategy name, or None when it is not one."""
-    return next((name for name in STRATEGY_NAMES if name == value), None)
+def strategy_name(value: str) -> PlanStrategyName | None:
+    """``value`` as the name of a strategy that has a plan, or None when it is not one."""
+    return next((name for name in PLAN_STRATEGIES if name == value), None)
 
 
 IssueSeverity = Literal["info", "warn", "workaround", "demote", "forbid"]
@@ -43,13 +42,12 @@ WORKAROUNDS = (
     "prompt-via-api",
 )
 OUTCOMES: tuple[Outcome, ...] = ("verified", "failed", "not-run")
-PLAN_STRATEGIES: tuple[StrategyName, ...] = tuple(s for s in STRATEGY_NAMES if s != "none")
 COMMANDS = ("root", "attach", "run", "serve")
 
 
 @dataclass(frozen=True)
 class Strategy:
-    name: StrategyName
+    name: PlanStrategyName
     summary: str
     preference: int
     needs_server: bool
