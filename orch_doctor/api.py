@@ -25,6 +25,7 @@ from orch_doctor.advice import Advisory, Severity
 from orch_doctor.decide.decision import Decision, decide
 from orch_doctor.decide.plan import validate_plan
 from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.decide.rules import REJECTION_CODES, Rejection, RejectionCode
 from orch_doctor.decide.steps import (
     SESSION_ID,
     WAIT_PARAMS,
@@ -88,6 +89,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "REJECTION_CODES",
     "SESSION_ID",
     "STRATEGY_NAMES",
     "WAIT_PARAMS",
@@ -111,6 +113,8 @@ __all__ = [
     "ProcessStep",
     "PtyTerminal",
     "Ref",
+    "Rejection",
+    "RejectionCode",
     "ServerStatus",
     "Severity",
     "SpawnPlan",
@@ -226,6 +230,7 @@ def directory_decision(directory: str) -> Decision | None:
         problem.message,
         problem.fix,
         Advisory(problem.id, "error", problem.message, fix=problem.fix),
+        code="directory-unusable",
     )
 
 

@@ -19,6 +19,7 @@ OUT = ROOT / "orch_doctor" / "schemas"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from orch_doctor.decide.rules import REJECTION_CODES  # noqa: E402
 from orch_doctor.decide.steps import WAIT_PARAMS, WaitCondition  # noqa: E402
 from orch_doctor.matrix.model import PLAN_STRATEGIES  # noqa: E402
 from orch_doctor.schemas import SCHEMA_VERSION  # noqa: E402
@@ -150,6 +151,19 @@ DEFS: dict[str, Schema] = {
             },
         ],
     },
+    "rejection": {
+        "type": "object",
+        "description": "why a strategy was not taken: a stable code (and every code when several "
+        "requirements fail, the first first) with a sentence for people",
+        "required": ["code", "codes", "message", "issue"],
+        "properties": {
+            "code": {"enum": list(REJECTION_CODES)},
+            "codes": {"type": "array", "items": {"enum": list(REJECTION_CODES)}, "minItems": 1},
+            "message": STRING,
+            "issue": NSTRING,
+        },
+        "additionalProperties": False,
+    },
     "decision": {
         "type": "object",
         "required": ["strategy", "reasons", "rejected", "warnings", "advisories", "steps", "fix"],
@@ -158,6 +172,7 @@ DEFS: dict[str, Schema] = {
             "forced": {"type": "boolean"},
             "reasons": STRINGS,
             "rejected": {"type": "object", "additionalProperties": STRING},
+            "rejections": {"type": "object", "additionalProperties": {"$ref": "#/$defs/rejection"}},
             "warnings": {"type": "array", "items": {"$ref": "#/$defs/advisory"}},
             "advisories": {"type": "array", "items": {"$ref": "#/$defs/advisory"}},
             "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},

@@ -94,7 +94,7 @@ def spawn(
         config_error(f"cannot read the compatibility matrix: {exc}")
     if decision.plan is None:
         problem = "no spawn strategy is possible: " + "; ".join(
-            f"{k}: {v}" for k, v in decision.rejected.items()
+            f"{k}: {v.message}" for k, v in decision.rejected.items()
         )
         if text:
             click.echo(f"NOT SPAWNED: {printable(problem)}\nfix: {printable(decision.fix or '')}")

@@ -1,17 +1,78 @@
 """The rules the decision applies, as pure functions of measured facts and matrix data.
 
-Each returns why something does not hold (a sentence for people) or ``None``; none reads prose.
+Each returns why something does not hold (a sentence for people, or a :class:`Rejection`: a
+stable code with the sentence) or ``None``; none reads prose.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.matrix.model import KnownIssue, Matrix, Strategy
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus, is_loopback
+
+#: why a strategy was not taken: stable codes (the JSON's ``rejections``), each with a sentence
+RejectionCode = Literal[
+    "newer-major",  # a major release (or a 2.x-looking CLI) the matrix does not know
+    "version-blocked",  # the version is in a blocked range of the version policy
+    "bad-model",  # the requested model is not provider/model
+    "policy",  # not among the allowed strategies (or the policy requires a server)
+    "not-the-named-server",  # needs no server, while the caller named one (no allow_standalone)
+    "directory-unusable",  # the request's directory cannot be the agent's (at the edge)
+    "missing-command",  # a command the strategy runs does not exist in this release
+    "missing-flags",  # a flag the strategy passes is not in the command's help
+    "no-server",  # needs a server, none given
+    "server-unusable",  # the server given is not usable (its verdict says why)
+    "routes-unknown",  # the server's routes are unknown (no OpenAPI document)
+    "missing-routes",  # the server lacks a route the strategy calls
+    "server-not-local",  # the TUI must share the server's data dir; the server is elsewhere
+    "prompt-too-long",  # the prompt does not fit in one process argument
+    "known-issue",  # a known issue of this release forbids it
+    "plan-invalid",  # its plan could not be built for this OpenCode
+    "not-chosen",  # possible, but a preferred strategy was chosen
+    "demoted",  # possible but demoted by a known issue, and another was chosen
+]
+REJECTION_CODES: tuple[RejectionCode, ...] = get_args(RejectionCode)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a strategy was not taken: ``code`` (stable, for programs and tests) and ``message``
+    (for people; its wording may change). When several requirements fail, ``code`` is the
+    first one's and ``more`` holds the others'; ``issue`` names the known issue that forbids."""
+
+    code: RejectionCode
+    message: str
+    more: tuple[RejectionCode, ...] = ()
+    issue: str | None = None
+
+    @property
+    def codes(self) -> tuple[RejectionCode, ...]:
+        return (self.code, *self.more)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "codes": list(self.codes),
+            "message": self.message,
+            "issue": self.issue,
+        }
+
+    @staticmethod
+    def joined(found: list[Rejection]) -> Rejection:
+        """Several failed requirements as one rejection (the first's code first)."""
+        return Rejection(
+            found[0].code,
+            "; ".join(r.message for r in found),
+            tuple(r.code for r in found[1:]),
+        )
 
 
 def command_label(command: str) -> str:
@@ -71,40 +132,63 @@ def missing_requirements(
     caps: Capabilities,
     server: ServerStatus | None,
     request: SpawnRequest,
-) -> list[str]:
+) -> list[Rejection]:
     """Every requirement of ``strategy`` this OpenCode/server/request does not meet."""
-    missing: list[str] = []
+    missing: list[Rejection] = []
     for command, options in strategy.commands.items():
         spec = caps.command(command)
         if not spec.exists:
-            missing.append(f"`{command_label(command)}` does not exist in this release")
+            missing.append(
+                Rejection(
+                    "missing-command", f"`{command_label(command)}` does not exist in this release"
+                )
+            )
             continue
         absent = [f"--{o}" for o in options if o not in spec.options]
         if absent:
-            missing.append(f"`{command_label(command)}` has no {', '.join(absent)}")
+            missing.append(
+                Rejection("missing-flags", f"`{command_label(command)}` has no {', '.join(absent)}")
+            )
     if strategy.needs_server:
         if server is None:
-            missing.append("no OpenCode server given (--server URL)")
+            missing.append(Rejection("no-server", "no OpenCode server given (--server URL)"))
         elif not server.ok:
-            missing.append(f"server {server.url} is not usable: {server.verdict}")
+            missing.append(
+                Rejection("server-unusable", f"server {server.url} is not usable: {server.verdict}")
+            )
         elif server.routes is None:
             missing.append(
-                f"the routes of server {server.url} are unknown (no OpenAPI document): "
-                "a route is never assumed from a 200"
+                Rejection(
+                    "routes-unknown",
+                    f"the routes of server {server.url} are unknown (no OpenAPI document): "
+                    "a route is never assumed from a 200",
+                )
             )
         else:
             absent_routes = [r for r in strategy.routes if r not in server.routes]
             if absent_routes:
-                missing.append(f"server {server.url} has no {', '.join(absent_routes)}")
+                missing.append(
+                    Rejection(
+                        "missing-routes",
+                        f"server {server.url} has no {', '.join(absent_routes)}",
+                    )
+                )
         local = server is None or is_loopback(urlsplit(server.url).hostname)
         if strategy.needs_local_server and not local:
-            missing.append("the server is not on this machine, so it cannot share the data dir")
+            missing.append(
+                Rejection(
+                    "server-not-local",
+                    "the server is not on this machine, so it cannot share the data dir",
+                )
+            )
     if "prompt" in strategy.commands.get("root", ()):
         too_long = prompt_argv_problem(request.prompt)
         if too_long:
-            missing.append(too_long)
+            missing.append(Rejection("prompt-too-long", too_long))
     if strategy.model == "flag" and request.model and "model" not in caps.command("root").options:
-        missing.append("a model was requested but `opencode` has no --model")
+        missing.append(
+            Rejection("missing-flags", "a model was requested but `opencode` has no --model")
+        )
     return missing
 
 

@@ -191,7 +191,7 @@ class DoctorContext:
         problem = directory_problem(self.directory)
         if problem is not None:
             advisory = Advisory(problem.id, "error", problem.message, fix=problem.fix)
-            return no_plan(problem.message, problem.fix, advisory)
+            return no_plan(problem.message, problem.fix, advisory, code="directory-unusable")
         if (
             self.policy.require_server
             and self.server.get() is None
@@ -200,7 +200,8 @@ class DoctorContext:
             reason = f"the policy ({self.policy.source}) requires a server; none was given or found"
             fix = "opencode serve --port 4096 --hostname 127.0.0.1, and pass --server or set "
             fix += "server_url in the policy"
-            return no_plan(reason, fix, Advisory("server-required", "error", reason, fix=fix))
+            advisory = Advisory("server-required", "error", reason, fix=fix)
+            return no_plan(reason, fix, advisory, code="policy")
 
         return decide(
             self.capabilities.get(),
