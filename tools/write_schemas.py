@@ -21,6 +21,8 @@ if str(ROOT) not in sys.path:
 
 from orch_doctor.decide.rules import REJECTION_CODES  # noqa: E402
 from orch_doctor.decide.steps import WAIT_PARAMS, WaitCondition  # noqa: E402
+from orch_doctor.execute.executor import FAILURE_CODES  # noqa: E402
+from orch_doctor.execute.spawn import SPAWN_FAILURE_CODES  # noqa: E402
 from orch_doctor.matrix.model import PLAN_STRATEGIES  # noqa: E402
 from orch_doctor.schemas import SCHEMA_VERSION  # noqa: E402
 
@@ -285,6 +287,7 @@ def schemas() -> dict[str, Schema]:
             "duration_s": {"type": "number", "minimum": 0},
             "expected": NSTRING,
             "seen": NSTRING,
+            "code": {"enum": [*FAILURE_CODES, None]},  # on failure: why, as a stable code
         },
     }
     return {
@@ -393,6 +396,7 @@ def schemas() -> dict[str, Schema]:
                     "window_id": NSTRING,  # the tmux window made (@12)
                     "strategy": {"enum": [*STRATEGIES, "none"]},
                     "steps": {"type": "array", "items": step_report},
+                    "code": {"enum": [*SPAWN_FAILURE_CODES, None]},  # on failure: why
                 },
             },
             [],

@@ -101,7 +101,8 @@ def spawn(
         else:
             emit_json(
                 {"ok": False, "session_id": None, "target": tmux_target, "window_id": None,
-                 "strategy": "none", "steps": [], "problem": problem, "fix": decision.fix}
+                 "strategy": "none", "steps": [], "problem": problem, "fix": decision.fix,
+                 "code": "no-strategy"}
             )  # fmt: skip
         sys.exit(EXIT_NOT_DELIVERED)
     if text:
