@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from packaging.version import Version
@@ -348,3 +349,42 @@ def test_every_rejection_has_a_code_and_the_json_keeps_the_sentences() -> None:
     # several failed requirements: every code, the first first
     old = decide(stored_capabilities("0.5.29"), None, REQUEST, MATRIX)
     assert old.rejected["attach-session-api"].codes == ("missing-command", "no-server")
+
+
+def test_recorded_routes_travel_on_the_matrix(tmp_path: Path) -> None:
+    """A server whose OpenAPI document is incomplete (1.14.34: 3 routes) is read with the
+    route set recorded for the nearest older release — from the folders the matrix value
+    names, not from the disk decide() would look at: without them, the routes are missing;
+    with a --matrix file's help/ folder, its recording stands in."""
+    from orch_doctor.matrix.model import RecordedRoutes
+
+    caps = stored_capabilities("1.14.34")
+    thin = ServerStatus(
+        url="http://127.0.0.1:4096",
+        verdict="ok",
+        is_opencode=True,
+        version="1.14.34",
+        routes=frozenset({"DELETE /auth/{id}", "POST /log", "PUT /auth/{id}"}),
+        routes_source="GET /doc",
+        auth="none",
+    )
+    shipped = decide(caps, thin, REQUEST, MATRIX)
+    assert shipped.strategy == "attach-session-api"
+    bare = decide(caps, thin, REQUEST, replace(MATRIX, recorded=RecordedRoutes(())))
+    assert bare.strategy != "attach-session-api"
+    assert bare.rejected["attach-session-api"].code == "missing-routes"
+    # overrides included: the help/ folder beside a --matrix file
+    (tmp_path / "help" / "1.14.30").mkdir(parents=True)
+    (tmp_path / "help" / "1.14.30" / "routes.txt").write_text(
+        "GET /session\nPOST /session\nPOST /session/{id}/prompt_async\n", encoding="utf-8"
+    )
+    extra = tmp_path / "extra.toml"
+    extra.write_text("", encoding="utf-8")
+    matrix = load_matrix([extra], overrides=False)
+    assert str(tmp_path / "help") in matrix.recorded.folders
+    assert matrix.recorded.fallback("1.14.34") == (
+        "1.14.30",
+        frozenset({"GET /session", "POST /session", "POST /session/{id}/prompt_async"}),
+    )
+    served = matrix.recorded.apply(thin)
+    assert served.routes_source is not None and "1.14.30" in served.routes_source

@@ -109,9 +109,7 @@ def decide(
                 f"(known: {', '.join(PLAN_STRATEGIES)})"
             )
     if server is not None:
-        from orch_doctor.matrix.recorded import with_recorded_routes
-
-        server = with_recorded_routes(server)
+        server = matrix.recorded.apply(server)  # an incomplete OpenAPI document: recorded routes
     advisories = advice.release_advisories(caps, matrix)
     advisories += advice.server_advisories(server, caps, matrix)
     applicable = rules.applicable_issues(matrix, caps, server, request)

@@ -11,7 +11,14 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import KnownIssue, Matrix, Strategy
+from orch_doctor.matrix.model import (
+    BlockedRange,
+    KnownIssue,
+    Matrix,
+    ServerFacts,
+    Strategy,
+    VersionPolicy,
+)
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus, is_loopback
 
@@ -266,28 +273,113 @@ def newer_major(caps: Capabilities, matrix: Matrix) -> str | None:
     return None
 
 
+#: what the version policy says about a release (``version_policy``)
+PolicyCode = Literal["below-minimum", "version-blocked", "untested"]
+
+
+@dataclass(frozen=True)
+class PolicyFinding:
+    code: PolicyCode
+    message: str
+    blocked: BlockedRange | None = None  # version-blocked: the range
+
+
+def version_policy(version: Any, text: str, policy: VersionPolicy) -> list[PolicyFinding]:
+    """What the matrix's version policy says about ``version`` (a packaging Version, shown as
+    ``text``): older than the minimum, in a blocked range, outside the tested range. The one
+    reading of the policy, for the decision and the doctor's version check alike."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    found: list[PolicyFinding] = []
+    if policy.minimum is not None and version < Version(policy.minimum):
+        why = f" ({policy.minimum_evidence})" if policy.minimum_evidence else ""
+        found.append(
+            PolicyFinding(
+                "below-minimum",
+                f"OpenCode {text} is older than the minimum supported {policy.minimum}{why}",
+            )
+        )
+    entry = policy.blocked_entry(version)
+    if entry is not None:
+        found.append(
+            PolicyFinding(
+                "version-blocked",
+                f"OpenCode {text} is blocked by the version policy ({entry.versions}): "
+                f"{entry.reason} ({entry.evidence})",
+                blocked=entry,
+            )
+        )
+    if policy.tested and not SpecifierSet(policy.tested).contains(version, prereleases=True):
+        found.append(
+            PolicyFinding(
+                "untested", f"OpenCode {text} is outside the tested range {policy.tested}"
+            )
+        )
+    return found
+
+
+def _policy_says(caps: Capabilities, matrix: Matrix, code: PolicyCode) -> str | None:
+    version = client_version(caps)
+    if version is None:
+        return None
+    found = version_policy(version, version_text(caps), matrix.policy)
+    return next((f.message for f in found if f.code == code), None)
+
+
 def blocked_range(caps: Capabilities, matrix: Matrix) -> str | None:
     """Why every strategy is refused when the version is in a blocked range of the policy."""
-    version = client_version(caps)
-    entry = matrix.policy.blocked_entry(version) if version is not None else None
-    if entry is None:
-        return None
-    return (
-        f"OpenCode {version_text(caps)} is blocked by the version policy ({entry.versions}): "
-        f"{entry.reason} ({entry.evidence})"
-    )
+    return _policy_says(caps, matrix, "version-blocked")
 
 
 def below_minimum(caps: Capabilities, matrix: Matrix) -> str | None:
     """A release older than the matrix's minimum supported one still gets a plan, with this."""
-    from packaging.version import Version
+    return _policy_says(caps, matrix, "below-minimum")
 
-    version = client_version(caps)
-    minimum = matrix.policy.minimum
-    if version is None or minimum is None or not version < Version(minimum):
-        return None
-    why = f" ({matrix.policy.minimum_evidence})" if matrix.policy.minimum_evidence else ""
-    return f"OpenCode {version_text(caps)} is older than the minimum supported {minimum}{why}"
+
+#: a CLI and a server: the same release, supported together, not supported, or not known
+Skew = Literal["same", "supported", "unsupported", "unknown"]
+
+
+def version_skew(client: str | None, server: str | None, facts: ServerFacts) -> tuple[Skew, str]:
+    """Client/server skew by the matrix's rule (``server.skew_supported``), with the reason."""
+    if not client or not server:
+        which = (
+            "the server version is"
+            if client
+            else "the installed CLI's version is"
+            if server
+            else "the CLI and server versions are"
+        )
+        return "unknown", f"{which} unknown: the pairing cannot be checked"
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        c, s = Version(client), Version(server)
+    except InvalidVersion:
+        return "unknown", f"cannot compare versions {client!r} and {server!r}"
+    if c == s:
+        return "same", f"CLI and server are both {client}"
+    rule = facts.skew_supported
+    shared = {"major": c.major == s.major, "minor": c.release[:2] == s.release[:2]}
+    if rule != "release" and shared[rule]:
+        return "supported", f"CLI {client} and server {server} are the same {rule} release"
+    what = {"release": "releases", "minor": "minor releases", "major": "major releases"}[rule]
+    why = f" ({facts.skew_evidence})" if facts.skew_evidence else ""
+    return "unsupported", (
+        f"an attach TUI of {client} against a server of {server}: different {what} are not "
+        f"supported together{why}; run the server with the same release as the CLI"
+    )
+
+
+def with_skew(server: ServerStatus, client: str | None, matrix: Matrix) -> ServerStatus:
+    """``server`` with its skew against the CLI ``client`` (an OpenCode server only)."""
+    if not server.is_opencode:
+        return server
+    from dataclasses import replace
+
+    skew, reason = version_skew(client, server.version, matrix.server)
+    return replace(server, skew=skew, skew_reason=reason)
 
 
 def help_disagreements(caps: Capabilities, matrix: Matrix) -> list[str]:

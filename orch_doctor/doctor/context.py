@@ -147,12 +147,11 @@ class DoctorContext:
         """The server's advisories (its findings and the server-side known issues), as the
         decision sees them: one implementation, ``decide.advice.server_advisories``."""
         from orch_doctor.decide.advice import server_advisories
-        from orch_doctor.matrix.recorded import with_recorded_routes
 
         server = self.server.get()
         if server is None:
             return []
-        return server_advisories(with_recorded_routes(server), self.capabilities.get(), self.matrix)
+        return server_advisories(server, self.capabilities.get(), self.matrix)
 
     def _check_orch_client(self) -> ClientReport:
         """orch's own OpenCode client (its contract in compat_matrix/clients/) against the
