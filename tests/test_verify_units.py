@@ -111,3 +111,16 @@ def test_pty_screen_is_emulated_not_the_raw_text(tmp_path: Path) -> None:
         terminal.close()
     assert "tab agents" in screen
     assert "OpenCode 1.18.33" in screen and "0.0.0" not in screen
+
+
+def test_a_failure_the_executor_did_not_raise_gets_its_code() -> None:
+    import httpx
+
+    from orch_doctor.execute.executor import FAILURE_CODES, failure_code
+    from orch_doctor.execute.terminal import TerminalError
+
+    assert failure_code(httpx.ReadTimeout("slow")) == "timeout"
+    assert failure_code(httpx.ConnectError("refused")) == "http-error"
+    assert failure_code(TerminalError("gone")) == "terminal"
+    assert failure_code(ValueError("odd answer")) == "error"
+    assert len(set(FAILURE_CODES)) == len(FAILURE_CODES)

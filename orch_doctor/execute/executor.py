@@ -42,7 +42,7 @@ FailureCode = Literal[
     "not-json",  # the answer is not JSON
     "answer-shape",  # the JSON answer lacks what the step reads from it
     "deadline",  # the overall timeout ran out before the step
-    "timeout",  # a wait's condition did not hold within its time
+    "timeout",  # a wait's condition did not hold within its time, or a call ran out of time
     "unknown-step",  # a step of a kind the executor does not know
     "secret-missing",  # a secret the step passes was not given by the caller
     "no-terminal",  # keys or a TUI wait without a process step before
@@ -51,7 +51,7 @@ FailureCode = Literal[
     "tui-exited",  # the TUI stopped
     "ref-unknown",  # a value learned while running (the session id) is not known yet
     "prompt-not-stored",  # the session's user messages do not hold the prompt
-    "http-error",  # the call failed (connection, timeout of one request)
+    "http-error",  # the call failed (connection refused or reset, a protocol error)
     "terminal",  # the terminal failed
     "error",  # anything else (an answer of a shape nothing foresaw, an OS error)
 ]
@@ -106,6 +106,8 @@ class StepFailed(Exception):
 
 def failure_code(exc: Exception) -> FailureCode:
     """The code of a failure the executor did not raise itself."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"  # one call ran out of the time left (or of its own limit)
     if isinstance(exc, httpx.HTTPError):
         return "http-error"
     if isinstance(exc, TerminalError):
