@@ -25,6 +25,7 @@ from orch_doctor.advice import Advisory, Severity
 from orch_doctor.decide.decision import Decision, decide
 from orch_doctor.decide.plan import validate_plan
 from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.decide.rules import REJECTION_CODES, Rejection, RejectionCode
 from orch_doctor.decide.steps import (
     SESSION_ID,
     WAIT_PARAMS,
@@ -88,6 +89,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "REJECTION_CODES",
     "SESSION_ID",
     "STRATEGY_NAMES",
     "WAIT_PARAMS",
@@ -111,6 +113,8 @@ __all__ = [
     "ProcessStep",
     "PtyTerminal",
     "Ref",
+    "Rejection",
+    "RejectionCode",
     "ServerStatus",
     "Severity",
     "SpawnPlan",
@@ -165,15 +169,19 @@ def get_server_status(
     credentials: Credentials | None = None,
     client_version: str | None = None,
     timeout_s: float = 5.0,
+    matrix: Matrix | None = None,
 ) -> ServerStatus:
-    """What the server at ``url`` is and offers. ValueError for a ``timeout_s`` that is not a
-    finite number of seconds above 0."""
+    """What the server at ``url`` is and offers, and its skew against the CLI
+    ``client_version`` by the matrix's rule (``matrix``, or the shipped one with overrides).
+    ValueError for a ``timeout_s`` that is not a finite number of seconds above 0."""
     timeout_s = check_timeout(timeout_s)
+    from orch_doctor.decide.rules import with_skew
     from orch_doctor.server.probe import probe_server
 
-    return probe_server(
-        url, timeout_s=timeout_s, credentials=credentials, client_version=client_version
-    )
+    status = probe_server(url, timeout_s=timeout_s, credentials=credentials)
+    if not status.is_opencode:
+        return status
+    return with_skew(status, client_version, matrix or load_matrix())
 
 
 def check_orch_client(
@@ -226,6 +234,7 @@ def directory_decision(directory: str) -> Decision | None:
         problem.message,
         problem.fix,
         Advisory(problem.id, "error", problem.message, fix=problem.fix),
+        code="directory-unusable",
     )
 
 
@@ -274,7 +283,9 @@ def select_strategy(
     if server is None and bare_url:
         creds = credentials or credentials_from_env(env) or url_credentials
         client = caps.version.text if caps.version else None
-        server = get_server_status(bare_url, credentials=creds, client_version=client)
+        server = get_server_status(
+            bare_url, credentials=creds, client_version=client, matrix=matrix
+        )
     return decide(
         caps,
         server,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from packaging.version import Version
@@ -36,7 +37,7 @@ def test_1_0_152_with_a_server_never_attaches_with_session() -> None:
     assert decision.strategy == "attach-tui-api"
     for argv in process_argvs(decision):
         assert "--session" not in argv and "-s" not in argv and "--model" not in argv
-    assert "has no --session" in decision.rejected["attach-session-api"]
+    assert decision.rejected["attach-session-api"].code == "missing-flags"
 
 
 @pytest.mark.parametrize("version", [v for v in RELEASES if Version(v) >= Version("1.0.162")])
@@ -59,8 +60,8 @@ def test_0_5_29_has_no_attach_strategy() -> None:
     for server in (None, recorded_server("1.0.152")):
         decision = decide(caps, server, REQUEST, MATRIX)
         assert not decision.strategy.startswith("attach")
-        assert "`opencode attach` does not exist" in decision.rejected["attach-session-api"]
-        assert "`opencode attach` does not exist" in decision.rejected["attach-tui-api"]
+        assert decision.rejected["attach-session-api"].code == "missing-command"
+        assert decision.rejected["attach-tui-api"].code == "missing-command"
 
 
 def test_without_server_standalone_prompt_uses_long_flags() -> None:
@@ -96,10 +97,8 @@ def test_standalone_session_never_passes_prompt_with_session() -> None:
 def test_database_locked_demotes_standalone_session() -> None:
     caps = stored_capabilities("1.14.34")
     decision = decide(caps, recorded_server("1.14.34"), REQUEST, MATRIX)
-    assert (
-        "demoted by known issue standalone-database-locked"
-        in decision.rejected["standalone-session"]
-    )
+    demoted = decision.rejected["standalone-session"]
+    assert demoted.code == "demoted" and demoted.issue == "standalone-database-locked"
 
 
 def test_cwd_workaround_on_1_1_11() -> None:
@@ -122,7 +121,7 @@ def test_opencode_2x_gets_a_clear_none() -> None:
     for srv in (None, server):
         decision = decide(caps, srv, REQUEST, MATRIX)
         assert decision.strategy == "none" and decision.plan is None
-        assert all("2.0.0 is a major release" in why for why in decision.rejected.values())
+        assert {why.code for why in decision.rejected.values()} == {"newer-major"}
         assert decision.fix and "1.x" in decision.fix
 
 
@@ -130,7 +129,7 @@ def test_unknown_version_2x_layout_is_recognised_by_capabilities() -> None:
     caps = replace(stored_capabilities("2.0.0"), version=None)
     decision = decide(caps, None, REQUEST, MATRIX)
     assert decision.strategy == "none"
-    assert any("looks like a 2.x release" in why for why in decision.rejected.values())
+    assert {why.code for why in decision.rejected.values()} == {"newer-major"}
 
 
 def test_capabilities_beat_the_version_string() -> None:
@@ -160,10 +159,10 @@ def test_unreachable_server_and_unknown_routes() -> None:
     down = ServerStatus(url="http://127.0.0.1:9", verdict="connection-refused", fix="start it")
     decision = decide(caps, down, REQUEST, MATRIX)
     assert decision.strategy == "standalone-prompt"
-    assert "connection-refused" in decision.rejected["attach-session-api"]
+    assert decision.rejected["attach-session-api"].code == "server-unusable"
     no_doc = replace(recorded_server("1.18.33"), routes=None)
     decision = decide(caps, no_doc, REQUEST, MATRIX)
-    assert "never assumed from a 200" in decision.rejected["attach-session-api"]
+    assert decision.rejected["attach-session-api"].code == "routes-unknown"
 
 
 def test_policy_allowed_strategies() -> None:
@@ -171,7 +170,7 @@ def test_policy_allowed_strategies() -> None:
     decision = decide(caps, recorded_server("1.18.33"), REQUEST, MATRIX,
                       allowed_strategies={"attach-tui-api"})  # fmt: skip
     assert decision.strategy == "attach-tui-api"
-    assert decision.rejected["attach-session-api"].startswith("not allowed by policy")
+    assert decision.rejected["attach-session-api"].code == "policy"
 
 
 def test_password_goes_to_the_environment_never_argv() -> None:
@@ -204,7 +203,7 @@ def test_blocked_range_refuses_every_strategy(tmp_path) -> None:  # type: ignore
     blocked = load_matrix([path], overrides=False)
     decision = decide(stored_capabilities("1.18.33"), recorded_server("1.18.33"), REQUEST, blocked)
     assert decision.strategy == "none" and decision.plan is None
-    assert all("blocked by the version policy" in why for why in decision.rejected.values())
+    assert {why.code for why in decision.rejected.values()} == {"version-blocked"}
     assert decision.fix and "blocked range" in decision.fix
     ok = decide(stored_capabilities("1.18.34"), recorded_server("1.18.34"), REQUEST, blocked)
     assert ok.strategy == "attach-session-api"
@@ -230,7 +229,7 @@ def test_model_must_be_provider_slash_model(model: str) -> None:
     request = replace(REQUEST, model=model)
     decision = decide(stored_capabilities("1.18.33"), recorded_server("1.18.33"), request, MATRIX)
     assert decision.strategy == "none"
-    assert all("provider/model" in why for why in decision.rejected.values())
+    assert {why.code for why in decision.rejected.values()} == {"bad-model"}
     assert decision.fix and "provider/model" in decision.fix
 
 
@@ -297,7 +296,9 @@ def test_attach_tui_is_refused_when_the_server_serves_another_directory() -> Non
     elsewhere = replace(recorded_server("1.0.152"), directory="/srv/other")
     decision = decide(caps, elsewhere, REQUEST, MATRIX)
     assert decision.strategy != "attach-tui-api"
-    assert "attach-tui-works-in-server-directory" in decision.rejected["attach-tui-api"]
+    forbidden = decision.rejected["attach-tui-api"]
+    assert forbidden.code == "known-issue"
+    assert forbidden.issue == "attach-tui-works-in-server-directory"
     # what is chosen instead works in --dir (standalone-session opens `opencode D --session`)
     assert decision.plan is not None
     assert all(
@@ -330,3 +331,60 @@ def test_decision_states_its_evidence_for_the_exact_release() -> None:
     assert "not verified on OpenCode 1.18.40; nearest verified: 1.18.34, same strategy" in (
         note.message
     )
+
+
+def test_every_rejection_has_a_code_and_the_json_keeps_the_sentences() -> None:
+    """``rejected`` (name -> sentence) stays as it was; ``rejections`` adds the stable codes."""
+    from orch_doctor.decide.rules import REJECTION_CODES
+
+    caps = stored_capabilities("1.18.33")
+    for server in (None, recorded_server("1.18.33")):
+        decision = decide(caps, server, REQUEST, MATRIX)
+        data = decision.to_json()
+        assert set(data["rejected"]) == set(data["rejections"]) == set(decision.rejected)
+        for name, why in decision.rejected.items():
+            assert why.code in REJECTION_CODES
+            assert data["rejected"][name] == why.message == data["rejections"][name]["message"]
+            assert data["rejections"][name]["codes"][0] == why.code
+    # several failed requirements: every code, the first first
+    old = decide(stored_capabilities("0.5.29"), None, REQUEST, MATRIX)
+    assert old.rejected["attach-session-api"].codes == ("missing-command", "no-server")
+
+
+def test_recorded_routes_travel_on_the_matrix(tmp_path: Path) -> None:
+    """A server whose OpenAPI document is incomplete (1.14.34: 3 routes) is read with the
+    route set recorded for the nearest older release — from the folders the matrix value
+    names, not from the disk decide() would look at: without them, the routes are missing;
+    with a --matrix file's help/ folder, its recording stands in."""
+    from orch_doctor.matrix.model import RecordedRoutes
+
+    caps = stored_capabilities("1.14.34")
+    thin = ServerStatus(
+        url="http://127.0.0.1:4096",
+        verdict="ok",
+        is_opencode=True,
+        version="1.14.34",
+        routes=frozenset({"DELETE /auth/{id}", "POST /log", "PUT /auth/{id}"}),
+        routes_source="GET /doc",
+        auth="none",
+    )
+    shipped = decide(caps, thin, REQUEST, MATRIX)
+    assert shipped.strategy == "attach-session-api"
+    bare = decide(caps, thin, REQUEST, replace(MATRIX, recorded=RecordedRoutes(())))
+    assert bare.strategy != "attach-session-api"
+    assert bare.rejected["attach-session-api"].code == "missing-routes"
+    # overrides included: the help/ folder beside a --matrix file
+    (tmp_path / "help" / "1.14.30").mkdir(parents=True)
+    (tmp_path / "help" / "1.14.30" / "routes.txt").write_text(
+        "GET /session\nPOST /session\nPOST /session/{id}/prompt_async\n", encoding="utf-8"
+    )
+    extra = tmp_path / "extra.toml"
+    extra.write_text("", encoding="utf-8")
+    matrix = load_matrix([extra], overrides=False)
+    assert str(tmp_path / "help") in matrix.recorded.folders
+    assert matrix.recorded.fallback("1.14.34") == (
+        "1.14.30",
+        frozenset({"GET /session", "POST /session", "POST /session/{id}/prompt_async"}),
+    )
+    served = matrix.recorded.apply(thin)
+    assert served.routes_source is not None and "1.14.30" in served.routes_source

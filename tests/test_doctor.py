@@ -264,7 +264,7 @@ def test_policy_files_good_and_bad(opencode_release: Callable[[str], Path], tmp_
     assert code == 1 and checks["opencode-version"] == "fail"  # 1.0.152 < policy minimum
     assert checks["terminal"] == "skip"
     assert data["policy_file"] == str(project / "pyproject.toml")
-    assert data["decision"]["rejected"]["standalone-prompt"].startswith("not allowed by policy")
+    assert data["decision"]["rejections"]["standalone-prompt"]["code"] == "policy"
 
     bad = tmp_path / ".orch-doctor.toml"
     for text, key in (('colour = "red"\n', "colour"), ('minimum_version = "soon"\n',

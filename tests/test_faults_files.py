@@ -471,6 +471,7 @@ def test_api_refuses_a_missing_directory_without_probing(tmp_path: Path) -> None
     assert set(decision.rejected) == {
         "attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt"
     }  # fmt: skip
+    assert {r.code for r in decision.rejected.values()} == {"directory-unusable"}
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can search every folder")

@@ -337,8 +337,7 @@ def test_a_ref_nobody_saved_fails_its_step_and_starts_nothing() -> None:
     assert not ok and terminal.started == []
     failed = result.failed_step
     assert failed is not None and failed.index == 0
-    assert failed.expected == "the value of session_id (saved by an earlier step)"
-    assert failed.seen == "session_id is not known yet"
+    assert failed.code == "ref-unknown"
     with pytest.raises(RefUnknown):
         fill({"a": [Ref("message_id")]}, {"session_id": "s"})
 
@@ -476,14 +475,16 @@ def test_a_prompt_too_long_for_one_argument_never_gets_a_standalone_prompt_plan(
     alone = decide(CAPS["1.18.33"], None, SpawnRequest("/tmp/p", prompt=prompt), MATRIX)
     assert alone.strategy == "none" and alone.plan is None
     why = alone.rejected["standalone-prompt"]
-    assert f"{size:,} bytes" in why and f"{PROMPT_ARGV_MAX_BYTES:,}" in why
+    assert why.code == "prompt-too-long"
+    # the sentence gives the measured size and the limit
+    assert f"{size:,} bytes" in why.message and f"{PROMPT_ARGV_MAX_BYTES:,}" in why.message
     assert alone.fix is not None and "--server" in alone.fix
     # through a server, the API carries it
     served = decide(
         CAPS["1.18.33"], recorded_server("1.18.33"), SpawnRequest("/tmp/p", prompt=prompt), MATRIX
     )
     assert served.strategy == "attach-session-api" and served.plan is not None
-    assert "131,062" in served.rejected["standalone-prompt"]
+    assert served.rejected["standalone-prompt"].code == "prompt-too-long"
     with pytest.raises(ValueError, match="one process argument"):
         build_plan("standalone-prompt", CAPS["1.18.33"], SpawnRequest("/tmp/p", prompt=prompt),
                    server_url=None)  # fmt: skip

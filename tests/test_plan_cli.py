@@ -94,7 +94,10 @@ def test_a_named_server_that_is_down_means_no_plan_unless_standalone_is_allowed(
     assert data["reasons"][0].startswith(f"the server you named ({dead}) cannot be used")
     assert "connection-refused" in data["reasons"][0]
     assert data["fix"] and "opencode serve" in data["fix"]
-    assert "--allow-standalone" in data["rejected"]["standalone-prompt"]
+    assert data["rejections"]["standalone-prompt"]["code"] == "not-the-named-server"
+    assert (
+        data["rejected"]["standalone-prompt"] == data["rejections"]["standalone-prompt"]["message"]
+    )
     # asked for: the substitute, said first
     code, data = plan([*args, "--allow-standalone"])
     assert code == 0 and data["strategy"] == "standalone-prompt"

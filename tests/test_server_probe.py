@@ -7,14 +7,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from orch_doctor.decide.advice import server_advisories
+from orch_doctor.decide.rules import version_skew, with_skew
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.recorded import stored_capabilities
 from orch_doctor.server.credentials import Credentials
-from orch_doctor.server.probe import compare_versions, probe_server, probe_servers
+from orch_doctor.server.probe import probe_server, probe_servers
 from orch_doctor.server.types import ServerStatus
 from tests.support import fake_server as fs
 from tests.support.opencode import RealServer
@@ -42,7 +44,9 @@ def no_secret(status: ServerStatus) -> None:
 
 def test_real_1_18_33(real_servers: Callable[..., RealServer]) -> None:
     server = real_servers("1.18.33")
-    status = probe_server(server.url, client_version="1.18.33")
+    status = probe_server(server.url)
+    assert status.skew is None  # the probe measures; the matrix's rule judges the pair
+    status = with_skew(status, "1.18.33", MATRIX)
     assert status.verdict == "ok" and status.is_opencode
     assert status.version == "1.18.33" and status.version_source == "GET /global/health"
     assert status.routes is not None and status.routes >= NEEDED
@@ -70,7 +74,7 @@ def test_real_1_0_152_is_opencode_version_unknown_with_cve(
     real_servers: Callable[..., RealServer],
 ) -> None:
     server = real_servers("1.0.152")
-    status = probe_server(server.url, client_version="1.0.152")
+    status = with_skew(probe_server(server.url), "1.0.152", MATRIX)
     assert status.verdict == "ok" and status.is_opencode and status.generation == "1.x"
     assert status.version is None  # never guessed
     assert status.version_source is not None and "/global/health" in status.version_source
@@ -263,8 +267,38 @@ def test_many_urls_at_once_keep_their_order() -> None:
     ],
 )
 def test_skew(client: str | None, server: str | None, skew: str) -> None:
-    got, reason = compare_versions(client, server)
+    assert MATRIX.server.skew_supported == "minor"
+    got, reason = version_skew(client, server, MATRIX.server)
     assert got == skew and reason
+
+
+@pytest.mark.parametrize(
+    ("rule", "server", "skew"),
+    [
+        ("release", "1.18.30", "unsupported"),
+        ("minor", "1.18.30", "supported"),
+        ("minor", "1.14.34", "unsupported"),
+        ("major", "1.14.34", "supported"),
+        ("major", "2.0.0", "unsupported"),
+    ],
+)
+def test_the_skew_rule_is_matrix_data(rule: str, server: str, skew: str, tmp_path: Path) -> None:
+    """``skew_supported`` in a ``--matrix`` file changes which pairs are supported."""
+    path = tmp_path / "skew.toml"
+    path.write_text(f'[server]\nskew_supported = "{rule}"\n', encoding="utf-8")
+    facts = load_matrix([path], overrides=False).server
+    assert facts.skew_supported == rule
+    assert facts.health_route_since == MATRIX.server.health_route_since  # the rest merged
+    assert version_skew("1.18.33", server, facts)[0] == skew
+
+
+def test_an_unknown_skew_rule_is_a_matrix_error(tmp_path: Path) -> None:
+    from orch_doctor.errors import MatrixError
+
+    path = tmp_path / "skew.toml"
+    path.write_text('[server]\nskew_supported = "patch"\n', encoding="utf-8")
+    with pytest.raises(MatrixError, match="skew_supported"):
+        load_matrix([path], overrides=False)
 
 
 def test_session_exists_for_a_directory(real_servers: Callable[..., RealServer]) -> None:

@@ -298,6 +298,7 @@ def test_a_server_that_dies_after_the_session_is_created_is_ok_false(
     failed = result.failed_step
     assert failed is not None and failed.index > 0, result.to_json()
     assert failed.expected and failed.seen is not None
+    assert failed.code is not None and result.code == failed.code, result.to_json()
     assert result.fix
 
 

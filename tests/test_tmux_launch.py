@@ -412,7 +412,8 @@ def test_the_fix_points_at_the_window_only_while_it_exists(tmux_home: Path) -> N
     )
     assert not gone.ok and gone.fix is not None
     failed = gone.failed_step
-    assert failed is not None and "it exited" in (failed.seen or ""), gone.to_json()
+    assert failed is not None and failed.code == "tui-exited", gone.to_json()
+    assert gone.code == "tui-exited"
     assert "look at the TUI in tmux window" not in gone.fix
     assert "is gone" in gone.fix
     stays = execute_plan(

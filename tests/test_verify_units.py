@@ -38,7 +38,7 @@ def test_fill_replaces_refs_only_and_fails_on_an_unknown_one() -> None:
     assert body == {"parts": [{"text": "{session_id} x", "id": "ses_abc"}]}
     with pytest.raises(RefUnknown) as info:
         fill(["a", Ref("message_id")], values)
-    assert info.value.name == "message_id" and "message_id" in info.value.seen
+    assert info.value.name == "message_id" and info.value.code == "ref-unknown"
 
 
 def test_json_path_and_user_texts() -> None:
@@ -111,3 +111,16 @@ def test_pty_screen_is_emulated_not_the_raw_text(tmp_path: Path) -> None:
         terminal.close()
     assert "tab agents" in screen
     assert "OpenCode 1.18.33" in screen and "0.0.0" not in screen
+
+
+def test_a_failure_the_executor_did_not_raise_gets_its_code() -> None:
+    import httpx
+
+    from orch_doctor.execute.executor import FAILURE_CODES, failure_code
+    from orch_doctor.execute.terminal import TerminalError
+
+    assert failure_code(httpx.ReadTimeout("slow")) == "timeout"
+    assert failure_code(httpx.ConnectError("refused")) == "http-error"
+    assert failure_code(TerminalError("gone")) == "terminal"
+    assert failure_code(ValueError("odd answer")) == "error"
+    assert len(set(FAILURE_CODES)) == len(FAILURE_CODES)

@@ -531,11 +531,13 @@ def verify_all(
 ) -> VerifyResult:
     """As tools/verify_matrix.verify_release, but it also returns the decision's choices
     ("none" with the reason when it made none) and stops at the release's deadline."""
+    from orch_doctor.matrix.load import load_matrix
     from tools._engine import ORCH_DOCTOR_VERSION, VerifyOptions, VerifyRefused, run_verify
     from tools.verify_matrix import Record, allowed_strategies
 
     result = VerifyResult()
     done: dict[str, Any] = {}
+    matrix = load_matrix(overrides=False)
 
     def budget() -> float:
         left = deadline - time.monotonic()
@@ -566,12 +568,13 @@ def verify_all(
     for name in allowed_strategies(version):
         if name in done:
             continue
+        entry = matrix.strategy(name)
         options = VerifyOptions(
             opencode=str(binary),
             model=MODEL,
             timeout_s=budget(),
             strategy=name,
-            no_server=name == "standalone-prompt",
+            no_server=entry is not None and not entry.needs_server,
         )
         try:
             report = run_verify(options)

@@ -30,7 +30,7 @@ from orch_doctor.matrix.load import read_toml  # noqa: E402
 from orch_doctor.matrix.model import (  # noqa: E402
     PLAN_STRATEGIES,
     Outcome,
-    StrategyName,
+    PlanStrategyName,
     Verification,
 )
 from orch_doctor.server.types import ServerStatus  # noqa: E402
@@ -89,7 +89,7 @@ def merge(old: Sequence[Record], new: Sequence[Record]) -> list[Record]:
     return [r for r in old if (r.release, r.strategy) not in fresh] + list(new)
 
 
-def allowed_strategies(version: str) -> list[StrategyName]:
+def allowed_strategies(version: str) -> list[PlanStrategyName]:
     """Strategies whose plan validates against the release's stored help."""
     from orch_doctor.errors import PlanValidationError
     from orch_doctor.matrix.load import load_matrix

@@ -45,9 +45,9 @@ def server(
 ) -> None:
     """Probe OpenCode servers (default: the ones running on this machine, and port 4096)."""
     from orch_doctor.decide.advice import server_advisories
+    from orch_doctor.decide.rules import with_skew
     from orch_doctor.errors import MatrixError
     from orch_doctor.matrix.load import load_matrix
-    from orch_doctor.matrix.recorded import with_recorded_routes
     from orch_doctor.server.credentials import (
         credentials_from_env,
         split_userinfo,
@@ -69,16 +69,17 @@ def server(
         urls,
         timeout_s=timeout_s,
         credentials=credentials,
-        client_version=client_version,
         want_routes=not no_routes,
     )
     # a discovered candidate that is not there is not a failure: the list says what runs
     shown = [s for s in statuses if s.verdict != "connection-refused"] if discovered else statuses
-    shown = [with_recorded_routes(s) for s in shown]
     try:
         matrix = load_matrix()
     except MatrixError as exc:
         config_error(str(exc))
+    # the probe measured; the matrix reads: recorded routes for an incomplete OpenAPI document,
+    # and the client/server skew by its rule
+    shown = [with_skew(matrix.recorded.apply(s), client_version, matrix) for s in shown]
     advice = {s.url: server_advisories(s, caps, matrix) for s in shown}
     sessions: dict[str, bool | None] = {}
     if session_id:

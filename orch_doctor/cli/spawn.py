@@ -94,7 +94,7 @@ def spawn(
         config_error(f"cannot read the compatibility matrix: {exc}")
     if decision.plan is None:
         problem = "no spawn strategy is possible: " + "; ".join(
-            f"{k}: {v}" for k, v in decision.rejected.items()
+            f"{k}: {v.message}" for k, v in decision.rejected.items()
         )
         if text:
             click.echo(f"NOT SPAWNED: {printable(problem)}\nfix: {printable(decision.fix or '')}")
@@ -102,6 +102,7 @@ def spawn(
             emit_json(
                 SpawnResult(
                     ok=False, session_id=None, target=tmux_target, strategy="none",
+                    code="no-strategy",
                     problem=problem, fix=decision.fix, wall_s=time.monotonic() - begin,
                 ).to_json()
             )  # fmt: skip

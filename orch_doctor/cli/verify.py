@@ -23,7 +23,7 @@ from orch_doctor.cli.options import (
     opencode_option,
     timeout_option,
 )
-from orch_doctor.matrix.model import STRATEGY_NAMES, strategy_name
+from orch_doctor.matrix.model import PLAN_STRATEGIES, strategy_name
 
 EXIT_VERIFIED = 0
 EXIT_NOT_VERIFIED = 1
@@ -42,7 +42,7 @@ EXIT_USAGE = 2
 @click.option("--prompt", metavar="TEXT", help="Prompt to deliver (default: a unique marker).")
 @click.option(
     "--strategy",
-    type=click.Choice([s for s in STRATEGY_NAMES if s != "none"]),
+    type=click.Choice(PLAN_STRATEGIES),
     help="Force this strategy (even one the matrix demoted); its flags must exist.",
 )
 @click.option("--server", "server_url", metavar="URL", help="Use this server, not a throwaway one.")

@@ -18,6 +18,7 @@ from orch_doctor.advice import Advisory
 from orch_doctor.decide import advice, rules
 from orch_doctor.decide.plan import build_plan
 from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.decide.rules import Rejection, RejectionCode
 from orch_doctor.decide.steps import SpawnPlan
 from orch_doctor.errors import PlanValidationError
 from orch_doctor.matrix.model import PLAN_STRATEGIES, KnownIssue, Matrix, Strategy, StrategyName
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 class Decision:
     strategy: StrategyName
     reasons: tuple[str, ...]
-    rejected: Mapping[str, str]  # strategy name -> why not
+    rejected: Mapping[str, Rejection]  # strategy name -> why not (a code and a sentence)
     advisories: tuple[Advisory, ...] = ()
     plan: SpawnPlan | None = None
     fix: str | None = None  # when strategy == "none": what to install or start
@@ -51,7 +52,8 @@ class Decision:
             "strategy": self.strategy,
             "forced": self.forced,
             "reasons": list(self.reasons),
-            "rejected": dict(self.rejected),
+            "rejected": {name: r.message for name, r in self.rejected.items()},
+            "rejections": {name: r.to_json() for name, r in self.rejected.items()},
             "warnings": [a.to_json() for a in self.warnings],
             "advisories": [a.to_json() for a in self.advisories],
             "steps": [s.to_json() for s in self.plan.steps] if self.plan else [],
@@ -67,6 +69,15 @@ class _Refusal:
     newer_major: str | None = None
     blocked: str | None = None
     bad_model: str | None = None
+
+    def rejection(self) -> Rejection | None:
+        """The first refusal that holds, as the rejection of every strategy."""
+        found: list[tuple[RejectionCode, str | None]] = [
+            ("newer-major", self.newer_major),
+            ("version-blocked", self.blocked),
+            ("bad-model", self.bad_model),
+        ]
+        return next((Rejection(code, why) for code, why in found if why), None)
 
 
 @dataclass
@@ -101,22 +112,20 @@ def decide(
                 f"(known: {', '.join(PLAN_STRATEGIES)})"
             )
     if server is not None:
-        from orch_doctor.matrix.recorded import with_recorded_routes
-
-        server = with_recorded_routes(server)
+        server = matrix.recorded.apply(server)  # an incomplete OpenAPI document: recorded routes
     advisories = advice.release_advisories(caps, matrix)
     advisories += advice.server_advisories(server, caps, matrix)
     applicable = rules.applicable_issues(matrix, caps, server, request)
     if force is not None:
         return _forced(force, caps, server, request, matrix, applicable, advisories)
 
-    rejected: dict[str, str] = {}
+    rejected: dict[str, Rejection] = {}
     refusal = _Refusal(
         newer_major=rules.newer_major(caps, matrix),
         blocked=rules.blocked_range(caps, matrix),
         bad_model=rules.model_problem(request.model),
     )
-    refused_all = refusal.newer_major or refusal.blocked or refusal.bad_model
+    refused_all = refusal.rejection()
     named_server_down = (
         request.server_url is not None and server is not None and not server.ok
     ) or (request.server_url is not None and server is None)
@@ -126,22 +135,29 @@ def decide(
             rejected[strategy.name] = refused_all
             continue
         if allowed_strategies is not None and strategy.name not in allowed_strategies:
-            rejected[strategy.name] = "not allowed by policy (allowed strategies)"
+            rejected[strategy.name] = Rejection(
+                "policy", "not allowed by policy (allowed strategies)"
+            )
             continue
         if request.server_url and not strategy.needs_server and not allow_standalone:
-            rejected[strategy.name] = (
+            rejected[strategy.name] = Rejection(
+                "not-the-named-server",
                 f"does not use the server you named ({request.server_url}); "
-                "pass --allow-standalone (allow_standalone=True) to accept it"
+                "pass --allow-standalone (allow_standalone=True) to accept it",
             )
             continue
         missing = rules.missing_requirements(strategy, caps, server, request)
         if missing:
-            rejected[strategy.name] = "; ".join(missing)
+            rejected[strategy.name] = Rejection.joined(missing)
             continue
         hits = [i for i in applicable if strategy.name in i.affects]
         forbid = next((i for i in hits if i.severity == "forbid"), None)
         if forbid is not None:
-            rejected[strategy.name] = f"known issue {forbid.id}: {forbid.title} ({forbid.evidence})"
+            rejected[strategy.name] = Rejection(
+                "known-issue",
+                f"known issue {forbid.id}: {forbid.title} ({forbid.evidence})",
+                issue=forbid.id,
+            )
             continue
         candidates.append(
             _Candidate(strategy, hits, demoted=any(i.severity == "demote" for i in hits))
@@ -153,7 +169,7 @@ def decide(
         try:
             plan = _build(cand.strategy, cand.hits, caps, server, request, matrix)
         except (PlanValidationError, ValueError) as exc:
-            rejected[name] = f"plan not valid for this OpenCode: {exc}"
+            rejected[name] = Rejection("plan-invalid", f"plan not valid for this OpenCode: {exc}")
             continue
         for other in ordered:
             if other is not cand and other.strategy.name not in rejected:
@@ -252,11 +268,16 @@ def _standalone_instead(server: ServerStatus | None, request: SpawnRequest) -> A
 # --- explaining --------------------------------------------------------------------------------
 
 
-def _not_chosen(other: _Candidate, chosen: _Candidate) -> str:
+def _not_chosen(other: _Candidate, chosen: _Candidate) -> Rejection:
     if other.demoted:
-        ids = ", ".join(i.id for i in other.hits if i.severity == "demote")
-        return f"possible, but demoted by known issue {ids}; {chosen.strategy.name} is preferred"
-    return f"possible, but {chosen.strategy.name} is preferred"
+        demoting = [i.id for i in other.hits if i.severity == "demote"]
+        return Rejection(
+            "demoted",
+            f"possible, but demoted by known issue {', '.join(demoting)}; "
+            f"{chosen.strategy.name} is preferred",
+            issue=demoting[0],
+        )
+    return Rejection("not-chosen", f"possible, but {chosen.strategy.name} is preferred")
 
 
 def _reasons(cand: _Candidate, server: ServerStatus | None) -> list[str]:
@@ -288,7 +309,7 @@ def _none(
     caps: Capabilities,
     server: ServerStatus | None,
     request: SpawnRequest,
-    rejected: dict[str, str],
+    rejected: dict[str, Rejection],
     applicable: list[KnownIssue],
     advisories: list[Advisory],
     refusal: _Refusal,
@@ -351,13 +372,13 @@ def _quote(path: str) -> str:
     return shlex.quote(path)
 
 
-def no_plan(reason: str, fix: str, advisory: Advisory) -> Decision:
+def no_plan(reason: str, fix: str, advisory: Advisory, *, code: RejectionCode) -> Decision:
     """Strategy ``none`` for a reason found before deciding (e.g. at the edge: a ``--dir`` that
-    does not exist): every strategy is rejected with that reason. Pure."""
+    does not exist): every strategy is rejected with that reason and ``code``. Pure."""
     return Decision(
         strategy="none",
         reasons=(reason,),
-        rejected={name: reason for name in PLAN_STRATEGIES},
+        rejected={name: Rejection(code, reason) for name in PLAN_STRATEGIES},
         advisories=(advisory,),
         plan=None,
         fix=fix,

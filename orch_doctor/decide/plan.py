@@ -11,11 +11,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.decide.rules import prompt_argv_problem
 from orch_doctor.decide.steps import (
     SESSION_ID,
     HttpStep,
-    KeystrokeStep,
     ProcessStep,
     Ref,
     SpawnPlan,
@@ -24,7 +22,7 @@ from orch_doctor.decide.steps import (
     WaitStep,
 )
 from orch_doctor.errors import PlanValidationError
-from orch_doctor.matrix.model import TuiScreen
+from orch_doctor.matrix.model import TuiScreen, strategy_name
 from orch_doctor.probe.types import Capabilities, CommandSpec
 from orch_doctor.server.credentials import PASSWORD_ENV
 
@@ -76,7 +74,16 @@ def _looks_like_flag(token: str | Ref) -> bool:
     return isinstance(token, str) and token.startswith("-")
 
 
+def talks_to_server(step: Step) -> bool:
+    """Whether ``step`` needs the plan's server (an HTTP call, or a wait that asks it)."""
+    if isinstance(step, HttpStep):
+        return True
+    return isinstance(step, WaitStep) and step.condition is not WaitCondition.TUI_READY
+
+
 def validate_plan(plan: SpawnPlan, caps: Capabilities) -> None:
+    if not plan.server_url and any(talks_to_server(step) for step in plan.steps):
+        raise ValueError(f"{plan.strategy} needs a server URL")
     for step in plan.steps:
         if isinstance(step, ProcessStep):
             validate_argv(step.argv, step.command, caps)
@@ -123,67 +130,71 @@ def build_plan(
     terminal: bool = True,
 ) -> SpawnPlan:
     """The exact steps of ``strategy`` for this OpenCode and request; validated before return."""
-    opencode = binary or caps.binary_path or "opencode"
-    builders = {
-        "attach-session-api": _attach_session_api,
-        "attach-tui-api": _attach_tui_api,
-        "standalone-session": _standalone_session,
-        "standalone-prompt": _standalone_prompt,
-    }
-    if strategy not in builders:
+    from orch_doctor.decide.strategies import STRATEGIES
+
+    name = strategy_name(strategy)
+    if name is None:
         raise ValueError(f"no plan for strategy {strategy!r}")
-    if builders[strategy] is not _standalone_prompt and not server_url:
-        raise ValueError(f"{strategy} needs a server URL")
-    build = _Build(
+    entry = STRATEGIES[name]
+    build = Build(
+        strategy=strategy,
         caps=caps,
         request=request,
-        opencode=opencode,
-        url=server_url or "",
+        opencode=binary or caps.binary_path or "opencode",
+        server_url=server_url,
         workarounds=frozenset(workarounds),
         secret_env=(PASSWORD_ENV,) if auth else (),
         tui=tui,
         terminal=terminal,
     )
-    steps = builders[strategy](build)
+    steps = entry.builder(build)
     plan = SpawnPlan(strategy=strategy, steps=tuple(steps), server_url=server_url, request=request)
     validate_plan(plan, caps)
     return plan
 
 
 @dataclass(frozen=True)
-class _Build:
-    """What every strategy's plan is built from."""
+class Build:
+    """What every strategy's plan is built from (its builder: orch_doctor/decide/strategies.py)."""
 
+    strategy: str
     caps: Capabilities
     request: SpawnRequest
     opencode: str
-    url: str
+    server_url: str | None
     workarounds: frozenset[str]
     secret_env: tuple[str, ...]
     tui: TuiScreen | None
     terminal: bool  # the strategy's process runs in a terminal (compat_matrix: strategy.terminal)
 
+    @property
+    def url(self) -> str:
+        """The server's URL, for a step that talks to it; a plan without a server has none."""
+        if not self.server_url:
+            raise ValueError(f"{self.strategy} needs a server URL")
+        return self.server_url
 
-def _title(request: SpawnRequest) -> str:
+
+def title(request: SpawnRequest) -> str:
     if request.title:
         return request.title
     prompt = (request.prompt or "").strip().splitlines()
     return ("orch: " + prompt[0][:60]) if prompt else "orch spawn"
 
 
-def _create_session(request: SpawnRequest) -> HttpStep:
+def create_session(request: SpawnRequest) -> HttpStep:
     return HttpStep(
         method="POST",
         path=("session",),
         description="create the session for the directory",
         query={"directory": request.directory},
-        body={"title": _title(request)},
+        body={"title": title(request)},
         expect_status=(200,),
         save={"session_id": "id"},
     )
 
 
-def _check_session(request: SpawnRequest) -> HttpStep:
+def check_session(request: SpawnRequest) -> HttpStep:
     return HttpStep(
         method="GET",
         path=("session", SESSION_ID),
@@ -193,7 +204,7 @@ def _check_session(request: SpawnRequest) -> HttpStep:
     )
 
 
-def _prompt_async(request: SpawnRequest) -> HttpStep:
+def prompt_async(request: SpawnRequest) -> HttpStep:
     body: dict[str, object] = {"parts": [{"type": "text", "text": request.prompt or ""}]}
     model = model_body(request.model)
     if model:
@@ -208,7 +219,7 @@ def _prompt_async(request: SpawnRequest) -> HttpStep:
     )
 
 
-def _delivered(request: SpawnRequest) -> WaitStep:
+def delivered(request: SpawnRequest) -> WaitStep:
     return WaitStep(
         condition=WaitCondition.MESSAGE_STORED,
         description="the prompt is stored as the session's user message",
@@ -217,7 +228,7 @@ def _delivered(request: SpawnRequest) -> WaitStep:
     )
 
 
-def _tui_ready(b: _Build) -> WaitStep:
+def tui_ready(b: Build) -> WaitStep:
     return WaitStep(
         condition=WaitCondition.TUI_READY,
         description="wait until the TUI is up",
@@ -225,123 +236,3 @@ def _tui_ready(b: _Build) -> WaitStep:
         ready_markers=b.tui.ready_markers if b.tui else (),
         failure_markers=b.tui.failure_markers if b.tui else (),
     )
-
-
-def _on_a_created_session(b: _Build, process: ProcessStep) -> list[Step]:
-    """Create the session through the API, (check it,) start ``process`` on it, wait for the
-    TUI, then deliver the prompt (and model) through prompt_async."""
-    steps: list[Step] = [_create_session(b.request)]
-    if "check-session-exists" in b.workarounds:
-        steps.append(_check_session(b.request))
-    steps += [process, _tui_ready(b)]
-    if b.request.prompt:
-        steps += [_prompt_async(b.request), _delivered(b.request)]
-    return steps
-
-
-def _attach_session_api(b: _Build) -> list[Step]:
-    attach = b.caps.command("attach")
-    argv: list[str | Ref] = [
-        b.opencode,
-        "attach",
-        b.url,
-        *flag(attach, "session", SESSION_ID),
-        *flag(attach, "dir", b.request.directory),
-    ]
-    from_dir = (
-        " (from the session's directory)" if "attach-cwd-is-session-dir" in b.workarounds else ""
-    )
-    process = ProcessStep(
-        argv=tuple(argv),
-        command="attach",
-        description="attach a TUI to the session" + from_dir,
-        cwd=b.request.directory,
-        terminal=b.terminal,
-        secret_env=b.secret_env,
-    )
-    return _on_a_created_session(b, process)
-
-
-def _attach_tui_api(b: _Build) -> list[Step]:
-    caps, request, opencode = b.caps, b.request, b.opencode
-    attach = caps.command("attach")
-    argv: list[str | Ref] = [opencode, "attach", b.url, *flag(attach, "dir", request.directory)]
-    steps: list[Step] = [
-        ProcessStep(
-            argv=tuple(argv),
-            command="attach",
-            description="attach a TUI to the server",
-            cwd=request.directory,
-            terminal=b.terminal,
-            secret_env=b.secret_env,
-        ),
-        _tui_ready(b),
-    ]
-    if request.prompt:
-        steps += [
-            HttpStep(
-                method="POST",
-                path=("tui", "append-prompt"),
-                description="type the prompt into the attached TUI",
-                body={"text": request.prompt},
-                expect_status=(200,),
-            ),
-            HttpStep(
-                method="POST",
-                path=("tui", "submit-prompt"),
-                description="submit it (the TUI creates the session)",
-                expect_status=(200,),
-            ),
-            WaitStep(
-                condition=WaitCondition.SESSION_CREATED,
-                description="find the new session holding the prompt (GET /session?directory=D)",
-                timeout_s=DELIVERY_TIMEOUT_S,
-                params={"directory": request.directory, "save": "session_id"},
-            ),
-            _delivered(request),
-        ]
-    return steps
-
-
-def _standalone_session(b: _Build) -> list[Step]:
-    root = b.caps.command("root")
-    argv: list[str | Ref] = [b.opencode, b.request.directory, *flag(root, "session", SESSION_ID)]
-    if b.request.model and "model" in root.options:
-        argv += flag(root, "model", b.request.model)
-    # never --prompt together with --session: several releases drop it (prompt-via-api)
-    process = ProcessStep(
-        argv=tuple(argv),
-        command="root",
-        description="open the session in a standalone TUI",
-        cwd=b.request.directory,
-        terminal=b.terminal,
-    )
-    return _on_a_created_session(b, process)
-
-
-def _standalone_prompt(b: _Build) -> list[Step]:
-    caps, request, opencode = b.caps, b.request, b.opencode
-    root = caps.command("root")
-    argv: list[str | Ref] = [opencode, request.directory]
-    if request.model and "model" in root.options:
-        argv += flag(root, "model", request.model)
-    if request.prompt:
-        too_long = prompt_argv_problem(request.prompt)
-        if too_long:
-            raise ValueError(too_long)  # no plan that cannot deliver its prompt
-        argv += flag(root, "prompt", request.prompt)
-    steps: list[Step] = [
-        ProcessStep(
-            argv=tuple(argv),
-            command="root",
-            description="start a standalone TUI with the prompt",
-            cwd=request.directory,
-            terminal=b.terminal,
-        ),
-        _tui_ready(b),
-    ]
-    if request.prompt and "press-enter" in b.workarounds:
-        steps.append(
-            KeystrokeStep(keys=("Enter",), description="submit the pre-filled prompt (Enter)")
-        )
-    return steps

@@ -1,17 +1,88 @@
 """The rules the decision applies, as pure functions of measured facts and matrix data.
 
-Each returns why something does not hold (a sentence for people) or ``None``; none reads prose.
+Each returns why something does not hold (a sentence for people, or a :class:`Rejection`: a
+stable code with the sentence) or ``None``; none reads prose.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import KnownIssue, Matrix, Strategy
+from orch_doctor.matrix.model import (
+    BlockedRange,
+    KnownIssue,
+    Matrix,
+    ServerFacts,
+    Strategy,
+    VersionPolicy,
+)
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus, is_loopback
+
+#: why a strategy was not taken: stable codes (the JSON's ``rejections``), each with a sentence
+RejectionCode = Literal[
+    "newer-major",  # a major release (or a 2.x-looking CLI) the matrix does not know
+    "version-blocked",  # the version is in a blocked range of the version policy
+    "bad-model",  # the requested model is not provider/model
+    "policy",  # not among the allowed strategies (or the policy requires a server)
+    "not-the-named-server",  # needs no server, while the caller named one (no allow_standalone)
+    "directory-unusable",  # the request's directory cannot be the agent's (at the edge)
+    "missing-command",  # a command the strategy runs does not exist in this release
+    "missing-flags",  # a flag the strategy passes is not in the command's help
+    "no-server",  # needs a server, none given
+    "server-unusable",  # the server given is not usable (its verdict says why)
+    "routes-unknown",  # the server's routes are unknown (no OpenAPI document)
+    "missing-routes",  # the server lacks a route the strategy calls
+    "server-not-local",  # the TUI must share the server's data dir; the server is elsewhere
+    "prompt-too-long",  # the prompt does not fit in one process argument
+    "known-issue",  # a known issue of this release forbids it
+    "plan-invalid",  # its plan could not be built for this OpenCode
+    "not-chosen",  # possible, but a preferred strategy was chosen
+    "demoted",  # possible but demoted by a known issue, and another was chosen
+]
+REJECTION_CODES: tuple[RejectionCode, ...] = get_args(RejectionCode)
+
+if TYPE_CHECKING:
+    from orch_doctor.schemas.shapes import RejectionJSON
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a strategy was not taken: ``code`` (stable, for programs and tests) and ``message``
+    (for people; its wording may change). When several requirements fail, ``code`` is the
+    first one's and ``more`` holds the others'; ``issue`` names the known issue that forbids."""
+
+    code: RejectionCode
+    message: str
+    more: tuple[RejectionCode, ...] = ()
+    issue: str | None = None
+
+    @property
+    def codes(self) -> tuple[RejectionCode, ...]:
+        return (self.code, *self.more)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_json(self) -> RejectionJSON:
+        return {
+            "code": self.code,
+            "codes": list(self.codes),
+            "message": self.message,
+            "issue": self.issue,
+        }
+
+    @staticmethod
+    def joined(found: list[Rejection]) -> Rejection:
+        """Several failed requirements as one rejection (the first's code first)."""
+        return Rejection(
+            found[0].code,
+            "; ".join(r.message for r in found),
+            tuple(r.code for r in found[1:]),
+        )
 
 
 def command_label(command: str) -> str:
@@ -71,40 +142,63 @@ def missing_requirements(
     caps: Capabilities,
     server: ServerStatus | None,
     request: SpawnRequest,
-) -> list[str]:
+) -> list[Rejection]:
     """Every requirement of ``strategy`` this OpenCode/server/request does not meet."""
-    missing: list[str] = []
+    missing: list[Rejection] = []
     for command, options in strategy.commands.items():
         spec = caps.command(command)
         if not spec.exists:
-            missing.append(f"`{command_label(command)}` does not exist in this release")
+            missing.append(
+                Rejection(
+                    "missing-command", f"`{command_label(command)}` does not exist in this release"
+                )
+            )
             continue
         absent = [f"--{o}" for o in options if o not in spec.options]
         if absent:
-            missing.append(f"`{command_label(command)}` has no {', '.join(absent)}")
+            missing.append(
+                Rejection("missing-flags", f"`{command_label(command)}` has no {', '.join(absent)}")
+            )
     if strategy.needs_server:
         if server is None:
-            missing.append("no OpenCode server given (--server URL)")
+            missing.append(Rejection("no-server", "no OpenCode server given (--server URL)"))
         elif not server.ok:
-            missing.append(f"server {server.url} is not usable: {server.verdict}")
+            missing.append(
+                Rejection("server-unusable", f"server {server.url} is not usable: {server.verdict}")
+            )
         elif server.routes is None:
             missing.append(
-                f"the routes of server {server.url} are unknown (no OpenAPI document): "
-                "a route is never assumed from a 200"
+                Rejection(
+                    "routes-unknown",
+                    f"the routes of server {server.url} are unknown (no OpenAPI document): "
+                    "a route is never assumed from a 200",
+                )
             )
         else:
             absent_routes = [r for r in strategy.routes if r not in server.routes]
             if absent_routes:
-                missing.append(f"server {server.url} has no {', '.join(absent_routes)}")
+                missing.append(
+                    Rejection(
+                        "missing-routes",
+                        f"server {server.url} has no {', '.join(absent_routes)}",
+                    )
+                )
         local = server is None or is_loopback(urlsplit(server.url).hostname)
         if strategy.needs_local_server and not local:
-            missing.append("the server is not on this machine, so it cannot share the data dir")
+            missing.append(
+                Rejection(
+                    "server-not-local",
+                    "the server is not on this machine, so it cannot share the data dir",
+                )
+            )
     if "prompt" in strategy.commands.get("root", ()):
         too_long = prompt_argv_problem(request.prompt)
         if too_long:
-            missing.append(too_long)
+            missing.append(Rejection("prompt-too-long", too_long))
     if strategy.model == "flag" and request.model and "model" not in caps.command("root").options:
-        missing.append("a model was requested but `opencode` has no --model")
+        missing.append(
+            Rejection("missing-flags", "a model was requested but `opencode` has no --model")
+        )
     return missing
 
 
@@ -182,28 +276,113 @@ def newer_major(caps: Capabilities, matrix: Matrix) -> str | None:
     return None
 
 
+#: what the version policy says about a release (``version_policy``)
+PolicyCode = Literal["below-minimum", "version-blocked", "untested"]
+
+
+@dataclass(frozen=True)
+class PolicyFinding:
+    code: PolicyCode
+    message: str
+    blocked: BlockedRange | None = None  # version-blocked: the range
+
+
+def version_policy(version: Any, text: str, policy: VersionPolicy) -> list[PolicyFinding]:
+    """What the matrix's version policy says about ``version`` (a packaging Version, shown as
+    ``text``): older than the minimum, in a blocked range, outside the tested range. The one
+    reading of the policy, for the decision and the doctor's version check alike."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    found: list[PolicyFinding] = []
+    if policy.minimum is not None and version < Version(policy.minimum):
+        why = f" ({policy.minimum_evidence})" if policy.minimum_evidence else ""
+        found.append(
+            PolicyFinding(
+                "below-minimum",
+                f"OpenCode {text} is older than the minimum supported {policy.minimum}{why}",
+            )
+        )
+    entry = policy.blocked_entry(version)
+    if entry is not None:
+        found.append(
+            PolicyFinding(
+                "version-blocked",
+                f"OpenCode {text} is blocked by the version policy ({entry.versions}): "
+                f"{entry.reason} ({entry.evidence})",
+                blocked=entry,
+            )
+        )
+    if policy.tested and not SpecifierSet(policy.tested).contains(version, prereleases=True):
+        found.append(
+            PolicyFinding(
+                "untested", f"OpenCode {text} is outside the tested range {policy.tested}"
+            )
+        )
+    return found
+
+
+def _policy_says(caps: Capabilities, matrix: Matrix, code: PolicyCode) -> str | None:
+    version = client_version(caps)
+    if version is None:
+        return None
+    found = version_policy(version, version_text(caps), matrix.policy)
+    return next((f.message for f in found if f.code == code), None)
+
+
 def blocked_range(caps: Capabilities, matrix: Matrix) -> str | None:
     """Why every strategy is refused when the version is in a blocked range of the policy."""
-    version = client_version(caps)
-    entry = matrix.policy.blocked_entry(version) if version is not None else None
-    if entry is None:
-        return None
-    return (
-        f"OpenCode {version_text(caps)} is blocked by the version policy ({entry.versions}): "
-        f"{entry.reason} ({entry.evidence})"
-    )
+    return _policy_says(caps, matrix, "version-blocked")
 
 
 def below_minimum(caps: Capabilities, matrix: Matrix) -> str | None:
     """A release older than the matrix's minimum supported one still gets a plan, with this."""
-    from packaging.version import Version
+    return _policy_says(caps, matrix, "below-minimum")
 
-    version = client_version(caps)
-    minimum = matrix.policy.minimum
-    if version is None or minimum is None or not version < Version(minimum):
-        return None
-    why = f" ({matrix.policy.minimum_evidence})" if matrix.policy.minimum_evidence else ""
-    return f"OpenCode {version_text(caps)} is older than the minimum supported {minimum}{why}"
+
+#: a CLI and a server: the same release, supported together, not supported, or not known
+Skew = Literal["same", "supported", "unsupported", "unknown"]
+
+
+def version_skew(client: str | None, server: str | None, facts: ServerFacts) -> tuple[Skew, str]:
+    """Client/server skew by the matrix's rule (``server.skew_supported``), with the reason."""
+    if not client or not server:
+        which = (
+            "the server version is"
+            if client
+            else "the installed CLI's version is"
+            if server
+            else "the CLI and server versions are"
+        )
+        return "unknown", f"{which} unknown: the pairing cannot be checked"
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        c, s = Version(client), Version(server)
+    except InvalidVersion:
+        return "unknown", f"cannot compare versions {client!r} and {server!r}"
+    if c == s:
+        return "same", f"CLI and server are both {client}"
+    rule = facts.skew_supported
+    shared = {"major": c.major == s.major, "minor": c.release[:2] == s.release[:2]}
+    if rule != "release" and shared[rule]:
+        return "supported", f"CLI {client} and server {server} are the same {rule} release"
+    what = {"release": "releases", "minor": "minor releases", "major": "major releases"}[rule]
+    why = f" ({facts.skew_evidence})" if facts.skew_evidence else ""
+    return "unsupported", (
+        f"an attach TUI of {client} against a server of {server}: different {what} are not "
+        f"supported together{why}; run the server with the same release as the CLI"
+    )
+
+
+def with_skew(server: ServerStatus, client: str | None, matrix: Matrix) -> ServerStatus:
+    """``server`` with its skew against the CLI ``client`` (an OpenCode server only)."""
+    if not server.is_opencode:
+        return server
+    from dataclasses import replace
+
+    skew, reason = version_skew(client, server.version, matrix.server)
+    return replace(server, skew=skew, skew_reason=reason)
 
 
 def help_disagreements(caps: Capabilities, matrix: Matrix) -> list[str]:

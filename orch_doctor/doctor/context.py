@@ -147,12 +147,11 @@ class DoctorContext:
         """The server's advisories (its findings and the server-side known issues), as the
         decision sees them: one implementation, ``decide.advice.server_advisories``."""
         from orch_doctor.decide.advice import server_advisories
-        from orch_doctor.matrix.recorded import with_recorded_routes
 
         server = self.server.get()
         if server is None:
             return []
-        return server_advisories(with_recorded_routes(server), self.capabilities.get(), self.matrix)
+        return server_advisories(server, self.capabilities.get(), self.matrix)
 
     def _check_orch_client(self) -> ClientReport:
         """orch's own OpenCode client (its contract in compat_matrix/clients/) against the
@@ -191,7 +190,7 @@ class DoctorContext:
         problem = directory_problem(self.directory)
         if problem is not None:
             advisory = Advisory(problem.id, "error", problem.message, fix=problem.fix)
-            return no_plan(problem.message, problem.fix, advisory)
+            return no_plan(problem.message, problem.fix, advisory, code="directory-unusable")
         if (
             self.policy.require_server
             and self.server.get() is None
@@ -200,7 +199,8 @@ class DoctorContext:
             reason = f"the policy ({self.policy.source}) requires a server; none was given or found"
             fix = "opencode serve --port 4096 --hostname 127.0.0.1, and pass --server or set "
             fix += "server_url in the policy"
-            return no_plan(reason, fix, Advisory("server-required", "error", reason, fix=fix))
+            advisory = Advisory("server-required", "error", reason, fix=fix)
+            return no_plan(reason, fix, advisory, code="policy")
 
         return decide(
             self.capabilities.get(),

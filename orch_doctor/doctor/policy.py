@@ -22,7 +22,7 @@ from typing import Any
 
 from orch_doctor._util.config_file import MAX_BYTES, check_values, key_text, read_toml, value_text
 from orch_doctor.errors import PolicyError
-from orch_doctor.matrix.model import STRATEGY_NAMES
+from orch_doctor.matrix.model import PLAN_STRATEGIES
 
 KEYS = {
     "minimum_version",
@@ -149,12 +149,11 @@ def parse_policy(
     allowed = strings("allowed_strategies", "a list of strategy names")
     if allowed is not None:
         for i, name in enumerate(allowed):
-            if name not in STRATEGY_NAMES or name == "none":
+            if name not in PLAN_STRATEGIES:
                 raise PolicyError(
                     path,
                     f"{prefix}allowed_strategies[{i}]",
-                    f"unknown strategy {value_text(name)} "
-                    f"(known: {', '.join(n for n in STRATEGY_NAMES if n != 'none')})",
+                    f"unknown strategy {value_text(name)} (known: {', '.join(PLAN_STRATEGIES)})",
                 )
     skip = strings("skip_checks", "a list of check ids")
     if skip is not None and check_ids is not None:

@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import httpx
 
@@ -38,6 +38,28 @@ POLL_S = 0.25
 
 #: how a step ended ("skipped": a step after a failed one)
 StepOutcome = Literal["ok", "failed", "skipped"]
+#: why a step failed: stable codes (the JSON's ``code``); ``expected``/``seen`` say it for people
+FailureCode = Literal[
+    "no-server",  # a step talks to a server and the plan has none
+    "unreadable-answer",  # the server's answer could not be decoded
+    "http-status",  # the server answered with another status than the step expects
+    "not-json",  # the answer is not JSON
+    "answer-shape",  # the JSON answer lacks what the step reads from it
+    "deadline",  # the overall timeout ran out before the step
+    "timeout",  # a wait's condition did not hold within its time, or a call ran out of time
+    "unknown-step",  # a step of a kind the executor does not know
+    "secret-missing",  # a secret the step passes was not given by the caller
+    "no-terminal",  # keys or a TUI wait without a process step before
+    "no-ready-markers",  # a TUI wait without the release's ready markers
+    "failure-marker",  # the TUI shows one of the release's failure markers
+    "tui-exited",  # the TUI stopped
+    "ref-unknown",  # a value learned while running (the session id) is not known yet
+    "prompt-not-stored",  # the session's user messages do not hold the prompt
+    "http-error",  # the call failed (connection refused or reset, a protocol error)
+    "terminal",  # the terminal failed
+    "error",  # anything else (an answer of a shape nothing foresaw, an OS error)
+]
+FAILURE_CODES: tuple[FailureCode, ...] = get_args(FailureCode)
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,7 @@ class StepReport:
     detail: str = ""  # what was done / seen (redacted)
     expected: str | None = None  # on failure
     seen: str | None = None  # on failure: the server's answer or the terminal's last screen
+    code: FailureCode | None = None  # on failure: why, as a stable code
 
     def to_json(self) -> StepReportJSON:
         return {
@@ -61,6 +84,7 @@ class StepReport:
             "detail": self.detail,
             "expected": self.expected,
             "seen": self.seen,
+            "code": self.code,
         }
 
 
@@ -76,11 +100,23 @@ class ExecutionResult:
 
 
 class StepFailed(Exception):
-    def __init__(self, expected: str, seen: str, detail: str = "") -> None:
+    def __init__(self, code: FailureCode, expected: str, seen: str, detail: str = "") -> None:
         super().__init__(expected)
+        self.code: FailureCode = code
         self.expected = expected
         self.seen = seen
         self.detail = detail
+
+
+def failure_code(exc: Exception) -> FailureCode:
+    """The code of a failure the executor did not raise itself."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"  # one call ran out of the time left (or of its own limit)
+    if isinstance(exc, httpx.HTTPError):
+        return "http-error"
+    if isinstance(exc, TerminalError):
+        return "terminal"
+    return "error"
 
 
 class RefUnknown(StepFailed):
@@ -88,7 +124,9 @@ class RefUnknown(StepFailed):
 
     def __init__(self, name: str) -> None:
         super().__init__(
-            f"the value of {name} (saved by an earlier step)", f"{name} is not known yet"
+            "ref-unknown",
+            f"the value of {name} (saved by an earlier step)",
+            f"{name} is not known yet",
         )
         self.name = name
 
@@ -246,7 +284,7 @@ class Executor:
         """One call to the plan's server: (status, body). The answer is read as raw bytes,
         capped at HTTP_BODY_CAP before anything is inflated (a bounded decompressor)."""
         if self.base_url is None:
-            raise StepFailed("a server to ask", "no server URL in this plan")
+            raise StepFailed("no-server", "a server to ask", "no server URL in this plan")
         from orch_doctor.server.body import IDENTITY, BodyError, decode_body
 
         timeout = max(min(self.http_timeout_s, self.remaining()), 0.5)
@@ -268,7 +306,9 @@ class Executor:
         try:
             decoded, _ = decode_body(bytes(raw), encoding, HTTP_BODY_CAP)
         except BodyError as exc:
-            raise StepFailed(f"{method} {path} -> a readable answer", str(exc)) from None
+            raise StepFailed(
+                "unreadable-answer", f"{method} {path} -> a readable answer", str(exc)
+            ) from None
         return status, decoded
 
     def answer_text(self, body: bytes, limit: int = 300) -> str:
@@ -282,13 +322,15 @@ class Executor:
             return loads(body)  # a bounded depth
         except ValueError as exc:
             raise StepFailed(
-                f"{where} -> JSON", f"not JSON ({exc}): {self.answer_text(body, 200)}"
+                "not-json", f"{where} -> JSON", f"not JSON ({exc}): {self.answer_text(body, 200)}"
             ) from None
 
     def get_json(self, path: str, query: Mapping[str, str] | None = None) -> Any:
         status, body = self.request("GET", path, query)
         if status != 200:
-            raise StepFailed(f"GET {path} -> 200", f"{status}: {self.answer_text(body)}")
+            raise StepFailed(
+                "http-status", f"GET {path} -> 200", f"{status}: {self.answer_text(body)}"
+            )
         return self.parse_json(f"GET {path}", body)
 
     def new_sessions(self, query: Mapping[str, str]) -> tuple[list[dict[str, Any]], int]:
@@ -296,7 +338,9 @@ class Executor:
         newest first, and how many the server listed in all."""
         sessions = self.get_json("/session", query)
         if not isinstance(sessions, list):
-            raise StepFailed("GET /session -> a list", one_line(json.dumps(sessions)[:300]))
+            raise StepFailed(
+                "answer-shape", "GET /session -> a list", one_line(json.dumps(sessions)[:300])
+            )
         fresh = [
             s for s in sessions if isinstance(s, dict) and created_ms(s) >= self.started_ms - 2000
         ]
@@ -333,7 +377,9 @@ class Executor:
                 self.on_step_start(index, step)
             try:
                 if self.deadline is not None and time.monotonic() >= self.deadline:
-                    raise StepFailed("time left to run this step", "the overall timeout ran out")
+                    raise StepFailed(
+                        "deadline", "time left to run this step", "the overall timeout ran out"
+                    )
                 detail = self.run_step(step, result.values)
                 report = StepReport(
                     index,
@@ -353,6 +399,7 @@ class Executor:
                     self.redact(exc.detail),
                     expected=self.redact(exc.expected),
                     seen=self.redact(exc.seen),
+                    code=exc.code,
                 )
             except (httpx.HTTPError, TerminalError, OSError, ValueError, TypeError) as exc:
                 # ValueError/TypeError: an answer of a shape nothing foresaw (untrusted data)
@@ -364,6 +411,7 @@ class Executor:
                     time.monotonic() - begin,
                     expected="the step to run",
                     seen=self.redact(f"{type(exc).__name__}: {exc}"),
+                    code=failure_code(exc),
                 )
             result.steps.append(report)
             if self.on_step is not None:
@@ -386,11 +434,11 @@ class Executor:
             return self.wait(step, values)
         if isinstance(step, KeystrokeStep):
             return self.keys(step)
-        raise StepFailed("a known step kind", f"unknown step {step!r}")
+        raise StepFailed("unknown-step", "a known step kind", f"unknown step {step!r}")
 
     def http(self, step: HttpStep, values: dict[str, str]) -> str:
         if self.base_url is None:
-            raise StepFailed("a server URL for an HTTP step", "the plan has no server")
+            raise StepFailed("no-server", "a server URL for an HTTP step", "the plan has no server")
         path = url_path(fill(step.path, values))
         query = fill(step.query, values)
         body = fill(step.body, values)
@@ -398,7 +446,11 @@ class Executor:
         where = f"{step.method} {path}"
         if status not in step.expect_status:
             expected = " or ".join(str(s) for s in step.expect_status)
-            raise StepFailed(f"{where} -> {expected}", f"{status}: {self.answer_text(answer, 400)}")
+            raise StepFailed(
+                "http-status",
+                f"{where} -> {expected}",
+                f"{status}: {self.answer_text(answer, 400)}",
+            )
         saved: list[str] = []
         if step.save:
             data = self.parse_json(where, answer)
@@ -406,7 +458,9 @@ class Executor:
                 value = json_path(data, source)
                 if not isinstance(value, str | int) or isinstance(value, bool):
                     raise StepFailed(
-                        f"{where} answer has {source!r}", one_line(json.dumps(data)[:300])
+                        "answer-shape",
+                        f"{where} answer has {source!r}",
+                        one_line(json.dumps(data)[:300]),
                     )
                 values[name] = str(value)
                 saved.append(f"{name}={value}")
@@ -418,7 +472,9 @@ class Executor:
         env.update(step.env)
         for name in step.secret_env:
             if name not in self.secrets:
-                raise StepFailed(f"the secret {name} from the caller", "not given")
+                raise StepFailed(
+                    "secret-missing", f"the secret {name} from the caller", "not given"
+                )
             env[name] = self.secrets[name]
         # several process steps: each gets a terminal; waits and keys use the latest one
         self.terminal = self.terminal_factory()
@@ -430,7 +486,7 @@ class Executor:
 
     def keys(self, step: KeystrokeStep) -> str:
         if self.terminal is None:
-            raise StepFailed("a terminal to type into", "no process step ran before")
+            raise StepFailed("no-terminal", "a terminal to type into", "no process step ran before")
         self.terminal.send_keys(step.keys, literal=step.literal)
         return "typed " + (" ".join(step.keys) if not step.literal else repr("".join(step.keys)))
 
@@ -461,7 +517,7 @@ class Executor:
         seen = last_seen or "nothing yet"
         if self.terminal is not None:
             seen += "\n--- last screen ---\n" + (screen_tail(self.screen()) or "(empty)")
-        raise StepFailed(f"{step.condition.value} within {limit:.1f}s", seen)
+        raise StepFailed("timeout", f"{step.condition.value} within {limit:.1f}s", seen)
 
     def _fail_fast(self) -> None:
         if self.terminal is None:
@@ -469,18 +525,24 @@ class Executor:
         screen = self.screen()
         for marker in self.failure_markers:
             if marker in screen:
-                raise StepFailed(f"no {marker!r}", screen_tail(screen))
+                raise StepFailed("failure-marker", f"no {marker!r}", screen_tail(screen))
         if not self.terminal.alive():
             seen = "it exited\n" + screen_tail(screen)
             extra = self.diagnostics() if self.diagnostics is not None else ""
-            raise StepFailed("the TUI to keep running", seen + (f"\n{extra}" if extra else ""))
+            raise StepFailed(
+                "tui-exited", "the TUI to keep running", seen + (f"\n{extra}" if extra else "")
+            )
 
     def _tui_ready(self, step: WaitStep) -> str | None:
         if self.terminal is None:
-            raise StepFailed("a TUI started by a process step", "no process step ran before")
+            raise StepFailed(
+                "no-terminal", "a TUI started by a process step", "no process step ran before"
+            )
         if not step.ready_markers:
             raise StepFailed(
-                "ready markers in the plan's step", "none (see compat_matrix/tui.toml)"
+                "no-ready-markers",
+                "ready markers in the plan's step",
+                "none (see compat_matrix/tui.toml)",
             )
         screen = self.screen()
         hit = next((m for m in step.ready_markers if m in screen), None)
@@ -496,6 +558,7 @@ class Executor:
         session, seen = self.session_with_prompt(query, self.prompt)
         if session is None:
             raise StepFailed(
+                "timeout",
                 "a session created during this run"
                 + (" holding the prompt" if self.prompt else ""),
                 seen or "no session created during this run",
@@ -507,7 +570,7 @@ class Executor:
     def _message_stored(self, params: dict[str, str], values: dict[str, str]) -> str | None:
         sid = params.get("session_id") or values.get("session_id")
         if not sid:
-            raise StepFailed("a session id", "none known yet")
+            raise StepFailed("ref-unknown", "a session id", "none known yet")
         query = {"directory": params["directory"]} if params.get("directory") else {}
         messages = self.get_json(url_path(["session", sid, "message"]), query)
         texts = user_texts(messages)
@@ -516,5 +579,7 @@ class Executor:
         if any(self.prompt in t for t in texts):
             return f"session {sid} has the prompt as a user message"
         raise StepFailed(
-            "the prompt as a user message", f"user messages: {json.dumps(texts)[:300]}"
+            "prompt-not-stored",
+            "the prompt as a user message",
+            f"user messages: {json.dumps(texts)[:300]}",
         )

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import httpx
 
@@ -24,6 +24,7 @@ from orch_doctor.execute.confirm import Confirmation, evaluate
 from orch_doctor.execute.executor import (
     ExecutionResult,
     Executor,
+    FailureCode,
     StepFailed,
     StepReport,
     failure_markers,
@@ -32,6 +33,10 @@ from orch_doctor.execute.executor import (
 )
 from orch_doctor.execute.terminal import Terminal, TerminalError, TmuxWindowTerminal
 from orch_doctor.server.credentials import PASSWORD_ENV, Credentials, credentials_from_env
+
+#: why a spawn failed: its failed step's code, delivery not confirmed, or no strategy at all
+SpawnFailureCode = Literal[FailureCode, "not-confirmed", "no-strategy"]
+SPAWN_FAILURE_CODES: tuple[SpawnFailureCode, ...] = get_args(SpawnFailureCode)
 
 if TYPE_CHECKING:
     from orch_doctor.schemas.shapes import SpawnJSON
@@ -55,6 +60,9 @@ class SpawnResult:
     confirmation: Confirmation | None = None
     problem: str | None = None
     fix: str | None = None
+    #: on failure, why as a stable code: the failed step's (``FailureCode``), or
+    #: "not-confirmed" (every step ran, delivery was not confirmed) or "terminal"
+    code: SpawnFailureCode | None = None
     last_screen: str = ""
     wall_s: float = 0.0
 
@@ -73,6 +81,7 @@ class SpawnResult:
             "confirmation": self.confirmation.to_json() if self.confirmation else None,
             "problem": self.problem,
             "fix": self.fix,
+            "code": self.code,
             "wall_s": round(self.wall_s, 3),
             "last_screen": self.last_screen,
         }
@@ -254,6 +263,7 @@ def run_plan(
                 else "a step failed"
             )
             outcome.fix = fix_for(failed, inspect if isinstance(inspect, str) else inspect())
+            outcome.code = (failed.code if failed else None) or "error"
             outcome.session_id = result.values.get("session_id")
         else:
             if before_confirm is not None:
@@ -269,10 +279,12 @@ def run_plan(
                     c.detail for c in confirmation.checks if not c.ok
                 )
                 outcome.fix = inspect if isinstance(inspect, str) else inspect()
+                outcome.code = "not-confirmed"
         outcome.last_screen = executor.screen()
     except TerminalError as exc:
         outcome.problem = f"the terminal failed: {exc}"
         outcome.fix = "check the terminal (tmux installed, the session alive)"
+        outcome.code = "terminal"
     return outcome
 
 
@@ -332,7 +344,7 @@ def fix_for(failed: StepReport | None, inspect: str = "rerun and inspect the TUI
             "this OpenCode installs its default plugins from the npm registry when it starts, "
             "and that failed: allow registry access or upgrade OpenCode (npm i -g opencode-ai@1)"
         )
-    if "it exited" in seen and "models.dev" in seen:
+    if failed.code == "tui-exited" and "models.dev" in seen:
         return (
             "the TUI stopped while models.dev was unreachable (this machine is offline?): "
             "allow access to https://models.dev or try another OpenCode release"
@@ -342,7 +354,7 @@ def fix_for(failed: StepReport | None, inspect: str = "rerun and inspect the TUI
             "the attach TUI could not find the session: pass --dir <the session's directory> "
             "(#7149) or use a release >= 1.1.25"
         )
-    if "timeout ran out" in seen or "within" in (failed.expected or ""):
+    if failed.code in ("deadline", "timeout"):
         return f"the step timed out: raise the timeout (the machine may be loaded), or {inspect}"
     if failed.kind == "http":
         return (

@@ -34,11 +34,13 @@ from orch_doctor.matrix.model import (
     SERVER_DIRECTORY_CONDITIONS,
     SERVER_FACTS,
     SEVERITIES,
+    SKEW_RULES,
     WORKAROUNDS,
     BlockedRange,
     ExpectedCapability,
     KnownIssue,
     Matrix,
+    RecordedRoutes,
     ServerFacts,
     Strategy,
     TuiScreen,
@@ -92,13 +94,26 @@ def load_matrix(extra: Sequence[str | Path] = (), *, overrides: bool = True) -> 
     """The shipped matrix with site/user overrides and ``extra`` files merged over it."""
     files = matrix_files(extra, overrides=overrides)
     documents = cached_documents(files)
+    folders = help_folders(files)
     if documents is not None:
         with contextlib.suppress(MatrixError):  # a cache entry that is not valid: parse the files
-            return merge(list(zip(map(str, files), documents, strict=True)))
+            return merge(list(zip(map(str, files), documents, strict=True)), help_folders=folders)
     documents = [read_toml(path) for path in files]
-    matrix = merge(list(zip(map(str, files), documents, strict=True)))
+    matrix = merge(list(zip(map(str, files), documents, strict=True)), help_folders=folders)
     store_documents(files, documents)
     return matrix
+
+
+def help_folders(files: Sequence[Path]) -> tuple[str, ...]:
+    """The ``help/`` folder beside each matrix file, in the order the files merge (shipped,
+    overrides, ``--matrix``): where the recorded route sets of real servers are read from
+    (:class:`RecordedRoutes`, lazily). Nothing is read here."""
+    found: list[str] = []
+    for path in files:
+        folder = str(path.parent / "help")
+        if folder not in found:
+            found.append(folder)
+    return tuple(found)
 
 
 def _cache_key(files: Sequence[Path]) -> dict[str, Any] | None:
@@ -146,7 +161,9 @@ def read_toml(path: Path) -> dict[str, Any]:
     return read_config(path, MatrixError)
 
 
-def merge(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> Matrix:
+def merge(
+    documents: Iterable[tuple[str, Mapping[str, Any]]], *, help_folders: Sequence[str] = ()
+) -> Matrix:
     strategies: dict[str, Strategy] = {}
     issues: dict[str, KnownIssue] = {}
     capabilities: dict[str, ExpectedCapability] = {}
@@ -204,6 +221,7 @@ def merge(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> Matrix:
         files=tuple(files),
         tui=tuple(tui.values()),
         server=server,
+        recorded=RecordedRoutes(tuple(help_folders)),
     )
 
 
@@ -321,7 +339,7 @@ def _strategy(path: str, item: _Item) -> Strategy:
          "evidence", "needs_local_server", "model"},
     )  # fmt: skip
     name = strategy_name(item.name)
-    if name is None or name == "none":
+    if name is None:
         raise item.error("name", f"unknown strategy (known: {', '.join(PLAN_STRATEGIES)})")
     preference = item.data.get("preference")
     if not isinstance(preference, int) or isinstance(preference, bool):
@@ -469,9 +487,21 @@ def _server(path: str, raw: Any, base: ServerFacts) -> ServerFacts:
     if not isinstance(raw, dict):
         raise MatrixError(path, "server", "must be a table")
     item = _Item(path, "server", raw)
-    _check_keys(path, "server", raw, {"health_route_since", "health_route_evidence"})
+    _check_keys(
+        path,
+        "server",
+        raw,
+        {"health_route_since", "health_route_evidence", "skew_supported", "skew_evidence"},
+    )
     since = item.text("health_route_since", required=False)
     evidence = item.text("health_route_evidence", required=False)
+    skew = item.text("skew_supported", required=False)
+    skew_evidence = item.text("skew_evidence", required=False)
+    rule = next((r for r in SKEW_RULES if r == skew), None)
+    if skew is not None and rule is None:
+        raise item.error(
+            "skew_supported", f"{value_text(skew)} is not one of {', '.join(SKEW_RULES)}"
+        )
     return ServerFacts(
         health_route_since=_version(item, "health_route_since", since)
         if since
@@ -479,6 +509,10 @@ def _server(path: str, raw: Any, base: ServerFacts) -> ServerFacts:
         health_route_evidence=_evidence(item, "health_route_evidence", evidence)
         if evidence
         else base.health_route_evidence,
+        skew_supported=rule or base.skew_supported,
+        skew_evidence=_evidence(item, "skew_evidence", skew_evidence)
+        if skew_evidence
+        else base.skew_evidence,
     )
 
 

@@ -5,24 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-#: strategy names are part of the public interface
-StrategyName = Literal[
-    "attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt", "none"
+if TYPE_CHECKING:
+    from orch_doctor.server.types import ServerStatus
+
+#: strategy names are part of the public interface. This Literal is the one list of them: every
+#: other list (the schemas, the CLI's choices, the tools) is derived from it, and the registry of
+#: plan builders (orch_doctor/decide/strategies.py) has exactly one entry for each.
+PlanStrategyName = Literal[
+    "attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt"
 ]
-STRATEGY_NAMES: tuple[StrategyName, ...] = (
-    "attach-session-api",
-    "attach-tui-api",
-    "standalone-session",
-    "standalone-prompt",
-    "none",
-)
+#: a decision's strategy: one that has a plan, or "none"
+StrategyName = Literal[PlanStrategyName, "none"]
+PLAN_STRATEGIES: tuple[PlanStrategyName, ...] = get_args(PlanStrategyName)
+STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)
 
 
-def strategy_name(value: str) -> StrategyName | None:
-    """``value`` as a strategy name, or None when it is not one."""
-    return next((name for name in STRATEGY_NAMES if name == value), None)
+def strategy_name(value: str) -> PlanStrategyName | None:
+    """``value`` as the name of a strategy that has a plan, or None when it is not one."""
+    return next((name for name in PLAN_STRATEGIES if name == value), None)
 
 
 IssueSeverity = Literal["info", "warn", "workaround", "demote", "forbid"]
@@ -43,13 +45,12 @@ WORKAROUNDS = (
     "prompt-via-api",
 )
 OUTCOMES: tuple[Outcome, ...] = ("verified", "failed", "not-run")
-PLAN_STRATEGIES: tuple[StrategyName, ...] = tuple(s for s in STRATEGY_NAMES if s != "none")
 COMMANDS = ("root", "attach", "run", "serve")
 
 
 @dataclass(frozen=True)
 class Strategy:
-    name: StrategyName
+    name: PlanStrategyName
     summary: str
     preference: int
     needs_server: bool
@@ -165,12 +166,61 @@ class TuiScreen:
         return SpecifierSet(self.versions)
 
 
+#: which CLI and server releases a TUI is supported across: the very same release, the same
+#: major.minor, or the same major
+SkewRule = Literal["release", "minor", "major"]
+SKEW_RULES: tuple[SkewRule, ...] = get_args(SkewRule)
+
+
 @dataclass(frozen=True)
 class ServerFacts:
     """Measured facts about OpenCode servers that the server probe's findings are read with."""
 
     health_route_since: str | None = None  # first release with GET /global/health
     health_route_evidence: str | None = None
+    #: the client/server skew rule: a CLI and a server are supported together when they share
+    #: this much of their version (the server probe measures the versions; decide/rules applies)
+    skew_supported: SkewRule = "minor"
+    skew_evidence: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordedRoutes:
+    """The route sets recorded from real servers (``help/<version>/routes.txt``) in ``folders``
+    (the ``help/`` folder beside each matrix file: shipped, then overrides, then ``--matrix``
+    files; a later folder's release replaces an earlier one's). Nothing is read until a server's
+    own OpenAPI document is incomplete, and then once per process."""
+
+    folders: tuple[str, ...] = ()
+
+    def fallback(self, version: str) -> tuple[str, frozenset[str]] | None:
+        """The complete recorded route set of the newest recorded release <= ``version`` of the
+        same major: what stands in when a server's own OpenAPI document is incomplete."""
+        from orch_doctor.matrix.recorded import fallback_routes_in
+
+        return fallback_routes_in(self.folders, version)
+
+    def apply(self, server: ServerStatus) -> ServerStatus:
+        """``server`` as measured, except that an incomplete OpenAPI document (measured on
+        1.14.34: 3 paths) is replaced by the fallback route set; ``routes_source`` says so. Any
+        other status is returned unchanged."""
+        from orch_doctor.matrix.recorded import routes_complete
+
+        if server.routes is None or not server.version or routes_complete(server.routes):
+            return server
+        stand_in = self.fallback(server.version)
+        if stand_in is None:
+            return server
+        from dataclasses import replace
+
+        return replace(
+            server,
+            routes=stand_in[1],
+            routes_source=(
+                f"recorded from a real {stand_in[0]} server: this server's OpenAPI document is "
+                f"incomplete ({len(server.routes)} routes, no GET /session)"
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -183,6 +233,7 @@ class Matrix:
     files: tuple[str, ...] = field(default=())
     tui: tuple[TuiScreen, ...] = ()
     server: ServerFacts = field(default_factory=ServerFacts)
+    recorded: RecordedRoutes = field(default_factory=RecordedRoutes)
 
     def strategy(self, name: str) -> Strategy | None:
         return next((s for s in self.strategies if s.name == name), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from dataclasses import dataclass
@@ -11,7 +12,6 @@ from typing import Any
 from orch_doctor.matrix.location import compat_matrix_dir
 from orch_doctor.probe.capabilities import capabilities_from_help
 from orch_doctor.probe.types import PROBED_COMMANDS, Capabilities, HelpText, RecordedProbe
-from orch_doctor.server.types import ServerStatus
 
 
 def help_dir() -> Path:
@@ -68,10 +68,7 @@ def stored_capabilities(version: str) -> Capabilities:
 def stored_routes(version: str) -> frozenset[str] | None:
     """The route set recorded from a real server of ``version`` (routes.txt), if any."""
     path = help_dir() / version / "routes.txt"
-    if not path.is_file():
-        return None
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    return _read_routes(path) if path.is_file() else None
 
 
 def routes_complete(routes: frozenset[str]) -> bool:
@@ -81,8 +78,13 @@ def routes_complete(routes: frozenset[str]) -> bool:
 
 
 def fallback_routes(version: str) -> tuple[str, frozenset[str]] | None:
-    """The complete recorded route set of the newest stored release <= ``version`` of the same
-    major: what stands in when a server's own OpenAPI document is incomplete."""
+    """:func:`fallback_routes_in` the shipped help/ folder."""
+    return fallback_routes_in((str(help_dir()),), version)
+
+
+def fallback_routes_in(folders: tuple[str, ...], version: str) -> tuple[str, frozenset[str]] | None:
+    """The complete recorded route set of the newest release <= ``version`` of the same major
+    recorded in ``folders`` (a later folder's release replaces an earlier one's)."""
     from packaging.version import InvalidVersion, Version
 
     try:
@@ -90,40 +92,42 @@ def fallback_routes(version: str) -> tuple[str, frozenset[str]] | None:
     except InvalidVersion:
         return None
     best: tuple[Version, str, frozenset[str]] | None = None
-    for name in stored_releases():
+    for name, routes in _route_sets(folders).items():
         try:
             have = Version(name)
         except InvalidVersion:
             continue
         if have.is_prerelease or have.is_devrelease or have.local:
             continue  # a dev build's routes say nothing about the releases numbered near it
-        routes = stored_routes(name)
-        if routes is None or not routes_complete(routes):
+        if not routes_complete(routes):
             continue
         if have.major == wanted.major and have <= wanted and (best is None or have > best[0]):
             best = (have, name, routes)
     return (best[1], best[2]) if best else None
 
 
-def with_recorded_routes(server: ServerStatus) -> ServerStatus:
-    """``server`` as measured, except that an incomplete OpenAPI document (measured on 1.14.34:
-    3 paths) is replaced by the route set recorded from the nearest older real release of the
-    same major; ``routes_source`` says so. Any other status is returned unchanged."""
-    if server.routes is None or not server.version or routes_complete(server.routes):
-        return server
-    stand_in = fallback_routes(server.version)
-    if stand_in is None:
-        return server
-    from dataclasses import replace
+@functools.cache
+def _route_sets(folders: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """Every ``<folder>/<version>/routes.txt`` in ``folders``, read once per process."""
+    found: dict[str, frozenset[str]] = {}
+    for folder in map(Path, folders):
+        try:
+            releases = sorted(p for p in folder.iterdir() if (p / "routes.txt").is_file())
+        except OSError:
+            continue  # no help/ beside these matrix files
+        for release in releases:
+            routes = _read_routes(release / "routes.txt")
+            if routes is not None:
+                found[release.name] = routes
+    return found
 
-    return replace(
-        server,
-        routes=stand_in[1],
-        routes_source=(
-            f"recorded from a real {stand_in[0]} server: this server's OpenAPI document is "
-            f"incomplete ({len(server.routes)} routes, no GET /session)"
-        ),
-    )
+
+def _read_routes(path: Path) -> frozenset[str] | None:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 @dataclass(frozen=True)

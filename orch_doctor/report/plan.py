@@ -41,7 +41,7 @@ def render_decision(decision: Decision) -> None:
     if decision.rejected:
         console.print("\n[bold]not chosen[/]")
         for name, why in decision.rejected.items():
-            console.print(f"  {name}: {escape(one_line(why, 4000))}")
+            console.print(f"  {name}: {escape(one_line(why.message, 4000))}")
     for warning in decision.warnings:
         if warning is instead:
             continue

@@ -19,9 +19,11 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict, get_args
 from orch_doctor._util.text import REDACTED
 from orch_doctor.advice import Severity
 from orch_doctor.clients.types import ClientStatus
+from orch_doctor.decide.rules import RejectionCode
 from orch_doctor.decide.steps import WAIT_PARAMS, StepKind, WaitCondition
 from orch_doctor.doctor.types import CheckStatus, DoctorStatus
-from orch_doctor.execute.executor import StepOutcome
+from orch_doctor.execute.executor import FailureCode, StepOutcome
+from orch_doctor.execute.spawn import SpawnFailureCode
 
 # the strategy names: the one place they are taken from
 from orch_doctor.matrix.model import PLAN_STRATEGIES, STRATEGY_NAMES, IssueSeverity, StrategyName
@@ -151,11 +153,19 @@ class PlanStepsJSON(TypedDict):
     steps: list[StepJSON]
 
 
+class RejectionJSON(TypedDict):
+    code: RejectionCode  # the first failed requirement's
+    codes: list[RejectionCode]  # every failed requirement's, the first first
+    message: str
+    issue: str | None  # the known issue that forbids the strategy
+
+
 class DecisionJSON(TypedDict):
     strategy: StrategyName
     forced: bool
     reasons: list[str]
     rejected: dict[str, str]
+    rejections: dict[str, RejectionJSON]
     warnings: list[AdvisoryJSON]
     advisories: list[AdvisoryJSON]
     steps: list[StepJSON]
@@ -312,6 +322,7 @@ class StepReportJSON(TypedDict):
     detail: str
     expected: str | None
     seen: str | None
+    code: FailureCode | None  # on failure: why, as a stable code
 
 
 class ConfirmCheckJSON(TypedDict):
@@ -336,6 +347,7 @@ class SpawnJSON(TypedDict):
     confirmation: ConfirmationJSON | None
     problem: str | None
     fix: str | None
+    code: SpawnFailureCode | None  # on failure: why, as a stable code
     wall_s: Seconds
     last_screen: str
 

@@ -89,7 +89,6 @@ def probe_server(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     credentials: Credentials | None = None,
-    client_version: str | None = None,
     want_routes: bool = True,
     use_cache: bool = True,
 ) -> ServerStatus:
@@ -97,7 +96,6 @@ def probe_server(
         [url],
         timeout_s=timeout_s,
         credentials=credentials,
-        client_version=client_version,
         want_routes=want_routes,
         use_cache=use_cache,
     )
@@ -109,7 +107,6 @@ def probe_servers(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     credentials: Credentials | None = None,
-    client_version: str | None = None,
     want_routes: bool = True,
     use_cache: bool = True,
 ) -> list[ServerStatus]:
@@ -125,7 +122,6 @@ def probe_servers(
                             u,
                             timeout_s=timeout_s,
                             credentials=credentials,
-                            client_version=client_version,
                             want_routes=want_routes,
                             use_cache=use_cache,
                             client=client,
@@ -143,7 +139,6 @@ async def aprobe_server(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     credentials: Credentials | None = None,
-    client_version: str | None = None,
     want_routes: bool = True,
     use_cache: bool = True,
     client: httpx.AsyncClient | None = None,
@@ -173,9 +168,6 @@ async def aprobe_server(
         fix=_clean(status.fix, credentials) if status.fix else status.fix,
         duration_s=time.monotonic() - start,
     )
-    if status.is_opencode:
-        skew, reason = compare_versions(client_version, status.version)
-        status = replace(status, skew=skew, skew_reason=reason)
     return status
 
 
@@ -197,38 +189,6 @@ def normalise_url(url: str) -> tuple[str, str | None]:
         return text, "credentials in the URL are not accepted: use OPENCODE_SERVER_PASSWORD"
     del port
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}", None
-
-
-def compare_versions(client: str | None, server: str | None) -> tuple[str, str]:
-    """Client/server skew: same / supported / unsupported / unknown, with the reason."""
-    if not client or not server:
-        which = (
-            "the server version is"
-            if client
-            else "the installed CLI's version is"
-            if server
-            else "the CLI and server versions are"
-        )
-        return "unknown", f"{which} unknown: the pairing cannot be checked"
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        c, s = Version(client), Version(server)
-    except InvalidVersion:
-        return "unknown", f"cannot compare versions {client!r} and {server!r}"
-    if c == s:
-        return "same", f"CLI and server are both {client}"
-    if c.major != s.major:
-        return "unsupported", (
-            f"an attach TUI of {client} against a server of {server}: different major releases "
-            "speak different APIs"
-        )
-    if (c.major, c.minor) == (s.major, s.minor):
-        return "supported", f"CLI {client} and server {server} are the same minor release"
-    return "unsupported", (
-        f"an attach TUI of {client} against a server of {server}: different minor releases are "
-        "not tested together; run the server with the same release as the CLI"
-    )
 
 
 def session_exists(

@@ -48,7 +48,9 @@ class ServerStatus:
     routes_source: str | None = None  # "GET /doc", or which recorded route set stood in
     directory: str | None = None  # GET /path
     auth: str | None = None  # "none", "basic"
-    skew: str | None = None  # "same", "supported", "unsupported", "unknown"
+    #: "same", "supported", "unsupported", "unknown": the probe measures the versions and leaves
+    #: these None; the matrix's rule fills them (decide/rules.with_skew)
+    skew: str | None = None
     skew_reason: str | None = None
     findings: tuple[Advisory, ...] = ()  # measured security findings (e.g. open on the network)
     cors_any_origin: bool = False  # answered a foreign Origin with Access-Control-Allow-Origin

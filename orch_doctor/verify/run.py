@@ -222,7 +222,7 @@ def run_verify(
         report.strategy = decision.strategy
         if decision.plan is None:
             report.problem = "no spawn strategy is possible: " + "; ".join(
-                f"{k}: {v}" for k, v in decision.rejected.items()
+                f"{k}: {v.message}" for k, v in decision.rejected.items()
             )
             report.fix = decision.fix
             return report

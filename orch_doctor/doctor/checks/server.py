@@ -40,11 +40,11 @@ def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> V
             *found_here,
             fix=server.fix,
         )
-    from orch_doctor.server.probe import compare_versions
+    from orch_doctor.decide.rules import version_skew
 
     caps = ctx.capabilities.get()
     client = caps.version.text if caps.version else None
-    skew, skew_reason = compare_versions(client, server.version)
+    skew, skew_reason = version_skew(client, server.version, ctx.matrix.server)
     details = [
         f"identity: {server.summary}",
         f"version source: {server.version_source}",

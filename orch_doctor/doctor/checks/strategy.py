@@ -19,7 +19,7 @@ def advisory_line(a: Advisory) -> str:
 
 def judge(ctx: DoctorContext) -> Verdict:
     decision = ctx.decision.get()
-    rejected = [f"not {name}: {why}" for name, why in decision.rejected.items()]
+    rejected = [f"not {name}: {why.message}" for name, why in decision.rejected.items()]
     server_ids = {a.id for a in ctx.server_advisories()}
     own = [a for a in decision.advisories if a.id not in OWNED_ELSEWHERE | server_ids]
     if decision.plan is None:

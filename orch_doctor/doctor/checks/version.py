@@ -19,8 +19,9 @@ def judge(ctx: DoctorContext) -> Verdict:
             "capabilities (the parsed help) decide",
             fix="check that `opencode --version` prints a version",
         )
-    from packaging.specifiers import SpecifierSet
     from packaging.version import Version
+
+    from orch_doctor.decide.rules import version_policy
 
     parsed = version.parsed
     if parsed is None or not version.release:
@@ -30,28 +31,27 @@ def judge(ctx: DoctorContext) -> Verdict:
             fix="install a release: npm install -g opencode-ai@latest",
         )
     policy = ctx.matrix.policy
-    minimums = [(policy.minimum, "the matrix's minimum supported")]
-    if ctx.policy.minimum_version:
-        minimums.append((ctx.policy.minimum_version, f"the policy in {ctx.policy.source}"))
-    for minimum, where in minimums:
-        if minimum and parsed < Version(minimum):
-            return verdict(
-                "fail",
-                f"{version.text} is older than {minimum} ({where})",
-                fix=f"npm install -g opencode-ai@latest   (needs >= {minimum})",
-            )
-    blocked = policy.blocked_entry(parsed)
-    if blocked is not None:
+    # the matrix's policy: the same reading as the decision's (decide/rules.version_policy)
+    found = {f.code: f for f in version_policy(parsed, version.text, policy)}
+    if "below-minimum" in found:
         return verdict(
             "fail",
-            f"{version.text} is blocked: {blocked.reason}",
-            blocked.evidence,
-            fix="install another release",
+            found["below-minimum"].message,
+            fix=f"npm install -g opencode-ai@latest   (needs >= {policy.minimum})",
         )
-    if policy.tested and not SpecifierSet(policy.tested).contains(parsed, prereleases=True):
+    minimum = ctx.policy.minimum_version  # the project's own policy may raise the minimum
+    if minimum and parsed < Version(minimum):
+        return verdict(
+            "fail",
+            f"{version.text} is older than {minimum} (the policy in {ctx.policy.source})",
+            fix=f"npm install -g opencode-ai@latest   (needs >= {minimum})",
+        )
+    if "version-blocked" in found:
+        return verdict("fail", found["version-blocked"].message, fix="install another release")
+    if "untested" in found:
         return verdict(
             "warn",
-            f"{version.text} is outside the tested range {policy.tested}",
+            found["untested"].message,
             "the flags come from its own help, but known issues may be missing",
             fix="run `orch-doctor verify` on this release, or install a tested one",
         )

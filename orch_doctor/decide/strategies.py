@@ -1,0 +1,175 @@
+"""The registry of spawn strategies: for each name of ``PlanStrategyName`` (the one list of
+names, orch_doctor/matrix/model.py), the builder of its plan.
+
+Everything else about a strategy is data in compat_matrix/strategies.toml (its summary,
+preference, requirements, whether it needs a server, ...). Adding a strategy is: its name in
+``PlanStrategyName``, its builder and entry here, its ``[[strategy]]`` in strategies.toml, and its
+tests; the schemas, the CLI's choices, the policy's and the tools' lists derive from the name.
+A builder returns the steps; ``build_plan`` validates them (flags against the help; a step that
+talks to a server needs one: ``Build.url``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from orch_doctor.decide.plan import (
+    DELIVERY_TIMEOUT_S,
+    Build,
+    check_session,
+    create_session,
+    delivered,
+    flag,
+    prompt_async,
+    tui_ready,
+)
+from orch_doctor.decide.rules import prompt_argv_problem
+from orch_doctor.decide.steps import (
+    SESSION_ID,
+    HttpStep,
+    KeystrokeStep,
+    ProcessStep,
+    Ref,
+    Step,
+    WaitCondition,
+    WaitStep,
+)
+from orch_doctor.matrix.model import PlanStrategyName
+
+
+@dataclass(frozen=True)
+class StrategyDef:
+    """What a strategy needs in code: the builder of its steps."""
+
+    builder: Callable[[Build], list[Step]]
+
+
+def on_a_created_session(b: Build, process: ProcessStep) -> list[Step]:
+    """Create the session through the API, (check it,) start ``process`` on it, wait for the
+    TUI, then deliver the prompt (and model) through prompt_async."""
+    steps: list[Step] = [create_session(b.request)]
+    if "check-session-exists" in b.workarounds:
+        steps.append(check_session(b.request))
+    steps += [process, tui_ready(b)]
+    if b.request.prompt:
+        steps += [prompt_async(b.request), delivered(b.request)]
+    return steps
+
+
+def _attach_session_api(b: Build) -> list[Step]:
+    attach = b.caps.command("attach")
+    argv: list[str | Ref] = [
+        b.opencode,
+        "attach",
+        b.url,
+        *flag(attach, "session", SESSION_ID),
+        *flag(attach, "dir", b.request.directory),
+    ]
+    from_dir = (
+        " (from the session's directory)" if "attach-cwd-is-session-dir" in b.workarounds else ""
+    )
+    process = ProcessStep(
+        argv=tuple(argv),
+        command="attach",
+        description="attach a TUI to the session" + from_dir,
+        cwd=b.request.directory,
+        terminal=b.terminal,
+        secret_env=b.secret_env,
+    )
+    return on_a_created_session(b, process)
+
+
+def _attach_tui_api(b: Build) -> list[Step]:
+    caps, request, opencode = b.caps, b.request, b.opencode
+    attach = caps.command("attach")
+    argv: list[str | Ref] = [opencode, "attach", b.url, *flag(attach, "dir", request.directory)]
+    steps: list[Step] = [
+        ProcessStep(
+            argv=tuple(argv),
+            command="attach",
+            description="attach a TUI to the server",
+            cwd=request.directory,
+            terminal=b.terminal,
+            secret_env=b.secret_env,
+        ),
+        tui_ready(b),
+    ]
+    if request.prompt:
+        steps += [
+            HttpStep(
+                method="POST",
+                path=("tui", "append-prompt"),
+                description="type the prompt into the attached TUI",
+                body={"text": request.prompt},
+                expect_status=(200,),
+            ),
+            HttpStep(
+                method="POST",
+                path=("tui", "submit-prompt"),
+                description="submit it (the TUI creates the session)",
+                expect_status=(200,),
+            ),
+            WaitStep(
+                condition=WaitCondition.SESSION_CREATED,
+                description="find the new session holding the prompt (GET /session?directory=D)",
+                timeout_s=DELIVERY_TIMEOUT_S,
+                params={"directory": request.directory, "save": "session_id"},
+            ),
+            delivered(request),
+        ]
+    return steps
+
+
+def _standalone_session(b: Build) -> list[Step]:
+    root = b.caps.command("root")
+    argv: list[str | Ref] = [b.opencode, b.request.directory, *flag(root, "session", SESSION_ID)]
+    if b.request.model and "model" in root.options:
+        argv += flag(root, "model", b.request.model)
+    # never --prompt together with --session: several releases drop it (prompt-via-api)
+    process = ProcessStep(
+        argv=tuple(argv),
+        command="root",
+        description="open the session in a standalone TUI",
+        cwd=b.request.directory,
+        terminal=b.terminal,
+    )
+    return on_a_created_session(b, process)
+
+
+def _standalone_prompt(b: Build) -> list[Step]:
+    caps, request, opencode = b.caps, b.request, b.opencode
+    root = caps.command("root")
+    argv: list[str | Ref] = [opencode, request.directory]
+    if request.model and "model" in root.options:
+        argv += flag(root, "model", request.model)
+    if request.prompt:
+        too_long = prompt_argv_problem(request.prompt)
+        if too_long:
+            raise ValueError(too_long)  # no plan that cannot deliver its prompt
+        argv += flag(root, "prompt", request.prompt)
+    steps: list[Step] = [
+        ProcessStep(
+            argv=tuple(argv),
+            command="root",
+            description="start a standalone TUI with the prompt",
+            cwd=request.directory,
+            terminal=b.terminal,
+        ),
+        tui_ready(b),
+    ]
+    if request.prompt and "press-enter" in b.workarounds:
+        steps.append(
+            KeystrokeStep(keys=("Enter",), description="submit the pre-filled prompt (Enter)")
+        )
+    return steps
+
+
+#: every strategy that has a plan, exactly once (tests/test_strategies.py checks it against
+#: ``PlanStrategyName`` and compat_matrix/strategies.toml)
+STRATEGIES: Mapping[PlanStrategyName, StrategyDef] = {
+    "attach-session-api": StrategyDef(_attach_session_api),
+    "attach-tui-api": StrategyDef(_attach_tui_api),
+    "standalone-session": StrategyDef(_standalone_session),
+    "standalone-prompt": StrategyDef(_standalone_prompt),
+}
