@@ -379,6 +379,18 @@ def _snapshot() -> dict[int, _Proc]:
     return found
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (a zombie waiting for its parent does
+    not: it is gone, only not reaped yet). Reaps nothing."""
+    if not _HAS_PROC:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    return any(p.pgrp == pgid and p.state not in ("Z", "X") for p in _snapshot().values())
+
+
 def _has_token(pid: int, tokens: set[bytes]) -> bool:
     try:
         with open(f"/proc/{pid}/environ", "rb") as fh:

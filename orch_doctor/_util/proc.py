@@ -228,7 +228,8 @@ def kill_groups(
     """Stop several process groups at once: SIGTERM every group led by one of ``pids``, SIGKILL
     what is left after ``grace_s`` (none with 0), then wait (polling every 10 ms, at most
     ``gone_wait_s``) until they are gone. Returns the groups still there. Nothing waits for a
-    group that is already gone."""
+    group that is already gone. A leader that is this process's child is left for its owner to
+    reap (its ``Popen.wait`` reads the real exit status)."""
     groups = []
     for pid in dict.fromkeys(pids):
         try:
@@ -256,12 +257,9 @@ def kill_groups(
 
 
 def _group_alive(pgid: int) -> bool:
-    _reap(pgid)
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    if not cleanup._HAS_PROC:  # without /proc a zombie leader counts: reap it if it is ours
+        _reap(pgid)
+    return cleanup.group_alive(pgid)
 
 
 def _reap(pid: int) -> None:

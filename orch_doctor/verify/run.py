@@ -50,9 +50,9 @@ from orch_doctor.verify.throwaway import (
 
 DEFAULT_TIMEOUT_S = 120.0
 #: how long the clean-up removes the scratch folder itself (an OpenCode of 1.18 installs
-#: ~2,600 files of npm packages into its fresh HOME: 0.2-2 s on a loaded disk); the rest is
+#: ~2,600 files of npm packages into its fresh HOME: 0.2-2 s on a loaded machine); the rest is
 #: left to a detached ``rm -rf`` that ends by itself
-REMOVE_WITHIN_S = 0.25
+REMOVE_WITHIN_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,8 @@ def run_verify(
 ) -> VerifyReport:
     """Run one verify. Raises VerifyRefused when nothing could be run as asked (and
     PlanValidationError when a forced strategy's flags do not exist); everything started is
-    stopped and every temp dir removed before returning or raising, unless ``options.keep``.
+    stopped and every temp dir removed before returning or raising (a folder that takes longer
+    than :data:`REMOVE_WITHIN_S` is finished by a detached ``rm -rf``), unless ``options.keep``.
 
     Against a user's server (``server_url``) the run creates one session there (and its model
     call); it aborts that call and deletes the session again unless ``options.keep``.
@@ -456,9 +457,11 @@ def finish(started: Started, *, keep: bool, phase: Callable[[str], None]) -> End
     kill_groups(groups, grace_s=THROWAWAY_GRACE_S)
     for terminal in terminals:
         terminal.close()
+    # a killed server takes ~0.1 s to tear down its memory: its folder goes meanwhile (it writes
+    # nothing more), then it is reaped
+    done = cleanup.stop_scope(started.scope, remove_within_s=REMOVE_WITHIN_S)
     for srv in servers:
         srv.stop()
-    done = cleanup.stop_scope(started.scope, remove_within_s=REMOVE_WITHIN_S)
     background = [b for b in done.background if not b.endswith("(NOT removed)")]
     removed = [
         *(f"throwaway server {srv.url}" for srv in servers),
