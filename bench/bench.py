@@ -185,7 +185,7 @@ def last_run(rows: Sequence[Row], release: str, loads: Sequence[float]) -> dict[
     loadavg = [round(x, 2) for x in loads]
     figures = {
         r.key: {
-            "value": round(r.value, 4) if r.value is not None else None,
+            "value": round(r.value, 4) if r.value is not None and r.value == r.value else None,
             "unit": "s",
             "target": r.limit,
             "ratio": round(r.ratio, 3) if r.ratio is not None else None,
