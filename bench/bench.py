@@ -1,6 +1,7 @@
 """Speed of orch-doctor against its targets, measured in one run on a real OpenCode release.
 
     .venv/bin/python -m bench.bench [--release 1.18.33] [--runs 5] [--warm-runs 20]
+                                    [--wait-runs 3] [--part all|decision|waits] [--out FILE]
 
 Prints one line per figure (median over the runs), its target and whether it is met:
 
@@ -12,6 +13,16 @@ Prints one line per figure (median over the runs), its target and whether it is 
   concurrent floor: the OpenCode calls the decision needs, all at once from a shell (reference)
   naive serial probing: version + every probed help, one after another (reference)
 
+and what a user waits on (bench/_waits.py), in rounds:
+
+  `verify` wall (start to exit)                <= 1.25 x (throwaway serve + its TUI, each alone)
+  `verify` clean-up (its clean-up line to exit) <= 0.5 s
+  `spawn` into a tmux window, running server   <= 1.15 x that server's TUI alone until ready
+  8 `spawn`s at once into one server            all deliver; wall time beside one alone
+
+The figures, the load average (the higher of the run's start and end) and the date go to
+bench/last-run.json, which the README's figures are checked against.
+
 The cold, floor and serial figures are measured in interleaved rounds, and the cold ratio is the
 median of each cold run over the floor of its own round. "Warm" means the probe cache is filled;
 "cold" starts from an empty cache. The package's bytecode is compiled first, as an install does
@@ -21,6 +32,7 @@ median of each cold run over the floor of its own round. "Warm" means the probe 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import statistics
@@ -31,8 +43,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench._waits import Figure
 
 ROOT = Path(__file__).resolve().parent.parent
+LAST_RUN = ROOT / "bench" / "last-run.json"
 
 #: the targets of issue 9, on a 2-core machine
 PLAN_TARGET_S = 0.15
@@ -50,6 +67,12 @@ class Row:
     measured: str
     target: str
     met: bool | None  # None: a reference figure, no target
+    key: str = ""  # its name in bench/last-run.json (none: not written)
+    value: float | None = None  # seconds, or the ratio when ``ratio`` is the measure
+    limit: float | None = None  # the target's number
+    ratio: float | None = None
+    reference: float | None = None  # seconds the ratio is over
+    delivered: tuple[int, int] | None = None  # (delivered, started) of spawns at once
 
     @property
     def verdict(self) -> str:
@@ -133,6 +156,52 @@ def render(rows: Sequence[Row]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def wait_rows(figures: Sequence[Figure]) -> list[Row]:
+    rows = []
+    for f in figures:
+        if f.target_of == "ratio":
+            measured, target = f"{f.ratio:8.2f} x", f"<= {f.target:.2f} x"
+        elif f.target is not None:
+            measured, target = ms(f.value), f"<= {f.target * 1000:.0f} ms"
+        elif f.delivered is not None:
+            done, started = f.delivered
+            measured = f"{f.value:8.2f} s"
+            target = f"all deliver: {done} of {started}  ({f.ratio:.2f} x one alone)"
+        else:
+            measured, target = f"{f.value:8.2f} s", ""
+        if f.target_of == "ratio" and f.reference is not None:
+            target += f"  ({f.value:.2f} s over {f.reference:.2f} s)"
+        rows.append(Row(f.label, measured, target + (f"  {f.note}" if f.note else ""), f.met,
+                        key=f.key, value=f.value, limit=f.target, ratio=f.ratio,
+                        reference=f.reference, delivered=f.delivered))  # fmt: skip
+    return rows
+
+
+def last_run(rows: Sequence[Row], release: str, loads: Sequence[float]) -> dict[str, object]:
+    """bench/last-run.json: every figure with a key, with the run's date and load average."""
+    import datetime
+
+    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    loadavg = [round(x, 2) for x in loads]
+    figures = {
+        r.key: {
+            "value": round(r.value, 4) if r.value is not None and r.value == r.value else None,
+            "unit": "s",
+            "target": r.limit,
+            "ratio": round(r.ratio, 3) if r.ratio is not None else None,
+            "reference": round(r.reference, 4) if r.reference is not None else None,
+            "pass": r.met,
+            **({"delivered": list(r.delivered)} if r.delivered else {}),
+            "loadavg": loadavg,
+            "date": date,
+        }
+        for r in rows
+        if r.key
+    }
+    return {"release": release, "cores": os.cpu_count(), "date": date, "loadavg": loadavg,
+            "figures": figures}  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.bench",
@@ -147,14 +216,57 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--warm-runs", type=int, default=20, help="runs of each warm CLI figure (default 20)"
     )
+    parser.add_argument(
+        "--wait-runs", type=int, default=3,
+        help="rounds of the verify and spawn figures (default %(default)s; ~1 min each)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--part", choices=("all", "decision", "waits"), default="all",
+        help="measure the decision's figures, the waits (verify, spawn) or both (default)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", default=str(LAST_RUN),
+        help="where the figures go as JSON (default bench/last-run.json; '' writes none)",
+    )  # fmt: skip
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="orch-doctor-bench-") as work:
-        print(render(measure(args, Path(work))))
+        loads_before = os.getloadavg()
+        rows = measure(args, Path(work)) if args.part != "waits" else []
+        if args.part != "decision":
+            rows += measure_wait_rows(args, Path(work))
+        loads = [max(a, b) for a, b in zip(loads_before, os.getloadavg(), strict=True)]
+        print(render(rows))
+        print("load average (1, 5, 15 min; the higher of start and end): "
+              + ", ".join(f"{x:.2f}" for x in loads))  # fmt: skip
+    if args.out:
+        data = last_run(rows, args.release, loads)
+        Path(args.out).write_text(json.dumps(data, indent=2) + "\n", "utf-8")
+        print(f"written: {args.out}")
     return 0
+
+
+def measure_wait_rows(args: argparse.Namespace, work: Path) -> list[Row]:
+    """The waits (bench/_waits.py): verify and spawn against OpenCode's own floor."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from bench._waits import measure_waits
+    from orch_doctor.verify.throwaway import isolated_env
+    from tools.releases import ensure_release
+
+    binary = str(ensure_release(args.release, quiet=False))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"verify and spawn on OpenCode {args.release}: medians of {args.wait_runs} rounds; "
+          f"load average {load}", flush=True)  # fmt: skip
+    (work / "waits").mkdir()
+    figures = measure_waits(
+        binary, args.release, orch_doctor_argv(), work / "waits", args.wait_runs, ROOT,
+        isolated_env, lambda text: print(f"  {text}", flush=True),
+    )  # fmt: skip
+    return wait_rows(figures)
 
 
 def measure(args: argparse.Namespace, work: Path) -> list[Row]:
@@ -247,16 +359,19 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
 
     rows = [
         Row("warm `orch-doctor plan --format json`", ms(plan_s), "<= 150 ms",
-            plan_s <= PLAN_TARGET_S),
+            plan_s <= PLAN_TARGET_S, "plan_warm", plan_s, PLAN_TARGET_S),
         Row("warm default `orch-doctor` (discovery on)", ms(default_s), "<= 250 ms",
-            default_s <= DEFAULT_TARGET_S),
+            default_s <= DEFAULT_TARGET_S, "doctor_warm", default_s, DEFAULT_TARGET_S),
         Row("warm in-process select_strategy", f"{in_process_s * 1000:8.2f} ms", "<= 2 ms",
-            in_process_s <= IN_PROCESS_TARGET_S),
+            in_process_s <= IN_PROCESS_TARGET_S, "select_strategy", in_process_s,
+            IN_PROCESS_TARGET_S),
         Row("cold, recorded release (known by digest) / floor", f"{ratio:8.2f} x",
-            f"<= {IDENTIFIED_OVER_FLOOR:.2f} x", ratio <= IDENTIFIED_OVER_FLOOR),
+            f"<= {IDENTIFIED_OVER_FLOOR:.2f} x", ratio <= IDENTIFIED_OVER_FLOOR, "doctor_cold",
+            cold_s, IDENTIFIED_OVER_FLOOR, ratio, floor_s),
         Row("  cold `orch-doctor --no-discover`", ms(cold_s), "", None),
         Row("cold, probing the binary (--refresh) / floor", f"{probing_ratio:8.2f} x",
-            f"<= {COLD_OVER_FLOOR:.2f} x", probing_ratio <= COLD_OVER_FLOOR),
+            f"<= {COLD_OVER_FLOOR:.2f} x", probing_ratio <= COLD_OVER_FLOOR,
+            "doctor_cold_refresh", probing_s, COLD_OVER_FLOOR, probing_ratio, floor_s),
         Row("  cold `orch-doctor --no-discover --refresh`", ms(probing_s), "", None),
         Row(f"  concurrent floor ({len(needed)} needed calls at once)", ms(floor_s), "", None),
         Row(f"naive serial ({len(PROBED_COMMANDS) + 1} calls in a row)", ms(serial_s),

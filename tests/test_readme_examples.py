@@ -167,3 +167,24 @@ def test_readme_examples_match_real_runs(capsys: pytest.CaptureFixture[str]) -> 
     the Speed figures against the benchmark's file."""
     code = main(["--check"])
     assert code == 0, capsys.readouterr().out
+
+
+def test_speed_block_takes_the_benchmarks_own_verdict_and_ratio_targets() -> None:
+    """bench.bench writes ``figures`` with ``pass``; a target beside a ratio is a ratio target,
+    a figure without a target is a reference."""
+    run = {
+        "date": "d",
+        "loadavg": [1.0, 1.0, 1.0],
+        "figures": {
+            "spawn_wall": {"value": 4.5, "unit": "s", "target": 1.15, "ratio": 1.3, "pass": False},
+            "spawn_tui": {"value": 3.4, "unit": "s", "target": None, "ratio": None, "pass": None},
+            "spawn_at_once": {
+                "value": 30.0, "unit": "s", "target": None, "ratio": 6.6, "pass": True,
+                "delivered": [24, 24],
+            },
+        },
+    }  # fmt: skip
+    rows = {line.split()[0]: line.split() for line in render_bench(run).splitlines()[2:]}
+    assert rows["spawn_wall"][1:] == ["4.5", "s", "1.15", "x", "1.3", "MISSED"]
+    assert rows["spawn_tui"][-1] == "reference"
+    assert rows["spawn_at_once"][-5:] == ["met", "(24", "of", "24", "delivered)"]

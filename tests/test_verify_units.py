@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +127,77 @@ def test_a_failure_the_executor_did_not_raise_gets_its_code() -> None:
     assert failure_code(TerminalError("gone")) == "terminal"
     assert failure_code(ValueError("odd answer")) == "error"
     assert len(set(FAILURE_CODES)) == len(FAILURE_CODES)
+
+
+# --- verify's clean-up: a throwaway group gets no grace period ---------------------------------
+
+#: a process group that ignores SIGTERM (as a busy `opencode serve` 1.18.33 does for ~3 s)
+DEAF = "trap '' TERM; sleep 30 & sleep 30; wait"
+
+
+def _deaf_group() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["sh", "-c", DEAF], start_new_session=True)
+
+
+def test_kill_groups_stops_groups_at_once_without_a_grace_period() -> None:
+    from orch_doctor._util.proc import THROWAWAY_GRACE_S, kill_groups
+
+    procs = [_deaf_group() for _ in range(3)]
+    time.sleep(0.2)  # the trap is set
+    begin = time.monotonic()
+    left = kill_groups([p.pid for p in procs], grace_s=THROWAWAY_GRACE_S)
+    took = time.monotonic() - begin
+    assert left == []
+    assert took < 0.5, took
+    assert all(p.wait(timeout=5) == -signal.SIGKILL for p in procs)
+    # a group that is already gone: no wait at all
+    begin = time.monotonic()
+    assert kill_groups([procs[0].pid], grace_s=3.0) == []
+    assert time.monotonic() - begin < 0.1
+
+
+def test_kill_groups_gives_a_grace_period_when_asked() -> None:
+    from orch_doctor._util.proc import kill_groups
+
+    proc = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    begin = time.monotonic()
+    assert kill_groups([proc.pid], grace_s=3.0) == []
+    assert proc.wait(timeout=5) == -signal.SIGTERM  # it honoured SIGTERM: no SIGKILL needed
+    assert time.monotonic() - begin < 1.0
+
+
+def test_a_throwaway_server_stops_without_waiting_for_sigterm(tmp_path: Path) -> None:
+    from orch_doctor._util import cleanup
+    from orch_doctor.verify.throwaway import ThrowawayServer
+
+    proc = _deaf_group()
+    time.sleep(0.2)
+    handle = cleanup.register_group(proc.pid, "deaf", None)
+    server = ThrowawayServer("http://127.0.0.1:9", 9, proc.pid, tmp_path / "log", proc, handle)
+    begin = time.monotonic()
+    server.stop()
+    assert time.monotonic() - begin < 0.5
+    assert proc.returncode is not None  # (-9, or 0 once reaped by the stop itself)
+    assert all(e.seq != handle for e in cleanup.registered())
+
+
+def test_a_folder_left_to_a_detached_rm_survives_the_end_of_command_sweep(tmp_path: Path) -> None:
+    """The clean-up hands a slow scratch folder to `rm -rf`; the sweep at a command's end
+    (every child this process gained) must not stop it, and the folder goes."""
+    from orch_doctor._util import cleanup
+
+    folder = tmp_path / "scratch"
+    for i in range(200):
+        (folder / f"d{i % 10}").mkdir(parents=True, exist_ok=True)
+        (folder / f"d{i % 10}" / f"f{i}").write_text("x")
+    since = cleanup.mark()
+    before = cleanup.children()
+    cleanup.register_dir(folder, "scratch", None)
+    done = cleanup.stop([e for e in cleanup.registered() if e.seq > since], [], remove_within_s=0.0)
+    assert len(done.background) == 1 and "rm pid" in done.background[0], done
+    swept = cleanup.stop_since(since, before)
+    assert swept.processes == 0, swept
+    deadline = time.monotonic() + 10
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not folder.exists()

@@ -183,13 +183,22 @@ def render_bench(data: Mapping[str, Any] | None, source: str = "bench/last-run.j
         f"  {'figure':<{width}}  {'measured':>9}  {'target':>9}  {'ratio':>6}  result",
     ]
     for name, figure in figures.items():
-        ratio = figure["ratio"]
-        met = isinstance(ratio, int | float) and ratio <= 1.0
+        ratio, target = figure["ratio"], figure["target"]
         unit = f" {figure['unit']}" if figure.get("unit") else ""
-        value, target = (_number(figure[k]) + unit for k in ("value", "target"))
+        value = _number(figure["value"]) + unit
+        if "pass" in figure:  # the benchmark's own verdict; a target beside a ratio is one
+            met = figure["pass"]
+            shown_target = "-" if target is None else _number(target) + (" x" if ratio else unit)
+        else:
+            met = isinstance(ratio, int | float) and ratio <= 1.0
+            shown_target = _number(target) + unit
+        result = "reference" if met is None else ("met" if met else "MISSED")
+        delivered = figure.get("delivered")
+        if isinstance(delivered, list) and len(delivered) == 2:
+            result += f" ({delivered[0]} of {delivered[1]} delivered)"
+        shown_ratio = "-" if ratio is None else _number(ratio)
         lines.append(
-            f"  {name:<{width}}  {value:>9}  {target:>9}  "
-            f"{_number(ratio):>6}  {'met' if met else 'MISSED'}"
+            f"  {name:<{width}}  {value:>9}  {shown_target:>9}  {shown_ratio:>6}  {result}"
         )
     return "\n".join(lines) + "\n"
 

@@ -255,9 +255,18 @@ def stop(
     return summary
 
 
-def stop_scope(scope: str, *, callback_timeout_s: float = 2.0) -> Summary:
-    """Stop what ``scope`` registered and every process carrying its token."""
-    summary = stop(registered(scope), [scope], callback_timeout_s=callback_timeout_s)
+def stop_scope(
+    scope: str, *, callback_timeout_s: float = 2.0, remove_within_s: float | None = None
+) -> Summary:
+    """Stop what ``scope`` registered and every process carrying its token; with
+    ``remove_within_s``, what of its folders is not removed by then is left to a detached
+    ``rm -rf`` (``Summary.background``)."""
+    summary = stop(
+        registered(scope),
+        [scope],
+        callback_timeout_s=callback_timeout_s,
+        remove_within_s=remove_within_s,
+    )
     _tokens.pop(scope, None)
     return summary
 
@@ -318,12 +327,16 @@ def _remove_tree(path: Path, until: float) -> bool:
 
 def _remove_detached(path: Path) -> str:
     """Hand what is left of ``path`` to ``rm -rf`` in a session of its own (it outlives this
-    process by the moment it takes, then ends by itself)."""
+    process by the moment it takes, then ends by itself). It carries a released token: no later
+    sweep of this process (the end of a command, a signal) stops it."""
     import subprocess
 
+    token = f"{os.getpid()}-rm-{uuid.uuid4().hex[:12]}"
+    _released.add(token.encode())
     try:
         proc = subprocess.Popen(
             ["rm", "-rf", "--", str(path)],
+            env={**os.environ, SCOPE_ENV: token},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -364,6 +377,18 @@ def _snapshot() -> dict[int, _Proc]:
             int(name), int(fields[1]), int(fields[2]), fields[0].decode("ascii", "replace")
         )
     return found
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (a zombie waiting for its parent does
+    not: it is gone, only not reaped yet). Reaps nothing."""
+    if not _HAS_PROC:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    return any(p.pgrp == pgid and p.state not in ("Z", "X") for p in _snapshot().values())
 
 
 def _has_token(pid: int, tokens: set[bytes]) -> bool:
@@ -415,7 +440,10 @@ def _targets(
         children.setdefault(p.ppid, []).append(p.pid)
     todo = list(chosen) + ([me] if descendants else [])
     while todo:
-        for child in children.get(todo.pop(), ()):
+        parent = todo.pop()
+        for child in children.get(parent, ()):
+            if parent == me and _released and _has_token(child, _released):
+                continue  # what --keep left, a detached rm -rf finishing a removal
             if child not in chosen:
                 chosen.add(child)
                 todo.append(child)

@@ -21,6 +21,12 @@ from orch_doctor._util import cleanup
 
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB per stream is far more than any help text
 KILL_GRACE_S = 0.5
+#: a throwaway group (verify's server and TUI: an isolated HOME that is removed next, nothing
+#: of the user's in it) that was told to stop gets no grace period: SIGTERM, then SIGKILL
+THROWAWAY_GRACE_S = 0.0
+#: how long :func:`kill_groups` waits for killed groups to vanish
+GONE_WAIT_S = 1.0
+GONE_POLL_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,46 @@ def kill_group(pid: int, grace_s: float = KILL_GRACE_S) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
     _reap(pid)
+
+
+def kill_groups(
+    pids: Sequence[int], grace_s: float = KILL_GRACE_S, gone_wait_s: float = GONE_WAIT_S
+) -> list[int]:
+    """Stop several process groups at once: SIGTERM every group led by one of ``pids``, SIGKILL
+    what is left after ``grace_s`` (none with 0), then wait (polling every 10 ms, at most
+    ``gone_wait_s``) until they are gone. Returns the groups still there. Nothing waits for a
+    group that is already gone. A leader that is this process's child is left for its owner to
+    reap (its ``Popen.wait`` reads the real exit status)."""
+    groups = []
+    for pid in dict.fromkeys(pids):
+        try:
+            if os.getpgid(pid) == pid:
+                groups.append(pid)
+                continue
+        except ProcessLookupError:
+            continue
+        with contextlib.suppress(ProcessLookupError):  # not a group leader: only the process
+            os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+    for sig, until in ((signal.SIGTERM, grace_s), (signal.SIGKILL, gone_wait_s)):
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+        deadline = time.monotonic() + until
+        while True:
+            groups = [pgid for pgid in groups if _group_alive(pgid)]
+            if not groups or time.monotonic() >= deadline:
+                break
+            time.sleep(GONE_POLL_S)
+        if not groups:
+            break
+    return groups
+
+
+def _group_alive(pgid: int) -> bool:
+    if not cleanup._HAS_PROC:  # without /proc a zombie leader counts: reap it if it is ours
+        _reap(pgid)
+    return cleanup.group_alive(pgid)
 
 
 def _reap(pid: int) -> None:

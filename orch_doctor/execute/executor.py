@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 HTTP_TIMEOUT_S = 10.0
 HTTP_BODY_CAP = 16 << 20  # raw bytes read from one answer (a session's messages can be long)
-POLL_S = 0.25
+POLL_S = 0.1  # a condition's poll: one screen capture and one liveness call
 
 #: how a step ended ("skipped": a step after a failed one)
 StepOutcome = Literal["ok", "failed", "skipped"]
@@ -494,8 +494,9 @@ class Executor:
 
     def wait(self, step: WaitStep, values: dict[str, str]) -> str:
         params: dict[str, str] = fill(step.params, values)
+        shown = [""]  # this poll's screen: captured once, read by the failure and ready checks
         checks: dict[WaitCondition, Callable[[dict[str, str], dict[str, str]], str | None]] = {
-            WaitCondition.TUI_READY: lambda _params, _values: self._tui_ready(step),
+            WaitCondition.TUI_READY: lambda _params, _values: self._tui_ready(step, shown[0]),
             WaitCondition.SESSION_CREATED: self._session_created,
             WaitCondition.MESSAGE_STORED: self._message_stored,
         }
@@ -504,7 +505,7 @@ class Executor:
         end = time.monotonic() + limit
         last_seen = ""
         while True:
-            self._fail_fast()
+            shown[0] = self._fail_fast()
             try:
                 found = check(params, values)
             except StepFailed as exc:
@@ -519,9 +520,10 @@ class Executor:
             seen += "\n--- last screen ---\n" + (screen_tail(self.screen()) or "(empty)")
         raise StepFailed("timeout", f"{step.condition.value} within {limit:.1f}s", seen)
 
-    def _fail_fast(self) -> None:
+    def _fail_fast(self) -> str:
+        """Raise StepFailed when the TUI shows a failure marker or exited; else its screen."""
         if self.terminal is None:
-            return
+            return ""
         screen = self.screen()
         for marker in self.failure_markers:
             if marker in screen:
@@ -532,8 +534,9 @@ class Executor:
             raise StepFailed(
                 "tui-exited", "the TUI to keep running", seen + (f"\n{extra}" if extra else "")
             )
+        return screen
 
-    def _tui_ready(self, step: WaitStep) -> str | None:
+    def _tui_ready(self, step: WaitStep, screen: str) -> str | None:
         if self.terminal is None:
             raise StepFailed(
                 "no-terminal", "a TUI started by a process step", "no process step ran before"
@@ -544,7 +547,6 @@ class Executor:
                 "ready markers in the plan's step",
                 "none (see compat_matrix/tui.toml)",
             )
-        screen = self.screen()
         hit = next((m for m in step.ready_markers if m in screen), None)
         if hit:
             return f"the screen shows {hit!r}"

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT_S = 120.0
 CONFIRM_S = 30.0  # how long delivery is polled after the last step
+CONFIRM_POLL_S = 0.2
 
 
 @dataclass
@@ -330,7 +331,7 @@ def confirm_delivery(
         )
         if confirmation.verified or time.monotonic() >= end:
             return confirmation
-        time.sleep(0.5)
+        time.sleep(CONFIRM_POLL_S)
 
 
 def fix_for(failed: StepReport | None, inspect: str = "rerun and inspect the TUI") -> str:

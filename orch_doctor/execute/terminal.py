@@ -30,6 +30,8 @@ from orch_doctor._util.proc import kill_group
 from orch_doctor.errors import TmuxTargetError
 
 TMUX_TIMEOUT_S = 10.0  # the cap of one tmux call; a terminal's deadline bounds them all
+#: how long a closed terminal's program may take to honour SIGTERM before SIGKILL
+TUI_STOP_GRACE_S = 3.0
 COLUMNS = 200
 ROWS = 50
 
@@ -87,20 +89,22 @@ def make_terminal(
     prefer: str | None = None,
     scope: str | None = None,
     deadline: float | None = None,
+    stop_grace_s: float = TUI_STOP_GRACE_S,
 ) -> Terminal:
     """tmux when installed (or ``prefer == "tmux"``), else a pseudo-terminal.
 
     ``prefer`` may also come from ORCH_DOCTOR_TERMINAL ("tmux" or "pty"). What the terminal
     starts is registered under ``scope`` (orch_doctor._util.cleanup) until it is closed; its
-    tmux calls end by ``deadline`` (``time.monotonic()``).
+    tmux calls end by ``deadline`` (``time.monotonic()``). Closed, its program gets
+    ``stop_grace_s`` to honour SIGTERM before SIGKILL.
     """
     prefer = prefer or os.environ.get("ORCH_DOCTOR_TERMINAL") or None
     tmux = shutil.which("tmux")
     if prefer == "pty" or (prefer is None and tmux is None):
-        return PtyTerminal(scope)
+        return PtyTerminal(scope, stop_grace_s)
     if tmux is None:
         raise TerminalError("tmux was asked for but is not installed (apt install tmux)")
-    return TmuxTerminal(tmux, work_dir, scope, deadline)
+    return TmuxTerminal(tmux, work_dir, scope, deadline, stop_grace_s)
 
 
 def tmux_socket_path(socket_name: str) -> Path:
@@ -144,7 +148,12 @@ class TmuxTerminal:
     """One tmux session on a private socket; the pane survives its program (remain-on-exit)."""
 
     def __init__(
-        self, tmux: str, work_dir: Path, scope: str | None = None, deadline: float | None = None
+        self,
+        tmux: str,
+        work_dir: Path,
+        scope: str | None = None,
+        deadline: float | None = None,
+        stop_grace_s: float = TUI_STOP_GRACE_S,
     ) -> None:
         self.tmux = tmux
         self.scope = scope
@@ -156,6 +165,8 @@ class TmuxTerminal:
         self.config.write_text("set -g remain-on-exit on\nset -g history-limit 2000\n")
         self._started = False
         self._pane_pid: int | None = None
+        #: how long the TUI may take to honour SIGTERM when closed (verify's throwaway: none)
+        self.stop_grace_s = stop_grace_s
 
     def _run(
         self,
@@ -246,11 +257,12 @@ class TmuxTerminal:
         return f"tmux -L {self.socket} attach -t {self.name}"
 
     def close(self) -> None:
+        # the TUI first (its HOME is the run's: no grace period), then its tmux server
+        if self._pane_pid:
+            kill_group(self._pane_pid, grace_s=self.stop_grace_s)
         if self._started:
             with contextlib.suppress(TerminalError):
                 self._run("kill-server", check=False, floor=UNDO_S)
-        if self._pane_pid:
-            kill_group(self._pane_pid, grace_s=3.0)
         with contextlib.suppress(OSError):
             tmux_socket_path(self.socket).unlink()
         self._started = False
@@ -264,7 +276,7 @@ class PtyTerminal:
     shows after the bytes the program printed: cursor moves and erases are applied, so a
     readiness or failure marker means the same as on a tmux pane."""
 
-    def __init__(self, scope: str | None = None) -> None:
+    def __init__(self, scope: str | None = None, stop_grace_s: float = TUI_STOP_GRACE_S) -> None:
         import pyte
 
         self.name = "pty"
@@ -276,6 +288,8 @@ class PtyTerminal:
         self._stream = pyte.ByteStream(self._screen)
         self._lock = threading.Lock()
         self._reader: threading.Thread | None = None
+        #: how long the TUI may take to honour SIGTERM when closed (verify's throwaway: none)
+        self.stop_grace_s = stop_grace_s
 
     def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None:
         import fcntl
@@ -345,7 +359,7 @@ class PtyTerminal:
 
     def close(self) -> None:
         if self._proc is not None:
-            kill_group(self._proc.pid, grace_s=3.0)
+            kill_group(self._proc.pid, grace_s=self.stop_grace_s)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=5)
         cleanup.forget(self._handle)
@@ -731,6 +745,6 @@ class TmuxWindowTerminal:
             with contextlib.suppress(TerminalError):  # a tmux that does not answer
                 self._run("kill-pane", "-t", self.pane_id, check=False, floor=UNDO_S)
         if self.pane_pid:
-            kill_group(self.pane_pid, grace_s=3.0)
+            kill_group(self.pane_pid, grace_s=TUI_STOP_GRACE_S)
         self.pane_id = None
         self.release()

@@ -12,19 +12,21 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
 from orch_doctor._util import cleanup
+from orch_doctor._util.proc import THROWAWAY_GRACE_S, kill_groups
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.decide.steps import Step
+from orch_doctor.decide.steps import SpawnPlan, Step
 from orch_doctor.errors import VerifyRefused
 from orch_doctor.execute.confirm import Confirmation
 from orch_doctor.execute.executor import Executor, StepReport
-from orch_doctor.execute.spawn import run_plan
+from orch_doctor.execute.spawn import SpawnResult, run_plan
 from orch_doctor.execute.terminal import (
     Terminal,
     TerminalError,
@@ -50,6 +52,10 @@ if TYPE_CHECKING:
     from orch_doctor.schemas.shapes import VerifyJSON
 
 DEFAULT_TIMEOUT_S = 120.0
+#: how long the clean-up removes the scratch folder itself (an OpenCode of 1.18 installs
+#: ~2,600 files of npm packages into its fresh HOME: 0.2-2 s on a loaded machine); the rest is
+#: left to a detached ``rm -rf`` that ends by itself
+REMOVE_WITHIN_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -142,168 +148,390 @@ def run_verify(
 ) -> VerifyReport:
     """Run one verify. Raises VerifyRefused when nothing could be run as asked (and
     PlanValidationError when a forced strategy's flags do not exist); everything started is
-    stopped and every temp dir removed before returning or raising, unless ``options.keep``.
+    stopped and every temp dir removed before returning or raising (a folder that takes longer
+    than :data:`REMOVE_WITHIN_S` is finished by a detached ``rm -rf``), unless ``options.keep``.
 
     Against a user's server (``server_url``) the run creates one session there (and its model
     call); it aborts that call and deletes the session again unless ``options.keep``.
     Everything started is registered (orch_doctor._util.cleanup) under this run's scope, so the
     CLI's signal handler stops it at any moment too. ``on_phase`` hears what the run starts
-    before the plan's first step (probing, the throwaway server, the decision), as it starts."""
-    from orch_doctor.api import get_capabilities, get_server_status
-    from orch_doctor.matrix.load import load_matrix
+    before the plan's first step (probing, the throwaway server, the decision), as it starts,
+    and the clean-up as it begins.
 
+    The phases, each a function of its own: :func:`prepare` (probe the binary, the request),
+    :func:`choose_server` (start the throwaway server, check it), :func:`decide_plan`,
+    :func:`execute` (the plan's steps and the confirmation), :func:`finish` (keep or clean up),
+    and :func:`build_report` from what each phase returned."""
     begin = time.monotonic()
     deadline = begin + options.timeout_s
-    report = VerifyReport(verified=False, forced=options.strategy is not None)
-    scope = cleanup.new_token()
-    run_dir = make_run_dir(temp_root(options.tmp_root))
-    cleanup.register_dir(run_dir, "verify scratch folder", scope)
-    servers: list[ThrowawayServer] = []
+    phase = on_phase or _silent
+    started = Started.open(options.tmp_root)
+    prepared: Prepared | None = None
+    server: ServerChoice | None = None
+    decision: Decision | None = None
+    outcome: SpawnResult | None = None
+    failure: Failure | None = None
+    try:
+        prepared = prepare(options, started, phase)
+        server = choose_server(options, prepared, started, deadline, phase)
+        decision = decide_plan(options, prepared, server)
+        if decision.plan is not None:
+            outcome = execute(
+                options, prepared, server, decision.plan, started, deadline, on_step, on_step_start
+            )
+    except ServerStartError as exc:
+        failure = Failure(
+            f"the throwaway server did not start: {exc}",
+            "check that `opencode serve` runs: " + (exc.log_tail[-300:] or "no output"),
+        )
+    except TerminalError as exc:
+        failure = Failure(
+            f"the terminal failed: {exc}",
+            "install tmux (apt install tmux) or set ORCH_DOCTOR_TERMINAL=pty",
+        )
+    finally:
+        wall_s = time.monotonic() - begin
+        ended = finish(started, keep=options.keep, phase=phase)
+    return build_report(
+        options,
+        prepared=prepared,
+        server=server,
+        decision=decision,
+        outcome=outcome,
+        failure=failure,
+        ended=ended,
+        wall_s=wall_s,
+    )
+
+
+def _silent(_text: str) -> None:
+    return None
+
+
+# --- what a run started ------------------------------------------------------------------------
+
+
+@dataclass
+class Started:
+    """What one run started, for its clean-up: its scope token and scratch folder (registered
+    when the run opens), the throwaway servers, the executor (and its terminals), the sessions
+    made in a user's server. Each phase adds what it starts, at once: a phase that raises leaves
+    here everything the clean-up must stop."""
+
+    scope: str
+    run_dir: Path
+    servers: list[ThrowawayServer] = field(default_factory=list)
     executor: Executor | None = None
     sessions: UserSessions | None = None
-    try:
 
-        def phase(text: str) -> None:
-            if on_phase is not None:
-                on_phase(text)
+    @classmethod
+    def open(cls, tmp_root: str | None) -> Started:
+        scope = cleanup.new_token()
+        run_dir = make_run_dir(temp_root(tmp_root))
+        cleanup.register_dir(run_dir, "verify scratch folder", scope)
+        return cls(scope, run_dir)
 
-        project = _project_dir(options.directory, run_dir)
-        phase("probe the OpenCode binary")
-        caps = get_capabilities(options.opencode)
-        if caps.binary_path is None:
-            finding = caps.finding
-            raise VerifyRefused(
-                (finding.problem if finding else None) or "no OpenCode binary found",
-                (finding.fix if finding else None) or "install OpenCode or pass --opencode PATH",
-            )
-        report.binary = caps.binary_path
-        report.release = caps.version.text if caps.version else None
-        home = run_dir / "home"
-        env = isolated_env(home)
-        env[cleanup.SCOPE_ENV] = scope  # every process of the run, and what they start
-        prompt = options.prompt or default_prompt()
-        request = SpawnRequest(
-            directory=str(project),
-            model=options.model,
-            prompt=prompt,
-            server_url=options.server_url if not options.no_server else None,
+    def created(self) -> list[str]:
+        return [
+            *(f"throwaway server {srv.url} (pid {srv.pid})" for srv in self.servers),
+            *(self.sessions.describe() if self.sessions is not None else []),
+            f"scratch folder {self.run_dir}",
+        ]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A run that could not go on: what went wrong and what to do."""
+
+    problem: str
+    fix: str
+
+
+# --- phase 1: the binary and the request -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The probed binary, the agent's directory, the run's isolated environment, the request
+    and the matrix."""
+
+    caps: Capabilities
+    binary: str
+    release: str | None
+    project: Path
+    home: Path
+    env: dict[str, str]
+    request: SpawnRequest
+    matrix: Matrix
+
+
+def prepare(options: VerifyOptions, started: Started, phase: Callable[[str], None]) -> Prepared:
+    """Probe the binary (VerifyRefused: none), make the agent's directory and the isolated
+    environment, load the matrix and refuse a forced strategy whose flags do not exist before
+    anything is started (PlanValidationError)."""
+    from orch_doctor.api import get_capabilities
+    from orch_doctor.matrix.load import load_matrix
+
+    project = _project_dir(options.directory, started.run_dir)
+    phase("probe the OpenCode binary")
+    caps = get_capabilities(options.opencode)
+    if caps.binary_path is None:
+        finding = caps.finding
+        raise VerifyRefused(
+            (finding.problem if finding else None) or "no OpenCode binary found",
+            (finding.fix if finding else None) or "install OpenCode or pass --opencode PATH",
         )
+    home = started.run_dir / "home"
+    env = isolated_env(home)
+    env[cleanup.SCOPE_ENV] = started.scope  # every process of the run, and what they start
+    request = SpawnRequest(
+        directory=str(project),
+        model=options.model,
+        prompt=options.prompt or default_prompt(),
+        server_url=options.server_url if not options.no_server else None,
+    )
+    matrix = load_matrix(list(options.matrix_files))
+    if options.strategy:  # refuse a forced strategy whose flags do not exist before starting
+        stand_in = ServerStatus(url="http://127.0.0.1:9", verdict="ok")
+        force_plan(options.strategy, caps, stand_in, request, matrix)
+    return Prepared(
+        caps=caps,
+        binary=caps.binary_path,
+        release=caps.version.text if caps.version else None,
+        project=project,
+        home=home,
+        env=env,
+        request=request,
+        matrix=matrix,
+    )
 
-        matrix = load_matrix(list(options.matrix_files))
-        if options.strategy:  # refuse a forced strategy whose flags do not exist before starting
-            stand_in = ServerStatus(url="http://127.0.0.1:9", verdict="ok")
-            force_plan(options.strategy, caps, stand_in, request, matrix)
 
-        server: ServerStatus | None = None
-        credentials = options.credentials
-        if options.server_url and not options.no_server:
-            report.server_url = options.server_url
-        elif not options.no_server:
-            phase("start a throwaway opencode serve (own HOME, free loopback port)")
-            servers.append(_start(caps, project, env, run_dir, deadline, scope))
-            report.server_url = servers[0].url
-            report.throwaway_server = True
-            credentials = None
-        if report.server_url:
-            phase(f"check the server at {report.server_url}")
-            server = get_server_status(
-                report.server_url,
-                credentials=credentials,
-                client_version=report.release,
-                timeout_s=max(min(15.0, deadline - time.monotonic()), 1.0),
-            )
-        if options.strategy:
-            decision = force_plan(options.strategy, caps, server, request, matrix)
-        else:
-            from orch_doctor.decide.decision import decide
+# --- phase 2: the server -----------------------------------------------------------------------
 
-            decision = decide(caps, server, request, matrix)
-        report.decision = decision
-        report.strategy = decision.strategy
-        if decision.plan is None:
-            report.problem = "no spawn strategy is possible: " + "; ".join(
-                f"{k}: {v.message}" for k, v in decision.rejected.items()
-            )
-            report.fix = decision.fix
-            return report
 
-        secrets = {PASSWORD_ENV: credentials.password} if credentials else {}
-        executor = Executor(
-            base_url=decision.plan.server_url,
-            terminal_factory=lambda: _terminal(run_dir, options.terminal, scope, deadline),
-            env=env,
-            secrets=secrets,
-            credentials=credentials,
-            deadline=deadline,
-            on_step=on_step,
-            on_step_start=on_step_start,
-            diagnostics=lambda: opencode_log_errors(home),
+@dataclass(frozen=True)
+class ServerChoice:
+    """The server the plan runs against: the user's (``--server``), a throwaway one, or none
+    (``--no-server``), its status, and the credentials its calls use."""
+
+    url: str | None
+    throwaway: bool
+    status: ServerStatus | None
+    credentials: Credentials | None
+
+
+def choose_server(
+    options: VerifyOptions,
+    prepared: Prepared,
+    started: Started,
+    deadline: float,
+    phase: Callable[[str], None],
+) -> ServerChoice:
+    """The user's server, or a throwaway ``opencode serve`` started now (ServerStartError), or
+    none; a server is checked (its version, routes, directory)."""
+    from orch_doctor.api import get_server_status
+
+    if options.no_server:
+        return ServerChoice(None, False, None, options.credentials)
+    if options.server_url:
+        url, throwaway, credentials = options.server_url, False, options.credentials
+    else:
+        phase("start a throwaway opencode serve (own HOME, free loopback port)")
+        started.servers.append(_start(prepared, started, deadline))
+        url, throwaway, credentials = started.servers[0].url, True, None
+    phase(f"check the server at {url}")
+    status = get_server_status(
+        url,
+        credentials=credentials,
+        client_version=prepared.release,
+        timeout_s=max(min(15.0, deadline - time.monotonic()), 1.0),
+    )
+    return ServerChoice(url, throwaway, status, credentials)
+
+
+# --- phase 3: the decision ---------------------------------------------------------------------
+
+
+def decide_plan(options: VerifyOptions, prepared: Prepared, server: ServerChoice) -> Decision:
+    """The decision for this OpenCode and server, or the forced strategy's plan."""
+    if options.strategy:
+        return force_plan(
+            options.strategy, prepared.caps, server.status, prepared.request, prepared.matrix
         )
-        if decision.plan.server_url and not report.throwaway_server:
-            # the user's own server: what the run makes there is removed again (a signal too)
-            sessions = UserSessions(
-                decision.plan.server_url,
-                credentials,
-                server.routes if server is not None else None,
-                str(project),
-                executor.values,
-            )
-            cleanup.register_callback(sessions.remove, "the session in the user's server", scope)
-        plan = decision.plan
+    from orch_doctor.decide.decision import decide
 
-        def confirm_server() -> None:
-            if plan.server_url is None and executor is not None:
-                # standalone without a server: one sharing the data dir reads what it stored
-                if not servers:
-                    servers.append(_start(caps, project, env, run_dir, deadline, scope))
-                executor.base_url = servers[-1].url
+    return decide(prepared.caps, server.status, prepared.request, prepared.matrix)
 
-        outcome = run_plan(executor, plan, target=None, before_confirm=confirm_server)
+
+# --- phase 4: the plan's steps and the confirmation --------------------------------------------
+
+
+def execute(
+    options: VerifyOptions,
+    prepared: Prepared,
+    server: ServerChoice,
+    plan: SpawnPlan,
+    started: Started,
+    deadline: float,
+    on_step: Callable[[StepReport], None] | None,
+    on_step_start: Callable[[int, Step], None] | None,
+) -> SpawnResult:
+    """Run the plan's steps in a terminal of the run's own and confirm delivery. A session
+    made in a user's server is registered for removal (a signal removes it too)."""
+    credentials = server.credentials
+    executor = Executor(
+        base_url=plan.server_url,
+        terminal_factory=partial(
+            _terminal, started.run_dir, options.terminal, started.scope, deadline
+        ),
+        env=prepared.env,
+        secrets={PASSWORD_ENV: credentials.password} if credentials else {},
+        credentials=credentials,
+        deadline=deadline,
+        on_step=on_step,
+        on_step_start=on_step_start,
+        diagnostics=partial(opencode_log_errors, prepared.home),
+    )
+    started.executor = executor
+    sessions: UserSessions | None = None
+    if plan.server_url and not server.throwaway:
+        # the user's own server: what the run makes there is removed again (a signal too)
+        sessions = UserSessions(
+            plan.server_url,
+            credentials,
+            server.status.routes if server.status is not None else None,
+            str(prepared.project),
+            executor.values,
+        )
+        started.sessions = sessions
+        cleanup.register_callback(
+            sessions.remove, "the session in the user's server", started.scope
+        )
+    confirm_with = partial(_confirming_server, plan, executor, prepared, started, deadline)
+    outcome = run_plan(executor, plan, target=None, before_confirm=confirm_with)
+    if sessions is not None and outcome.session_id:
+        sessions.add(outcome.session_id)
+    return outcome
+
+
+def _confirming_server(
+    plan: SpawnPlan, executor: Executor, prepared: Prepared, started: Started, deadline: float
+) -> None:
+    """A plan without a server (standalone): one sharing the data dir reads what it stored."""
+    if plan.server_url is None:
+        if not started.servers:
+            started.servers.append(_start(prepared, started, deadline))
+        executor.base_url = started.servers[-1].url
+
+
+# --- phase 5: keep or clean up -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ended:
+    """What the run made, and what its end kept, removed or could not remove."""
+
+    created: list[str]
+    kept: list[str]
+    removed: list[str]
+    left: list[str]
+
+
+def finish(started: Started, *, keep: bool, phase: Callable[[str], None]) -> Ended:
+    """Close the executor; then leave everything for inspection (``keep``: how to look at it
+    and remove it afterwards), or stop it all. The throwaway server and the TUI are stopped at
+    once and without a grace period (their HOME is the run's and goes next); then the rest of
+    the scope: a session in a user's server, any process that left its group (setsid) but
+    carries the run's token, the scratch folder."""
+    executor, servers, sessions = started.executor, started.servers, started.sessions
+    if executor is not None:
+        executor.close()
+    created = started.created()
+    if keep:
+        kept = _keep_notes(executor, servers, started.run_dir, sessions)
+        cleanup.release(started.scope)
+        return Ended(created, kept, [], [])
+    goes = _what_goes(started)
+    if len(goes) > 1:  # more than the scratch folder: a moment worth announcing
+        phase("clean up (" + ", ".join(goes) + ")")
+    terminals = list(executor.terminals) if executor is not None else []
+    groups = [srv.pid for srv in servers if srv.process.poll() is None]
+    groups += [g for g in map(_tui_group, terminals) if g is not None]
+    kill_groups(groups, grace_s=THROWAWAY_GRACE_S)
+    for terminal in terminals:
+        terminal.close()
+    # a killed server takes ~0.1 s to tear down its memory: its folder goes meanwhile (it writes
+    # nothing more), then it is reaped
+    done = cleanup.stop_scope(started.scope, remove_within_s=REMOVE_WITHIN_S)
+    for srv in servers:
+        srv.stop()
+    background = [b for b in done.background if not b.endswith("(NOT removed)")]
+    removed = [
+        *(f"throwaway server {srv.url}" for srv in servers),
+        *done.removed,
+        *(f"scratch folder {d}" for d in done.dirs),
+        *(f"scratch folder {b}, finishing in the background" for b in background),
+    ]
+    not_removed = [b for b in done.background if b not in background]
+    left = list(done.left) + not_removed + (sessions.problems if sessions else [])
+    return Ended(created, [], removed, left)
+
+
+def _what_goes(started: Started) -> list[str]:
+    what = ["the throwaway server"] if started.servers else []
+    if started.executor is not None and started.executor.terminals:
+        what.append("the TUI")
+    if started.sessions is not None and started.sessions.known():
+        what.append("the session in your server")
+    return [*what, "the scratch folder"]
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def build_report(
+    options: VerifyOptions,
+    *,
+    prepared: Prepared | None,
+    server: ServerChoice | None,
+    decision: Decision | None,
+    outcome: SpawnResult | None,
+    failure: Failure | None,
+    ended: Ended,
+    wall_s: float,
+) -> VerifyReport:
+    """The report of a run from what its phases returned (None: the phase was not reached)."""
+    report = VerifyReport(
+        verified=outcome.ok if outcome is not None else False,
+        forced=options.strategy is not None,
+        binary=prepared.binary if prepared else None,
+        release=prepared.release if prepared else None,
+        server_url=server.url if server else None,
+        throwaway_server=server.throwaway if server else False,
+        decision=decision,
+        strategy=decision.strategy if decision else None,
+        created=ended.created,
+        kept=ended.kept,
+        removed=ended.removed,
+        left=ended.left,
+        wall_s=wall_s,
+    )
+    if failure is not None:
+        report.problem, report.fix = failure.problem, failure.fix
+    elif decision is not None and decision.plan is None:
+        report.problem = "no spawn strategy is possible: " + "; ".join(
+            f"{k}: {v.message}" for k, v in decision.rejected.items()
+        )
+        report.fix = decision.fix
+    if outcome is not None:
         report.steps = list(outcome.steps)
         report.confirmation = outcome.confirmation
-        if sessions is not None and outcome.session_id:
-            sessions.add(outcome.session_id)
-        report.verified = outcome.ok
         report.problem = outcome.problem
         report.fix = outcome.fix
         if not outcome.ok and outcome.confirmation is not None:
             report.fix = "see the last screen; rerun with --keep to inspect the TUI"
         report.last_screen = outcome.last_screen
-        return report
-    except ServerStartError as exc:
-        report.problem = f"the throwaway server did not start: {exc}"
-        report.fix = "check that `opencode serve` runs: " + (exc.log_tail[-300:] or "no output")
-        return report
-    except TerminalError as exc:
-        report.problem = f"the terminal failed: {exc}"
-        report.fix = "install tmux (apt install tmux) or set ORCH_DOCTOR_TERMINAL=pty"
-        return report
-    finally:
-        report.wall_s = time.monotonic() - begin
-        if executor is not None:
-            executor.close()
-        report.created = [
-            *(f"throwaway server {srv.url} (pid {srv.pid})" for srv in servers),
-            *(sessions.describe() if sessions is not None else []),
-            f"scratch folder {run_dir}",
-        ]
-        if options.keep:
-            report.kept = _keep_notes(executor, servers, run_dir, sessions)
-            cleanup.release(scope)
-        else:
-            if executor is not None and executor.terminal is not None:
-                executor.terminal.close()
-            for srv in servers:
-                srv.stop()
-            # the rest of the scope: the session in a user's server, any process that left its
-            # group (setsid) but carries the run's token, the scratch folder
-            done = cleanup.stop_scope(scope)
-            report.removed = [
-                *(f"throwaway server {srv.url}" for srv in servers),
-                *done.removed,
-                *(f"scratch folder {d}" for d in done.dirs),
-            ]
-            report.left = list(done.left) + (sessions.problems if sessions else [])
+    return report
 
 
 def opencode_log_errors(home: Path, limit: int = 5) -> str:
@@ -409,30 +637,24 @@ class UserSessions:
         return f"session {', '.join(deleted)} from {self.url}" if deleted else None
 
 
-def _start(
-    caps: Capabilities,
-    project: Path,
-    env: dict[str, str],
-    run_dir: Path,
-    deadline: float,
-    scope: str | None = None,
-) -> ThrowawayServer:
-    assert caps.binary_path is not None
+def _start(prepared: Prepared, started: Started, deadline: float) -> ThrowawayServer:
+    run_dir = started.run_dir
     log = run_dir / f"serve-{len(list(run_dir.glob('serve-*.log')))}.log"
     return start_server(
-        caps.binary_path,
-        cwd=project,
-        env=env,
+        prepared.binary,
+        cwd=prepared.project,
+        env=prepared.env,
         log=log,
         timeout_s=max(min(60.0, deadline - time.monotonic()), 1.0),
-        scope=scope,
+        scope=started.scope,
     )
 
 
 def _terminal(
     run_dir: Path, prefer: str | None, scope: str | None = None, deadline: float | None = None
 ) -> Terminal:
-    return make_terminal(run_dir, prefer, scope, deadline)
+    """The run's own terminal: its TUI is a throwaway (no grace period when it is closed)."""
+    return make_terminal(run_dir, prefer, scope, deadline, stop_grace_s=THROWAWAY_GRACE_S)
 
 
 def _tui_group(terminal: object) -> int | None:
