@@ -55,14 +55,53 @@ def releases_only_for_real_tests(
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep the tests away from the user's cache and matrix overrides."""
+    """Keep the tests away from the user's cache and matrix overrides, and from the machine's
+    tmux servers: the session's tmux sockets live in a folder of its own (each test gets its own
+    below; this one covers session fixtures), and a run started inside tmux does not talk to it."""
     import os
     import tempfile
 
     os.environ["ORCH_DOCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="orch-doctor-test-cache-")
     os.environ["ORCH_DOCTOR_MATRIX_DIRS"] = ""
-    for name in ("OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME", "OPENCODE_BIN"):
+    os.environ["TMUX_TMPDIR"] = tempfile.mkdtemp(prefix="odt-session-")
+    for name in (
+        "OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME", "OPENCODE_BIN", "TMUX",
+        "TMUX_PANE",
+    ):  # fmt: skip
         os.environ.pop(name, None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import os
+    import shutil
+
+    folder = os.environ.get("TMUX_TMPDIR", "")
+    if os.path.basename(folder).startswith("odt-session-"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def own_tmux_folder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test's tmux sockets in a folder of its own (``TMUX_TMPDIR``, in ``os.environ`` so
+    its subprocesses get it too): what a test counts or cleans there is only what it started,
+    whatever else runs on the machine. A short path: a socket's path has a length limit. A tmux
+    server the test left running is stopped afterwards."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="odt-"))
+    monkeypatch.setenv("TMUX_TMPDIR", str(folder))
+    yield folder
+    sockets = [p for p in folder.glob("tmux-*/*") if p.is_socket()]
+    tmux = shutil.which("tmux") if sockets else None
+    if tmux is not None:
+        import subprocess
+
+        for socket in sockets:
+            subprocess.run(
+                [tmux, "-S", str(socket), "kill-server"], capture_output=True, timeout=10
+            )  # fmt: skip
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
