@@ -81,27 +81,34 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def own_tmux_folder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def own_tmux_folder() -> Iterator[Path]:
     """Every test's tmux sockets in a folder of its own (``TMUX_TMPDIR``, in ``os.environ`` so
     its subprocesses get it too): what a test counts or cleans there is only what it started,
     whatever else runs on the machine. A short path: a socket's path has a length limit. A tmux
-    server the test left running is stopped afterwards."""
+    server the test left running is stopped afterwards.
+
+    Set and restored by hand, not with ``monkeypatch``: this is then torn down after the
+    test's own ``monkeypatch`` is undone (a test may patch ``os.stat``)."""
+    import os
     import shutil
+    import subprocess
     import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix="odt-"))
-    monkeypatch.setenv("TMUX_TMPDIR", str(folder))
-    yield folder
-    sockets = [p for p in folder.glob("tmux-*/*") if p.is_socket()]
-    tmux = shutil.which("tmux") if sockets else None
-    if tmux is not None:
-        import subprocess
-
-        for socket in sockets:
-            subprocess.run(
-                [tmux, "-S", str(socket), "kill-server"], capture_output=True, timeout=10
-            )  # fmt: skip
-    shutil.rmtree(folder, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix="odt-")
+    before = os.environ.get("TMUX_TMPDIR")
+    os.environ["TMUX_TMPDIR"] = folder
+    try:
+        yield Path(folder)
+    finally:
+        if before is None:
+            os.environ.pop("TMUX_TMPDIR", None)
+        else:
+            os.environ["TMUX_TMPDIR"] = before
+        sockets = [os.path.join(top, name) for top, _, names in os.walk(folder) for name in names]
+        tmux = shutil.which("tmux") if sockets else None
+        for socket in sockets if tmux is not None else ():
+            subprocess.run([tmux, "-S", socket, "kill-server"], capture_output=True, timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
