@@ -200,6 +200,7 @@ def health_with(version: object) -> Behaviour:
 
 
 @functools.cache
+@functools.cache
 def gzip_bomb(inflated: int = 1 << 30) -> bytes:
     """``inflated`` zero bytes, gzipped twice: ~2 KB on the wire (``Content-Encoding: gzip,
     gzip``), ``inflated`` bytes when both layers are undone. Built once per test session."""
@@ -209,8 +210,10 @@ def gzip_bomb(inflated: int = 1 << 30) -> bytes:
     return gzip.compress(once, 9)
 
 
+@functools.cache
 def deflate_bomb(inflated: int = 256 << 20) -> bytes:
-    """Raw deflate (no zlib header) of ``inflated`` zero bytes (``Content-Encoding: deflate``)."""
+    """Raw deflate (no zlib header) of ``inflated`` zero bytes (``Content-Encoding: deflate``).
+    Built once per test session."""
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
     chunk = bytes(1 << 20)
     return b"".join(packer.compress(chunk) for _ in range(inflated >> 20)) + packer.flush()
