@@ -61,6 +61,15 @@ def pytest_configure(config: pytest.Config) -> None:
     import os
     import tempfile
 
+    from hypothesis import settings
+
+    # property tests: every example in the full run, a fifth of them in the fast suite
+    # (HYPOTHESIS_PROFILE chooses either way)
+    settings.register_profile("full", max_examples=100)
+    settings.register_profile("fast", max_examples=20)
+    fast = "not slow" in (config.option.markexpr or "")
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("fast" if fast else "full"))
+
     os.environ["ORCH_DOCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="orch-doctor-test-cache-")
     os.environ["ORCH_DOCTOR_MATRIX_DIRS"] = ""
     os.environ["TMUX_TMPDIR"] = tempfile.mkdtemp(prefix="odt-session-")
