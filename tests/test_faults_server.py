@@ -615,6 +615,11 @@ def test_executor_bodies(case_id: str) -> None:
         assert "deeper than 64" in failed.value.seen
 
 
+@pytest.mark.slow  # compresses 1 GiB
+def test_the_stored_gzip_bomb_is_the_one_built() -> None:
+    assert fs.GZIP_BOMB_FILE.read_bytes() == fs.build_gzip_bomb(1 << 30)
+
+
 def test_decode_body_bounds() -> None:
     bomb = fs.gzip_bomb()
     with measured(max_s=5, max_mb=40):
