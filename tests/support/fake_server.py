@@ -224,11 +224,12 @@ def build_gzip_bomb(inflated: int = 1 << 30) -> bytes:
 
 @functools.cache
 def deflate_bomb(inflated: int = 256 << 20) -> bytes:
-    """Raw deflate (no zlib header) of ``inflated`` zero bytes (``Content-Encoding: deflate``).
-    Built once per test session."""
+    """Raw deflate (no zlib header) of ``inflated`` zero bytes (``Content-Encoding: deflate``):
+    one MiB compressed and fully flushed (nothing refers back past a full flush), so the same
+    bytes repeated are the whole stream, closed by an empty final block."""
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    chunk = bytes(1 << 20)
-    return b"".join(packer.compress(chunk) for _ in range(inflated >> 20)) + packer.flush()
+    block = packer.compress(bytes(1 << 20)) + packer.flush(zlib.Z_FULL_FLUSH)
+    return block * (inflated >> 20) + zlib.compressobj(9, zlib.DEFLATED, -15).flush()
 
 
 def deep_json(depth: int = 100_000) -> bytes:
