@@ -927,6 +927,7 @@ WEIRD_MESSAGES = [
 ]
 
 
+@pytest.mark.slow  # waits out a step's 1 s time-out
 @pytest.mark.parametrize(
     "case_id",
     [
@@ -982,6 +983,7 @@ def test_execute_plan_never_raises_on_answers_of_odd_shapes(case_id: str) -> Non
     assert failed is not None and failed.expected and failed.seen is not None
 
 
+@pytest.mark.slow  # waits out a 2 s time-out
 def test_without_a_server_delivery_is_judged_from_the_screen() -> None:
     """A standalone plan has no server to read the session from: the screen is the evidence,
     and the result says so (no session id)."""
@@ -1000,6 +1002,7 @@ def test_without_a_server_delivery_is_judged_from_the_screen() -> None:
     assert not hidden.ok and "tui-shows-prompt" in json.dumps(hidden.to_json())
 
 
+@pytest.mark.slow  # waits out a step's 1 s time-out
 def test_a_tui_that_went_straight_to_work_is_up() -> None:
     """A TUI started with --prompt can skip its idle screen under load: its footer shows only
     "esc interrupt" while the model works (screen seen on 1.18.33 in a loaded run). Showing

@@ -132,6 +132,7 @@ def test_binary_garbage(tmp_path: Path) -> None:
     assert caps.warnings  # said, not crashed
 
 
+@pytest.mark.slow  # 10 MB through a real pipe until the cap
 def test_ten_megabytes_of_output_is_cut(tmp_path: Path) -> None:
     real_root = load_help_texts("1.0.152")["root"].text.replace("'", "")
     body = f"printf '%s' '{real_root}'\nyes '      --flood  text  [string]' | head -c 10000000"

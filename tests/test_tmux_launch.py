@@ -159,6 +159,7 @@ def test_an_environment_that_is_not_utf8_passes_through_byte_exact(tmux_home: Pa
     assert bytes.fromhex(seen["odd"]) == raw
 
 
+@pytest.mark.slow  # starts a private tmux server
 def test_verify_s_private_tmux_uses_the_same_launcher(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
