@@ -55,14 +55,69 @@ def releases_only_for_real_tests(
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep the tests away from the user's cache and matrix overrides."""
+    """Keep the tests away from the user's cache and matrix overrides, and from the machine's
+    tmux servers: the session's tmux sockets live in a folder of its own (each test gets its own
+    below; this one covers session fixtures), and a run started inside tmux does not talk to it."""
     import os
     import tempfile
 
+    from hypothesis import settings
+
+    # property tests: every example in the full run, a fifth of them in the fast suite
+    # (HYPOTHESIS_PROFILE chooses either way)
+    settings.register_profile("full", max_examples=100)
+    settings.register_profile("fast", max_examples=20)
+    fast = "not slow" in (config.option.markexpr or "")
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("fast" if fast else "full"))
+
     os.environ["ORCH_DOCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="orch-doctor-test-cache-")
     os.environ["ORCH_DOCTOR_MATRIX_DIRS"] = ""
-    for name in ("OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME", "OPENCODE_BIN"):
+    os.environ["TMUX_TMPDIR"] = tempfile.mkdtemp(prefix="odt-session-")
+    for name in (
+        "OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME", "OPENCODE_BIN", "TMUX",
+        "TMUX_PANE",
+    ):  # fmt: skip
         os.environ.pop(name, None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import os
+    import shutil
+
+    folder = os.environ.get("TMUX_TMPDIR", "")
+    if os.path.basename(folder).startswith("odt-session-"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def own_tmux_folder() -> Iterator[Path]:
+    """Every test's tmux sockets in a folder of its own (``TMUX_TMPDIR``, in ``os.environ`` so
+    its subprocesses get it too): what a test counts or cleans there is only what it started,
+    whatever else runs on the machine. A short path: a socket's path has a length limit. A tmux
+    server the test left running is stopped afterwards.
+
+    Set and restored by hand, not with ``monkeypatch``: this is then torn down after the
+    test's own ``monkeypatch`` is undone (a test may patch ``os.stat``)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="odt-")
+    before = os.environ.get("TMUX_TMPDIR")
+    os.environ["TMUX_TMPDIR"] = folder
+    try:
+        yield Path(folder)
+    finally:
+        if before is None:
+            os.environ.pop("TMUX_TMPDIR", None)
+        else:
+            os.environ["TMUX_TMPDIR"] = before
+        sockets = [os.path.join(top, name) for top, _, names in os.walk(folder) for name in names]
+        tmux = shutil.which("tmux") if sockets else None
+        for socket in sockets if tmux is not None else ():
+            subprocess.run([tmux, "-S", socket, "kill-server"], capture_output=True, timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

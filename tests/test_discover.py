@@ -45,6 +45,21 @@ def test_order_explicit_then_env_then_path(
     assert [c.path for c in finding.shadowed] == [str(new)]
 
 
+def test_only_a_binary_found_by_looking_hides_the_others(
+    tmp_path: Path, opencode_release: Callable[[str], Path]
+) -> None:
+    old = link_release(tmp_path / "old", opencode_release("1.0.152"))
+    new = link_release(tmp_path / "new", opencode_release("1.18.33"))
+    env = env_with(tmp_path / "home", [old.parent, new.parent])
+    assert discover(None, env).named is False
+    for finding in (
+        discover(str(new), env),
+        discover(None, {**env, "OPENCODE_BIN": str(new)}),
+        discover(None, {**env, "OPENCODE_BIN_PATH": str(new)}),
+    ):
+        assert finding.named is True and [c.path for c in finding.shadowed] == [str(old)]
+
+
 def test_same_binary_twice_is_not_shadowing(
     tmp_path: Path, opencode_release: Callable[[str], Path]
 ) -> None:

@@ -174,6 +174,43 @@ def test_warn_strict_fail_and_usage(opencode_release: Callable[[str], Path], tmp
     assert code == 2
 
 
+@pytest.mark.parametrize("how", ["--opencode", "OPENCODE_BIN"])
+def test_a_binary_named_by_the_caller_shadows_nothing(
+    how: str, opencode_release: Callable[[str], Path], tmp_path: Path, cache_dir: Path
+) -> None:
+    """Two real releases on PATH; the caller names the second one: what else is installed is
+    said (-v), not warned about, and --strict does not fail on it."""
+    bins = tmp_path / "bins"
+    for name, version in (("a", "1.0.152"), ("b", "1.18.33")):
+        (bins / name).mkdir(parents=True)
+        (bins / name / "opencode").symlink_to(opencode_release(version))
+    named = str(bins / "b" / "opencode")
+    path = f"{bins / 'a'}{os.pathsep}{bins / 'b'}{os.pathsep}{os.environ['PATH']}"
+    env = {"PATH": path, "HOME": str(tmp_path / "home")}
+    args = ["--dir", str(tmp_path), "--no-discover", "--strict"]
+    if how == "--opencode":
+        args += ["--opencode", named]
+    else:
+        env["OPENCODE_BIN"] = named
+    code, data = doctor_json(*args, env=env)
+    found = next(c for c in data["checks"] if c["id"] == "opencode-found")
+    assert found["status"] == "pass" and found["fix"] is None, found
+    assert data["capabilities"]["binary"]["version"] == "1.18.33"
+    also = [d for d in found["details"] if d.startswith("also installed, not run")]
+    assert len(also) == 1 and str(bins / "a" / "opencode") in also[0] and "1.0.152" in also[0]
+    assert code == (1 if "warn" in statuses(data).values() else 0)
+    code, out = doctor(*args, "-v", env=env)
+    assert "shadows" not in out and "also installed, not run" in out
+    probe_args = ["probe", "--opencode", named] if how == "--opencode" else ["probe"]
+    code, out = doctor(*probe_args, env=env)
+    assert code == 0 and "shadows" not in out
+    assert f"also installed, not run: {bins / 'a' / 'opencode'} (PATH, version 1.0.152)" in out
+    # found by looking (nothing named): the same two installs are a warning
+    env.pop("OPENCODE_BIN", None)
+    code, out = doctor("probe", env={**env, "PATH": f"{bins / 'b'}{os.pathsep}{bins / 'a'}"})
+    assert f"shadows {bins / 'a' / 'opencode'} (PATH, version 1.0.152)" in out
+
+
 def test_a_crashing_check_is_a_failed_check(tmp_path: Path) -> None:
     from orch_doctor.doctor.checks import CHECKS, Check
     from orch_doctor.doctor.context import DoctorOptions

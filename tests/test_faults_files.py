@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -49,18 +48,30 @@ def run_cli(
     env: dict[str, str] | None = None,
     stdin: bytes | None = None,
 ) -> Run:
+    """The CLI in this process (click's runner: exit code, stdout and stderr as a process
+    gives them; an exception that escapes fails the case with its traceback)."""
+    import traceback
+
+    from click.testing import CliRunner
+
+    from orch_doctor.cli import main
+
+    here = os.getcwd()
+    if cwd is not None:
+        os.chdir(cwd)
     start = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "orch_doctor", *args],
-        capture_output=True, cwd=cwd, env={**os.environ, **(env or {})}, input=stdin,
-        timeout=CASE_LIMIT_S * 2,
-    )  # fmt: skip
-    seconds = time.monotonic() - start
-    out = proc.stdout.decode("utf-8", "backslashreplace")
-    err = proc.stderr.decode("utf-8", "backslashreplace")
+    try:
+        result = CliRunner().invoke(main, args, env=env, input=stdin)
+    finally:
+        seconds = time.monotonic() - start
+        os.chdir(here)
+    out = result.stdout_bytes.decode("utf-8", "backslashreplace")
+    err = result.stderr_bytes.decode("utf-8", "backslashreplace")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        err += "".join(traceback.format_exception(result.exception))
     assert "Traceback" not in err and "Traceback" not in out, err
     assert seconds < CASE_LIMIT_S, f"took {seconds:.1f}s"
-    return Run(proc.returncode, out, err, seconds)
+    return Run(result.exit_code, out, err, seconds)
 
 
 # --- the catalogue of bad files ---------------------------------------------------------------

@@ -85,14 +85,37 @@ class Run:
     out: str
     err: str
     seconds: float
-    rss_mb: float
+    rss_mb: float  # peak RSS of the CLI's process; in-process: how far it rose during the run
+    in_process: bool = False
 
     @property
     def all(self) -> str:
         return self.out + self.err
 
 
+#: how run_cli runs the CLI: as a user does (a process of its own, its peak RSS measured), or
+#: in this process (click's runner; the peak of Python's allocations measured): see cli_mode
+CLI_MODE = "subprocess"
+CLI_MODES = ["in-process", pytest.param("subprocess", marks=pytest.mark.slow)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that runs the CLI (``usefixtures("cli_mode")``) runs it in-process in the fast
+    suite and once more as a process of its own in the full one (slow)."""
+    if "cli_mode" in metafunc.fixturenames:
+        metafunc.parametrize("cli_mode", CLI_MODES, indirect=True)
+
+
+@pytest.fixture
+def cli_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    mode: str = request.param
+    monkeypatch.setitem(globals(), "CLI_MODE", mode)
+    return mode
+
+
 def run_cli(args: list[str], tmp: Path, env: dict[str, str] | None = None) -> Run:
+    if CLI_MODE == "in-process":
+        return run_in_process(args, tmp, env)
     rss_file = tmp / f"rss-{time.monotonic_ns()}"
     full_env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb", "H10_RSS_FILE": str(rss_file)}
     full_env.pop("OPENCODE_SERVER_PASSWORD", None)
@@ -111,13 +134,66 @@ def run_cli(args: list[str], tmp: Path, env: dict[str, str] | None = None) -> Ru
     return Run(proc.returncode, proc.stdout, proc.stderr, seconds, rss_kb / 1024)
 
 
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def _reset_peak_rss() -> bool:
+    """Linux (>= 4.0): the process's peak RSS starts again from what it holds now."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def run_in_process(args: list[str], tmp: Path, env: dict[str, str] | None) -> Run:
+    """The CLI through click's runner, in ``tmp``, with the same environment as run_cli; an
+    exception that escapes is in ``err`` as its traceback (as a process would print it). Memory:
+    how far this process's peak RSS rose above what it held before (tracemalloc's peak where
+    that cannot be read: it doubles the run's time)."""
+    import traceback
+
+    from orch_doctor.cli import main
+
+    full_env: dict[str, str | None] = {"NO_COLOR": "1", "TERM": "dumb"}
+    full_env["OPENCODE_SERVER_PASSWORD"] = None
+    full_env.update(env or {})
+    here = os.getcwd()
+    os.chdir(tmp)
+    before = _status_kb("VmRSS") if _reset_peak_rss() else None
+    if before is None:
+        tracemalloc.start()
+    start = time.monotonic()
+    try:
+        result = CliRunner().invoke(main, args, env=full_env)
+    finally:
+        seconds = time.monotonic() - start
+        if before is None:
+            grew_mb = tracemalloc.get_traced_memory()[1] / (1 << 20)
+            tracemalloc.stop()
+        else:
+            grew_mb = max(0, (_status_kb("VmHWM") or 0) - before) / 1024
+        os.chdir(here)
+    err = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        err += "".join(traceback.format_exception(result.exception))
+    return Run(result.exit_code, result.stdout, err, seconds, grew_mb, in_process=True)
+
+
 def assert_safe(
     run: Run, *, codes: set[int], max_s: float, secrets: tuple[str, ...] = (PASSWORD,)
 ) -> None:
     assert "Traceback" not in run.all, run.all[-3000:]
     assert run.code in codes, (run.code, run.all[-2000:])
     assert run.seconds < max_s, run.seconds
-    assert 0 < run.rss_mb < MAX_RSS_MB, run.rss_mb
+    measured = run.rss_mb >= 0 if run.in_process else run.rss_mb > 0
+    assert measured and run.rss_mb < MAX_RSS_MB, run.rss_mb
     for secret in secrets:
         assert secret not in run.all
     assert not CONTROL.search(run.out), repr(CONTROL.search(run.out))
@@ -203,6 +279,7 @@ HOSTILE_VERSIONS: dict[str, tuple[object, str]] = {
 }
 
 
+@pytest.mark.usefixtures("cli_mode")
 @pytest.mark.parametrize("case_id", list(HOSTILE_VERSIONS))
 def test_hostile_version_is_not_believed_and_never_reaches_output_raw(
     case_id: str, tmp_path: Path
@@ -250,6 +327,7 @@ HOSTILE_PATHS: dict[str, tuple[str, str | None]] = {
 }
 
 
+@pytest.mark.usefixtures("cli_mode")
 @pytest.mark.parametrize("case_id", list(HOSTILE_PATHS))
 def test_hostile_directory(case_id: str, tmp_path: Path) -> None:
     directory, expected = HOSTILE_PATHS[case_id]
@@ -272,6 +350,7 @@ HOSTILE_ROUTES = case(
 )
 
 
+@pytest.mark.usefixtures("cli_mode")
 def test_hostile_routes_in_the_openapi_document(tmp_path: Path) -> None:
     doc = json.loads(fs.recorded("1.18.33", "doc.json"))
     doc["paths"]["/x\x1b]0;t\x07"] = {"get": {}}
@@ -293,6 +372,7 @@ REDIRECT_ESCAPE = case(
 )
 
 
+@pytest.mark.usefixtures("cli_mode")
 def test_redirect_location_with_escapes(tmp_path: Path) -> None:
     location = f"http://x/\x1b]0;t\x07\x85ok {FORGED}\t\x00"
     behaviour = fs.raw(b"", 302, {"Location": location}, "text/plain")
@@ -315,6 +395,7 @@ USERINFO_DEAD = case(
 )
 
 
+@pytest.mark.usefixtures("cli_mode")
 def test_userinfo_never_shown(tmp_path: Path) -> None:
     with fs.black_hole() as url:
         pass  # closed: refused
@@ -355,6 +436,7 @@ QUOTED = case(
 )
 
 
+@pytest.mark.usefixtures("cli_mode")
 @pytest.mark.parametrize("case_id", [USERINFO_USED, ENV_WINS, QUOTED])
 def test_userinfo_used_as_credentials(case_id: str, tmp_path: Path) -> None:
     password = PASSWORD + ("@x" if case_id == QUOTED else "")
@@ -380,6 +462,7 @@ ECHO_REDIRECT = case(
 )
 
 
+@pytest.mark.usefixtures("cli_mode")
 def test_password_echoed_by_the_server_is_redacted(tmp_path: Path) -> None:
     def echo(handler: Any) -> None:
         given = handler.headers.get("Authorization", "")
@@ -475,6 +558,7 @@ BODIES: dict[str, tuple[Callable[[], fs.Behaviour], str]] = {
 }
 
 
+@pytest.mark.usefixtures("cli_mode")
 @pytest.mark.parametrize("case_id", list(BODIES))
 def test_hostile_bodies(case_id: str, tmp_path: Path) -> None:
     make, expected = BODIES[case_id]
@@ -495,6 +579,7 @@ DEEP_SESSION = case(
 )
 
 
+@pytest.mark.usefixtures("cli_mode")
 def test_deep_json_from_session(tmp_path: Path) -> None:
     extra = {"/session/ses_deep": fs.raw(fs.deep_json())}
     with fs.fake_server(opencode_like(extra=extra), default=fs.html) as url:
@@ -528,6 +613,11 @@ def test_executor_bodies(case_id: str) -> None:
     assert failed.value.code == "not-json"
     if case_id == "executor-deep-json":
         assert "deeper than 64" in failed.value.seen
+
+
+@pytest.mark.slow  # compresses 1 GiB
+def test_the_stored_gzip_bomb_is_the_one_built() -> None:
+    assert fs.GZIP_BOMB_FILE.read_bytes() == fs.build_gzip_bomb(1 << 30)
 
 
 def test_decode_body_bounds() -> None:
@@ -730,6 +820,7 @@ NAMED_FIRST = case(
 )
 
 
+@pytest.mark.usefixtures("cli_mode")
 def test_named_unusable_server_comes_first(tmp_path: Path) -> None:
     with fs.black_hole() as url:
         pass
@@ -836,6 +927,7 @@ WEIRD_MESSAGES = [
 ]
 
 
+@pytest.mark.slow  # waits out a step's 1 s time-out
 @pytest.mark.parametrize(
     "case_id",
     [
@@ -893,6 +985,7 @@ def test_execute_plan_never_raises_on_answers_of_odd_shapes(case_id: str) -> Non
     assert failed.code == "timeout" and result.code == "timeout", result.to_json()
 
 
+@pytest.mark.slow  # waits out a 2 s time-out
 def test_without_a_server_delivery_is_judged_from_the_screen() -> None:
     """A standalone plan has no server to read the session from: the screen is the evidence,
     and the result says so (no session id)."""
@@ -911,6 +1004,7 @@ def test_without_a_server_delivery_is_judged_from_the_screen() -> None:
     assert not hidden.ok and "tui-shows-prompt" in json.dumps(hidden.to_json())
 
 
+@pytest.mark.slow  # waits out a step's 1 s time-out
 def test_a_tui_that_went_straight_to_work_is_up() -> None:
     """A TUI started with --prompt can skip its idle screen under load: its footer shows only
     "esc interrupt" while the model works (screen seen on 1.18.33 in a loaded run). Showing

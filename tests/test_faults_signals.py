@@ -276,9 +276,17 @@ CASES = [
 ]
 
 
+#: the one case the fast suite keeps (each signals a process of its own: the rest are slow)
+FAST_CASE = "probe-hang-sigint"
+
+
 def _params() -> list[object]:
-    marks = [pytest.mark.real, pytest.mark.slow]
-    return [pytest.param(c, id=c.id, marks=marks if c.real else ()) for c in CASES]
+    def marks(c: Case) -> tuple[pytest.MarkDecorator, ...]:
+        if c.real:
+            return (pytest.mark.real, pytest.mark.slow)
+        return () if c.id == FAST_CASE else (pytest.mark.slow,)
+
+    return [pytest.param(c, id=c.id, marks=marks(c)) for c in CASES]
 
 
 @pytest.mark.parametrize("case", _params())
@@ -448,6 +456,7 @@ def test_sigint_mid_verify_against_a_user_server_removes_its_session(
     assert list(root.iterdir()) == []
 
 
+@pytest.mark.slow  # waits out a probe's time-out
 def test_a_command_run_inside_a_host_process_stops_only_what_it_started(tmp_path: Path) -> None:
     """Catalogue case cli-in-process-spares-the-host: `orch doctor` mounted in orch (or a
     CliRunner) ends by stopping what the command started, not the host's own children that

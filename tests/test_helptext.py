@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from orch_doctor._util.text import strip_ansi
 from orch_doctor.matrix.recorded import load_help_texts, stored_capabilities, stored_releases
 from orch_doctor.probe.helptext import parse_help, parse_root_commands
+from tests.support.examples import examples
 
 # Hand-checked against the raw texts in compat_matrix/help/<version>/ (the flag column of each
 # "Options:" section). Commands a release does not have are absent here and must not exist.
@@ -282,7 +283,7 @@ def test_megabyte_of_input_in_bounded_time() -> None:
 _fixture_texts = [t.text for v in stored_releases() for t in load_help_texts(v).values()]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=2000))
 def test_parser_never_raises_on_arbitrary_text(text: str) -> None:
     spec = parse_help(text, "attach")
@@ -290,7 +291,7 @@ def test_parser_never_raises_on_arbitrary_text(text: str) -> None:
     parse_root_commands(text)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(_fixture_texts),
     st.integers(min_value=0, max_value=10_000),

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -69,14 +68,30 @@ def test_invalid_files_name_file_and_key(tmp_path: Path, text: str, key: str, me
     assert message in info.value.message
 
 
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(args: list[str], env: dict[str, str] | None = None) -> Ran:
+    """The CLI in this process (click's runner), read as a process's exit code and streams."""
+    from click.testing import CliRunner
+
+    from orch_doctor.cli import main
+
+    result = CliRunner().invoke(main, args, env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
 def test_cli_exit_2_with_file_and_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(BAD[1][0])
     for args in (["matrix", "check"], ["matrix", "show"], ["plan", "--dir", str(tmp_path)]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "orch_doctor", *args, "--matrix", str(path)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        proc = cli([*args, "--matrix", str(path)])
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert str(path) in proc.stderr and "issue.x.versions" in proc.stderr
         assert "Traceback" not in proc.stderr
@@ -100,10 +115,7 @@ def test_override_replaces_and_adds(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_matrix_check_prints_a_strategy_per_release() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orch_doctor", "matrix", "check", "--format", "json"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    proc = cli(["matrix", "check", "--format", "json"])
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert_valid("matrix-check", data)
@@ -111,26 +123,17 @@ def test_matrix_check_prints_a_strategy_per_release() -> None:
     assert rows["1.0.152"]["with_server"] == "attach-tui-api"
     assert rows["1.18.33"]["with_server"] == "attach-session-api"
     assert rows["2.0.0"]["synthesized"] and rows["2.0.0"]["with_server"] == "none"
-    text = subprocess.run(
-        [sys.executable, "-m", "orch_doctor", "matrix", "check"],
-        capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": ""},
-    ).stdout  # fmt: skip
+    text = cli(["matrix", "check"], env={"COLUMNS": "200", "PATH": ""}).stdout
     assert "1.0.152" in text and "attach-tui-api" in text
 
 
 def test_matrix_show_lists_verification_grid() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orch_doctor", "matrix", "show", "--format", "json"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    proc = cli(["matrix", "show", "--format", "json"])
     data = json.loads(proc.stdout)
     assert_valid("matrix-show", data)
     assert set(data["verification"]["1.18.33"]) == {n for n in STRATEGY_NAMES if n != "none"}
     assert data["known_issues"][0]["evidence"].startswith("https://")
-    text = subprocess.run(
-        [sys.executable, "-m", "orch_doctor", "matrix", "show"],
-        capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": ""},
-    ).stdout  # fmt: skip
+    text = cli(["matrix", "show"], env={"COLUMNS": "200", "PATH": ""}).stdout
     assert "session-drops-prompt" in text and "#21829 #37536 #48113" in text
 
 

@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from orch_doctor import __version__
 from orch_doctor._util import cache
+from orch_doctor.cli import main
 from orch_doctor.doctor.runner import DoctorReport
 from orch_doctor.doctor.types import CheckResult
 from orch_doctor.report.github import render_annotations, render_summary
@@ -39,16 +41,33 @@ goes well past eighty columns and would wrap [string]
 """
 
 
-def run(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    """Run the CLI with stdout a pipe and no COLUMNS, as ``orch-doctor ... | cat`` does."""
-    base = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "FORCE_COLOR",
-                                                              "NO_COLOR", "TERM")}  # fmt: skip
+#: what a piped run's environment leaves out (the terminal's size, colour wishes, its type)
+TERMINAL_VARS = ("COLUMNS", "LINES", "FORCE_COLOR", "NO_COLOR", "TERM")
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> str:
+    """The CLI's stdout as ``orch-doctor ... | cat`` prints it: in this process (click's runner:
+    stdout is not a terminal, no COLUMNS; ``PYTHONIOENCODING`` in ``env`` is the stream's
+    encoding). :func:`run_process` is the same as a process of its own; a slow test holds the
+    two to the same output."""
+    extra = dict(env or {})
+    charset = extra.pop("PYTHONIOENCODING", "utf-8")
+    full: dict[str, str | None] = {name: None for name in TERMINAL_VARS}
+    full.update(extra)
+    result = CliRunner(charset=charset).invoke(main, args, env=full)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.stdout
+
+
+def run_process(args: list[str], env: dict[str, str] | None = None) -> str:
+    """:func:`run` as a process of its own with stdout a pipe."""
+    base = {k: v for k, v in os.environ.items() if k not in TERMINAL_VARS}
     base["PYTHONIOENCODING"] = "utf-8"
     proc = subprocess.run(
         [sys.executable, "-m", "orch_doctor", *args],
         capture_output=True,
         env={**base, **(env or {})},
-        cwd=cwd,
         timeout=60,
     )
     assert b"Traceback" not in proc.stderr, proc.stderr.decode()
@@ -207,6 +226,27 @@ def test_every_command_uses_the_same_marks(
     assert server.startswith(f"{fail} http://127.0.0.1:9"), server
     if fail == "FAIL":
         assert (doctor + plan + server).isascii()
+
+
+@pytest.mark.slow  # four processes of their own
+@pytest.mark.parametrize("env", [{}, {"TERM": "dumb"}, {"PYTHONIOENCODING": "ascii"}])
+def test_a_real_pipe_prints_what_the_in_process_run_does(
+    env: dict[str, str], fake_opencode: Path, tmp_path: Path
+) -> None:
+    """The fast suite reads the CLI's output in-process: a real pipe (and a real stdout
+    encoding) prints the same."""
+    env = {"OPENCODE_BIN": str(fake_opencode), **env}
+    missing = tmp_path / "missing"
+    for args in (
+        ["--dir", str(missing), "--no-discover"],
+        ["plan", "--dir", str(missing)],
+        ["probe"],
+        ["server", "http://127.0.0.1:9", "--timeout", "1"],
+    ):
+        piped, in_process = run_process(args, env), run(args, env)
+        # the doctor's own duration is the one thing that differs between two runs
+        same = re.compile(r"\(\d+\.\d+s\)")
+        assert same.sub("", piped) == same.sub("", in_process), args
 
 
 # --- the doctor's summary line --------------------------------------------------------------

@@ -44,6 +44,7 @@ from orch_doctor.decide.steps import (
 from orch_doctor.execute.executor import Executor, RefUnknown, fill
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.recorded import stored_capabilities
+from tests.support.examples import examples
 
 MATRIX = load_matrix(overrides=False)
 CAPS = {v: stored_capabilities(v) for v in ("1.0.152", "1.18.33")}
@@ -415,7 +416,7 @@ PLANS = [
 ]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     prompt=st.text(min_size=1, max_size=300),
     directory=st.text(min_size=1, max_size=40).map(lambda t: "/" + t),

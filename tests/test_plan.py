@@ -16,6 +16,7 @@ from orch_doctor.decide.steps import SESSION_ID, ProcessStep
 from orch_doctor.errors import PlanValidationError
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.recorded import stored_capabilities, stored_releases
+from tests.support.examples import examples
 
 MATRIX = load_matrix(overrides=False)
 RELEASES = stored_releases()
@@ -44,7 +45,7 @@ prompts = (
 models = st.none() | st.sampled_from(["opencode/big-pickle", "anthropic/claude-x", "a/b/c"])
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     version=st.sampled_from(RELEASES),
     directory=directories,

@@ -132,6 +132,7 @@ def test_binary_garbage(tmp_path: Path) -> None:
     assert caps.warnings  # said, not crashed
 
 
+@pytest.mark.slow  # 10 MB through a real pipe until the cap
 def test_ten_megabytes_of_output_is_cut(tmp_path: Path) -> None:
     real_root = load_help_texts("1.0.152")["root"].text.replace("'", "")
     body = f"printf '%s' '{real_root}'\nyes '      --flood  text  [string]' | head -c 10000000"
@@ -168,3 +169,79 @@ def test_cli_reports_a_missing_binary_with_exit_1(tmp_path: Path) -> None:
     assert data["binary"]["path"] is None
     assert "missing" in data["discovery"]["problem"]
     assert "Traceback" not in proc.stderr
+
+
+# --- the cache and the digest: `probe` is warm like the other commands ------------------------
+
+
+def _probe_cli(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from orch_doctor.cli import main
+
+    result = CliRunner().invoke(main, ["probe", *args], env=env)
+    return result.exit_code, result.output
+
+
+def test_probe_reads_the_cache_and_refresh_runs_the_binary_again(tmp_path: Path) -> None:
+    """Counting the calls needs a binary that logs them (a fake); what it prints is 1.0.152's."""
+    calls = tmp_path / "calls"
+    root = load_help_texts("1.0.152")["root"].text.replace("'", "")
+    binary = fake(tmp_path, "opencode", f"printf '%s' '{root}'")
+    binary.write_text(
+        binary.read_text().replace("#!/bin/sh\n", f'#!/bin/sh\necho "$@" >> {calls}\n')
+    )
+    env = {"ORCH_DOCTOR_CACHE_DIR": str(tmp_path / "cache"), "PATH": "", "HOME": str(tmp_path)}
+    args = ["--opencode", str(binary), "--format", "json"]
+
+    def run(*extra: str) -> tuple[dict, int]:
+        before = len(calls.read_text().splitlines()) if calls.exists() else 0
+        code, out = _probe_cli([*args, *extra], env)
+        assert code == 0, out
+        after = len(calls.read_text().splitlines())
+        return json.loads(out), after - before
+
+    cold, cold_calls = run()
+    warm, warm_calls = run()
+    fresh, fresh_calls = run("--refresh")
+    again, again_calls = run()
+    assert cold_calls == 5 and warm_calls == 0 and fresh_calls == 5 and again_calls == 0
+    assert cold == warm == fresh == again
+    assert cold["binary"]["version"] == "1.0.152" and cold["commands"]["root"]["exists"]
+
+
+def test_a_failed_probe_is_not_cached(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    binary = fake(tmp_path, "opencode", f'echo "$@" >> {calls}\nexit 3')
+    env = {"ORCH_DOCTOR_CACHE_DIR": str(tmp_path / "cache"), "PATH": "", "HOME": str(tmp_path)}
+    for expected in (1, 2):
+        code, _ = _probe_cli(["--opencode", str(binary)], env)
+        assert code == 1
+        assert len(calls.read_text().splitlines()) == 4 * expected  # each help asked every time
+
+
+def test_probe_of_a_published_release_is_known_by_digest_and_refresh_measures_it(
+    opencode_release: Callable[[str], Path], opencode_env: dict[str, str], tmp_path: Path
+) -> None:
+    """1.18.33 is identified by its digest and cached; the warm run reads the cache (a marker
+    put into the entry shows), --refresh runs the binary and writes the entry afresh."""
+    env = {**opencode_env, "ORCH_DOCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    args = ["--opencode", str(opencode_release("1.18.33")), "--format", "json"]
+    code, out = _probe_cli(args, env)
+    assert code == 0, out
+    cold = json.loads(out)
+    assert cold["binary"]["identified_as"].startswith("identical to published 1.18.33")
+    (entry,) = (tmp_path / "cache").glob("probe-*.json")
+    text = entry.read_text()
+    marker = "Marker written into the cache entry"
+    described = cold["commands"]["attach"]["options"]["session"]["description"]
+    assert described and json.dumps(described)[1:-1] in text
+    entry.write_text(text.replace(json.dumps(described)[1:-1], marker))
+    code, out = _probe_cli(args, env)
+    assert json.loads(out)["commands"]["attach"]["options"]["session"]["description"] == marker
+    code, out = _probe_cli([*args, "--refresh"], env)
+    assert code == 0, out
+    fresh = json.loads(out)
+    assert fresh == cold  # measured: what the recorded help said, and still named as published
+    code, out = _probe_cli(args, env)
+    assert json.loads(out) == cold

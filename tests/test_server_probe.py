@@ -147,6 +147,7 @@ def probe(url: str, creds: Credentials | None = None) -> ServerStatus:
     return status
 
 
+@pytest.mark.slow  # waits out the read time-out
 def test_accepts_and_hangs() -> None:
     with fs.fake_server({}, default=fs.hang) as url:
         start = time.monotonic()
@@ -155,6 +156,7 @@ def test_accepts_and_hangs() -> None:
         assert time.monotonic() - start < TIMEOUT * 2 + 2
 
 
+@pytest.mark.slow  # waits out the read time-out
 def test_black_hole_socket() -> None:
     with fs.black_hole() as url:
         assert probe(url).verdict == "read-timeout"
@@ -248,6 +250,7 @@ def test_opencode_2x_status_route() -> None:
         assert status.version == "2.0.0" and status.version_source == "GET /api/status"
 
 
+@pytest.mark.slow  # waits out the read time-out
 def test_many_urls_at_once_keep_their_order() -> None:
     with fs.black_hole() as hole, fs.fake_server({}, default=fs.html) as html:
         urls = [hole, html, "ftp://x"] * 5

@@ -159,6 +159,7 @@ def test_an_environment_that_is_not_utf8_passes_through_byte_exact(tmux_home: Pa
     assert bytes.fromhex(seen["odd"]) == raw
 
 
+@pytest.mark.slow  # starts a private tmux server
 def test_verify_s_private_tmux_uses_the_same_launcher(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -256,6 +257,7 @@ def tmux_server_pid() -> int:
     return int(tmux("display-message", "-p", "#{pid}").strip())
 
 
+@pytest.mark.slow  # waits out a 2 s time-out
 def test_a_stopped_tmux_server_cannot_hold_a_spawn_past_its_timeout(tmux_home: Path) -> None:
     pid = tmux_server_pid()
     plan = SpawnPlan(strategy="standalone-prompt", steps=())
@@ -270,6 +272,7 @@ def test_a_stopped_tmux_server_cannot_hold_a_spawn_past_its_timeout(tmux_home: P
     assert took < 3.0, took
 
 
+@pytest.mark.slow  # waits out a deadline
 def test_a_tmux_server_stopped_mid_start_cannot_hold_the_start_past_its_deadline(
     tmux_home: Path,
 ) -> None:
@@ -330,6 +333,7 @@ def wait_for(check: Any, within_s: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # signals a process of its own
 def test_sigint_during_new_window_removes_the_environment_file_and_the_window(
     tmux_home: Path,
 ) -> None:
@@ -355,6 +359,7 @@ def test_sigint_during_new_window_removes_the_environment_file_and_the_window(
     assert "removed 1 scratch folder" in err, err
 
 
+@pytest.mark.slow  # signals a process of its own
 def test_sigint_while_the_program_runs_kills_the_window_it_made(tmux_home: Path) -> None:
     proc = run_driver(tmux_home, "running")
     try:
@@ -405,6 +410,7 @@ def _plan(argv: tuple[str, ...], cwd: Path) -> SpawnPlan:
     )
 
 
+@pytest.mark.slow  # waits for a window to exit and for a time-out
 def test_the_fix_points_at_the_window_only_while_it_exists(tmux_home: Path) -> None:
     env = {"PATH": os.environ["PATH"]}
     gone = execute_plan(

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -271,12 +272,23 @@ def test_npm_error_keeps_what_went_wrong_without_log_paths() -> None:
     )
 
 
-def test_clean_hides_machine_paths() -> None:
+@pytest.mark.parametrize("home_in_tmp", [False, True])
+def test_clean_hides_machine_paths(
+    home_in_tmp: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wherever HOME is (under /tmp too: it is no throwaway path), it reads ``~``."""
     from tools.releases import cache_root
 
-    text = f"path {cache_root()}/opencode/1.17.15/launcher; log {Path.home()}/.npm/_logs/x.log"
-    assert (
-        tr.clean(text) == "path <release cache>/opencode/1.17.15/launcher; log ~/.npm/_logs/x.log"
+    home = tmp_path / "home" if home_in_tmp else Path("/home/someone")
+    monkeypatch.setenv("HOME", str(home))
+    throwaway = Path(tempfile.gettempdir()) / "tmpab12cd" / "x"
+    text = (
+        f"path {cache_root()}/opencode/1.17.15/launcher; log {home}/.npm/_logs/x.log; "
+        f"{throwaway} {home}x/y"
+    )
+    assert tr.clean(text) == (
+        "path <release cache>/opencode/1.17.15/launcher; log ~/.npm/_logs/x.log; "
+        f"<tmp> {'<tmp>' if home_in_tmp else f'{home}x/y'}"
     )
 
 

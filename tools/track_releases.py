@@ -69,9 +69,8 @@ RECORD_SLOTS = threading.Semaphore(1)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
-_TEMP_PATH = re.compile(
-    "(?:" + "|".join(re.escape(d) for d in {"/tmp", tempfile.gettempdir()}) + r")/[^\s:;,'\"]+"
-)
+_TEMP_DIRS = frozenset({"/tmp", tempfile.gettempdir()})
+_TEMP_PATH = re.compile("(?:" + "|".join(re.escape(d) for d in _TEMP_DIRS) + r")/[^\s:;,'\"]+")
 
 
 _NOISE = (
@@ -86,8 +85,13 @@ def clean(text: str, limit: int = 400) -> str:
     punctuation around OpenCode's error messages, whitespace collapsed."""
     from tools.releases import cache_root
 
-    text = _TEMP_PATH.sub("<tmp>", _ANSI.sub("", text))
-    text = text.replace(str(cache_root()), "<release cache>").replace(str(Path.home()), "~")
+    # the machine's own folders first: a HOME (and so a release cache) under /tmp is no
+    # throwaway path; a HOME that is the temp folder itself names nothing of this machine
+    text = _ANSI.sub("", text).replace(str(cache_root()), "<release cache>")
+    home = str(Path.home())
+    if home not in _TEMP_DIRS and home != "/":
+        text = re.sub(re.escape(home) + r"(?=[/\s:;,'\"]|$)", "~", text)
+    text = _TEMP_PATH.sub("<tmp>", text)
     for pattern, repl in _NOISE:
         text = pattern.sub(repl, text)
     return " ".join(text.split())[:limit]

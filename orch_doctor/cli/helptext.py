@@ -37,8 +37,8 @@ COMMANDS: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "probe": (
         "no usable OpenCode, or its help could not be read",
-        ("OPENCODE_BIN", "OPENCODE_BIN_PATH"),
-        ("orch-doctor probe --format json",),
+        ("OPENCODE_BIN", "OPENCODE_BIN_PATH", "ORCH_DOCTOR_CACHE_DIR"),
+        ("orch-doctor probe --format json", "orch-doctor probe --refresh"),
     ),
     "server": (
         "a server is not usable, or has a security finding",

@@ -73,11 +73,14 @@ def start_probe(
     use_cache: bool = False,
     refresh: bool = False,
     known: Callable[[str], RecordedProbe | None] | None = None,
+    identify: Callable[[str], str | None] | None = None,
 ) -> Once[Capabilities]:
     """:func:`probe_binary`, with the OpenCode calls started before this returns.
 
     ``known`` may identify the binary without running it (a later stage's knowledge, e.g. the
     digests of published releases); its answer is used and cached like a probe's.
+    ``identify`` names what a binary that is run anyway is (``Capabilities.identified_as``),
+    worked out while the calls run and cached with their outputs.
 
     What is probed, cached, identified and reported (``Capabilities.binary_path``, and so a
     plan's ``argv[0]``) is the file that runs: an npm launcher script is resolved by its own
@@ -121,7 +124,10 @@ def start_probe(
             )
         return replace(caps, identified_as=recorded.identified_as)
 
+    naming: list[Future[str | None]] = []  # started with the calls: only a binary run is named
+
     def run_binary() -> Future[dict[str, CaptureResult]]:
+        naming.extend(_start_naming(identify, path))
         runs: dict[str, list[str]] = {"version": [path, "--version"]}
         runs.update({cmd: help_argv(path, cmd) for cmd in commands})
         return start_many(runs, timeout_s=timeout_s, max_bytes=HELP_MAX_BYTES, env=child_env(env))
@@ -135,10 +141,16 @@ def start_probe(
         problem = capture_problem(version)
         if problem:
             caps = replace(caps, warnings=(f"--version {problem}", *caps.warnings))
+        identified = naming[0].result() if naming else None
+        if identified:
+            caps = replace(caps, identified_as=identified)
         all_ok = problem is None and all(capture_problem(r) is None for r in results.values())
         if identity is not None and all_ok:
             help_texts = {name: {"text": t.text} for name, t in texts.items()}
-            cache.store("probe", key, {"version": version_output(version), "help": help_texts})
+            entry: dict[str, Any] = {"version": version_output(version), "help": help_texts}
+            if identified:
+                entry["identified_as"] = identified
+            cache.store("probe", key, entry)
         return caps
 
     if known is None:
@@ -148,7 +160,7 @@ def start_probe(
     # binary is not a published release, the OpenCode calls start from there
     outcome: Future[Capabilities | Future[dict[str, CaptureResult]]] = Future()
 
-    def identify() -> None:
+    def recognise() -> None:
         try:
             try:
                 recorded = known(path)
@@ -158,13 +170,32 @@ def start_probe(
         except BaseException as exc:  # pragma: no cover - start_many does not raise
             outcome.set_exception(exc)
 
-    threading.Thread(target=identify, name="orch-doctor-identify", daemon=True).start()
+    threading.Thread(target=recognise, name="orch-doctor-identify", daemon=True).start()
 
     def result() -> Capabilities:
         got = outcome.result()
         return got if isinstance(got, Capabilities) else finish(got.result())
 
     return Once(result)
+
+
+def _start_naming(
+    identify: Callable[[str], str | None] | None, path: str
+) -> list[Future[str | None]]:
+    """``identify(path)`` started in a thread of its own (no future: nothing to name); any
+    trouble in it is no name, never a failed probe."""
+    if identify is None:
+        return []
+    naming: Future[str | None] = Future()
+
+    def work() -> None:
+        try:
+            naming.set_result(identify(path))
+        except Exception:  # a name is a courtesy: the probe stands without it
+            naming.set_result(None)
+
+    threading.Thread(target=work, name="orch-doctor-name", daemon=True).start()
+    return [naming]
 
 
 def valid_probe_entry(value: Mapping[str, Any]) -> bool:
@@ -214,6 +245,7 @@ def start_probe_installed(
     use_cache: bool = False,
     refresh: bool = False,
     known: Callable[[str], RecordedProbe | None] | None = None,
+    identify: Callable[[str], str | None] | None = None,
 ) -> Once[Capabilities]:
     """:func:`probe_installed`, with every OpenCode call started before this returns."""
     finding = discover(opencode, env)
@@ -228,7 +260,7 @@ def start_probe_installed(
         finding = replace(finding, shadowed=hidden)
     probing = start_probe(
         chosen_path, commands=commands, timeout_s=timeout_s, env=env,
-        use_cache=use_cache, refresh=refresh, known=known,
+        use_cache=use_cache, refresh=refresh, known=known, identify=identify,
     )  # fmt: skip
     versions = start_shadowed_versions(finding.shadowed, timeout_s, env, use_cache and not refresh)
 

@@ -31,7 +31,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from orch_doctor.probe.types import BinaryCandidate, BinaryFinding
+from orch_doctor.probe.types import EXPLICIT_SOURCES, BinaryCandidate, BinaryFinding
 
 NAME = "opencode"
 _SCRIPT_PEEK = 64 * 1024
@@ -117,9 +117,6 @@ def candidate_paths(explicit: str | None, env: Mapping[str, str]) -> list[tuple[
     return [
         (p, s) for p, s in result if s not in implicit or os.path.lexists(os.path.expanduser(p))
     ]
-
-
-EXPLICIT_SOURCES = ("--opencode", "OPENCODE_BIN", "OPENCODE_BIN_PATH")
 
 
 def resolve_explicit(

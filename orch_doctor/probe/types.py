@@ -152,6 +152,10 @@ class BinaryCandidate:
     lookup: str | None = None
 
 
+#: where a caller names the binary: what they name runs, whatever else is installed
+EXPLICIT_SOURCES: tuple[str, ...] = ("--opencode", "OPENCODE_BIN", "OPENCODE_BIN_PATH")
+
+
 @dataclass(frozen=True)
 class BinaryFinding:
     """Which binary runs, why, and what else was found."""
@@ -159,9 +163,17 @@ class BinaryFinding:
     chosen: BinaryCandidate | None
     candidates: tuple[BinaryCandidate, ...] = ()
     reason: str = ""  # why `chosen` wins
-    shadowed: tuple[BinaryCandidate, ...] = ()  # other usable, different binaries
+    #: other usable, different binaries: hidden by the chosen one when it was found by looking
+    #: (see :attr:`named`), merely also installed when the caller named it
+    shadowed: tuple[BinaryCandidate, ...] = ()
     problem: str | None = None  # nothing usable found: why
     fix: str | None = None
+
+    @property
+    def named(self) -> bool:
+        """The caller named the binary that runs (``--opencode``, ``$OPENCODE_BIN``,
+        ``$OPENCODE_BIN_PATH``): the other installs are no surprise, nothing shadows them."""
+        return self.chosen is not None and self.chosen.source in EXPLICIT_SOURCES
 
 
 @dataclass(frozen=True)

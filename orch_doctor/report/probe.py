@@ -69,10 +69,11 @@ def render_probe(caps: Capabilities) -> None:
         console.print(f"  {warn} version: {escape(version.problem)}")
     if finding is not None:
         for c in finding.shadowed:
-            console.print(
-                f"  {warn} "
-                + escape(f"shadows {c.path} ({c.source}, version {c.version or 'unknown'})")
-            )
+            other = f"{c.path} ({c.source}, version {c.version or 'unknown'})"
+            if finding.named:  # the caller chose the binary: the others are only also there
+                console.print("  " + escape(f"also installed, not run: {other}"))
+            else:
+                console.print(f"  {warn} " + escape(f"shadows {other}"))
     for name, spec in caps.commands.items():
         if not spec.exists:
             console.print(f"\n[bold]{escape(name)}[/]: [dim]not available in this release[/]")

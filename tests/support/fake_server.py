@@ -199,21 +199,37 @@ def health_with(version: object) -> Behaviour:
     return json_body(data)
 
 
+#: :func:`build_gzip_bomb` of 1 GiB, stored (1.8 KB; building it takes seconds of CPU)
+GZIP_BOMB_FILE = (
+    Path(__file__).resolve().parent.parent / "fixtures" / "server" / "gzip-gzip-1gib.bin"
+)
+
+
 @functools.cache
 def gzip_bomb(inflated: int = 1 << 30) -> bytes:
     """``inflated`` zero bytes, gzipped twice: ~2 KB on the wire (``Content-Encoding: gzip,
-    gzip``), ``inflated`` bytes when both layers are undone. Built once per test session."""
+    gzip``), ``inflated`` bytes when both layers are undone. 1 GiB is stored (a slow test holds
+    it to :func:`build_gzip_bomb`); another size is built once per test session."""
+    if inflated == 1 << 30 and GZIP_BOMB_FILE.is_file():
+        return GZIP_BOMB_FILE.read_bytes()
+    return build_gzip_bomb(inflated)
+
+
+def build_gzip_bomb(inflated: int = 1 << 30) -> bytes:
     inner = zlib.compressobj(9, zlib.DEFLATED, 31)
     chunk = bytes(1 << 20)
     once = b"".join(inner.compress(chunk) for _ in range(inflated >> 20)) + inner.flush()
-    return gzip.compress(once, 9)
+    return gzip.compress(once, 9, mtime=0)
 
 
+@functools.cache
 def deflate_bomb(inflated: int = 256 << 20) -> bytes:
-    """Raw deflate (no zlib header) of ``inflated`` zero bytes (``Content-Encoding: deflate``)."""
+    """Raw deflate (no zlib header) of ``inflated`` zero bytes (``Content-Encoding: deflate``):
+    one MiB compressed and fully flushed (nothing refers back past a full flush), so the same
+    bytes repeated are the whole stream, closed by an empty final block."""
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    chunk = bytes(1 << 20)
-    return b"".join(packer.compress(chunk) for _ in range(inflated >> 20)) + packer.flush()
+    block = packer.compress(bytes(1 << 20)) + packer.flush(zlib.Z_FULL_FLUSH)
+    return block * (inflated >> 20) + zlib.compressobj(9, zlib.DEFLATED, -15).flush()
 
 
 def deep_json(depth: int = 100_000) -> bytes:

@@ -23,15 +23,23 @@ def judge(ctx: DoctorContext) -> Verdict:
         details.append(f"resolves to {chosen.resolved}")
     if caps.identified_as:
         details.append(caps.identified_as)
-    if finding.shadowed:
-        hidden = [
-            f"{c.path} ({c.source}, version {c.version or 'unknown'})" for c in finding.shadowed
-        ]
+    others = [f"{c.path} ({c.source}, version {c.version or 'unknown'})" for c in finding.shadowed]
+    if others and finding.named:  # the caller chose: the others are news, not a warning
+        return verdict(
+            "pass",
+            f"{chosen.path}",
+            *details,
+            *(
+                f"also installed, not run ({chosen.source} names the one to run): {o}"
+                for o in others
+            ),
+        )
+    if others:
         return verdict(
             "warn",
-            f"{chosen.path} shadows {len(hidden)} other OpenCode install(s)",
+            f"{chosen.path} shadows {len(others)} other OpenCode install(s)",
             *details,
-            *(f"hidden: {h}" for h in hidden),
+            *(f"hidden: {h}" for h in others),
             fix="remove the installs you do not use, or set "
             f"OPENCODE_BIN={shlex.quote(chosen.path)}",
         )
