@@ -47,6 +47,7 @@ from orch_doctor.verify.throwaway import (
 )
 
 if TYPE_CHECKING:
+    from orch_doctor.resolve import Resolution
     from orch_doctor.schemas.shapes import VerifyJSON
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -67,6 +68,9 @@ class VerifyOptions:
     terminal: str | None = None  # "tmux" or "pty"
     matrix_files: Sequence[str] = ()
     credentials: Credentials | None = None  # for a given --server (never printed)
+    allow_standalone: bool = False  # the --server given cannot be used: a standalone TUI
+    refresh: bool = False  # probe the binary again (not the cached result)
+    policy_file: str | None = None  # default: the policy found from the directory upward
 
 
 @dataclass
@@ -149,8 +153,7 @@ def run_verify(
     Everything started is registered (orch_doctor._util.cleanup) under this run's scope, so the
     CLI's signal handler stops it at any moment too. ``on_phase`` hears what the run starts
     before the plan's first step (probing, the throwaway server, the decision), as it starts."""
-    from orch_doctor.api import get_capabilities, get_server_status
-    from orch_doctor.matrix.load import load_matrix
+    from orch_doctor.api import get_server_status
 
     begin = time.monotonic()
     deadline = begin + options.timeout_s
@@ -168,8 +171,12 @@ def run_verify(
                 on_phase(text)
 
         project = _project_dir(options.directory, run_dir)
+        prompt = options.prompt or default_prompt()
+        # the request resolved as every command resolves it (binary, policy, matrix,
+        # allow_standalone); the server is verify's own: --server, else a throwaway one
+        resolution = _resolution(options, project, prompt)
         phase("probe the OpenCode binary")
-        caps = get_capabilities(options.opencode)
+        caps = resolution.capabilities.get()
         if caps.binary_path is None:
             finding = caps.finding
             raise VerifyRefused(
@@ -181,7 +188,6 @@ def run_verify(
         home = run_dir / "home"
         env = isolated_env(home)
         env[cleanup.SCOPE_ENV] = scope  # every process of the run, and what they start
-        prompt = options.prompt or default_prompt()
         request = SpawnRequest(
             directory=str(project),
             model=options.model,
@@ -189,7 +195,7 @@ def run_verify(
             server_url=options.server_url if not options.no_server else None,
         )
 
-        matrix = load_matrix(list(options.matrix_files))
+        matrix = resolution.matrix
         if options.strategy:  # refuse a forced strategy whose flags do not exist before starting
             stand_in = ServerStatus(url="http://127.0.0.1:9", verdict="ok")
             force_plan(options.strategy, caps, stand_in, request, matrix)
@@ -215,9 +221,7 @@ def run_verify(
         if options.strategy:
             decision = force_plan(options.strategy, caps, server, request, matrix)
         else:
-            from orch_doctor.decide.decision import decide
-
-            decision = decide(caps, server, request, matrix)
+            decision = resolution.decide_for(caps, server, request)
         report.decision = decision
         report.strategy = decision.strategy
         if decision.plan is None:
@@ -316,6 +320,26 @@ def opencode_log_errors(home: Path, limit: int = 5) -> str:
     if not lines:
         return ""
     return "opencode log: " + "\n".join(line[:400] for line in lines[-limit:])
+
+
+def _resolution(options: VerifyOptions, project: Path, prompt: str) -> Resolution:
+    """The request resolution every command shares (orch_doctor.resolve), for this run."""
+    from orch_doctor.resolve import Resolution, Selection
+
+    selection = Selection(
+        directory=str(project),
+        model=options.model,
+        prompt=prompt,
+        server_url=options.server_url,
+        opencode=options.opencode,
+        allow_standalone=options.allow_standalone,
+        discover=False,  # verify's server is its own: --server, else a throwaway one
+        refresh=options.refresh,
+        matrix_files=tuple(options.matrix_files),
+        policy_file=options.policy_file,
+        credentials=options.credentials,
+    )
+    return Resolution(selection)
 
 
 def _project_dir(directory: str | None, run_dir: Path) -> Path:
