@@ -169,7 +169,7 @@ class Resolution:
         """Probe the servers running here (concurrently) and choose one, saying why."""
         from orch_doctor.server.discovery import MAX_CANDIDATES, choose
 
-        urls = discover_local_servers()
+        urls = discover_local_servers(directory=self.directory)
         if not urls:
             return None
         from orch_doctor.server.probe import probe_servers
@@ -252,14 +252,15 @@ def directory_decision(directory: str) -> Decision | None:
     )
 
 
-def discover_local_servers(timeout_s: float = 0.3) -> list[str]:
-    """Running local servers that accept a connection: from processes, and the default port.
+def discover_local_servers(timeout_s: float = 0.3, directory: str | None = None) -> list[str]:
+    """Running local servers that accept a connection: from processes (those started in
+    ``directory`` first), and the default port.
 
     A plain TCP connect first (all at once), so that nothing heavier is loaded when no server
     runs."""
     from orch_doctor.server.discovery import answering, candidate_urls
 
-    return answering(candidate_urls(), timeout_s)
+    return answering(candidate_urls(directory=directory), timeout_s)
 
 
 __all__ = [
