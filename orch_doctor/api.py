@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch_doctor._util.timeouts import check_timeout
 from orch_doctor.advice import Advisory, Severity
-from orch_doctor.decide.decision import Decision, decide
+from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.plan import validate_plan
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.rules import REJECTION_CODES, Rejection, RejectionCode
@@ -51,6 +50,7 @@ from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.model import STRATEGY_NAMES, Matrix, StrategyName
 from orch_doctor.probe.binary import DEFAULT_TIMEOUT_S, start_decision_probe
 from orch_doctor.probe.types import Capabilities, CommandSpec, OptionSpec
+from orch_doctor.resolve.policy import Policy
 from orch_doctor.server.credentials import Credentials, credentials_from_env, split_userinfo
 from orch_doctor.server.types import ServerStatus
 
@@ -109,6 +109,7 @@ __all__ = [
     "OptionSpec",
     "OrchDoctorError",
     "PlanValidationError",
+    "Policy",
     "PolicyError",
     "ProcessStep",
     "PtyTerminal",
@@ -224,18 +225,9 @@ def check_orch_client(
 def directory_decision(directory: str) -> Decision | None:
     """Strategy ``none`` when ``directory`` (absolute) cannot be the agent's directory, else
     None — the check at the edge, so that the decision itself stays pure."""
-    from orch_doctor._util.directory import directory_problem
-    from orch_doctor.decide.decision import no_plan
+    from orch_doctor.resolve import directory_decision as refused
 
-    problem = directory_problem(directory)
-    if problem is None:
-        return None
-    return no_plan(
-        problem.message,
-        problem.fix,
-        Advisory(problem.id, "error", problem.message, fix=problem.fix),
-        code="directory-unusable",
-    )
+    return refused(directory)
 
 
 def select_strategy(
@@ -254,46 +246,54 @@ def select_strategy(
     env: Mapping[str, str] | None = None,
     capabilities: Capabilities | None = None,
     server: ServerStatus | None = None,
+    discover: bool = True,
+    policy: Policy | None = None,
+    policy_file: str | os.PathLike[str] | None = None,
 ) -> Decision:
-    """Pick the spawn strategy and build its exact plan (``Decision.plan``).
+    """Pick the spawn strategy and build its exact plan (``Decision.plan``): the same request
+    resolution and decision as ``orch-doctor``, ``plan``, ``spawn`` and ``verify``.
 
-    Pass ``capabilities`` / ``server`` / ``matrix`` to reuse what the caller already has.
-    Credentials default to OPENCODE_SERVER_PASSWORD / OPENCODE_SERVER_USERNAME.
+    The server: ``server_url``, else the policy's ``server_url``, else (``discover``, the
+    default) the servers running here, a usable one serving ``directory`` first — as the
+    doctor finds them; ``discover=False`` decides without a server instead. Pass
+    ``capabilities`` / ``server`` / ``matrix`` / ``policy`` to reuse what the caller already
+    has (a ``server`` status given is used as is: nothing is probed or discovered).
+    Credentials default to OPENCODE_SERVER_PASSWORD / OPENCODE_SERVER_USERNAME, then the URL's
+    ``user:password@``.
+
+    The policy: ``policy``, else ``policy_file``, else the nearest ``.orch-doctor.toml`` /
+    pyproject ``[tool.orch-doctor]`` from ``directory`` upward (its ``allowed_strategies``
+    unless ``allowed_strategies`` is given, ``require_server``, ``server_url``); an invalid
+    policy or matrix file raises its ConfigFileError (PolicyError, MatrixError).
 
     A ``directory`` that does not exist, is not a directory or cannot be reached by this user
     is no plan: strategy ``none`` with the reason and a fix (nothing is probed).
     """
-    # a URL's user:password@ is never shown or stored; it is the password when none is given
-    bare_url, url_credentials = split_userinfo(server_url) if server_url else (None, None)
-    try:
-        absolute = str(Path(directory).expanduser().absolute())
-    except RuntimeError:  # "~someone" for a user that does not exist: the path as given
-        absolute = str(Path(directory).absolute())
-    refused = directory_decision(absolute)
-    if refused is not None:
-        return refused
-    request = SpawnRequest(
-        directory=absolute,
+    from orch_doctor.resolve import Resolution, Selection
+
+    selection = Selection(
+        directory=os.fspath(directory),
         model=model,
         prompt=prompt,
-        server_url=bare_url,
-    )
-    matrix = matrix or load_matrix(matrix_files)
-    caps = capabilities or get_capabilities(opencode, env=env, refresh=refresh)
-    if server is None and bare_url:
-        creds = credentials or credentials_from_env(env) or url_credentials
-        client = caps.version.text if caps.version else None
-        server = get_server_status(
-            bare_url, credentials=creds, client_version=client, matrix=matrix
-        )
-    return decide(
-        caps,
-        server,
-        request,
-        matrix,
-        allowed_strategies=allowed_strategies,
+        server_url=server_url,
+        opencode=opencode,
         allow_standalone=allow_standalone,
+        discover=discover,
+        refresh=refresh,
+        matrix_files=tuple(matrix_files),
+        policy_file=os.fspath(policy_file) if policy_file is not None else None,
+        allowed_strategies=tuple(allowed_strategies) if allowed_strategies is not None else None,
+        credentials=credentials,
     )
+    resolution = Resolution(
+        selection,
+        policy=policy,
+        matrix=matrix,
+        capabilities=capabilities,
+        server=server,
+        env=env,
+    )
+    return resolution.decision.get()
 
 
 def execute_plan(

@@ -337,7 +337,8 @@ def test_mounts_in_another_click_group(opencode_release: Callable[[str], Path], 
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["decision"]["strategy"] == "standalone-prompt"
     binary = str(opencode_release("1.18.33"))
-    plan_args = ["doctor", "plan", "--dir", str(tmp_path), "--opencode", binary, "--format", "json"]
+    plan_args = ["doctor", "plan", "--dir", str(tmp_path), "--opencode", binary, "--no-discover",
+                 "--format", "json"]  # fmt: skip
     result = runner.invoke(orch, plan_args)
     assert result.exit_code == 0 and json.loads(result.output)["strategy"] == "standalone-prompt"
     assert "probe" in runner.invoke(orch, ["doctor", "--help"]).output

@@ -45,7 +45,8 @@ def test_parallel_cold_plans_share_one_cache(
     project.mkdir()
     env = {**os.environ, "ORCH_DOCTOR_CACHE_DIR": str(tmp_path / "cache")}
     argv = [sys.executable, "-m", "orch_doctor", "plan", "--opencode", release,
-            "--dir", str(project), "--prompt", "hi", "--format", "json"]  # fmt: skip
+            "--dir", str(project), "--prompt", "hi", "--no-discover",
+            "--format", "json"]  # fmt: skip
     procs = [
         subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for _ in range(RUNS)
@@ -81,7 +82,9 @@ def test_threads_of_one_process_get_the_same_decision(
 
     def decide(i: int) -> Any:
         barrier.wait(timeout=30)
-        return select_strategy(project, prompt=f"agent {i}", opencode=release, env={})
+        return select_strategy(
+            project, prompt=f"agent {i}", opencode=release, env={}, discover=False
+        )
 
     with ThreadPoolExecutor(RUNS) as pool:
         decisions = list(pool.map(decide, range(RUNS)))

@@ -600,7 +600,7 @@ def test_wrong_shaped_cache_entry_is_ignored_and_rewritten(
     binary = str(opencode_release("1.18.33"))
     env = {"ORCH_DOCTOR_CACHE_DIR": str(cache)}
     args = ["plan", "--dir", str(tmp_path), "--prompt", "hi", "--opencode", binary,
-            "--format", "json"]  # fmt: skip
+            "--no-discover", "--format", "json"]  # fmt: skip
     first = run_cli(args, env=env)
     assert first.code == 0, first.stderr
     entries = sorted(cache.glob("*.json"))

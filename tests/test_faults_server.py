@@ -730,7 +730,7 @@ def test_discovery_warm_path_stays_light(tmp_path: Path) -> None:
     code = f"""
 import sys, time
 from orch_doctor.server import discovery
-discovery.candidate_urls = lambda: [{closed!r}, {closed!r}.replace("127.0.0.1", "[::1]")]
+discovery.candidate_urls = lambda **_: [{closed!r}, {closed!r}.replace("127.0.0.1", "[::1]")]
 from orch_doctor.doctor.context import discover_local_servers
 start = time.monotonic()
 found = discover_local_servers()
@@ -780,7 +780,7 @@ def test_discovery_says_what_it_chose(
     }
     with _servers([servers[n] for n in names]) as urls:
         by_name = dict(zip(names, urls, strict=True))
-        monkeypatch.setattr(discovery, "candidate_urls", lambda: list(urls))
+        monkeypatch.setattr(discovery, "candidate_urls", lambda **_: list(urls))
         from orch_doctor.cli import main
 
         start = time.monotonic()

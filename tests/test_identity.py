@@ -188,7 +188,9 @@ def test_identity_is_the_binary_the_launcher_runs_not_the_launcher(
     from orch_doctor.api import select_strategy
 
     caps = start_decision_probe(str(launcher), env, known=identify_published).result()
-    decision = select_strategy(tmp_path, prompt="hi", capabilities=caps, allow_standalone=True)
+    decision = select_strategy(
+        tmp_path, prompt="hi", capabilities=caps, allow_standalone=True, discover=False
+    )
     assert decision.plan is not None
     argv0 = {s.argv[0] for s in decision.plan.steps if hasattr(s, "argv")}
     assert argv0 == {str(elsewhere)}

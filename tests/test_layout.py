@@ -22,14 +22,17 @@ RANK = {
     "matrix": 2,
     "decide": 3,
     "clients": 3,
-    "api": 4,
-    "doctor": 5,
+    # the request resolution: the I/O at the edge (disk, probes, discovery, policy) around the
+    # pure decision, shared by the API and every command
+    "resolve": 4,
+    "api": 5,
+    "doctor": 6,
     "execute": 4,
-    "verify": 5,
-    "report": 6,
-    "cli": 7,
-    "models": 7,  # compatibility re-exports
-    "__main__": 7,
+    "verify": 6,
+    "report": 7,
+    "cli": 8,
+    "models": 8,  # compatibility re-exports
+    "__main__": 8,
     "__init__": 0,
 }
 #: measured facts stay measured: the probes never read the matrix
@@ -113,6 +116,7 @@ def test_every_stage_is_a_package_with_its_own_types() -> None:
         "server",
         "matrix",
         "decide",
+        "resolve",
         "execute",
         "doctor",
         "verify",

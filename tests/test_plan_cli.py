@@ -67,7 +67,7 @@ def test_plan_without_server_and_usage_errors(
     prompt_file = tmp_path / "prompt.txt"
     prompt_file.write_text("from a file ✓")
     code, data = plan(["--dir", str(tmp_path), "--prompt-file", str(prompt_file),
-                       "--opencode", binary])  # fmt: skip
+                       "--opencode", binary, "--no-discover"])  # fmt: skip
     assert code == 0 and data["strategy"] == "standalone-prompt"
     argv = data["steps"][0]["argv"]
     assert argv[-2:] == ["--prompt", "from a file ✓"]

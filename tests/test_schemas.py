@@ -89,6 +89,7 @@ def _plan_document(*steps: Any) -> dict[str, Any]:
             "rejections": {},
             "warnings": [], "advisories": [], "steps": [s.to_json() for s in steps],
             "server_url": None, "fix": None, "matrix_files": [],
+            "policy_file": None, "discovered_server": None,
         }
     )  # fmt: skip
 

@@ -396,7 +396,9 @@ def test_standalone_spawn_on_1_18_33_is_judged_from_the_screen_and_gets_only_its
         ["tmux", "set-environment", "-g", "ORCH_TEST_GLOBAL", "leaked"], check=True, timeout=10
     )
     prompt = f"standalone spawn {uuid.uuid4().hex[:8]}"
-    decision = select_strategy(project, prompt=prompt, opencode=str(release), env={})
+    decision = select_strategy(
+        project, prompt=prompt, opencode=str(release), env={}, discover=False
+    )
     assert decision.strategy == "standalone-prompt" and decision.plan is not None
     env = isolated_env(tmp_path / "home", ORCH_TEST_GIVEN="given")
     result = execute_plan(decision.plan, tmux_target=f"{SESSION}:solo", env=env, timeout_s=90)

@@ -81,7 +81,8 @@ def main(ctx: click.Context, /, **options: Any) -> None:
     if ctx.invoked_subcommand is None:
         doctor_cmd = main.get_command(ctx, "doctor")
         assert doctor_cmd is not None
-        ctx.invoke(doctor_cmd, **options)
+        selection = options.pop("selection")  # the selection options, as given
+        ctx.invoke(doctor_cmd, **options, **selection.as_kwargs())
         return
     # the root's options are the doctor report's: before a subcommand they would be ignored
     given = [

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
+    from orch_doctor.cli.options import SelectionArgs
+    from orch_doctor.resolve import Resolution, Selection
     from orch_doctor.schemas.shapes import Output
 
 EXIT_OK = 0
@@ -112,3 +114,39 @@ def checked_request(
     if model is not None and not valid_model(model):
         config_error(f"--model must be provider/model, got {model!r}")
     return prompt
+
+
+def selection_from(args: SelectionArgs, **overrides: Any) -> Selection:
+    """The request the selection options select, after the checks every command makes (the
+    prompt, the model: a usage error, exit 2, otherwise). ``overrides``: a command's own
+    reading of one of them (verify's default directory)."""
+    from dataclasses import replace
+
+    from orch_doctor.resolve import Selection
+
+    prompt = checked_request(args.prompt, args.prompt_file, args.model)
+    selection = Selection(
+        directory=args.directory,
+        model=args.model,
+        prompt=prompt,
+        server_url=args.server_url,
+        opencode=args.opencode,
+        allow_standalone=args.allow_standalone,
+        discover=not args.no_discover,
+        refresh=args.refresh,
+        matrix_files=tuple(args.matrix_files),
+        policy_file=args.policy_file,
+    )
+    return replace(selection, **overrides) if overrides else selection
+
+
+def resolve_selection(selection: Selection, **extra: Any) -> Resolution:
+    """The request resolved (orch_doctor.resolve): its policy and matrix are read here, and a
+    file that is not valid is a configuration error (exit 2) naming it."""
+    from orch_doctor.errors import ConfigFileError
+    from orch_doctor.resolve import Resolution
+
+    try:
+        return Resolution(selection, **extra)
+    except ConfigFileError as exc:
+        config_error(str(exc))

@@ -14,24 +14,17 @@ from orch_doctor.cli.helptext import epilog
 from orch_doctor.cli.options import doctor_options
 
 if TYPE_CHECKING:
+    from orch_doctor.cli.options import SelectionArgs
     from orch_doctor.doctor.runner import DoctorReport
 
 
 @click.command(epilog=epilog("doctor"))
 @doctor_options
 def doctor(
-    opencode: str | None,
-    server: str | None,
-    allow_standalone: bool,
-    no_discover: bool,
-    directory: str | None,
-    model: str | None,
+    selection: SelectionArgs,
     output_format: str,
     strict: bool,
     verbose: bool,
-    refresh: bool,
-    policy: str | None,
-    matrix_files: tuple[str, ...],
     orch_path: str | None,
 ) -> None:
     """Will spawning OpenCode agents work here, how, and if not, what exactly to do."""
@@ -40,37 +33,41 @@ def doctor(
     from orch_doctor.matrix import identify_published
     from orch_doctor.probe.binary import start_decision_probe
 
+    refresh = selection.refresh
     capabilities = start_decision_probe(
-        opencode, refresh=refresh, known=None if refresh else identify_published
+        selection.opencode, refresh=refresh, known=None if refresh else identify_published
     )
+    from orch_doctor.cli.common import selection_from
     from orch_doctor.doctor.context import DoctorOptions
 
+    request = selection_from(selection)
     options = DoctorOptions(
-        opencode=opencode,
-        server_url=server,
-        allow_standalone=allow_standalone,
-        discover=not no_discover,
-        directory=directory,
-        model=model,
+        opencode=request.opencode,
+        server_url=request.server_url,
+        allow_standalone=request.allow_standalone,
+        discover=request.discover,
+        directory=request.directory,
+        model=request.model,
+        prompt=request.prompt,
         refresh=refresh,
-        matrix_files=matrix_files,
+        matrix_files=request.matrix_files,
         orch_path=orch_path,
     )
 
     from orch_doctor.doctor.checks import CHECK_IDS
-    from orch_doctor.doctor.policy import load_policy
     from orch_doctor.doctor.runner import run_doctor
     from orch_doctor.errors import ConfigFileError
     from orch_doctor.matrix.load import load_matrix
+    from orch_doctor.resolve.policy import load_policy
 
-    start_dir = Path(directory or os.getcwd())
+    start_dir = Path(request.directory or os.getcwd())
     try:
-        loaded_policy = load_policy(policy, start_dir, CHECK_IDS)
-        matrix = load_matrix(matrix_files)
-        if matrix_files:  # a client contract among them is validated before anything runs
+        loaded_policy = load_policy(request.policy_file, start_dir, CHECK_IDS)
+        matrix = load_matrix(request.matrix_files)
+        if request.matrix_files:  # a client contract among them is validated before anything runs
             from orch_doctor.matrix.clients import load_contracts
 
-            load_contracts(matrix_files)
+            load_contracts(request.matrix_files)
     except ConfigFileError as exc:
         config_error(str(exc))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -70,8 +72,8 @@ def allow_standalone_option() -> Callable[[F], F]:
     return click.option(
         "--allow-standalone",
         is_flag=True,
-        help="When the --server given cannot be used, accept a standalone TUI instead "
-        "(said first); without it that is no plan.",
+        help="When the server named (--server, the policy's server_url) cannot be used, accept "
+        "a standalone TUI instead (said first); without it that is no plan.",
     )
 
 
@@ -79,36 +81,102 @@ def refresh_option() -> Callable[[F], F]:
     return click.option("--refresh", is_flag=True, help="Ignore cached probe results.")
 
 
-def doctor_options(func: F) -> F:
-    """Apply the doctor's options (innermost last) to a click command or group."""
-    decorators: list[Callable[[F], F]] = [
-        opencode_option(),
-        click.option("--server", "server", metavar="URL", help="OpenCode server to check."),
-        allow_standalone_option(),
-        click.option(
-            "--no-discover",
-            is_flag=True,
-            help="Do not look for OpenCode servers running here when --server is not given.",
-        ),
+@dataclass(frozen=True)
+class SelectionArgs:
+    """The selection options as given on the command line (see :func:`selection_options`);
+    ``cli.common.selection_from`` checks them and makes the request's ``Selection``."""
+
+    directory: str | None
+    model: str | None
+    prompt: str | None
+    prompt_file: str | None
+    server_url: str | None
+    opencode: str | None
+    allow_standalone: bool
+    no_discover: bool
+    refresh: bool
+    policy_file: str | None
+    matrix_files: tuple[str, ...]
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The options by their parameter names (to invoke another command with them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+SELECTION_PARAMS = tuple(f.name for f in fields(SelectionArgs))
+
+DIR_HELP = "Directory the agent works in (default: the current one)."
+SERVER_HELP = (
+    "OpenCode server to use (default: the policy's server_url, else one running here: a usable "
+    "server serving --dir first)."
+)
+DISCOVER_HELP = "Do not look for OpenCode servers running here when no server is named."
+
+
+def selection_options(
+    *,
+    dir_required: bool = False,
+    dir_help: str = DIR_HELP,
+    server_help: str = SERVER_HELP,
+    prompt_help: str = "Prompt to deliver.",
+    discover_help: str = DISCOVER_HELP,
+) -> Callable[[F], F]:
+    """The options that select a request, the same on every command that decides (the doctor,
+    ``plan``, ``spawn``, ``verify``); the command receives them as one ``selection:
+    SelectionArgs`` argument. Only the help texts (and whether ``--dir`` is required) differ."""
+    decorators: list[Callable[[Any], Any]] = [
         click.option(
             "--dir",
             "directory",
             metavar="DIR",
             type=click.Path(),
-            help="Directory the agent works in (default: the current one).",
+            required=dir_required,
+            help=dir_help,
         ),
         model_option(),
-        format_option(*DOCTOR_FORMATS),
-        click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1)."),
-        click.option("-v", "--verbose", is_flag=True, help="Show details of every check."),
+        click.option("--prompt", metavar="TEXT", help=prompt_help),
+        click.option(
+            "--prompt-file",
+            metavar="FILE",
+            type=click.Path(dir_okay=False),
+            help="Read the prompt from FILE ('-' for stdin).",
+        ),
+        click.option("--server", "server_url", metavar="URL", help=server_help),
+        opencode_option(),
+        allow_standalone_option(),
+        click.option("--no-discover", is_flag=True, help=discover_help),
         refresh_option(),
         click.option(
             "--policy",
+            "policy_file",
             metavar="FILE",
             type=click.Path(dir_okay=False),
-            help="Policy file (default: pyproject/.orch-doctor.toml).",
+            help="Policy file (default: pyproject/.orch-doctor.toml from --dir upward).",
         ),
         matrix_option(),
+    ]
+
+    def apply(func: F) -> F:
+        @functools.wraps(func)
+        def packed(*args: Any, **kwargs: Any) -> Any:
+            picked = {name: kwargs.pop(name) for name in SELECTION_PARAMS}
+            return func(*args, selection=SelectionArgs(**picked), **kwargs)
+
+        wrapped: Any = packed
+        for decorator in reversed(decorators):
+            wrapped = decorator(wrapped)
+        return cast(F, wrapped)
+
+    return apply
+
+
+def doctor_options(func: F) -> F:
+    """Apply the doctor's options (innermost last) to a click command or group: the selection
+    options, then the report's own."""
+    decorators: list[Callable[[F], F]] = [
+        format_option(*DOCTOR_FORMATS),
+        click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1)."),
+        click.option("-v", "--verbose", is_flag=True, help="Show details of every check."),
         click.option(
             "--orch",
             "orch_path",
@@ -119,4 +187,4 @@ def doctor_options(func: F) -> F:
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
-    return func
+    return selection_options()(func)

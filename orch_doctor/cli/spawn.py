@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from orch_doctor.cli.common import checked_request, config_error, emit_json
+from orch_doctor.cli.common import config_error, emit_json, resolve_selection, selection_from
 from orch_doctor.cli.helptext import epilog
-from orch_doctor.cli.options import (
-    format_option,
-    matrix_option,
-    model_option,
-    opencode_option,
-    timeout_option,
-)
+from orch_doctor.cli.options import format_option, selection_options, timeout_option
+
+if TYPE_CHECKING:
+    from orch_doctor.cli.options import SelectionArgs
 
 EXIT_DELIVERED = 0
 EXIT_NOT_DELIVERED = 1
@@ -29,17 +26,8 @@ EXIT_USAGE = 2
 
 
 @click.command(epilog=epilog("spawn"))
-@click.option("--dir", "directory", metavar="DIR", required=True, help="Directory of the agent.")
-@model_option("Model the agent should use.")
-@click.option("--prompt", metavar="TEXT", help="The agent's first prompt.")
-@click.option(
-    "--prompt-file",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Read the prompt from FILE ('-': stdin).",
-)
-@click.option("--server", "server_url", metavar="URL", help="OpenCode server to attach to.")
-@opencode_option()
+@selection_options(dir_required=True, dir_help="Directory of the agent.",
+                   prompt_help="The agent's first prompt.")  # fmt: skip
 @click.option(
     "--tmux-target",
     metavar="SESSION:WINDOW",
@@ -48,50 +36,41 @@ EXIT_USAGE = 2
 )
 @click.option("--tmux-socket", metavar="NAME", help="tmux socket name (tmux -L NAME).")
 @timeout_option(120.0, "Overall time limit in seconds.", minimum=0.1)
-@matrix_option()
 @format_option()
 def spawn(
-    directory: str,
-    model: str | None,
-    prompt: str | None,
-    prompt_file: str | None,
-    server_url: str | None,
-    opencode: str | None,
+    selection: SelectionArgs,
     tmux_target: str,
     tmux_socket: str | None,
     timeout_s: float,
-    matrix_files: tuple[str, ...],
     output_format: str,
 ) -> None:
     """Spawn an agent: pick the strategy, run its plan in a tmux window, confirm delivery."""
     from orch_doctor._util.text import printable
-    from orch_doctor.api import select_strategy
-    from orch_doctor.errors import MatrixError, TmuxTargetError
+    from orch_doctor.errors import TmuxTargetError
     from orch_doctor.execute.spawn import SpawnResult, execute_plan
     from orch_doctor.execute.terminal import parse_tmux_target
     from orch_doctor.report.steps import finished_line, phase_line, started_line
-    from orch_doctor.server.credentials import credentials_from_env, split_userinfo
 
-    prompt = checked_request(prompt, prompt_file, model)
-    # a URL's user:password@ is never shown; it is the password when the environment has none
-    server_url, url_credentials = split_userinfo(server_url) if server_url else (None, None)
-    credentials = credentials_from_env() or url_credentials
+    request = selection_from(selection)
     try:
         parse_tmux_target(tmux_target)
     except TmuxTargetError as exc:
         config_error(str(exc))
     text = output_format == "text"
     begin = time.monotonic()
+    # the same resolution as the doctor and plan: the named server, else one running here
+    resolution = resolve_selection(request)
+    credentials = resolution.credentials  # never shown
     if text:
-        what = "probe OpenCode" + (" and the server" if server_url else "") + ", decide"
+        what = "probe OpenCode" + (
+            " and the server" if resolution.server_url else
+            (" and look for a server running here" if request.discover else "")
+        ) + ", decide"  # fmt: skip
         click.echo(phase_line(what, 0.0))
-    try:
-        decision = select_strategy(
-            directory, model=model, prompt=prompt, server_url=server_url, opencode=opencode,
-            credentials=credentials, matrix_files=matrix_files,
-        )  # fmt: skip
-    except MatrixError as exc:
-        config_error(f"cannot read the compatibility matrix: {exc}")
+    decision = resolution.decision.get()
+    if text and resolution.discovery is not None:
+        choice = resolution.discovery
+        click.echo(printable(f"server found running: {choice.chosen.url} ({choice.reason})"))
     if decision.plan is None:
         problem = "no spawn strategy is possible: " + "; ".join(
             f"{k}: {v.message}" for k, v in decision.rejected.items()

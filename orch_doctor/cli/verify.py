@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from orch_doctor.cli.common import checked_request, config_error, emit_json
+from orch_doctor.cli.common import config_error, emit_json, selection_from
 from orch_doctor.cli.helptext import epilog
-from orch_doctor.cli.options import (
-    format_option,
-    matrix_option,
-    model_option,
-    opencode_option,
-    timeout_option,
-)
+from orch_doctor.cli.options import format_option, selection_options, timeout_option
 from orch_doctor.matrix.model import PLAN_STRATEGIES, strategy_name
+
+if TYPE_CHECKING:
+    from orch_doctor.cli.options import SelectionArgs
 
 EXIT_VERIFIED = 0
 EXIT_NOT_VERIFIED = 1
@@ -31,21 +28,18 @@ EXIT_USAGE = 2
 
 
 @click.command(epilog=epilog("verify"))
-@opencode_option()
-@click.option(
-    "--dir",
-    "directory",
-    metavar="DIR",
-    help="Directory of the agent (default: a fresh temp project dir).",
+@selection_options(
+    dir_help="Directory of the agent (default: a fresh temp project dir).",
+    server_help="Use this server, not a throwaway one.",
+    prompt_help="Prompt to deliver (default: a unique marker).",
+    discover_help="Accepted for the same options as every command: verify never looks for a "
+    "server running here (it starts a throwaway one unless --server is given).",
 )
-@model_option("Model to request.")
-@click.option("--prompt", metavar="TEXT", help="Prompt to deliver (default: a unique marker).")
 @click.option(
     "--strategy",
     type=click.Choice(PLAN_STRATEGIES),
     help="Force this strategy (even one the matrix demoted); its flags must exist.",
 )
-@click.option("--server", "server_url", metavar="URL", help="Use this server, not a throwaway one.")
 @click.option(
     "--no-server",
     is_flag=True,
@@ -59,47 +53,45 @@ EXIT_USAGE = 2
     type=click.Choice(["tmux", "pty"]),
     help="Terminal for the TUI (default: tmux when installed, else a pseudo-terminal).",
 )
-@matrix_option()
 @format_option()
 def verify(
-    opencode: str | None,
-    directory: str | None,
-    model: str | None,
-    prompt: str | None,
+    selection: SelectionArgs,
     strategy: str | None,
-    server_url: str | None,
     no_server: bool,
     keep: bool,
     timeout_s: float,
     terminal: str | None,
-    matrix_files: tuple[str, ...],
     output_format: str,
 ) -> None:
     """Execute the spawn plan against a throwaway OpenCode server and confirm the prompt arrived."""
-    from orch_doctor.errors import MatrixError, PlanValidationError, VerifyRefused
+    from orch_doctor.errors import ConfigFileError, PlanValidationError, VerifyRefused
     from orch_doctor.execute.executor import StepReport
     from orch_doctor.report.steps import finished_line, phase_line, started_line
     from orch_doctor.server.credentials import credentials_from_env, split_userinfo
     from orch_doctor.verify.run import VerifyOptions, run_verify
 
-    prompt = checked_request(prompt, None, model)
-    if server_url and no_server:
+    request = selection_from(selection)
+    if request.server_url and no_server:
         config_error("give --server or --no-server, not both")
     # a URL's user:password@ is never shown; it is the password when the environment has none
+    server_url = request.server_url
     server_url, url_credentials = split_userinfo(server_url) if server_url else (None, None)
     options = VerifyOptions(
-        opencode=opencode,
-        directory=directory,
-        model=model,
-        prompt=prompt,
+        opencode=request.opencode,
+        directory=request.directory,
+        model=request.model,
+        prompt=request.prompt,
         strategy=strategy_name(strategy) if strategy else None,
         server_url=server_url,
         no_server=no_server,
         keep=keep,
         timeout_s=timeout_s,
         terminal=terminal,
-        matrix_files=matrix_files,
+        matrix_files=request.matrix_files,
         credentials=(credentials_from_env() or url_credentials) if server_url else None,
+        allow_standalone=request.allow_standalone,
+        refresh=request.refresh,
+        policy_file=request.policy_file,
     )
     text = output_format == "text"
 
@@ -125,8 +117,8 @@ def verify(
         config_error(f"--strategy {strategy} cannot run on this OpenCode: {exc}")
     except VerifyRefused as exc:
         config_error(f"{exc}" + (f" (fix: {exc.fix})" if exc.fix else ""))
-    except MatrixError as exc:
-        config_error(f"cannot read the compatibility matrix: {exc}")
+    except ConfigFileError as exc:  # the matrix or the policy
+        config_error(str(exc))
     except KeyboardInterrupt:  # only where no handler could be installed (not the main thread)
         click.echo("orch-doctor: verify interrupted; its clean-up ran", err=True)
         sys.exit(130)

@@ -173,8 +173,17 @@ class DecisionJSON(TypedDict):
     fix: str | None
 
 
+class DiscoveredServerJSON(TypedDict):
+    """The server found running here that the decision used, and why it was chosen."""
+
+    url: str
+    reason: str
+
+
 class PlanJSON(DecisionJSON):
     matrix_files: list[str]
+    policy_file: str | None  # the policy the request was resolved under (None: none found)
+    discovered_server: DiscoveredServerJSON | None  # None: named, or no server found running
 
 
 # --- servers ------------------------------------------------------------------------------------

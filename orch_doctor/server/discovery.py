@@ -36,6 +36,7 @@ class ServerProcess:
     argv: tuple[str, ...]
     ports: tuple[int, ...]  # listening ports found for it (or --port from argv)
     host: str = "127.0.0.1"
+    cwd: str | None = None  # where it was started (what a server serves), when readable
 
     def urls(self) -> list[str]:
         host = _url_host(self.host)
@@ -86,7 +87,11 @@ def find_server_processes(proc: Path | None = None) -> list[ServerProcess]:
         if ports:
             found.append(
                 ServerProcess(
-                    int(entry.name), argv, tuple(ports), _arg(argv, "--hostname") or "127.0.0.1"
+                    int(entry.name),
+                    argv,
+                    tuple(ports),
+                    _arg(argv, "--hostname") or "127.0.0.1",
+                    _readlink(entry / "cwd"),
                 )
             )
     return sorted(found, key=lambda p: p.pid)
@@ -113,15 +118,33 @@ def _psutil_server_processes() -> list[ServerProcess]:
             ports = [port_arg]
         if ports:
             host = _arg(argv, "--hostname") or "127.0.0.1"
-            found.append(ServerProcess(int(process.info["pid"]), argv, tuple(ports), host))
+            try:
+                cwd: str | None = process.cwd()
+            except (psutil.Error, OSError):
+                cwd = None
+            found.append(ServerProcess(int(process.info["pid"]), argv, tuple(ports), host, cwd))
     return sorted(found, key=lambda p: p.pid)
 
 
-def candidate_urls(proc: Path | None = None) -> list[str]:
-    urls = [url for p in find_server_processes(proc) for url in p.urls()]
+def candidate_urls(proc: Path | None = None, directory: str | None = None) -> list[str]:
+    """The URLs of the servers running here, those started in ``directory`` first (only the
+    first :data:`MAX_CANDIDATES` are probed: one serving the agent's directory must be among
+    them however many run), then the default URL."""
+    processes = find_server_processes(proc)
+    if directory is not None:
+        want = _same_dir(directory)
+        processes.sort(key=lambda p: p.cwd is None or _same_dir(p.cwd) != want)
+    urls = [url for p in processes for url in p.urls()]
     if DEFAULT_URL not in urls:
         urls.append(DEFAULT_URL)
     return list(dict.fromkeys(urls))
+
+
+def _readlink(path: Path) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:  # gone, or another user's
+        return None
 
 
 def _cmdline(entry: Path) -> tuple[str, ...]:

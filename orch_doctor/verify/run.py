@@ -49,6 +49,7 @@ from orch_doctor.verify.throwaway import (
 )
 
 if TYPE_CHECKING:
+    from orch_doctor.resolve import Resolution
     from orch_doctor.schemas.shapes import VerifyJSON
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -73,6 +74,9 @@ class VerifyOptions:
     terminal: str | None = None  # "tmux" or "pty"
     matrix_files: Sequence[str] = ()
     credentials: Credentials | None = None  # for a given --server (never printed)
+    allow_standalone: bool = False  # the --server given cannot be used: a standalone TUI
+    refresh: bool = False  # probe the binary again (not the cached result)
+    policy_file: str | None = None  # default: the policy found from the directory upward
 
 
 @dataclass
@@ -263,18 +267,20 @@ class Prepared:
     env: dict[str, str]
     request: SpawnRequest
     matrix: Matrix
+    resolution: Resolution  # the request resolution every command shares (binary, policy, …)
 
 
 def prepare(options: VerifyOptions, started: Started, phase: Callable[[str], None]) -> Prepared:
     """Probe the binary (VerifyRefused: none), make the agent's directory and the isolated
     environment, load the matrix and refuse a forced strategy whose flags do not exist before
-    anything is started (PlanValidationError)."""
-    from orch_doctor.api import get_capabilities
-    from orch_doctor.matrix.load import load_matrix
-
+    anything is started (PlanValidationError). The binary, the policy, the matrix and
+    ``allow_standalone`` are resolved as every command resolves them; the server is verify's
+    own (``--server``, else a throwaway one)."""
     project = _project_dir(options.directory, started.run_dir)
+    prompt = options.prompt or default_prompt()
+    resolution = _resolution(options, project, prompt)
     phase("probe the OpenCode binary")
-    caps = get_capabilities(options.opencode)
+    caps = resolution.capabilities.get()
     if caps.binary_path is None:
         finding = caps.finding
         raise VerifyRefused(
@@ -287,10 +293,10 @@ def prepare(options: VerifyOptions, started: Started, phase: Callable[[str], Non
     request = SpawnRequest(
         directory=str(project),
         model=options.model,
-        prompt=options.prompt or default_prompt(),
+        prompt=prompt,
         server_url=options.server_url if not options.no_server else None,
     )
-    matrix = load_matrix(list(options.matrix_files))
+    matrix = resolution.matrix
     if options.strategy:  # refuse a forced strategy whose flags do not exist before starting
         stand_in = ServerStatus(url="http://127.0.0.1:9", verdict="ok")
         force_plan(options.strategy, caps, stand_in, request, matrix)
@@ -303,6 +309,7 @@ def prepare(options: VerifyOptions, started: Started, phase: Callable[[str], Non
         env=env,
         request=request,
         matrix=matrix,
+        resolution=resolution,
     )
 
 
@@ -358,9 +365,7 @@ def decide_plan(options: VerifyOptions, prepared: Prepared, server: ServerChoice
         return force_plan(
             options.strategy, prepared.caps, server.status, prepared.request, prepared.matrix
         )
-    from orch_doctor.decide.decision import decide
-
-    return decide(prepared.caps, server.status, prepared.request, prepared.matrix)
+    return prepared.resolution.decide_for(prepared.caps, server.status, prepared.request)
 
 
 # --- phase 4: the plan's steps and the confirmation --------------------------------------------
@@ -544,6 +549,26 @@ def opencode_log_errors(home: Path, limit: int = 5) -> str:
     if not lines:
         return ""
     return "opencode log: " + "\n".join(line[:400] for line in lines[-limit:])
+
+
+def _resolution(options: VerifyOptions, project: Path, prompt: str) -> Resolution:
+    """The request resolution every command shares (orch_doctor.resolve), for this run."""
+    from orch_doctor.resolve import Resolution, Selection
+
+    selection = Selection(
+        directory=str(project),
+        model=options.model,
+        prompt=prompt,
+        server_url=options.server_url,
+        opencode=options.opencode,
+        allow_standalone=options.allow_standalone,
+        discover=False,  # verify's server is its own: --server, else a throwaway one
+        refresh=options.refresh,
+        matrix_files=tuple(options.matrix_files),
+        policy_file=options.policy_file,
+        credentials=options.credentials,
+    )
+    return Resolution(selection)
 
 
 def _project_dir(directory: str | None, run_dir: Path) -> Path:
