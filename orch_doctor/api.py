@@ -286,6 +286,8 @@ def select_strategy(
         server = get_server_status(
             bare_url, credentials=creds, client_version=client, matrix=matrix
         )
+    from orch_doctor.decide.measure import measure_facts
+
     return decide(
         caps,
         server,
@@ -293,6 +295,7 @@ def select_strategy(
         matrix,
         allowed_strategies=allowed_strategies,
         allow_standalone=allow_standalone,
+        facts=measure_facts(caps, server, request, matrix, env),  # env: the TUI's
     )
 
 

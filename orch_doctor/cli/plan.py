@@ -91,4 +91,5 @@ def plan(
         from orch_doctor.report.plan import render_decision
 
         render_decision(decision)
-    sys.exit(EXIT_OK if decision.plan is not None else EXIT_FAILED)
+    # ✓ (exit 0) only when every condition the plan relies on was measured and holds
+    sys.exit(EXIT_OK if decision.holds else EXIT_FAILED)

@@ -202,13 +202,17 @@ class DoctorContext:
             advisory = Advisory("server-required", "error", reason, fix=fix)
             return no_plan(reason, fix, advisory, code="policy")
 
+        from orch_doctor.decide.measure import measure_facts
+
+        caps, server, request = self.capabilities.get(), self.server.get(), self.request()
         return decide(
-            self.capabilities.get(),
-            self.server.get(),
-            self.request(),
+            caps,
+            server,
+            request,
             self.matrix,
             allowed_strategies=self.policy.allowed_strategies,
             allow_standalone=self.options.allow_standalone,
+            facts=measure_facts(caps, server, request, self.matrix),  # the TUI gets ours
         )
 
 

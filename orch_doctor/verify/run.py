@@ -216,8 +216,10 @@ def run_verify(
             decision = force_plan(options.strategy, caps, server, request, matrix)
         else:
             from orch_doctor.decide.decision import decide
+            from orch_doctor.decide.measure import measure_facts
 
-            decision = decide(caps, server, request, matrix)
+            facts = measure_facts(caps, server, request, matrix, env)  # env: the TUI's
+            decision = decide(caps, server, request, matrix, facts=facts)
         report.decision = decision
         report.strategy = decision.strategy
         if decision.plan is None:
