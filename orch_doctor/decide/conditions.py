@@ -36,7 +36,7 @@ class TuiDirs:
     home: str | None
     state: str | None  # $XDG_STATE_HOME/opencode, else $HOME/.local/state/opencode
     data: str | None  # $XDG_DATA_HOME/opencode, else $HOME/.local/share/opencode
-    data_is_default: bool  # no XDG_DATA_HOME: the data dir follows from HOME
+    data_is_default: bool  # the data dir is HOME's default (no XDG_DATA_HOME, or the same)
 
 
 def _xdg(env: Mapping[str, str], name: str, home: str | None, default: str) -> str | None:
@@ -53,11 +53,13 @@ def tui_dirs(env: Mapping[str, str]) -> TuiDirs:
     or ``$XDG_DATA_HOME/opencode``)."""
     raw = env.get("HOME", "")
     home = posixpath.normpath(raw) if raw.startswith("/") else None
+    data = _xdg(env, "XDG_DATA_HOME", home, ".local/share")
+    default = posixpath.join(home, ".local/share", "opencode") if home else None
     return TuiDirs(
         home=home,
         state=_xdg(env, "XDG_STATE_HOME", home, ".local/state"),
-        data=_xdg(env, "XDG_DATA_HOME", home, ".local/share"),
-        data_is_default=not env.get("XDG_DATA_HOME", "").startswith("/"),
+        data=data,
+        data_is_default=data is not None and data == default,
     )
 
 

@@ -42,9 +42,9 @@ class Decision:
 
     @property
     def holds(self) -> bool:
-        """✓: a plan, and no advisory of severity error (e.g. a condition the strategy relies
-        on that could not be measured): ``plan`` exits 0 exactly then."""
-        return self.plan is not None and not any(a.severity == "error" for a in self.advisories)
+        """✓: a plan, and every condition its strategy relies on was measured and holds (no
+        ``condition-unmeasured`` advisory): ``plan`` exits 0 exactly then."""
+        return self.plan is not None and self.advisory(advice.CONDITION_UNMEASURED) is None
 
     @property
     def warnings(self) -> tuple[Advisory, ...]:

@@ -172,7 +172,7 @@ class DecisionJSON(TypedDict):
     steps: list[StepJSON]
     server_url: str | None
     fix: str | None
-    #: ✓: a plan, and every condition it relies on measured and holding (no error advisory)
+    #: ✓: a plan, and every condition it relies on measured and holding (no condition-unmeasured)
     holds: bool
 
 
