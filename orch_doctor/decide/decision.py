@@ -338,7 +338,7 @@ def _conditions(
             failed.append(
                 Rejection(
                     "condition-failed",
-                    f"known issue {issue.id}: {issue.title}, and here {why}",
+                    f"known issue {issue.id}: {issue.title}; {why}",
                     issue=issue.id,
                     fix=issue.fix,
                 )
