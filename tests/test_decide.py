@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
+from orch_doctor.decide.conditions import Facts
 from orch_doctor.decide.decision import decide
 from orch_doctor.decide.replay import recorded_server, replay
 from orch_doctor.decide.request import SpawnRequest
@@ -19,6 +20,8 @@ from orch_doctor.server.types import ServerStatus
 MATRIX = load_matrix(overrides=False)
 REQUEST = SpawnRequest(directory="/work dir/it's", model="opencode/big-pickle", prompt="do it")
 RELEASES = [v for v in stored_releases() if v != "2.0.0"]
+#: every host a known issue needs answered here (online)
+ONLINE = Facts(tui_env={"HOME": "/home/someone"}, hosts={"models.dev": True})
 
 
 def _path(step: object) -> str:
@@ -43,7 +46,7 @@ def test_1_0_152_with_a_server_never_attaches_with_session() -> None:
 @pytest.mark.parametrize("version", [v for v in RELEASES if Version(v) >= Version("1.0.162")])
 def test_1_0_162_and_later_with_a_server_attach_with_session(version: str) -> None:
     caps = stored_capabilities(version)
-    decision = decide(caps, recorded_server(version), REQUEST, MATRIX)
+    decision = decide(caps, recorded_server(version), REQUEST, MATRIX, facts=ONLINE)
     assert decision.strategy == "attach-session-api"
     (argv,) = process_argvs(decision)
     assert argv[1:4] == ["attach", "http://127.0.0.1:4096", "--session"]
@@ -209,9 +212,14 @@ def test_blocked_range_refuses_every_strategy(tmp_path) -> None:  # type: ignore
     assert ok.strategy == "attach-session-api"
 
 
-def test_below_minimum_still_plans_but_warns() -> None:
-    old = decide(stored_capabilities("0.5.29"), None, REQUEST, MATRIX)
-    assert old.strategy == "standalone-prompt"
+def test_below_minimum_is_said_and_a_recorded_failure_with_no_measurable_cause_is_no_plan() -> None:
+    old = decide(stored_capabilities("0.5.29"), None, REQUEST, MATRIX, facts=ONLINE)
+    # verify of standalone-prompt failed on 0.5.29 (BunInstallFailedError): nothing measured here
+    # clears that cause, so the plan is not ✓: none, with the known issue's fix
+    assert old.strategy == "none"
+    assert old.rejected["standalone-prompt"].code == "recorded-failure"
+    assert old.rejected["standalone-prompt"].issue is None
+    assert old.fix and "run `orch-doctor verify --strategy standalone-prompt`" in old.fix
     assert old.advisory("below-minimum") in old.warnings
     # found while recording 0.5.29 (no public issue): its evidence is the record and the command
     gone = old.advisory("builtin-plugin-version-gone")
@@ -268,7 +276,7 @@ def test_verification_records_of_the_release_show_in_the_decision() -> None:
     )
     import tomllib
 
-    for outcome, in_reasons, in_warnings in (("verified", True, False), ("failed", False, True)):
+    for outcome, in_reasons in (("verified", True), ("failed", False)):
         docs = [(f, {k: v for k, v in d.items()}) for f, d in _shipped_docs()]
         docs.append(("extra.toml", tomllib.loads(record.format(o=outcome))))
         matrix = merge(docs)
@@ -278,7 +286,10 @@ def test_verification_records_of_the_release_show_in_the_decision() -> None:
         assert any("verified on a real OpenCode 1.18.33" in r for r in decision.reasons) == (
             in_reasons
         )
-        assert (decision.advisory("verify-failed") in decision.warnings) == in_warnings
+        # a failed record of this exact release, its cause unknown: that strategy is not taken
+        failed = decision.rejected.get("attach-session-api")
+        assert (failed is not None and failed.code == "recorded-failure") == (not in_reasons)
+        assert decision.strategy != "attach-session-api" or in_reasons
 
 
 def _shipped_docs() -> list[tuple[str, dict]]:

@@ -46,7 +46,8 @@ COMMANDS: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = {
         ("orch-doctor server", "orch-doctor server http://127.0.0.1:4096 --format json"),
     ),
     "plan": (
-        "no strategy is possible (strategy none)",
+        "no strategy is possible (strategy none), or a condition the strategy relies on could "
+        "not be measured (not ✓: a condition-unmeasured advisory)",
         ("OPENCODE_BIN", "OPENCODE_SERVER_PASSWORD", "ORCH_DOCTOR_CACHE_DIR"),
         ('orch-doctor plan --dir . --prompt "fix the tests" --server http://127.0.0.1:4096',),
     ),

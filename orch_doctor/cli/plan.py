@@ -50,4 +50,5 @@ def plan(selection: SelectionArgs, output_format: str) -> None:
                 printable(f"server found running: {discovery.chosen.url} ({discovery.reason})")
             )
         render_decision(decision)
-    sys.exit(EXIT_OK if decision.plan is not None else EXIT_FAILED)
+    # ✓ (exit 0) only when every condition the plan relies on was measured and holds
+    sys.exit(EXIT_OK if decision.holds else EXIT_FAILED)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from orch_doctor.advice import Advisory, Severity
 from orch_doctor.decide import rules
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import IssueSeverity, KnownIssue, Matrix, Strategy
+from orch_doctor.matrix.model import IssueSeverity, KnownIssue, Matrix, Strategy, Verification
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
 
@@ -33,7 +33,9 @@ NO_PROMPT = "no-prompt"
 SERVER_VERSION_INFERRED = "server-version-inferred"
 STANDALONE_INSTEAD = "standalone-instead-of-server"
 FORCED = "forced-strategy"
+CONDITION_UNMEASURED = "condition-unmeasured"
 DECISION_ADVISORY_IDS = (
+    CONDITION_UNMEASURED,
     VERSION_UNKNOWN,
     VERSION_HELP_MISMATCH,
     BELOW_MINIMUM,
@@ -127,6 +129,19 @@ def server_advisories(
             )
         )
     return found
+
+
+def failed_record(matrix: Matrix, caps: Capabilities, strategy: str) -> Verification | None:
+    """The recorded failed `verify` of ``strategy`` on this exact release, if any."""
+    release = caps.version.text if caps.version else None
+    return next(
+        (
+            v
+            for v in matrix.verifications
+            if v.release == release and v.strategy == strategy and v.outcome == "failed"
+        ),
+        None,
+    )
 
 
 def verification_advisory(matrix: Matrix, caps: Capabilities, strategy: str) -> Advisory | None:

@@ -11,15 +11,16 @@ means no plan, unless ``allow_standalone`` — and then the substitute is said f
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from orch_doctor.advice import Advisory
-from orch_doctor.decide import advice, rules
+from orch_doctor.decide import advice, conditions, rules
+from orch_doctor.decide.conditions import Facts
 from orch_doctor.decide.plan import build_plan
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.rules import Rejection, RejectionCode
-from orch_doctor.decide.steps import SpawnPlan
+from orch_doctor.decide.steps import KnownFailure, SpawnPlan
 from orch_doctor.errors import PlanValidationError
 from orch_doctor.matrix.model import PLAN_STRATEGIES, KnownIssue, Matrix, Strategy, StrategyName
 from orch_doctor.probe.types import Capabilities
@@ -38,6 +39,12 @@ class Decision:
     plan: SpawnPlan | None = None
     fix: str | None = None  # when strategy == "none": what to install or start
     forced: bool = False
+
+    @property
+    def holds(self) -> bool:
+        """✓: a plan, and every condition its strategy relies on was measured and holds (no
+        ``condition-unmeasured`` advisory): ``plan`` exits 0 exactly then."""
+        return self.plan is not None and self.advisory(advice.CONDITION_UNMEASURED) is None
 
     @property
     def warnings(self) -> tuple[Advisory, ...]:
@@ -59,6 +66,7 @@ class Decision:
             "steps": [s.to_json() for s in self.plan.steps] if self.plan else [],
             "server_url": self.plan.server_url if self.plan else None,
             "fix": self.fix,
+            "holds": self.holds,
         }
 
 
@@ -85,6 +93,10 @@ class _Candidate:
     strategy: Strategy
     hits: list[KnownIssue] = field(default_factory=list)
     demoted: bool = False
+    #: conditions (and needed hosts) that could not be measured: (id, why, fix)
+    unmeasured: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: what was measured and holds (reasons)
+    measured: list[str] = field(default_factory=list)
 
 
 def decide(
@@ -96,8 +108,13 @@ def decide(
     allowed_strategies: Collection[str] | None = None,
     allow_standalone: bool = False,
     force: StrategyName | None = None,
+    facts: Facts | None = None,
 ) -> Decision:
     """The strategy to use and its validated plan.
+
+    ``facts``: what was measured here for the conditions strategies rely on (the TUI's
+    environment, the hosts applicable known issues need: ``probe/hosts.measure_facts``); a
+    condition not measured leaves the strategy possible but the decision not ✓ (``holds``).
 
     ``force``: build that strategy's plan even where the matrix demotes or forbids it (for
     verify); its flags must still exist (:class:`PlanValidationError` otherwise) and a strategy
@@ -116,8 +133,9 @@ def decide(
     advisories = advice.release_advisories(caps, matrix)
     advisories += advice.server_advisories(server, caps, matrix)
     applicable = rules.applicable_issues(matrix, caps, server, request)
+    facts = facts if facts is not None else Facts()
     if force is not None:
-        return _forced(force, caps, server, request, matrix, applicable, advisories)
+        return _forced(force, caps, server, request, matrix, applicable, advisories, facts)
 
     rejected: dict[str, Rejection] = {}
     refusal = _Refusal(
@@ -159,11 +177,15 @@ def decide(
                 issue=forbid.id,
             )
             continue
-        candidates.append(
-            _Candidate(strategy, hits, demoted=any(i.severity == "demote" for i in hits))
-        )
+        cand = _Candidate(strategy, hits, demoted=any(i.severity == "demote" for i in hits))
+        failed = _conditions(cand, caps, server, request, matrix, facts)
+        if failed:
+            rejected[strategy.name] = Rejection.joined(failed)
+            continue
+        candidates.append(cand)
 
-    ordered = [c for c in candidates if not c.demoted] + [c for c in candidates if c.demoted]
+    # measured ones first, then those with an unmeasured condition; demoted ones last of each
+    ordered = sorted(candidates, key=lambda c: (c.demoted, bool(c.unmeasured)))
     for cand in ordered:
         name = cand.strategy.name
         try:
@@ -182,10 +204,15 @@ def decide(
         evidence = [record.message] if record and record.id != advice.VERIFY_FAILED else []
         return Decision(
             strategy=name,
-            reasons=(*_reasons(cand, server), *evidence),
+            reasons=(*_reasons(cand, server), *cand.measured, *evidence),
             rejected=rejected,
-            advisories=tuple(first + advisories + _chosen_advisories(cand, caps, request, matrix)),
-            plan=plan,
+            advisories=tuple(
+                first
+                + advisories
+                + _chosen_advisories(cand, caps, request, matrix, facts)
+                + _unmeasured_advisories(cand)
+            ),
+            plan=_with_failures(plan, cand, matrix),
         )
     return _none(caps, server, request, rejected, applicable, advisories, refusal)
 
@@ -221,6 +248,7 @@ def _forced(
     matrix: Matrix,
     applicable: list[KnownIssue],
     advisories: list[Advisory],
+    facts: Facts,
 ) -> Decision:
     strategy = matrix.strategy(name)
     if strategy is None:
@@ -234,24 +262,137 @@ def _forced(
         strategy=name,
         reasons=(f"forced: {name} (not necessarily the decision's choice)", strategy.summary),
         rejected={},
-        advisories=tuple(advisories + _chosen_advisories(cand, caps, request, matrix)),
-        plan=plan,
+        advisories=tuple(advisories + _chosen_advisories(cand, caps, request, matrix, facts)),
+        plan=_with_failures(plan, cand, matrix),
         forced=True,
     )
 
 
 def _chosen_advisories(
-    cand: _Candidate, caps: Capabilities, request: SpawnRequest, matrix: Matrix
+    cand: _Candidate,
+    caps: Capabilities,
+    request: SpawnRequest,
+    matrix: Matrix,
+    facts: Facts,
 ) -> list[Advisory]:
-    found = [
-        advice.issue_advisory(i, applied=bool(i.workaround))
-        for i in cand.hits
-        if i.side != "server"  # server-side ones are already among the server's advisories
-    ]
+    found = []
+    cleared = False  # an issue whose cause was measured and does not hold here
+    for issue in cand.hits:
+        if issue.side == "server":  # server-side ones are already among the server's advisories
+            continue
+        advisory = advice.issue_advisory(issue, applied=bool(issue.workaround))
+        if issue.needs_hosts:
+            answered, why = conditions.hosts_answer(issue, facts)
+            if answered:
+                cleared = True
+                advisory = replace(
+                    advisory,
+                    severity="info",
+                    message=f"{advisory.message} (does not hold here: {why})",
+                )
+        found.append(advisory)
     record = advice.verification_advisory(matrix, caps, cand.strategy.name)
     if record is not None and record.id != advice.VERIFIED:  # verified: a reason, not advice
+        if record.id == advice.VERIFY_FAILED and cleared:
+            record = replace(
+                record,
+                severity="info",
+                message=f"{record.message} (its known cause does not hold here)",
+            )
         found.append(record)
     return found + advice.request_advisories(cand.strategy, request)
+
+
+def _conditions(
+    cand: _Candidate,
+    caps: Capabilities,
+    server: ServerStatus | None,
+    request: SpawnRequest,
+    matrix: Matrix,
+    facts: Facts,
+) -> list[Rejection]:
+    """Why ``cand`` is removed by what was measured here (its conditions, the hosts an
+    applicable known issue needs, a recorded failure of this exact release whose cause was not
+    cleared); what could not be measured goes to ``cand.unmeasured``."""
+    failed: list[Rejection] = []
+    for cid in cand.strategy.conditions:
+        condition = matrix.condition(cid)
+        fix = condition.fix if condition is not None else None
+        holds, why = conditions.check(cid, server, request, facts)
+        if holds is False:
+            title = condition.title if condition is not None else cid
+            failed.append(
+                Rejection("condition-failed", f"condition {cid} ({title}) fails: {why}", fix=fix)
+            )
+        elif holds is None:
+            cand.unmeasured.append((cid, why, fix))
+        else:
+            cand.measured.append(f"condition {cid}: {why}")
+    causes: list[tuple[KnownIssue, bool | None]] = []
+    for issue in cand.hits:
+        if not issue.needs_hosts:
+            continue
+        answered, why = conditions.hosts_answer(issue, facts)
+        causes.append((issue, answered))
+        if answered is False:
+            failed.append(
+                Rejection(
+                    "condition-failed",
+                    f"known issue {issue.id}: {issue.title}; {why}",
+                    issue=issue.id,
+                    fix=issue.fix,
+                )
+            )
+        elif answered is None:
+            cand.unmeasured.append((issue.id, why, issue.fix))
+    record = advice.failed_record(matrix, caps, cand.strategy.name)
+    cleared = bool(causes) and all(answered for _, answered in causes)
+    if record is not None and not cleared and not failed:
+        cause = next((i for i, _ in causes), None)
+        failed.append(
+            Rejection(
+                "recorded-failure",
+                f"`orch-doctor verify` of {cand.strategy.name} failed on this exact release "
+                f"({record.date}) and nothing measured here clears its cause"
+                + (f": {record.note}" if record.note else ""),
+                issue=cause.id if cause else None,
+                fix=(cause.fix if cause else None)
+                or f"run `orch-doctor verify --strategy {cand.strategy.name}` here, or use "
+                "another OpenCode release",
+            )
+        )
+    return failed
+
+
+def _unmeasured_advisories(cand: _Candidate) -> list[Advisory]:
+    return [
+        Advisory(
+            advice.CONDITION_UNMEASURED,
+            "error",
+            f"{cand.strategy.name} relies on {cid}, which could not be measured here ({why}): "
+            "the plan may not deliver",
+            fix=fix,
+        )
+        for cid, why, fix in cand.unmeasured
+    ]
+
+
+def _with_failures(plan: SpawnPlan, cand: _Candidate, matrix: Matrix) -> SpawnPlan:
+    """``plan`` with the failures known for its strategy on this release: the signatures (and
+    fix) of its conditions and of the known issues that apply to it, read when a step fails."""
+    known: list[KnownFailure] = []
+    for cid in cand.strategy.conditions:
+        condition = matrix.condition(cid)
+        if condition is not None and condition.signatures:
+            known.append(
+                KnownFailure(
+                    f"condition:{cid}", condition.title, condition.signatures, condition.fix
+                )
+            )
+    for issue in cand.hits:
+        if issue.signatures:
+            known.append(KnownFailure(issue.id, issue.title, issue.signatures, issue.fix))
+    return replace(plan, known_failures=tuple(known)) if known else plan
 
 
 def _standalone_instead(server: ServerStatus | None, request: SpawnRequest) -> Advisory:
@@ -327,8 +468,18 @@ def _none(
         rejected=rejected,
         advisories=tuple(advisories + hits),
         plan=None,
-        fix=_fix(caps, server, request, refusal),
+        fix=_measured_fix(rejected) or _fix(caps, server, request, refusal),
     )
+
+
+def _measured_fix(rejected: Mapping[str, Rejection]) -> str | None:
+    """The fix of the most preferred strategy removed by a measured condition or a recorded
+    failure (from the matrix), when that is why nothing is possible."""
+    for name in PLAN_STRATEGIES:
+        why = rejected.get(name)
+        if why is not None and why.code in ("condition-failed", "recorded-failure") and why.fix:
+            return why.fix
+    return None
 
 
 def _fix(

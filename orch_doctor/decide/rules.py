@@ -39,6 +39,8 @@ RejectionCode = Literal[
     "server-not-local",  # the TUI must share the server's data dir; the server is elsewhere
     "prompt-too-long",  # the prompt does not fit in one process argument
     "known-issue",  # a known issue of this release forbids it
+    "condition-failed",  # a condition it relies on (compat_matrix/) was measured and does not hold
+    "recorded-failure",  # `verify` of this exact release and strategy failed, its cause not cleared
     "plan-invalid",  # its plan could not be built for this OpenCode
     "not-chosen",  # possible, but a preferred strategy was chosen
     "demoted",  # possible but demoted by a known issue, and another was chosen
@@ -59,6 +61,7 @@ class Rejection:
     message: str
     more: tuple[RejectionCode, ...] = ()
     issue: str | None = None
+    fix: str | None = None  # what a person can do (from the matrix), where one is known
 
     @property
     def codes(self) -> tuple[RejectionCode, ...]:
@@ -73,6 +76,7 @@ class Rejection:
             "codes": list(self.codes),
             "message": self.message,
             "issue": self.issue,
+            "fix": self.fix,
         }
 
     @staticmethod
@@ -82,6 +86,8 @@ class Rejection:
             found[0].code,
             "; ".join(r.message for r in found),
             tuple(r.code for r in found[1:]),
+            issue=next((r.issue for r in found if r.issue), None),
+            fix=next((r.fix for r in found if r.fix), None),
         )
 
 

@@ -296,11 +296,28 @@ StepKind = Literal["http", "process", "wait", "keys"]
 
 
 @dataclass(frozen=True)
+class KnownFailure:
+    """A failure the matrix knows (a known issue's id, or ``condition:<id>``), the text that
+    shows it on a TUI's screen or in its log, and its fix."""
+
+    id: str
+    title: str
+    signatures: tuple[str, ...]
+    fix: str | None = None
+
+    def seen_in(self, text: str) -> bool:
+        return any(s in text for s in self.signatures)
+
+
+@dataclass(frozen=True)
 class SpawnPlan:
     strategy: str  # a strategy name (orch_doctor.matrix.model.StrategyName)
     steps: tuple[Step, ...]
     server_url: str | None = None
     request: SpawnRequest | None = None
+    #: the failures known for this strategy on this release (from compat_matrix/): a failed
+    #: step whose screen or log shows one of their signatures is reported as that failure
+    known_failures: tuple[KnownFailure, ...] = ()
 
     def to_json(self) -> PlanStepsJSON:
         return {

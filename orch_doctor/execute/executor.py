@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import httpx
@@ -73,6 +73,8 @@ class StepReport:
     expected: str | None = None  # on failure
     seen: str | None = None  # on failure: the server's answer or the terminal's last screen
     code: FailureCode | None = None  # on failure: why, as a stable code
+    #: on failure: the known failure (the plan's ``known_failures``) its screen or log shows
+    issue: str | None = None
 
     def to_json(self) -> StepReportJSON:
         return {
@@ -85,6 +87,7 @@ class StepReport:
             "expected": self.expected,
             "seen": self.seen,
             "code": self.code,
+            "issue": self.issue,
         }
 
 
@@ -413,6 +416,10 @@ class Executor:
                     seen=self.redact(f"{type(exc).__name__}: {exc}"),
                     code=failure_code(exc),
                 )
+            if report.outcome == "failed":
+                known = next((k for k in plan.known_failures if k.seen_in(report.seen or "")), None)
+                if known is not None:  # the matrix knows this failure by what it shows
+                    report = replace(report, issue=known.id)
             result.steps.append(report)
             if self.on_step is not None:
                 self.on_step(report)

@@ -64,6 +64,9 @@ class SpawnResult:
     #: on failure, why as a stable code: the failed step's (``FailureCode``), or
     #: "not-confirmed" (every step ran, delivery was not confirmed) or "terminal"
     code: SpawnFailureCode | None = None
+    #: on failure: the known failure its screen or log shows (a known issue's id, or
+    #: ``condition:<id>``), whose fix ``fix`` is
+    issue: str | None = None
     last_screen: str = ""
     wall_s: float = 0.0
 
@@ -83,6 +86,7 @@ class SpawnResult:
             "problem": self.problem,
             "fix": self.fix,
             "code": self.code,
+            "issue": self.issue,
             "wall_s": round(self.wall_s, 3),
             "last_screen": self.last_screen,
         }
@@ -263,7 +267,10 @@ def run_plan(
                 if failed
                 else "a step failed"
             )
-            outcome.fix = fix_for(failed, inspect if isinstance(inspect, str) else inspect())
+            outcome.fix = fix_for(
+                failed, inspect if isinstance(inspect, str) else inspect(), plan=plan
+            )
+            outcome.issue = failed.issue if failed else None
             outcome.code = (failed.code if failed else None) or "error"
             outcome.session_id = result.values.get("session_id")
         else:
@@ -334,27 +341,21 @@ def confirm_delivery(
         time.sleep(CONFIRM_POLL_S)
 
 
-def fix_for(failed: StepReport | None, inspect: str = "rerun and inspect the TUI") -> str:
-    """What to do about a failed step, from what was seen; ``inspect`` where nothing more
-    specific is known."""
+def fix_for(
+    failed: StepReport | None,
+    inspect: str = "rerun and inspect the TUI",
+    *,
+    plan: SpawnPlan | None = None,
+) -> str:
+    """What to do about a failed step: the fix the matrix gives for the known failure it
+    shows (``failed.issue``, among ``plan.known_failures``), else by its failure code;
+    ``inspect`` where nothing more specific is known. No text is matched here."""
     if failed is None:
         return inspect
-    seen = failed.seen or ""
-    if "BunInstallFailedError" in seen:
-        return (
-            "this OpenCode installs its default plugins from the npm registry when it starts, "
-            "and that failed: allow registry access or upgrade OpenCode (npm i -g opencode-ai@1)"
-        )
-    if failed.code == "tui-exited" and "models.dev" in seen:
-        return (
-            "the TUI stopped while models.dev was unreachable (this machine is offline?): "
-            "allow access to https://models.dev or try another OpenCode release"
-        )
-    if "Session not found" in seen:
-        return (
-            "the attach TUI could not find the session: pass --dir <the session's directory> "
-            "(#7149) or use a release >= 1.1.25"
-        )
+    if failed.issue is not None and plan is not None:
+        known = next((k for k in plan.known_failures if k.id == failed.issue), None)
+        if known is not None:
+            return f"{known.title}: {known.fix}" if known.fix else known.title
     if failed.code in ("deadline", "timeout"):
         return f"the step timed out: raise the timeout (the machine may be loaded), or {inspect}"
     if failed.kind == "http":

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from orch_doctor._util.config_file import check_values, key_text, value_text
 from orch_doctor._util.config_file import read_toml as read_config
+from orch_doctor._util.text import has_control
 from orch_doctor.errors import MatrixError
 from orch_doctor.matrix.location import compat_matrix_dir
 from orch_doctor.matrix.model import (
     COMMANDS,
+    CONDITION_IDS,
     MODEL_VIA,
     OUTCOMES,
     PLAN_STRATEGIES,
@@ -37,6 +40,8 @@ from orch_doctor.matrix.model import (
     SKEW_RULES,
     WORKAROUNDS,
     BlockedRange,
+    Condition,
+    ConditionId,
     ExpectedCapability,
     KnownIssue,
     Matrix,
@@ -169,6 +174,7 @@ def merge(
     capabilities: dict[str, ExpectedCapability] = {}
     verifications: dict[tuple[str, str], Verification] = {}
     tui: dict[str, TuiScreen] = {}
+    conditions: dict[str, Condition] = {}
     server = ServerFacts()
     policy = VersionPolicy()
     files = []
@@ -181,8 +187,11 @@ def merge(
                 path,
                 "",
                 doc,
-                {"strategy", "issue", "capability", "policy", "verification", "tui", "server"},
-            )
+                {"strategy", "issue", "capability", "policy", "verification", "tui", "server",
+                 "condition"},
+            )  # fmt: skip
+            for item in _unique(path, "condition", doc.get("condition", []), "id"):
+                conditions[item.id] = _condition(path, item)
             for item in _unique(path, "strategy", doc.get("strategy", []), "name"):
                 strategies[item.name] = _strategy(path, item)
             for item in _unique(path, "issue", doc.get("issue", []), "id"):
@@ -212,7 +221,16 @@ def merge(
                     f"issue.{key_text(issue.id)}.affects",
                     f"no strategy {value_text(name)}",
                 )
+    for strategy in strategies.values():
+        for condition in strategy.conditions:
+            if condition not in conditions:
+                raise MatrixError(
+                    strategy.source,
+                    f"strategy.{key_text(strategy.name)}.conditions",
+                    f"no [[condition]] {value_text(condition)}",
+                )
     return Matrix(
+        conditions=tuple(conditions.values()),
         strategies=tuple(sorted(strategies.values(), key=lambda s: (s.preference, s.name))),
         issues=tuple(issues.values()),
         capabilities=tuple(capabilities.values()),
@@ -336,7 +354,7 @@ def _strategy(path: str, item: _Item) -> Strategy:
         item.where,
         item.data,
         {"name", "summary", "preference", "needs_server", "terminal", "commands", "routes",
-         "evidence", "needs_local_server", "model"},
+         "evidence", "needs_local_server", "model", "conditions"},
     )  # fmt: skip
     name = strategy_name(item.name)
     if name is None:
@@ -367,8 +385,10 @@ def _strategy(path: str, item: _Item) -> Strategy:
     model = next((m for m in MODEL_VIA if m == model_text), None)
     if model is None:
         raise item.error("model", f"{value_text(model_text)} is not one of {', '.join(MODEL_VIA)}")
+    conditions = tuple(_condition_id(item, "conditions", c) for c in item.strings("conditions"))
     return Strategy(
         name=name,
+        conditions=conditions,
         needs_local_server=item.bool("needs_local_server", False),
         model=model,
         summary=item.req("summary"),
@@ -388,7 +408,8 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         item.where,
         item.data,
         {"id", "title", "versions", "when", "severity", "affects", "breaks", "workaround", "fix",
-         "evidence", "see_also", "side", "detected_by", "security", "changes_server"},
+         "evidence", "see_also", "side", "detected_by", "security", "changes_server",
+         "needs_hosts", "signatures"},
     )  # fmt: skip
     severity = item.req("severity")
     if severity not in SEVERITIES:
@@ -456,8 +477,50 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         see_also=see_also,
         side=side,
         changes_server=changes,
+        needs_hosts=_hosts(item),
+        signatures=_signatures(item),
         source=path,
     )
+
+
+def _condition_id(item: _Item, key: str, value: str) -> ConditionId:
+    found = next((c for c in CONDITION_IDS if c == value), None)
+    if found is None:
+        raise item.error(key, f"{value_text(value)} is not one of {', '.join(CONDITION_IDS)}")
+    return found
+
+
+def _condition(path: str, item: _Item) -> Condition:
+    _check_keys(
+        path, item.where, item.data, {"id", "title", "breaks", "fix", "evidence", "signatures"}
+    )
+    return Condition(
+        id=_condition_id(item, "id", item.id),
+        title=item.req("title"),
+        breaks=item.req("breaks"),
+        fix=item.req("fix"),
+        evidence=_evidence(item, "evidence", item.req("evidence")),
+        signatures=_signatures(item),
+        source=path,
+    )
+
+
+def _signatures(item: _Item) -> tuple[str, ...]:
+    found = item.strings("signatures")
+    for text in found:
+        if not text.strip() or has_control(text) or len(text) > 200:
+            raise item.error("signatures", f"{value_text(text)} is not one line of screen text")
+    return found
+
+
+def _hosts(item: _Item) -> tuple[str, ...]:
+    found = item.strings("needs_hosts")
+    for host in found:
+        if not re.fullmatch(
+            r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", host
+        ):
+            raise item.error("needs_hosts", f"{value_text(host)} is not a host name")
+    return found
 
 
 def _evidence(item: _Item, key: str, value: str) -> str:

@@ -45,6 +45,10 @@ WORKAROUNDS = (
     "prompt-via-api",
 )
 OUTCOMES: tuple[Outcome, ...] = ("verified", "failed", "not-run")
+#: conditions a strategy can rely on beyond flags and routes, each measured where it is decided
+#: (``decide/conditions.py``): the TUI shares the server's data dir; the server serves --dir
+ConditionId = Literal["shares-data-dir", "serves-dir"]
+CONDITION_IDS: tuple[ConditionId, ...] = get_args(ConditionId)
 COMMANDS = ("root", "attach", "run", "serve")
 
 
@@ -64,6 +68,23 @@ class Strategy:
     #: how a requested model reaches the agent: with the prompt through the API, as the root's
     #: --model flag, or not at all (the TUI's default model)
     model: ModelVia = "api"
+    #: conditions beyond flags and routes the strategy relies on (``CONDITION_IDS``), each
+    #: measured here before the strategy is chosen
+    conditions: tuple[ConditionId, ...] = ()
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition a strategy relies on (``[[condition]]`` in strategies.toml): what it means,
+    what goes wrong without it, its fix, and the text it shows on screen or in a log."""
+
+    id: ConditionId
+    title: str
+    breaks: str
+    fix: str
+    evidence: str
+    signatures: tuple[str, ...] = ()
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,11 @@ class KnownIssue:
     side: str = "client"  # whose version `versions` is matched against: "client" or "server"
     #: what following ``fix`` changes on the server (``SERVER_CHANGES``): a client may pay for it
     changes_server: tuple[str, ...] = ()
+    #: hosts the release needs to reach (at start): the issue bites only where one of them does
+    #: not answer, which is measured (a bounded HTTPS connect) only when the issue applies
+    needs_hosts: tuple[str, ...] = ()
+    #: text on the TUI's screen or in its log that shows this issue happened
+    signatures: tuple[str, ...] = ()
     source: str = ""
 
     def specifier(self) -> Any:
@@ -234,6 +260,10 @@ class Matrix:
     tui: tuple[TuiScreen, ...] = ()
     server: ServerFacts = field(default_factory=ServerFacts)
     recorded: RecordedRoutes = field(default_factory=RecordedRoutes)
+    conditions: tuple[Condition, ...] = ()
+
+    def condition(self, condition_id: str) -> Condition | None:
+        return next((c for c in self.conditions if c.id == condition_id), None)
 
     def strategy(self, name: str) -> Strategy | None:
         return next((s for s in self.strategies if s.name == name), None)

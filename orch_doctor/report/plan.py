@@ -22,6 +22,8 @@ def render_decision(decision: Decision) -> None:
         console.print(f"{warn} {escape(instead.message)}")
     if decision.plan is None:
         console.print(f"{console.mark('fail')} [red]no spawn strategy is possible[/]")
+    elif not decision.holds:  # a plan, but a condition it relies on is not known to hold
+        console.print(f"{console.mark('fail')} strategy [bold]{decision.strategy}[/] (not ✓)")
     else:
         console.print(f"{console.mark('pass')} strategy [bold]{decision.strategy}[/]")
     for reason in decision.reasons:

@@ -207,10 +207,18 @@ class Resolution:
         return self.decide_for(self.capabilities.get(), self.server.get(), self.request())
 
     def decide_for(
-        self, caps: Capabilities, server: ServerStatus | None, request: SpawnRequest
+        self,
+        caps: Capabilities,
+        server: ServerStatus | None,
+        request: SpawnRequest,
+        tui_env: Mapping[str, str] | None = None,
     ) -> Decision:
         """The decision for ``server`` (the resolved one, or one the caller started: verify's
-        throwaway server) under this resolution's policy, ``allow_standalone`` and matrix."""
+        throwaway server) under this resolution's policy, ``allow_standalone`` and matrix.
+
+        The conditions its strategies rely on are measured here (orch_doctor.decide.measure):
+        ``tui_env`` is the environment the TUI will get (default: the resolution's ``env``,
+        else this process's)."""
         from orch_doctor.decide.decision import decide, no_plan
 
         allow_standalone = self.selection.allow_standalone
@@ -225,6 +233,9 @@ class Resolution:
 
             client = caps.version.text if caps.version else None
             server = with_skew(server, client, self.matrix)
+        from orch_doctor.decide.measure import measure_facts
+
+        env = tui_env if tui_env is not None else self.env
         return decide(
             caps,
             server,
@@ -232,6 +243,7 @@ class Resolution:
             self.matrix,
             allowed_strategies=self.allowed_strategies,
             allow_standalone=allow_standalone,
+            facts=measure_facts(caps, server, request, self.matrix, env),
         )
 
 

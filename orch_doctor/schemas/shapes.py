@@ -158,6 +158,7 @@ class RejectionJSON(TypedDict):
     codes: list[RejectionCode]  # every failed requirement's, the first first
     message: str
     issue: str | None  # the known issue that forbids the strategy
+    fix: str | None  # what a person can do, from the matrix (a condition's or known issue's)
 
 
 class DecisionJSON(TypedDict):
@@ -171,6 +172,8 @@ class DecisionJSON(TypedDict):
     steps: list[StepJSON]
     server_url: str | None
     fix: str | None
+    #: ✓: a plan, and every condition it relies on measured and holding (no condition-unmeasured)
+    holds: bool
 
 
 class DiscoveredServerJSON(TypedDict):
@@ -189,6 +192,14 @@ class PlanJSON(DecisionJSON):
 # --- servers ------------------------------------------------------------------------------------
 
 
+class ServerPathsJSON(TypedDict):
+    """Where the server keeps its files, from its ``GET /path`` (null: not said)."""
+
+    home: str | None
+    state: str | None
+    config: str | None
+
+
 class ServerJSON(TypedDict):
     url: str
     verdict: ServerVerdict
@@ -202,6 +213,7 @@ class ServerJSON(TypedDict):
     routes: list[str] | None
     routes_source: str | None
     directory: str | None
+    paths: ServerPathsJSON | None  # GET /path: the server's home, state and config dirs
     auth: str | None
     skew: str | None
     skew_reason: str | None
@@ -332,6 +344,8 @@ class StepReportJSON(TypedDict):
     expected: str | None
     seen: str | None
     code: FailureCode | None  # on failure: why, as a stable code
+    #: on failure: the known failure (a known issue's id, or condition:<id>) it shows
+    issue: str | None
 
 
 class ConfirmCheckJSON(TypedDict):
@@ -357,6 +371,7 @@ class SpawnJSON(TypedDict):
     problem: str | None
     fix: str | None
     code: SpawnFailureCode | None  # on failure: why, as a stable code
+    issue: str | None  # on failure: the known failure it shows (known issue id, condition:<id>)
     wall_s: Seconds
     last_screen: str
 

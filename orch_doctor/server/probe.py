@@ -28,7 +28,7 @@ from orch_doctor.advice import Advisory
 from orch_doctor.server.body import IDENTITY, BodyError, decode_body, loads
 from orch_doctor.server.credentials import Credentials, split_userinfo, strip_userinfo
 from orch_doctor.server.openapi import routes_from_openapi
-from orch_doctor.server.types import ServerStatus, ServerVerdict, is_loopback
+from orch_doctor.server.types import ServerPaths, ServerStatus, ServerVerdict, is_loopback
 
 DEFAULT_TIMEOUT_S = 5.0
 DOC_TIMEOUT_S = 15.0  # GET /doc takes ~1-3 s on 1.18.x
@@ -344,7 +344,7 @@ async def _probe(
         if want_routes and not doc_checked:
             routes = await _routes(base, client, timeout_s, credentials, version, use_cache)
     finally:
-        directory = await directory_call
+        directory, paths = await directory_call
     routes_source = "GET /doc" if routes is not None else None
     findings = _findings(base, auth)
     who = f"OpenCode {version}" if version else "OpenCode, version unknown"
@@ -359,6 +359,7 @@ async def _probe(
         routes=routes,
         routes_source=routes_source,
         directory=directory,
+        paths=paths,
         auth=auth,
         findings=findings,
         cors_any_origin=cors_any,
@@ -398,16 +399,34 @@ async def _routes(
 
 async def _directory(
     base: str, client: httpx.AsyncClient, timeout_s: float, credentials: Credentials | None
-) -> str | None:
+) -> tuple[str | None, ServerPaths | None]:
+    """The directory the server serves and its other paths, from one GET /path."""
     try:
         answer = await _get(client, f"{base}/path", timeout_s, credentials)
     except _Failed:
-        return None
+        return None, None
+    if answer.status != 200:
+        return None, None
     data = answer.json()
     directory = data.get("directory") if isinstance(data, dict) else None
-    if answer.status == 200 and isinstance(directory, str):
-        return directory if _plain_path(directory) else None
-    return None
+    if isinstance(directory, str) and not _plain_path(directory):
+        directory = None
+    return (directory if isinstance(directory, str) else None), server_paths(data)
+
+
+def server_paths(data: Any) -> ServerPaths | None:
+    """The server's home, state and config dirs from a GET /path answer (``{home, state,
+    config, worktree, directory}`` on 1.0.152 and 1.18.33); a value that is not a plain
+    absolute path is left out (None)."""
+    if not isinstance(data, dict):
+        return None
+
+    def plain(key: str) -> str | None:
+        value = data.get(key)
+        return value if isinstance(value, str) and _plain_path(value) else None
+
+    found = ServerPaths(home=plain("home"), state=plain("state"), config=plain("config"))
+    return found if (found.home or found.state or found.config) else None
 
 
 def _version(value: Any, source: str) -> tuple[str | None, str]:

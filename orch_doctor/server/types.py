@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from orch_doctor.advice import Advisory
 
 if TYPE_CHECKING:
-    from orch_doctor.schemas.shapes import ServerJSON
+    from orch_doctor.schemas.shapes import ServerJSON, ServerPathsJSON
 
 ServerVerdict = Literal[
     "ok",
@@ -35,6 +35,18 @@ def route_key(method: str, path: str) -> str:
 
 
 @dataclass(frozen=True)
+class ServerPaths:
+    """Where the server keeps its files, as its ``GET /path`` says (None: not said)."""
+
+    home: str | None = None
+    state: str | None = None  # the state dir: $XDG_STATE_HOME/opencode or ~/.local/state/opencode
+    config: str | None = None
+
+    def to_json(self) -> ServerPathsJSON:
+        return {"home": self.home, "state": self.state, "config": self.config}
+
+
+@dataclass(frozen=True)
 class ServerStatus:
     url: str
     verdict: ServerVerdict
@@ -47,6 +59,7 @@ class ServerStatus:
     routes: frozenset[str] | None = None  # route_key() names from GET /doc; None = unknown
     routes_source: str | None = None  # "GET /doc", or which recorded route set stood in
     directory: str | None = None  # GET /path
+    paths: ServerPaths | None = None  # GET /path: the server's home and state dirs
     auth: str | None = None  # "none", "basic"
     #: "same", "supported", "unsupported", "unknown": the probe measures the versions and leaves
     #: these None; the matrix's rule fills them (decide/rules.with_skew)
@@ -75,6 +88,7 @@ class ServerStatus:
             "routes": sorted(self.routes) if self.routes is not None else None,
             "routes_source": self.routes_source,
             "directory": self.directory,
+            "paths": self.paths.to_json() if self.paths is not None else None,
             "auth": self.auth,
             "skew": self.skew,
             "skew_reason": self.skew_reason,

@@ -365,7 +365,12 @@ def decide_plan(options: VerifyOptions, prepared: Prepared, server: ServerChoice
         return force_plan(
             options.strategy, prepared.caps, server.status, prepared.request, prepared.matrix
         )
-    return prepared.resolution.decide_for(prepared.caps, server.status, prepared.request)
+    return prepared.resolution.decide_for(
+        prepared.caps,
+        server.status,
+        prepared.request,
+        prepared.env,  # env: the TUI's
+    )
 
 
 # --- phase 4: the plan's steps and the confirmation --------------------------------------------
