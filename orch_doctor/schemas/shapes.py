@@ -69,6 +69,8 @@ class AdvisoryJSON(TypedDict):
     severity: Severity
     message: str
     fix: str | None
+    #: other ways out, for people (a setting, another release); ``fix`` is a command line
+    alternatives: list[str]
     evidence: str | None
 
 
@@ -204,6 +206,9 @@ class ServerJSON(TypedDict):
     #: that session exists (None: no clear answer)
     advisories: NotRequired[list[AdvisoryJSON]]
     session_exists: NotRequired[bool | None]
+    #: ``orch-doctor server``: ``verdict`` is "ok" (the server answered as OpenCode); ``ok`` is
+    #: then false when an advisory is an error (as the exit code), ``reachable`` is the verdict's
+    reachable: NotRequired[bool]
 
 
 class ServersJSON(TypedDict):
@@ -350,6 +355,8 @@ class SpawnJSON(TypedDict):
     code: SpawnFailureCode | None  # on failure: why, as a stable code
     wall_s: Seconds
     last_screen: str
+    #: ``orch-doctor spawn``: the decision's warnings (warn and error advisories), as in ``plan``
+    warnings: NotRequired[list[AdvisoryJSON]]
 
 
 class VerifyJSON(TypedDict):
