@@ -28,6 +28,7 @@ from orch_doctor.execute.executor import (
     StepFailed,
     StepReport,
     failure_markers,
+    screen_tail,
     url_path,
     user_texts,
 )
@@ -63,6 +64,8 @@ class SpawnResult:
     #: on failure, why as a stable code: the failed step's (``FailureCode``), or
     #: "not-confirmed" (every step ran, delivery was not confirmed) or "terminal"
     code: SpawnFailureCode | None = None
+    #: the terminal's last screen: its lines that carry text (blank and frame-only lines and
+    #: the shared indent dropped), in JSON and text alike
     last_screen: str = ""
     wall_s: float = 0.0
 
@@ -280,7 +283,8 @@ def run_plan(
                 )
                 outcome.fix = inspect if isinstance(inspect, str) else inspect()
                 outcome.code = "not-confirmed"
-        outcome.last_screen = executor.screen()
+        # the lines that carry text, all of them (a screen is bounded by its height), redacted
+        outcome.last_screen = executor.redact(screen_tail(executor.screen(), lines=None))
     except TerminalError as exc:
         outcome.problem = f"the terminal failed: {exc}"
         outcome.fix = "check the terminal (tmux installed, the session alive)"

@@ -65,7 +65,5 @@ def warning_lines(warnings: Iterable[Advisory], *, ascii: bool | None = None) ->
         lines.append(f"{head} {printable(advisory.message, newlines=False)}")
         if advisory.fix:
             lines.append(f"    fix: {printable(advisory.fix, newlines=False)}")
-        lines += [
-            f"    or: {printable(alt, newlines=False)}" for alt in advisory.alternatives
-        ]
+        lines += [f"    or: {printable(alt, newlines=False)}" for alt in advisory.alternatives]
     return lines
