@@ -15,7 +15,7 @@ import asyncio
 import re
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -162,10 +162,12 @@ async def aprobe_server(
     finally:
         if own:
             await client.aclose()
+    # one pass over everything stored: a server may echo the credentials in any answer
+    status = status.redacted(_redactor(credentials, from_url))
     status = replace(
         status,
-        summary=_clean(status.summary, credentials),
-        fix=_clean(status.fix, credentials) if status.fix else status.fix,
+        summary=one_line(status.summary),
+        fix=one_line(status.fix) if status.fix else status.fix,
         duration_s=time.monotonic() - start,
     )
     return status
@@ -586,6 +588,14 @@ def _redact(text: str, credentials: Credentials | None) -> str:
     return credentials.redact(text) if credentials else text
 
 
-def _clean(text: str, credentials: Credentials | None) -> str:
-    """Server-derived text as it may be shown: no secret, one printable line."""
-    return one_line(_redact(text, credentials))
+def _redactor(*used: Credentials | None) -> Callable[[str], str]:
+    """Replaces every credential the probe was given (the environment's, the URL's userinfo)
+    in every form a server may echo it (see :meth:`Credentials.redact`)."""
+    given = [c for c in used if c is not None]
+
+    def redact(text: str) -> str:
+        for credentials in given:
+            text = credentials.redact(text)
+        return text
+
+    return redact
