@@ -233,7 +233,9 @@ def directory_decision(directory: str) -> Decision | None:
     return no_plan(
         problem.message,
         problem.fix,
-        Advisory(problem.id, "error", problem.message, fix=problem.fix),
+        Advisory(
+            problem.id, "error", problem.message, problem.fix, alternatives=problem.alternatives
+        ),
         code="directory-unusable",
     )
 

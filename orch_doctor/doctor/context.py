@@ -189,7 +189,9 @@ class DoctorContext:
         # at the edge, as select_strategy does: the decision itself never looks at the disk
         problem = directory_problem(self.directory)
         if problem is not None:
-            advisory = Advisory(problem.id, "error", problem.message, fix=problem.fix)
+            advisory = Advisory(
+                problem.id, "error", problem.message, problem.fix, alternatives=problem.alternatives
+            )
             return no_plan(problem.message, problem.fix, advisory, code="directory-unusable")
         if (
             self.policy.require_server
@@ -197,9 +199,9 @@ class DoctorContext:
             and not self.options.allow_standalone
         ):
             reason = f"the policy ({self.policy.source}) requires a server; none was given or found"
-            fix = "opencode serve --port 4096 --hostname 127.0.0.1, and pass --server or set "
-            fix += "server_url in the policy"
-            advisory = Advisory("server-required", "error", reason, fix=fix)
+            fix = "opencode serve --port 4096 --hostname 127.0.0.1"
+            then = ("then pass --server http://127.0.0.1:4096, or set server_url in the policy",)
+            advisory = Advisory("server-required", "error", reason, fix=fix, alternatives=then)
             return no_plan(reason, fix, advisory, code="policy")
 
         return decide(

@@ -286,8 +286,8 @@ def run_plan(
         # the lines that carry text, all of them (a screen is bounded by its height), redacted
         outcome.last_screen = executor.redact(screen_tail(executor.screen(), lines=None))
     except TerminalError as exc:
-        outcome.problem = f"the terminal failed: {exc}"
-        outcome.fix = "check the terminal (tmux installed, the session alive)"
+        outcome.problem = f"the terminal failed: {exc} (is tmux installed, the session alive?)"
+        outcome.fix = "tmux list-sessions"
         outcome.code = "terminal"
     return outcome
 
@@ -344,27 +344,19 @@ def fix_for(failed: StepReport | None, inspect: str = "rerun and inspect the TUI
         return inspect
     seen = failed.seen or ""
     if "BunInstallFailedError" in seen:
-        return (
-            "this OpenCode installs its default plugins from the npm registry when it starts, "
-            "and that failed: allow registry access or upgrade OpenCode (npm i -g opencode-ai@1)"
-        )
+        # it installs its default plugins from the npm registry at start, and that failed
+        return "npm install -g opencode-ai@1"
     if failed.code == "tui-exited" and "models.dev" in seen:
-        return (
-            "the TUI stopped while models.dev was unreachable (this machine is offline?): "
-            "allow access to https://models.dev or try another OpenCode release"
-        )
+        # the TUI stopped while models.dev was unreachable: another release runs offline
+        return "curl -sSI https://models.dev"
     if "Session not found" in seen:
-        return (
-            "the attach TUI could not find the session: pass --dir <the session's directory> "
-            "(#7149) or use a release >= 1.1.25"
-        )
+        # the attach TUI could not find the session (#7149): fixed in 1.1.25
+        return "npm install -g opencode-ai@latest"
     if failed.code in ("deadline", "timeout"):
-        return f"the step timed out: raise the timeout (the machine may be loaded), or {inspect}"
+        return inspect  # the step timed out: raise the timeout (the machine may be loaded)
     if failed.kind == "http":
-        return (
-            "the server refused the call (or is gone): check the server's version and routes "
-            "(orch-doctor server --server URL)"
-        )
+        # the server refused the call (or is gone): its version and routes
+        return "orch-doctor server"
     return inspect
 
 

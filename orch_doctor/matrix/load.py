@@ -388,7 +388,8 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         item.where,
         item.data,
         {"id", "title", "versions", "when", "severity", "affects", "breaks", "workaround", "fix",
-         "evidence", "see_also", "side", "detected_by", "security", "changes_server"},
+         "alternatives", "evidence", "see_also", "side", "detected_by", "security",
+         "changes_server"},
     )  # fmt: skip
     severity = item.req("severity")
     if severity not in SEVERITIES:
@@ -453,6 +454,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         security=item.bool("security", False),
         workaround=workaround,
         fix=item.text("fix", required=False),
+        alternatives=item.strings("alternatives"),
         see_also=see_also,
         side=side,
         changes_server=changes,

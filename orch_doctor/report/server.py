@@ -42,3 +42,5 @@ def render_servers(
                 console.print(f"      or: {escape(alternative)}")
         if s.fix:
             console.print(f"    fix: {escape(s.fix)}")
+        for alternative in s.alternatives if not s.ok else ():
+            console.print(f"    or: {escape(alternative)}")

@@ -188,6 +188,7 @@ class ServerJSON(TypedDict):
     ok: bool
     summary: str
     fix: str | None
+    alternatives: list[str]
     is_opencode: bool
     generation: str | None
     version: str | None
@@ -297,7 +298,9 @@ class CheckJSON(TypedDict):
     status: CheckStatus
     summary: str
     details: list[str]
+    #: a command line that runs when pasted; other ways out are ``alternatives``
     fix: str | None
+    alternatives: list[str]
     duration_s: Seconds
 
 

@@ -40,7 +40,7 @@ class ServerStatus:
     url: str
     verdict: ServerVerdict
     summary: str = ""
-    fix: str | None = None
+    fix: str | None = None  # a command line that runs when pasted
     is_opencode: bool = False
     generation: str | None = None  # "1.x", "2.x" or None
     version: str | None = None
@@ -57,6 +57,7 @@ class ServerStatus:
     cors_any_origin: bool = False  # answered a foreign Origin with Access-Control-Allow-Origin
     health_route: bool | None = None  # GET /global/health exists (None: not known)
     duration_s: float = 0.0
+    alternatives: tuple[str, ...] = ()  # other ways out than ``fix``, said for people
 
     @property
     def ok(self) -> bool:
@@ -75,6 +76,7 @@ class ServerStatus:
             "ok": self.ok,
             "summary": self.summary,
             "fix": self.fix,
+            "alternatives": list(self.alternatives),
             "is_opencode": self.is_opencode,
             "generation": self.generation,
             "version": self.version,

@@ -267,16 +267,20 @@ def run_verify(
         report.problem = outcome.problem
         report.fix = outcome.fix
         if not outcome.ok and outcome.confirmation is not None:
-            report.fix = "see the last screen; rerun with --keep to inspect the TUI"
+            report.fix = "orch-doctor verify --keep"  # then inspect the TUI (see the last screen)
         report.last_screen = outcome.last_screen
         return report
     except ServerStartError as exc:
-        report.problem = f"the throwaway server did not start: {exc}"
-        report.fix = "check that `opencode serve` runs: " + (exc.log_tail[-300:] or "no output")
+        report.problem = f"the throwaway server did not start: {exc}; its output: " + (
+            exc.log_tail[-300:] or "none"
+        )
+        report.fix = "opencode serve"  # run by hand, it shows why
         return report
     except TerminalError as exc:
-        report.problem = f"the terminal failed: {exc}"
-        report.fix = "install tmux (apt install tmux) or set ORCH_DOCTOR_TERMINAL=pty"
+        report.problem = (
+            f"the terminal failed: {exc} (install tmux, or set ORCH_DOCTOR_TERMINAL=pty)"
+        )
+        report.fix = "apt-get install tmux"
         return report
     finally:
         report.wall_s = time.monotonic() - begin
