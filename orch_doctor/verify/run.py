@@ -266,6 +266,8 @@ def run_verify(
         report.verified = outcome.ok
         report.problem = outcome.problem
         report.fix = outcome.fix
+        if outcome.code in ("timeout", "deadline"):
+            report.fix = "orch-doctor verify --timeout 300"  # the machine may be loaded
         if not outcome.ok and outcome.confirmation is not None:
             report.fix = "orch-doctor verify --keep"  # then inspect the TUI (see the last screen)
         report.last_screen = outcome.last_screen
