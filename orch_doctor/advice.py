@@ -19,13 +19,17 @@ SEVERITY_RANK: dict[str, int] = {"info": 0, "warn": 1, "error": 2}
 class Advisory:
     """``id`` is stable and machine-readable (a known issue's id, ``cve-2026-22812``,
     ``version-help-mismatch``, ...); ``message`` and ``fix`` are for people; ``evidence`` is a
-    link or the measurement behind it."""
+    link or the measurement behind it; ``fix`` is a shell command line (or None), other ways out
+    are ``alternatives``."""
 
     id: str
     severity: Severity
     message: str
     fix: str | None = None
     evidence: str | None = None
+    #: other ways out, said for people (a setting, another release); ``fix`` is only ever a
+    #: command line that runs when pasted
+    alternatives: tuple[str, ...] = ()
 
     def to_json(self) -> AdvisoryJSON:
         return {
@@ -33,6 +37,7 @@ class Advisory:
             "severity": self.severity,
             "message": self.message,
             "fix": self.fix,
+            "alternatives": list(self.alternatives),
             "evidence": self.evidence,
         }
 

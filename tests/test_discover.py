@@ -116,7 +116,7 @@ def test_explicit_but_broken_is_an_error_not_a_fallback(
 
 def test_missing(tmp_path: Path) -> None:
     cand = inspect_candidate(str(tmp_path / "nope"), "OPENCODE_BIN")
-    assert not cand.usable and cand.problem == "missing" and cand.fix
+    assert not cand.usable and cand.problem == "missing" and cand.fix == "unset OPENCODE_BIN"
 
 
 def test_not_executable(tmp_path: Path) -> None:
@@ -129,7 +129,10 @@ def test_not_executable(tmp_path: Path) -> None:
 
 def test_directory(tmp_path: Path) -> None:
     cand = inspect_candidate(str(tmp_path), "--opencode")
-    assert cand.problem is not None and "directory" in cand.problem and cand.fix
+    assert cand.problem is not None and "directory" in cand.problem
+    assert f"{tmp_path}/bin/opencode" in cand.problem and cand.fix is None
+    cand = inspect_candidate(str(tmp_path), "OPENCODE_BIN")
+    assert cand.fix == f"export OPENCODE_BIN={tmp_path}/bin/opencode"
 
 
 def test_broken_symlink(tmp_path: Path) -> None:

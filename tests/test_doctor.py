@@ -227,7 +227,7 @@ def test_a_crashing_check_is_a_failed_check(tmp_path: Path) -> None:
         Policy(), load_matrix(), checks,
     )  # fmt: skip
     crashed = report.checks[-1]
-    assert crashed.status == "fail" and "kaput" in crashed.summary and crashed.fix
+    assert crashed.status == "fail" and "kaput" in crashed.summary and crashed.alternatives
 
 
 # --- cache -------------------------------------------------------------------------------------

@@ -479,7 +479,7 @@ def test_a_prompt_too_long_for_one_argument_never_gets_a_standalone_prompt_plan(
     assert why.code == "prompt-too-long"
     # the sentence gives the measured size and the limit
     assert f"{size:,} bytes" in why.message and f"{PROMPT_ARGV_MAX_BYTES:,}" in why.message
-    assert alone.fix is not None and "--server" in alone.fix
+    assert alone.fix == "opencode serve --port 4096 --hostname 127.0.0.1"  # then --server
     # through a server, the API carries it
     served = decide(
         CAPS["1.18.33"], recorded_server("1.18.33"), SpawnRequest("/tmp/p", prompt=prompt), MATRIX

@@ -85,10 +85,10 @@ def test_fault_verdict_exit_code_and_no_secret(case: str) -> None:
     with make() as url:
         code, out = run([url, "--timeout", "1", "--format", "json"])
         data = json.loads(out)["servers"][0]
-        assert data["verdict"] == verdict and data["fix"]
+        assert data["verdict"] == verdict and (data["fix"] or data["alternatives"])
         assert code == 1
         text_code, text = run([url, "--timeout", "1"])
-    assert text_code == 1 and verdict in text and "fix:" in text
+    assert text_code == 1 and verdict in text and ("fix:" in text or "or:" in text)
     assert "Traceback" not in text
     for output in (out, text):
         assert PASSWORD not in output

@@ -23,7 +23,8 @@ DIRECTORY_UNREACHABLE = "directory-unreachable"
 class DirectoryProblem:
     id: str
     message: str
-    fix: str
+    fix: str | None  # a command line that runs when pasted
+    alternatives: tuple[str, ...] = ()  # other ways out, said for people
 
 
 def directory_problem(path: str) -> DirectoryProblem | None:
@@ -39,13 +40,15 @@ def directory_problem(path: str) -> DirectoryProblem | None:
         return DirectoryProblem(
             DIRECTORY_MISSING,
             f"--dir {shown} does not exist",
-            f"mkdir -p -- {quoted}   (or pass --dir with an existing directory)",
+            f"mkdir -p -- {quoted}",
+            ("pass --dir with an existing directory",),
         )
     except NotADirectoryError:
         return DirectoryProblem(
             DIRECTORY_NOT_A_DIRECTORY,
             f"--dir {shown}: a part of the path is a file, not a directory",
-            "pass --dir with a directory",
+            None,
+            ("pass --dir with a directory",),
         )
     except (OSError, ValueError) as exc:  # EACCES, ELOOP, ENAMETOOLONG, an embedded NUL, ...
         reason = (
@@ -56,21 +59,29 @@ def directory_problem(path: str) -> DirectoryProblem | None:
         return DirectoryProblem(
             DIRECTORY_UNREACHABLE,
             f"--dir {shown} cannot be reached: {reason}",
-            f"ls -ld -- {_parent(path)}   (make the folders on the way searchable "
-            "for this user, or pass another --dir)",
+            None,
+            (
+                f"make the folders on the way searchable for this user (ls -ld -- "
+                f"{_parent(path)} shows the nearest)",
+                "pass another --dir",
+            ),
         )
     if not stat.S_ISDIR(st.st_mode):
         return DirectoryProblem(
             DIRECTORY_NOT_A_DIRECTORY,
             f"--dir {shown} is not a directory",
-            "pass --dir with a directory (e.g. the folder that holds this file: "
-            f"--dir {_parent(path)})",
+            None,
+            (
+                "pass --dir with a directory (e.g. the folder that holds this file: "
+                f"--dir {_parent(path)})",
+            ),
         )
     if not os.access(path, os.X_OK):
         return DirectoryProblem(
             DIRECTORY_UNREACHABLE,
             f"--dir {shown} cannot be entered by this user (no search permission)",
-            f"chmod u+x -- {quoted}   (or pass another --dir)",
+            f"chmod u+x -- {quoted}",
+            ("pass another --dir",),
         )
     return None
 

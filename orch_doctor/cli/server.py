@@ -13,6 +13,7 @@ from orch_doctor.cli.options import format_option, opencode_option, timeout_opti
 from orch_doctor.probe.types import Capabilities
 
 if TYPE_CHECKING:
+    from orch_doctor.advice import Advisory
     from orch_doctor.schemas.shapes import ServerJSON, ServersJSON
 
 
@@ -95,6 +96,9 @@ def server(
         entries: list[ServerJSON] = []
         for s in shown:
             entry: ServerJSON = {**s.to_json(), "advisories": [a.to_json() for a in advice[s.url]]}
+            # ok: usable as it is (reachable, and no error advisory), as the exit code says
+            entry["reachable"] = s.ok
+            entry["ok"] = s.ok and not _has_error(advice[s.url])
             if session_id:
                 entry["session_exists"] = sessions.get(s.url)
             entries.append(entry)
@@ -112,9 +116,13 @@ def server(
             state = {True: "exists", False: "does not exist", None: "unknown (no clear answer)"}
             where = f" in {session_dir}" if session_dir else ""
             click.echo(f"session {session_id}{where} on {url}: {state[exists]}")
-    failed = any(not s.ok or any(a.severity == "error" for a in advice[s.url]) for s in shown)
+    failed = any(not s.ok or _has_error(advice[s.url]) for s in shown)
     failed = failed or any(exists is not True for exists in sessions.values())
     sys.exit(EXIT_FAILED if failed or (not discovered and not shown) else EXIT_OK)
+
+
+def _has_error(advisories: list[Advisory]) -> bool:
+    return any(a.severity == "error" for a in advisories)
 
 
 def _client_capabilities(opencode: str | None) -> Capabilities:

@@ -49,7 +49,7 @@ def spawn(
     from orch_doctor.errors import TmuxTargetError
     from orch_doctor.execute.spawn import SpawnResult, execute_plan
     from orch_doctor.execute.terminal import parse_tmux_target
-    from orch_doctor.report.steps import finished_line, phase_line, started_line
+    from orch_doctor.report.steps import finished_line, phase_line, started_line, warning_lines
 
     request = selection_from(selection)
     try:
@@ -83,11 +83,14 @@ def spawn(
                     ok=False, session_id=None, target=tmux_target, strategy="none",
                     code="no-strategy",
                     problem=problem, fix=decision.fix, wall_s=time.monotonic() - begin,
-                ).to_json()
+                ).to_json() | {"warnings": [a.to_json() for a in decision.warnings]}
             )  # fmt: skip
         sys.exit(EXIT_NOT_DELIVERED)
     if text:
         click.echo(f"strategy: {decision.strategy} -> {printable(tmux_target, newlines=False)}")
+        # what `plan` warns about is said before anything runs (a CVE, a failed verify, ...)
+        for line in warning_lines(decision.warnings):
+            click.echo(line)
 
     def started(index: int, step: Any) -> None:
         if text:
@@ -111,7 +114,7 @@ def spawn(
     except TmuxTargetError as exc:
         config_error(str(exc))
     if not text:
-        emit_json(result.to_json())
+        emit_json({**result.to_json(), "warnings": [a.to_json() for a in decision.warnings]})
     else:
         if result.ok:
             click.echo(

@@ -152,7 +152,9 @@ def _summary(report: Any) -> str:
         if report.fix:
             lines.append(f"fix: {printable(report.fix)}")
         if report.last_screen.strip():
-            tail = [ln.rstrip() for ln in report.last_screen.splitlines() if ln.strip()][-15:]
+            from orch_doctor.execute.executor import screen_tail
+
+            tail = screen_tail(report.last_screen, 15).splitlines()
             lines.append("last screen:")
             lines.extend("  | " + printable(ln, newlines=False) for ln in tail)
     if report.kept:

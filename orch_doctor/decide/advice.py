@@ -6,6 +6,8 @@ probe's own findings) are listed in ``DECISION_ADVISORY_IDS``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from orch_doctor.advice import Advisory, Severity
 from orch_doctor.decide import rules
 from orch_doctor.decide.request import SpawnRequest
@@ -52,15 +54,15 @@ DECISION_ADVISORY_IDS = (
 
 def issue_advisory(issue: KnownIssue, *, applied: bool = False) -> Advisory:
     """A known issue as advice; ``applied``: the plan carries its workaround."""
-    fix = issue.fix
-    if applied and issue.workaround:
-        fix = f"the plan applies workaround {issue.workaround}" + (f"; {fix}" if fix else "")
+    applies = f" (the plan applies workaround {issue.workaround})" if applied else ""
     return Advisory(
         id=issue.id,
         severity=ISSUE_SEVERITY[issue.severity],
-        message=f"known issue {issue.id}: {issue.title} — {issue.breaks}",
-        fix=fix,
+        message=f"known issue {issue.id}: {issue.title} — {issue.breaks}"
+        + (applies if issue.workaround else ""),
+        fix=issue.fix,
         evidence=issue.evidence,
+        alternatives=issue.alternatives,
     )
 
 
@@ -73,7 +75,7 @@ def release_advisories(caps: Capabilities, matrix: Matrix) -> list[Advisory]:
                 VERSION_UNKNOWN,
                 "warn",
                 "the OpenCode version is unknown: known issues tied to versions were not applied",
-                fix="check that `opencode --version` prints a version",
+                fix="opencode --version",
             )
         )
     for text in rules.help_disagreements(caps, matrix):
@@ -82,8 +84,7 @@ def release_advisories(caps: Capabilities, matrix: Matrix) -> list[Advisory]:
                 VERSION_HELP_MISMATCH,
                 "warn",
                 f"{text}: going by the help",
-                fix="reinstall OpenCode (its help and version disagree): "
-                "npm install -g opencode-ai",
+                fix="npm install -g opencode-ai",
             )
         )
     old = rules.below_minimum(caps, matrix)
@@ -93,7 +94,7 @@ def release_advisories(caps: Capabilities, matrix: Matrix) -> list[Advisory]:
                 BELOW_MINIMUM,
                 "warn",
                 old,
-                fix="upgrade OpenCode: npm install -g opencode-ai@1",
+                fix="npm install -g opencode-ai@1",
                 evidence=matrix.policy.minimum_evidence,
             )
         )
@@ -113,9 +114,7 @@ def server_advisories(
             continue
         advisory = issue_advisory(issue)
         if issue.security:
-            advisory = Advisory(
-                advisory.id, "error", advisory.message, advisory.fix, advisory.evidence
-            )
+            advisory = replace(advisory, severity="error")
         found.append(advisory)
     facts = matrix.server
     if server.version is None and server.health_route is False and facts.health_route_since:
@@ -167,7 +166,7 @@ def verification_advisory(matrix: Matrix, caps: Capabilities, strategy: str) -> 
             VERIFY_FAILED,
             "warn",
             f"`orch-doctor verify` of {strategy} failed on OpenCode {release} ({when}){note}",
-            fix=f"run `orch-doctor verify --strategy {strategy}` here to see whether it works",
+            fix=f"orch-doctor verify --strategy {strategy}",
             evidence="compat_matrix/verified.toml",
         )
     return None
@@ -200,7 +199,7 @@ def _nearest_verified(matrix: Matrix, release: str | None, strategy: str) -> Adv
         "info",
         f"{strategy} is not verified on OpenCode {release}"
         + (f"; nearest verified: {near}, same strategy" if near else "; verified on no release"),
-        fix=f"run `orch-doctor verify` here to prove {strategy} on this release",
+        fix="orch-doctor verify",
         evidence="compat_matrix/verified.toml",
     )
 
@@ -214,7 +213,8 @@ def request_advisories(strategy: Strategy, request: SpawnRequest) -> list[Adviso
                 "warn",
                 f"{strategy.name} cannot choose the model: the TUI uses its default model "
                 f"(requested {request.model})",
-                fix="upgrade OpenCode to >= 1.0.162 so the model can be sent with the prompt",
+                fix="npm install -g opencode-ai@latest",
+                alternatives=("OpenCode >= 1.0.162 takes the model with the prompt",),
             )
         )
     if not request.prompt:

@@ -321,8 +321,11 @@ def _conditions(
         holds, why = conditions.check(cid, server, request, facts)
         if holds is False:
             title = condition.title if condition is not None else cid
+            others = "".join(f"; or: {a}" for a in condition.alternatives) if condition else ""
             failed.append(
-                Rejection("condition-failed", f"condition {cid} ({title}) fails: {why}", fix=fix)
+                Rejection(
+                    "condition-failed", f"condition {cid} ({title}) fails: {why}{others}", fix=fix
+                )
             )
         elif holds is None:
             cand.unmeasured.append((cid, why, fix))
@@ -357,8 +360,7 @@ def _conditions(
                 + (f": {record.note}" if record.note else ""),
                 issue=cause.id if cause else None,
                 fix=(cause.fix if cause else None)
-                or f"run `orch-doctor verify --strategy {cand.strategy.name}` here, or use "
-                "another OpenCode release",
+                or f"orch-doctor verify --strategy {cand.strategy.name}",
             )
         )
     return failed
@@ -402,7 +404,8 @@ def _standalone_instead(server: ServerStatus | None, request: SpawnRequest) -> A
         "warn",
         f"the server you named ({request.server_url}) cannot be used ({verdict}); as allowed "
         "(--allow-standalone), the plan runs a standalone TUI instead",
-        fix=(server.fix if server is not None else None) or "start the server, or drop --server",
+        fix=server.fix if server is not None else None,
+        alternatives=(*(server.alternatives if server is not None else ()), "drop --server"),
     )
 
 
@@ -487,34 +490,31 @@ def _fix(
     server: ServerStatus | None,
     request: SpawnRequest,
     refusal: _Refusal,
-) -> str:
+) -> str | None:
+    """A command line that runs when pasted (the reasons say why), or None: the server's own
+    verdict has none (its alternatives are in the reasons)."""
     if request.server_url and server is not None and not server.ok:
-        return server.fix or f"make the server at {server.url} reachable"
+        return server.fix
     if refusal.newer_major:
-        return "install a 1.x release (npm install -g opencode-ai@1) or upgrade orch-doctor"
+        return "npm install -g opencode-ai@1"
     if refusal.blocked:
-        return "install a release outside the blocked range (npm install -g opencode-ai@<version>)"
+        return "npm install -g opencode-ai@latest"
     if refusal.bad_model:
-        return "give the model as provider/model, e.g. --model opencode/big-pickle"
+        return "opencode models"
+    # a prompt too long for argv goes through a server's API
     if server is None and rules.prompt_argv_problem(request.prompt):
-        return (
-            "start a server (opencode serve --port 4096) and pass --server "
-            "http://127.0.0.1:4096: a prompt this long goes through its API"
-        )
+        return "opencode serve --port 4096 --hostname 127.0.0.1"
     if caps.binary_path is None:
-        return "install OpenCode: npm install -g opencode-ai (or set OPENCODE_BIN)"
+        return "npm install -g opencode-ai"
     if not caps.command("attach").exists and not caps.command("root").has_flag("--prompt"):
-        return "upgrade OpenCode: npm install -g opencode-ai@latest"
+        return "npm install -g opencode-ai@latest"
     if server is None:
-        return "start a server (opencode serve --port 4096) and pass --server http://127.0.0.1:4096"
+        return "opencode serve --port 4096 --hostname 127.0.0.1"
     if not server.ok:
-        return server.fix or f"make the server at {server.url} reachable"
+        return server.fix
     if server.directory and not rules.same_directory(server.directory, request.directory):
-        return (
-            f"start the server from the spawn directory (cd {_quote(request.directory)} && "
-            "opencode serve), or upgrade OpenCode"
-        )
-    return "upgrade OpenCode (npm install -g opencode-ai@latest) or start a newer server"
+        return f"cd {_quote(request.directory)} && opencode serve"
+    return "npm install -g opencode-ai@latest"
 
 
 def _quote(path: str) -> str:
@@ -523,7 +523,7 @@ def _quote(path: str) -> str:
     return shlex.quote(path)
 
 
-def no_plan(reason: str, fix: str, advisory: Advisory, *, code: RejectionCode) -> Decision:
+def no_plan(reason: str, fix: str | None, advisory: Advisory, *, code: RejectionCode) -> Decision:
     """Strategy ``none`` for a reason found before deciding (e.g. at the edge: a ``--dir`` that
     does not exist): every strategy is rejected with that reason and ``code``. Pure."""
     return Decision(

@@ -87,7 +87,8 @@ def run_doctor(
                     CheckResult(
                         check.id, check.title, "fail",
                         f"the check did not finish within {check.timeout_s:g}s",
-                        fix="run again with -v; a probe is hanging (see the other checks)",
+                        alternatives=("run again with -v: a probe is hanging (see the other "
+                                      "checks)",),
                     )
                 )  # fmt: skip
         skipped = [
@@ -115,7 +116,7 @@ def _run_one(check: Check, ctx: DoctorContext) -> CheckResult:
     except Exception as exc:  # a crashing check is a failed check, not a traceback
         result = CheckResult(
             check.id, check.title, "fail", f"the check crashed: {type(exc).__name__}: {exc}",
-            fix="report this as a bug in orch-doctor, with the output of -v",
+            alternatives=("report this as a bug in orch-doctor, with the output of -v",),
         )  # fmt: skip
     from dataclasses import replace
 

@@ -20,8 +20,9 @@ class CheckResult:
     status: CheckStatus
     summary: str
     details: tuple[str, ...] = ()
-    fix: str | None = None  # required for warn and fail
+    fix: str | None = None  # a command line that runs when pasted; warn and fail: it or
     duration_s: float = 0.0
+    alternatives: tuple[str, ...] = ()  # other ways out, said for people
 
     def to_json(self) -> CheckJSON:
         return {
@@ -31,5 +32,6 @@ class CheckResult:
             "summary": self.summary,
             "details": list(self.details),
             "fix": self.fix,
+            "alternatives": list(self.alternatives),
             "duration_s": round(self.duration_s, 3),
         }

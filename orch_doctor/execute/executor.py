@@ -194,9 +194,25 @@ def created_ms(session: Any) -> int:
     return int(value) if abs(value) < 1e15 else 0
 
 
-def screen_tail(screen: str, lines: int = 25) -> str:
-    kept = [line.rstrip() for line in screen.splitlines() if line.strip()]
-    return "\n".join(kept[-lines:])
+#: how many lines of a screen a failure's ``seen`` keeps (the last ones that carry text)
+SEEN_LINES = 25
+# box drawing and block elements: a TUI's frames and padding, no text of their own
+_FRAME = {chr(c) for c in range(0x2500, 0x25A0)}
+
+
+def carries_text(line: str) -> bool:
+    """Whether a screen line holds anything besides spaces and frame characters."""
+    return any(not ch.isspace() and ch not in _FRAME for ch in line)
+
+
+def screen_tail(screen: str, lines: int | None = SEEN_LINES) -> str:
+    """The screen's lines that carry text (trailing spaces cut, the indent all of them share
+    removed), the last ``lines`` of them (None: all)."""
+    kept = [line.rstrip() for line in screen.splitlines() if carries_text(line)]
+    if lines is not None:
+        kept = kept[-lines:]
+    indent = min((len(line) - len(line.lstrip()) for line in kept), default=0)
+    return "\n".join(line[indent:] for line in kept)
 
 
 def failure_markers(plan: SpawnPlan) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ from orch_doctor.execute.executor import (
     StepFailed,
     StepReport,
     failure_markers,
+    screen_tail,
     url_path,
     user_texts,
 )
@@ -67,6 +68,8 @@ class SpawnResult:
     #: on failure: the known failure its screen or log shows (a known issue's id, or
     #: ``condition:<id>``), whose fix ``fix`` is
     issue: str | None = None
+    #: the terminal's last screen: its lines that carry text (blank and frame-only lines and
+    #: the shared indent dropped), in JSON and text alike
     last_screen: str = ""
     wall_s: float = 0.0
 
@@ -271,6 +274,9 @@ def run_plan(
                 failed, inspect if isinstance(inspect, str) else inspect(), plan=plan
             )
             outcome.issue = failed.issue if failed else None
+            known = next((k for k in plan.known_failures if k.id == outcome.issue), None)
+            if known is not None:
+                outcome.problem = f"{known.title} ({known.id}): {outcome.problem}"
             outcome.code = (failed.code if failed else None) or "error"
             outcome.session_id = result.values.get("session_id")
         else:
@@ -288,10 +294,11 @@ def run_plan(
                 )
                 outcome.fix = inspect if isinstance(inspect, str) else inspect()
                 outcome.code = "not-confirmed"
-        outcome.last_screen = executor.screen()
+        # the lines that carry text, all of them (a screen is bounded by its height), redacted
+        outcome.last_screen = executor.redact(screen_tail(executor.screen(), lines=None))
     except TerminalError as exc:
-        outcome.problem = f"the terminal failed: {exc}"
-        outcome.fix = "check the terminal (tmux installed, the session alive)"
+        outcome.problem = f"the terminal failed: {exc} (is tmux installed, the session alive?)"
+        outcome.fix = "tmux list-sessions"
         outcome.code = "terminal"
     return outcome
 
@@ -355,14 +362,12 @@ def fix_for(
     if failed.issue is not None and plan is not None:
         known = next((k for k in plan.known_failures if k.id == failed.issue), None)
         if known is not None:
-            return f"{known.title}: {known.fix}" if known.fix else known.title
+            return known.fix or inspect  # a command (its title is in the problem)
     if failed.code in ("deadline", "timeout"):
-        return f"the step timed out: raise the timeout (the machine may be loaded), or {inspect}"
+        return inspect  # the step timed out: raise the timeout (the machine may be loaded)
     if failed.kind == "http":
-        return (
-            "the server refused the call (or is gone): check the server's version and routes "
-            "(orch-doctor server --server URL)"
-        )
+        # the server refused the call (or is gone): its version and routes
+        return "orch-doctor server"
     return inspect
 
 

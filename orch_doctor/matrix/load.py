@@ -408,8 +408,8 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         item.where,
         item.data,
         {"id", "title", "versions", "when", "severity", "affects", "breaks", "workaround", "fix",
-         "evidence", "see_also", "side", "detected_by", "security", "changes_server",
-         "needs_hosts", "signatures"},
+         "alternatives", "evidence", "see_also", "side", "detected_by", "security",
+         "changes_server", "needs_hosts", "signatures"},
     )  # fmt: skip
     severity = item.req("severity")
     if severity not in SEVERITIES:
@@ -474,6 +474,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         security=item.bool("security", False),
         workaround=workaround,
         fix=item.text("fix", required=False),
+        alternatives=item.strings("alternatives"),
         see_also=see_also,
         side=side,
         changes_server=changes,
@@ -492,7 +493,10 @@ def _condition_id(item: _Item, key: str, value: str) -> ConditionId:
 
 def _condition(path: str, item: _Item) -> Condition:
     _check_keys(
-        path, item.where, item.data, {"id", "title", "breaks", "fix", "evidence", "signatures"}
+        path,
+        item.where,
+        item.data,
+        {"id", "title", "breaks", "fix", "alternatives", "evidence", "signatures"},
     )
     return Condition(
         id=_condition_id(item, "id", item.id),
@@ -502,6 +506,7 @@ def _condition(path: str, item: _Item) -> Condition:
         evidence=_evidence(item, "evidence", item.req("evidence")),
         signatures=_signatures(item),
         source=path,
+        alternatives=item.strings("alternatives"),
     )
 
 

@@ -85,6 +85,7 @@ class Condition:
     evidence: str
     signatures: tuple[str, ...] = ()
     source: str = ""
+    alternatives: tuple[str, ...] = ()  # other ways out, in words
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ class KnownIssue:
     #: a security finding: the doctor's server check fails on it unless the policy allows it
     security: bool = False
     workaround: str | None = None
-    fix: str | None = None
+    fix: str | None = None  # a command line that runs when pasted
+    alternatives: tuple[str, ...] = ()  # other ways out than ``fix``, said for people
     see_also: tuple[str, ...] = ()
     side: str = "client"  # whose version `versions` is matched against: "client" or "server"
     #: what following ``fix`` changes on the server (``SERVER_CHANGES``): a client may pay for it

@@ -71,7 +71,7 @@ def discover(
             chosen=None,
             candidates=tuple(candidates),
             problem="OpenCode is not installed (not on PATH nor in the usual install dirs)",
-            fix="npm install -g opencode-ai   (or set OPENCODE_BIN to the opencode binary)",
+            fix="npm install -g opencode-ai",
         )
     seen = {_file_identity(chosen)}
     shadowed = []
@@ -152,8 +152,8 @@ def _explicit(path: str, source: str, env: Mapping[str, str]) -> BinaryCandidate
         return BinaryCandidate(
             path=path,
             source=source,
-            problem=problem or "missing",
-            fix=f"give the file: {flag} (or install OpenCode: npm install -g opencode-ai)",
+            problem=(problem or "missing") + f" (give the file: {flag})",
+            fix="npm install -g opencode-ai",
             given=path,
             lookup=lookup,
         )
@@ -184,7 +184,8 @@ def inspect_candidate(path: str, source: str) -> BinaryCandidate:
             path=path,
             source=source,
             problem="missing",
-            fix=f"point {source} at an existing opencode binary" if source != "PATH" else None,
+            # an environment variable that names nothing: without it, discovery runs
+            fix=f"unset {source}" if source.isidentifier() else None,
         )
     if os.path.islink(expanded) and not os.path.exists(expanded):
         target = os.readlink(expanded)
@@ -192,8 +193,7 @@ def inspect_candidate(path: str, source: str) -> BinaryCandidate:
             path=path,
             source=source,
             problem=f"broken symlink (points at {target}, which does not exist)",
-            fix=f"remove or repair the link: rm -- {shlex.quote(expanded)} "
-            "&& npm install -g opencode-ai",
+            fix=f"rm -- {shlex.quote(expanded)} && npm install -g opencode-ai",
         )
     resolved = os.path.realpath(expanded)
     try:
@@ -205,9 +205,12 @@ def inspect_candidate(path: str, source: str) -> BinaryCandidate:
             path,
             source,
             resolved,
-            problem="is a directory, not the opencode binary",
-            fix=f"point {source} at the opencode file inside it, e.g. "
-            f"{shlex.quote(expanded + '/bin/opencode')}",
+            problem="is a directory, not the opencode binary (point "
+            f"{source} at the opencode file inside it, e.g. "
+            f"{shlex.quote(expanded + '/bin/opencode')})",
+            fix=f"export {source}={shlex.quote(expanded + '/bin/opencode')}"
+            if source.isidentifier()
+            else None,
         )
     if not os.access(resolved, os.X_OK):
         return BinaryCandidate(

@@ -47,8 +47,11 @@ def render_decision(decision: Decision) -> None:
     for warning in decision.warnings:
         if warning is instead:
             continue
-        console.print(f"{warn} {escape(one_line(warning.message, 4000))}")
+        head = console.mark("fail") if warning.severity == "error" else warn
+        console.print(f"{head} {escape(one_line(warning.message, 4000))}")
         if warning.fix:
             console.print(f"    fix: {escape(one_line(warning.fix, 4000))}")
+        for alternative in warning.alternatives:
+            console.print(f"    or: {escape(one_line(alternative, 4000))}")
     if decision.fix and decision.plan is not None:
         console.print(f"\nfix: {escape(one_line(decision.fix, 4000))}")

@@ -19,8 +19,11 @@ def render_servers(
         console.print("  fix: opencode serve --port 4096 --hostname 127.0.0.1")
         return
     for s in statuses:
-        mark = console.mark("pass" if s.ok else "fail")
-        console.print(f"{mark} {escape(s.url)}  [bold]{s.verdict}[/]  {escape(s.summary)}")
+        # reachable is not enough: a server with an error advisory is ✗ here as in the exit code
+        errors = [a for a in advice.get(s.url, []) if a.severity == "error"]
+        mark = console.mark("pass" if s.ok and not errors else "fail")
+        word = "error advisory" if s.ok and errors else s.verdict
+        console.print(f"{mark} {escape(s.url)}  [bold]{word}[/]  {escape(s.summary)}")
         if s.ok:
             console.print(
                 f"    version: {escape(s.version or 'unknown')} ({escape(s.version_source or '')})"
@@ -35,5 +38,9 @@ def render_servers(
             console.print(f"    {console.mark(status)} {escape(f.message)}")
             if f.fix:
                 console.print(f"      fix: {escape(f.fix)}")
+            for alternative in f.alternatives:
+                console.print(f"      or: {escape(alternative)}")
         if s.fix:
             console.print(f"    fix: {escape(s.fix)}")
+        for alternative in s.alternatives if not s.ok else ():
+            console.print(f"    or: {escape(alternative)}")

@@ -12,6 +12,9 @@ from orch_doctor._util.text import printable
 from orch_doctor.report.status import glyphs_ok, mark
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from orch_doctor.advice import Advisory
     from orch_doctor.decide.steps import Step
     from orch_doctor.execute.executor import StepReport
 
@@ -49,3 +52,18 @@ def finished_line(step: StepReport, *, ascii: bool | None = None) -> str:
     for text in more:
         lines += [f"{INDENT}    {line}" for line in printable(text).splitlines()]
     return "\n".join(lines)
+
+
+def warning_lines(warnings: Iterable[Advisory], *, ascii: bool | None = None) -> list[str]:
+    """The decision's warnings (warn and error advisories) as ``plan`` shows them: a mark and
+    the message, the fix below it."""
+    plain = not glyphs_ok() if ascii is None else ascii
+    lines: list[str] = []
+    for advisory in warnings:
+        status = "fail" if advisory.severity == "error" else "warn"
+        head = mark(status, ascii=plain, styled=False, pad=plain)
+        lines.append(f"{head} {printable(advisory.message, newlines=False)}")
+        if advisory.fix:
+            lines.append(f"    fix: {printable(advisory.fix, newlines=False)}")
+        lines += [f"    or: {printable(alt, newlines=False)}" for alt in advisory.alternatives]
+    return lines

@@ -35,6 +35,9 @@ def render_text(
         console.print(f"{mark} {shown(check.title)}: {shown(check.summary)}")
         if check.fix and check.status in ("warn", "fail"):
             console.print(f"{indent}fix: {shown(check.fix)}")
+        if check.alternatives and check.status in ("warn", "fail"):
+            for alternative in check.alternatives:
+                console.print(f"{indent}or: {shown(alternative)}")
         if verbose or check.status == "fail":
             for line in check.details:
                 console.print(f"{indent}{shown(line)}")

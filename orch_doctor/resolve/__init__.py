@@ -224,9 +224,9 @@ class Resolution:
         allow_standalone = self.selection.allow_standalone
         if self.policy.require_server and server is None and not allow_standalone:
             reason = f"the policy ({self.policy.source}) requires a server; none was given or found"
-            fix = "opencode serve --port 4096 --hostname 127.0.0.1, and pass --server or set "
-            fix += "server_url in the policy"
-            advisory = Advisory("server-required", "error", reason, fix=fix)
+            fix = "opencode serve --port 4096 --hostname 127.0.0.1"
+            then = ("then pass --server http://127.0.0.1:4096, or set server_url in the policy",)
+            advisory = Advisory("server-required", "error", reason, fix=fix, alternatives=then)
             return no_plan(reason, fix, advisory, code="policy")
         if server is not None and server.is_opencode and server.skew is None:
             from orch_doctor.decide.rules import with_skew
@@ -259,7 +259,9 @@ def directory_decision(directory: str) -> Decision | None:
     return no_plan(
         problem.message,
         problem.fix,
-        Advisory(problem.id, "error", problem.message, fix=problem.fix),
+        Advisory(
+            problem.id, "error", problem.message, problem.fix, alternatives=problem.alternatives
+        ),
         code="directory-unusable",
     )
 

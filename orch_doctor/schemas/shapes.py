@@ -69,6 +69,8 @@ class AdvisoryJSON(TypedDict):
     severity: Severity
     message: str
     fix: str | None
+    #: other ways out, for people (a setting, another release); ``fix`` is a command line
+    alternatives: list[str]
     evidence: str | None
 
 
@@ -206,6 +208,7 @@ class ServerJSON(TypedDict):
     ok: bool
     summary: str
     fix: str | None
+    alternatives: list[str]
     is_opencode: bool
     generation: str | None
     version: str | None
@@ -225,6 +228,9 @@ class ServerJSON(TypedDict):
     #: that session exists (None: no clear answer)
     advisories: NotRequired[list[AdvisoryJSON]]
     session_exists: NotRequired[bool | None]
+    #: ``orch-doctor server``: ``verdict`` is "ok" (the server answered as OpenCode); ``ok`` is
+    #: then false when an advisory is an error (as the exit code), ``reachable`` is the verdict's
+    reachable: NotRequired[bool]
 
 
 class ServersJSON(TypedDict):
@@ -313,7 +319,9 @@ class CheckJSON(TypedDict):
     status: CheckStatus
     summary: str
     details: list[str]
+    #: a command line that runs when pasted; other ways out are ``alternatives``
     fix: str | None
+    alternatives: list[str]
     duration_s: Seconds
 
 
@@ -374,6 +382,8 @@ class SpawnJSON(TypedDict):
     issue: str | None  # on failure: the known failure it shows (known issue id, condition:<id>)
     wall_s: Seconds
     last_screen: str
+    #: ``orch-doctor spawn``: the decision's warnings (warn and error advisories), as in ``plan``
+    warnings: NotRequired[list[AdvisoryJSON]]
 
 
 class VerifyJSON(TypedDict):

@@ -15,7 +15,7 @@ import asyncio
 import re
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -39,19 +39,30 @@ FOREIGN_ORIGIN = "http://orch-doctor.invalid"
 VERSION_RE = re.compile(r"\d{1,6}(\.\d{1,6}){1,3}([-+][0-9A-Za-z][0-9A-Za-z.+-]{0,40})?")
 PATH_MAX = 4096
 
-FIXES: dict[str, str] = {
-    "connection-refused": "start a server: opencode serve --port {port} --hostname 127.0.0.1",
-    "connect-timeout": "check the host and port, and any firewall between (nothing answered)",
-    "read-timeout": "the server accepted the connection but did not answer: restart it",
-    "name-not-resolved": "check the host name in the URL (it does not resolve)",
-    "tls-error": "use http:// for a local server, or fix its TLS certificate",
-    "auth-required": "set OPENCODE_SERVER_PASSWORD (and OPENCODE_SERVER_USERNAME if not "
-    "'opencode') to the server's password",
-    "auth-rejected": "the password in OPENCODE_SERVER_PASSWORD is not the server's: fix it",
-    "not-opencode": "point --server at an OpenCode server (opencode serve)",
-    "server-error": "look at the server's log; restart it",
-    "invalid-url": "give a URL like http://127.0.0.1:4096",
-    "error": "check the URL and that an OpenCode server runs there",
+#: per verdict: a command line that runs when pasted (None: there is none), and other ways out
+#: said for people. Reading the password with ``read -rs`` keeps it out of the shell's history.
+ASK_PASSWORD = "read -rs OPENCODE_SERVER_PASSWORD && export OPENCODE_SERVER_PASSWORD"
+FIXES: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "connection-refused": ("opencode serve --port {port} --hostname 127.0.0.1", ()),
+    "connect-timeout": (
+        None,
+        ("check the host and port, and any firewall between (nothing answered)",),
+    ),
+    "read-timeout": (None, ("the server accepted the connection but did not answer: restart it",)),
+    "name-not-resolved": (None, ("check the host name in the URL (it does not resolve)",)),
+    "tls-error": (None, ("use http:// for a local server, or fix its TLS certificate",)),
+    "auth-required": (
+        ASK_PASSWORD,
+        ("also set OPENCODE_SERVER_USERNAME if the server's user is not 'opencode'",),
+    ),
+    "auth-rejected": (
+        ASK_PASSWORD,
+        ("the password in OPENCODE_SERVER_PASSWORD is not the server's: give the right one",),
+    ),
+    "not-opencode": (None, ("point --server at an OpenCode server (opencode serve)",)),
+    "server-error": (None, ("look at the server's log; restart it",)),
+    "invalid-url": (None, ("give a URL like http://127.0.0.1:4096",)),
+    "error": (None, ("check the URL and that an OpenCode server runs there",)),
 }
 
 
@@ -162,10 +173,12 @@ async def aprobe_server(
     finally:
         if own:
             await client.aclose()
+    # one pass over everything stored: a server may echo the credentials in any answer
+    status = status.redacted(_redactor(credentials, from_url))
     status = replace(
         status,
-        summary=_clean(status.summary, credentials),
-        fix=_clean(status.fix, credentials) if status.fix else status.fix,
+        summary=one_line(status.summary),
+        fix=one_line(status.fix) if status.fix else status.fix,
         duration_s=time.monotonic() - start,
     )
     return status
@@ -458,7 +471,10 @@ def _findings(base: str, auth: str) -> tuple[Advisory, ...]:
                 id="unauthenticated-network-server",
                 severity="warn",
                 message=f"the server listens on {host}, not loopback, and demands no password",
-                fix="restart it with OPENCODE_SERVER_PASSWORD set, or bind it to 127.0.0.1",
+                alternatives=(
+                    "restart it with OPENCODE_SERVER_PASSWORD set",
+                    "bind it to 127.0.0.1",
+                ),
             ),
         )
     return ()
@@ -586,12 +602,13 @@ def _cors_any(answer: _Answer) -> bool:
 
 def _status(url: str, verdict: ServerVerdict, summary: str, start: float) -> ServerStatus:
     port = urlsplit(url).port if verdict == "connection-refused" else None
-    fix = FIXES.get(verdict, FIXES["error"]).replace("{port}", str(port or 4096))
+    fix, alternatives = FIXES.get(verdict, FIXES["error"])
     return ServerStatus(
         url=url,
         verdict=verdict,
         summary=summary,
-        fix=fix,
+        fix=fix.replace("{port}", str(port or 4096)) if fix else None,
+        alternatives=alternatives,
         duration_s=time.monotonic() - start,
     )
 
@@ -609,6 +626,14 @@ def _redact(text: str, credentials: Credentials | None) -> str:
     return credentials.redact(text) if credentials else text
 
 
-def _clean(text: str, credentials: Credentials | None) -> str:
-    """Server-derived text as it may be shown: no secret, one printable line."""
-    return one_line(_redact(text, credentials))
+def _redactor(*used: Credentials | None) -> Callable[[str], str]:
+    """Replaces every credential the probe was given (the environment's, the URL's userinfo)
+    in every form a server may echo it (see :meth:`Credentials.redact`)."""
+    given = [c for c in used if c is not None]
+
+    def redact(text: str) -> str:
+        for credentials in given:
+            text = credentials.redact(text)
+        return text
+
+    return redact

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from orch_doctor.advice import Advisory
 
@@ -51,7 +52,7 @@ class ServerStatus:
     url: str
     verdict: ServerVerdict
     summary: str = ""
-    fix: str | None = None
+    fix: str | None = None  # a command line that runs when pasted
     is_opencode: bool = False
     generation: str | None = None  # "1.x", "2.x" or None
     version: str | None = None
@@ -69,10 +70,17 @@ class ServerStatus:
     cors_any_origin: bool = False  # answered a foreign Origin with Access-Control-Allow-Origin
     health_route: bool | None = None  # GET /global/health exists (None: not known)
     duration_s: float = 0.0
+    alternatives: tuple[str, ...] = ()  # other ways out than ``fix``, said for people
 
     @property
     def ok(self) -> bool:
         return self.verdict == "ok"
+
+    def redacted(self, redact: Callable[[str], str]) -> ServerStatus:
+        """This status with ``redact`` applied to every string it holds (each field, every
+        route, every finding): what a server echoes back never leaves the probe unredacted."""
+        redacted: ServerStatus = _redact_strings(self, redact)
+        return redacted
 
     def to_json(self) -> ServerJSON:
         return {
@@ -81,6 +89,7 @@ class ServerStatus:
             "ok": self.ok,
             "summary": self.summary,
             "fix": self.fix,
+            "alternatives": list(self.alternatives),
             "is_opencode": self.is_opencode,
             "generation": self.generation,
             "version": self.version,
@@ -105,3 +114,18 @@ def is_loopback(host: str | None) -> bool:
         return False
     host = host.strip("[]").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _redact_strings(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` with ``redact`` applied to every string in it, at any depth of frozen
+    dataclasses, tuples and frozensets (the types a status is made of)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, tuple):
+        return tuple(_redact_strings(v, redact) for v in value)
+    if isinstance(value, frozenset):
+        return frozenset(_redact_strings(v, redact) for v in value)
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        changed = {f.name: _redact_strings(getattr(value, f.name), redact) for f in fields(value)}
+        return replace(value, **changed)
+    return value

@@ -185,13 +185,14 @@ def run_verify(
             )
     except ServerStartError as exc:
         failure = Failure(
-            f"the throwaway server did not start: {exc}",
-            "check that `opencode serve` runs: " + (exc.log_tail[-300:] or "no output"),
+            f"the throwaway server did not start: {exc}; its output: "
+            + (exc.log_tail[-300:] or "none"),
+            "opencode serve",  # run by hand, it shows why
         )
     except TerminalError as exc:
         failure = Failure(
-            f"the terminal failed: {exc}",
-            "install tmux (apt install tmux) or set ORCH_DOCTOR_TERMINAL=pty",
+            f"the terminal failed: {exc} (install tmux, or set ORCH_DOCTOR_TERMINAL=pty)",
+            "apt-get install tmux",
         )
     finally:
         wall_s = time.monotonic() - begin
@@ -538,8 +539,10 @@ def build_report(
         report.confirmation = outcome.confirmation
         report.problem = outcome.problem
         report.fix = outcome.fix
+        if outcome.code in ("timeout", "deadline"):
+            report.fix = "orch-doctor verify --timeout 300"  # the machine may be loaded
         if not outcome.ok and outcome.confirmation is not None:
-            report.fix = "see the last screen; rerun with --keep to inspect the TUI"
+            report.fix = "orch-doctor verify --keep"  # then inspect the TUI (see the last screen)
         report.last_screen = outcome.last_screen
     return report
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from orch_doctor._util.text import one_line
@@ -19,11 +19,18 @@ class Verdict:
     status: CheckStatus
     summary: str
     details: tuple[str, ...] = ()
-    fix: str | None = None  # required for warn and fail
+    fix: str | None = None  # a command line that runs when pasted; warn and fail: it or
+    alternatives: tuple[str, ...] = ()  # other ways out, said for people
 
 
-def verdict(status: CheckStatus, summary: str, *details: str, fix: str | None = None) -> Verdict:
-    return Verdict(status, summary, tuple(details), fix)
+def verdict(
+    status: CheckStatus,
+    summary: str,
+    *details: str,
+    fix: str | None = None,
+    alternatives: Sequence[str] = (),
+) -> Verdict:
+    return Verdict(status, summary, tuple(details), fix, tuple(alternatives))
 
 
 @dataclass(frozen=True)
@@ -45,4 +52,5 @@ class Check:
             # a line break inside a detail (a multi-line prompt in a command) stays visible
             tuple(one_line(line, _LIMIT, breaks="⏎") for line in found.details),
             one_line(found.fix, _LIMIT) if found.fix is not None else None,
+            alternatives=tuple(one_line(a, _LIMIT) for a in found.alternatives),
         )

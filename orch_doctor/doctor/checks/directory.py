@@ -14,12 +14,13 @@ def judge(ctx: DoctorContext) -> Verdict:
     path = ctx.directory
     problem = directory_problem(path)
     if problem is not None:
-        return verdict("fail", problem.message, fix=problem.fix)
+        return verdict("fail", problem.message, fix=problem.fix, alternatives=problem.alternatives)
     if not os.access(path, os.W_OK | os.X_OK):
         return verdict(
             "fail",
             f"{path} is not writable",
-            fix=f"chmod u+w -- {shlex.quote(path)}   (or choose another --dir)",
+            fix=f"chmod u+w -- {shlex.quote(path)}",
+            alternatives=("choose another --dir",),
         )
     return verdict("pass", f"{path} exists and is writable")
 

@@ -24,7 +24,7 @@ def judge(ctx: DoctorContext) -> Verdict:
             "the help of `opencode` could not be read",
             *details,
             *caps.warnings,
-            fix="run `opencode --help` by hand: it should print the usage",
+            fix="opencode --help",
         )
     if caps.warnings:
         return verdict(
@@ -32,7 +32,7 @@ def judge(ctx: DoctorContext) -> Verdict:
             f"read with {len(caps.warnings)} warning(s)",
             *details,
             *caps.warnings,
-            fix="report the help layout; the decision uses what could be read",
+            alternatives=("report the help layout; the decision uses what could be read",),
         )
     attach = caps.command("attach")
     flags = ", ".join("--" + o for o in attach.options if o not in ("help", "version"))

@@ -40,8 +40,8 @@ def judge(ctx: DoctorContext) -> Verdict:
             f"{chosen.path} shadows {len(others)} other OpenCode install(s)",
             *details,
             *(f"hidden: {h}" for h in others),
-            fix="remove the installs you do not use, or set "
-            f"OPENCODE_BIN={shlex.quote(chosen.path)}",
+            fix=f"export OPENCODE_BIN={shlex.quote(chosen.path)}",
+            alternatives=("remove the installs you do not use",),
         )
     return verdict("pass", f"{chosen.path}", *details)
 

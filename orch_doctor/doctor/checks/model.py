@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from orch_doctor.doctor.checks.base import Check, Verdict, verdict
 from orch_doctor.doctor.context import DoctorContext
 
@@ -17,7 +19,8 @@ def judge(ctx: DoctorContext) -> Verdict:
         return verdict(
             "fail",
             f"{model!r} is not provider/model",
-            fix="pass --model like opencode/big-pickle",
+            fix="opencode models",
+            alternatives=("pass --model as provider/model, e.g. --model opencode/big-pickle",),
         )
     server = ctx.server.get()
     if server is None or not server.ok:
@@ -31,7 +34,7 @@ def judge(ctx: DoctorContext) -> Verdict:
         return verdict(
             "warn",
             f"{model}: the server did not list its models",
-            fix=f"check {server.url}/config/providers",
+            fix=f"curl -sS -- {shlex.quote(server.url + '/config/providers')}",
         )
     if model not in known:
         same = sorted(m for m in known if m.startswith(provider + "/"))[:8]
@@ -39,7 +42,8 @@ def judge(ctx: DoctorContext) -> Verdict:
             "fail",
             f"{model} is not known to the server",
             *(f"known: {m}" for m in same),
-            fix="pick a model from `opencode models`, or configure the provider",
+            fix="opencode models",
+            alternatives=("configure the provider",),
         )
     return verdict("pass", f"{model} is known to the server")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 
 from orch_doctor.advice import Advisory
 from orch_doctor.doctor.checks.base import Check, Verdict, verdict
@@ -28,7 +29,7 @@ def judge(ctx: DoctorContext) -> Verdict:
 
 
 def _with_choice(found: Verdict, reason: str) -> Verdict:
-    return Verdict(found.status, f"{found.summary} — chosen: {reason}", found.details, found.fix)
+    return replace(found, summary=f"{found.summary} — chosen: {reason}")
 
 
 def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> Verdict:
@@ -39,6 +40,7 @@ def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> V
             f"{server.url}: {server.verdict}: {server.summary}",
             *found_here,
             fix=server.fix,
+            alternatives=server.alternatives,
         )
     from orch_doctor.decide.rules import version_skew
 
@@ -67,9 +69,12 @@ def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> V
             f"{server.url}: {first.message}",
             *details,
             *(f"evidence: {a.evidence}" for a in errors if a.evidence),
-            fix=(first.fix or "")
-            + _cost_note(costs.get(first.id))
-            + "   (or allow_insecure_server = true in the policy)",
+            fix=first.fix,
+            alternatives=(
+                *first.alternatives,
+                *_cost_note(costs.get(first.id)),
+                "allow_insecure_server = true in the policy",
+            ),
         )
     details += [f"{a.severity}: {a.message}" for a in found if a.severity == "info"]
     warnings = [a for a in found if a.severity == "warn"] + errors
@@ -78,24 +83,29 @@ def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> V
             "warn",
             f"{server.url}: {warnings[0].message}",
             *details,
-            fix=(warnings[0].fix or "see details") + _cost_note(costs.get(warnings[0].id)),
+            fix=warnings[0].fix,
+            alternatives=(
+                *warnings[0].alternatives,
+                *_cost_note(costs.get(warnings[0].id)),
+                *(() if warnings[0].fix or warnings[0].alternatives else ("see details",)),
+            ),
         )
     if skew == "unsupported":
         return verdict(
             "warn",
             f"{server.url}: {skew_reason}",
             *details,
-            fix="run the server with the CLI's release: npm install -g "
-            f"{shlex.quote(f'opencode-ai@{client}')} && opencode serve",
+            fix=f"npm install -g {shlex.quote(f'opencode-ai@{client}')} && opencode serve",
+            alternatives=("run the server with the CLI's release",),
         )
     return verdict("pass", f"{server.url}: {server.summary}", *details)
 
 
-def _cost_note(cost: Advisory | None) -> str:
-    """What following a fix costs the client found here, said with the fix."""
+def _cost_note(cost: Advisory | None) -> tuple[str, ...]:
+    """What following a fix costs the client found here, said beside the fix."""
     if cost is None:
-        return ""
-    return f" — but {cost.message}; then: {cost.fix}"
+        return ()
+    return (f"but {cost.message}" + (f"; then: {cost.fix}" if cost.fix else ""),)
 
 
 CHECK = Check("server", "OpenCode server", judge)

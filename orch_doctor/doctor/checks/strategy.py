@@ -52,7 +52,8 @@ def judge(ctx: DoctorContext) -> Verdict:
             "fail" if worst.severity == "error" else "warn",
             f"{decision.strategy} (with {len(warnings)} warning(s)): {worst.message}",
             *details,
-            fix=worst.fix or "read the warnings in the details",
+            fix=worst.fix,
+            alternatives=worst.alternatives or ("read the warnings in the details",),
         )
     return verdict("pass", decision.strategy, *details)
 

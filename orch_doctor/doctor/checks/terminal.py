@@ -22,7 +22,8 @@ def judge(ctx: DoctorContext) -> Verdict:
             "warn",
             "tmux is not installed; the plan runs a TUI",
             "orch needs a terminal to host it (verify falls back to a pseudo-terminal)",
-            fix="apt-get install tmux   (or brew install tmux)",
+            fix="apt-get install tmux",
+            alternatives=("brew install tmux",),
         )
     return verdict("pass", f"tmux at {tmux}")
 

@@ -17,7 +17,7 @@ def judge(ctx: DoctorContext) -> Verdict:
             "warn",
             f"version unknown: {problem}",
             "capabilities (the parsed help) decide",
-            fix="check that `opencode --version` prints a version",
+            fix="opencode --version",
         )
     from packaging.version import Version
 
@@ -28,7 +28,7 @@ def judge(ctx: DoctorContext) -> Verdict:
         return verdict(
             "warn",
             f"{version.text}: {version.problem}",
-            fix="install a release: npm install -g opencode-ai@latest",
+            fix="npm install -g opencode-ai@latest",
         )
     policy = ctx.matrix.policy
     # the matrix's policy: the same reading as the decision's (decide/rules.version_policy)
@@ -37,23 +37,31 @@ def judge(ctx: DoctorContext) -> Verdict:
         return verdict(
             "fail",
             found["below-minimum"].message,
-            fix=f"npm install -g opencode-ai@latest   (needs >= {policy.minimum})",
+            fix="npm install -g opencode-ai@latest",
+            alternatives=(f"any release >= {policy.minimum}",),
         )
     minimum = ctx.policy.minimum_version  # the project's own policy may raise the minimum
     if minimum and parsed < Version(minimum):
         return verdict(
             "fail",
             f"{version.text} is older than {minimum} (the policy in {ctx.policy.source})",
-            fix=f"npm install -g opencode-ai@latest   (needs >= {minimum})",
+            fix="npm install -g opencode-ai@latest",
+            alternatives=(f"any release >= {minimum}",),
         )
     if "version-blocked" in found:
-        return verdict("fail", found["version-blocked"].message, fix="install another release")
+        return verdict(
+            "fail",
+            found["version-blocked"].message,
+            fix="npm install -g opencode-ai@latest",
+            alternatives=("any release outside the blocked range",),
+        )
     if "untested" in found:
         return verdict(
             "warn",
             found["untested"].message,
             "the flags come from its own help, but known issues may be missing",
-            fix="run `orch-doctor verify` on this release, or install a tested one",
+            fix="orch-doctor verify",
+            alternatives=("install a tested release",),
         )
     return verdict("pass", f"{version.text} (tested range {policy.tested})")
 
