@@ -47,7 +47,7 @@ from orch_doctor.errors import (
     VerifyRefused,
 )
 from orch_doctor.matrix.load import load_matrix
-from orch_doctor.matrix.model import STRATEGY_NAMES, Matrix, StrategyName
+from orch_doctor.matrix.types import STRATEGY_NAMES, Matrix, StrategyName
 from orch_doctor.probe.binary import DEFAULT_TIMEOUT_S, start_decision_probe
 from orch_doctor.probe.types import Capabilities, CommandSpec, OptionSpec
 from orch_doctor.resolve.policy import Policy

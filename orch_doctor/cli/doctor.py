@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from orch_doctor.cli.common import config_error, emit_json
-from orch_doctor.cli.helptext import epilog
+from orch_doctor.cli.epilog import epilog
 from orch_doctor.cli.options import doctor_options
 
 if TYPE_CHECKING:

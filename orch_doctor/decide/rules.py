@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import (
+from orch_doctor.matrix.types import (
     BlockedRange,
     KnownIssue,
     Matrix,

@@ -14,7 +14,7 @@ from orch_doctor._util.once import Once
 from orch_doctor.advice import Advisory
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import Matrix
+from orch_doctor.matrix.types import Matrix
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.resolve import Resolution, Selection
 from orch_doctor.resolve.policy import Policy
@@ -111,8 +111,8 @@ class DoctorContext:
 
     def server_advisories(self) -> list[Advisory]:
         """The server's advisories (its findings and the server-side known issues), as the
-        decision sees them: one implementation, ``decide.advice.server_advisories``."""
-        from orch_doctor.decide.advice import server_advisories
+        decision sees them: one implementation, ``decide.advisories.server_advisories``."""
+        from orch_doctor.decide.advisories import server_advisories
 
         server = self.server.get()
         if server is None:
