@@ -43,27 +43,6 @@ def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return base
 
 
-def probe_binary(
-    path: str,
-    *,
-    commands: Sequence[str] = PROBED_COMMANDS,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    env: Mapping[str, str] | None = None,
-    use_cache: bool = False,
-    refresh: bool = False,
-) -> Capabilities:
-    """Run ``--version`` and each command's ``--help`` concurrently and parse them.
-
-    With ``use_cache`` the raw outputs are kept on disk keyed by the binary's identity (path,
-    size, mtime, inode) and the tool's version, and parsed again on the next call (< 1 ms);
-    ``refresh`` ignores what is cached. Failed or timed-out probes are never cached.
-    """
-    return start_probe(
-        path, commands=commands, timeout_s=timeout_s, env=env, use_cache=use_cache,
-        refresh=refresh,
-    ).result()  # fmt: skip
-
-
 def start_probe(
     path: str,
     *,
@@ -75,7 +54,12 @@ def start_probe(
     known: Callable[[str], RecordedProbe | None] | None = None,
     identify: Callable[[str], str | None] | None = None,
 ) -> Once[Capabilities]:
-    """:func:`probe_binary`, with the OpenCode calls started before this returns.
+    """Start ``--version`` and each command's ``--help`` concurrently and parse them.
+
+    With ``use_cache`` the raw outputs are kept on disk keyed by the binary's identity (path,
+    size, mtime, inode) and the tool's version, and parsed again on the next call (< 1 ms);
+    ``refresh`` ignores what is cached. Failed or timed-out probes are never cached.
+    The OpenCode calls are started before this returns; ``.result()`` waits for them.
 
     ``known`` may identify the binary without running it (a later stage's knowledge, e.g. the
     digests of published releases); its answer is used and cached like a probe's.
