@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orch_doctor.matrix.recorded import load_help_texts, stored_capabilities
-from orch_doctor.probe.binary import probe_installed, start_probe
+from orch_doctor.probe.binary import start_probe, start_probe_installed
 from tests.support.schemas import assert_valid
 
 REAL = ["1.0.152", "1.18.33"]
@@ -149,7 +149,7 @@ def test_not_executable_and_directory_via_probe(tmp_path: Path) -> None:
     plain = tmp_path / "opencode"
     plain.write_text("#!/bin/sh\necho 1.0.152\n")
     for target, problem in ((plain, "not executable"), (tmp_path, "directory")):
-        caps = probe_installed(str(target), {"PATH": "", "HOME": str(tmp_path)})
+        caps = start_probe_installed(str(target), {"PATH": "", "HOME": str(tmp_path)}).result()
         assert caps.binary_path is None
         assert caps.finding is not None and caps.finding.problem is not None
         assert problem in caps.finding.problem

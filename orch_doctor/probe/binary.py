@@ -204,22 +204,6 @@ def valid_version_entry(value: Mapping[str, Any]) -> bool:
     return version is None or isinstance(version, str)
 
 
-def probe_installed(
-    opencode: str | None = None,
-    env: Mapping[str, str] | None = None,
-    *,
-    commands: Sequence[str] = PROBED_COMMANDS,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    use_cache: bool = False,
-    refresh: bool = False,
-) -> Capabilities:
-    """Discover the OpenCode that runs, probe it, and read the versions of shadowed ones."""
-    return start_probe_installed(
-        opencode, env, commands=commands, timeout_s=timeout_s, use_cache=use_cache,
-        refresh=refresh,
-    ).result()  # fmt: skip
-
-
 def start_probe_installed(
     opencode: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -231,7 +215,8 @@ def start_probe_installed(
     known: Callable[[str], RecordedProbe | None] | None = None,
     identify: Callable[[str], str | None] | None = None,
 ) -> Once[Capabilities]:
-    """:func:`probe_installed`, with every OpenCode call started before this returns."""
+    """Discover the OpenCode that runs, probe it, and read the versions of shadowed ones; every
+    OpenCode call is started before this returns (``.result()`` waits for them)."""
     finding = discover(opencode, env)
     if finding.chosen is None:
         return done(Capabilities(binary_path=None, version=None, commands={}, finding=finding))
