@@ -384,7 +384,7 @@ def resolution_figures(project: Path, binary: str, matrix: object) -> list[Row]:
     """What the request resolution costs warm in-process: ``select_strategy`` discovering as
     the doctor does (no ``server_url``), and with ``server_url`` and a server status reused."""
     from orch_doctor.api import ServerStatus, select_strategy
-    from orch_doctor.matrix.model import Matrix
+    from orch_doctor.matrix.types import Matrix
 
     assert isinstance(matrix, Matrix)
 

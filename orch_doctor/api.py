@@ -47,7 +47,7 @@ from orch_doctor.errors import (
     VerifyRefused,
 )
 from orch_doctor.matrix.load import load_matrix
-from orch_doctor.matrix.model import STRATEGY_NAMES, Matrix, StrategyName
+from orch_doctor.matrix.types import STRATEGY_NAMES, Matrix, StrategyName
 from orch_doctor.probe.binary import DEFAULT_TIMEOUT_S, start_decision_probe
 from orch_doctor.probe.types import Capabilities, CommandSpec, OptionSpec
 from orch_doctor.resolve.policy import Policy
@@ -55,11 +55,9 @@ from orch_doctor.server.credentials import Credentials, credentials_from_env, sp
 from orch_doctor.server.types import ServerStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from orch_doctor.clients.types import ClientInstall, ClientReport, EntryResult
     from orch_doctor.execute.executor import StepReport
-    from orch_doctor.execute.spawn import SpawnResult
+    from orch_doctor.execute.spawn import SpawnResult, execute_plan
     from orch_doctor.execute.terminal import (
         PtyTerminal,
         Terminal,
@@ -73,6 +71,7 @@ _LAZY = {
     "EntryResult": "orch_doctor.clients.types",
     "StepReport": "orch_doctor.execute.executor",
     "SpawnResult": "orch_doctor.execute.spawn",
+    "execute_plan": "orch_doctor.execute.spawn",
     "PtyTerminal": "orch_doctor.execute.terminal",
     "Terminal": "orch_doctor.execute.terminal",
     "TmuxWindowTerminal": "orch_doctor.execute.terminal",
@@ -294,40 +293,3 @@ def select_strategy(
         env=env,
     )
     return resolution.decision.get()
-
-
-def execute_plan(
-    plan: SpawnPlan,
-    *,
-    tmux_target: str | None = None,
-    terminal: Terminal | None = None,
-    tmux_socket: str | None = None,
-    credentials: Credentials | None = None,
-    env: Mapping[str, str] | None = None,
-    timeout_s: float = 120.0,
-    on_step: Callable[[StepReport], None] | None = None,
-    on_step_start: Callable[[int, Step], None] | None = None,
-) -> SpawnResult:
-    """Run ``plan`` in a new window ``tmux_target="SESSION:WINDOW"`` of the user's tmux session
-    (or in ``terminal``) and confirm the prompt arrived; the agent keeps running there.
-
-    Returns ``SpawnResult(ok, session_id, target, steps, ...)``: a delivery failure is
-    ``ok=False`` with ``failed_step`` (expected, seen) and ``fix``, never an exception. Raises
-    ValueError (TmuxTargetError, an OrchDoctorError, for a tmux session that does not exist)
-    only when called wrongly (so also for a ``timeout_s`` that is not a finite number of seconds
-    above 0). See orch_doctor.execute.spawn.execute_plan.
-    """
-    timeout_s = check_timeout(timeout_s)
-    from orch_doctor.execute.spawn import execute_plan as run
-
-    return run(
-        plan,
-        tmux_target=tmux_target,
-        terminal=terminal,
-        tmux_socket=tmux_socket,
-        credentials=credentials,
-        env=env,
-        timeout_s=timeout_s,
-        on_step=on_step,
-        on_step_start=on_step_start,
-    )

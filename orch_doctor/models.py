@@ -16,7 +16,7 @@ from orch_doctor.api import (
     Step,
     WaitStep,
 )
-from orch_doctor.matrix.model import STRATEGY_NAMES
+from orch_doctor.matrix.types import STRATEGY_NAMES
 from orch_doctor.probe.types import PROBED_COMMANDS, BinaryFinding, HelpText, VersionInfo
 
 __all__ = [

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from orch_doctor.cli import main
-from orch_doctor.cli.helptext import ENVIRONMENT
+from orch_doctor.cli.epilog import ENVIRONMENT
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -368,7 +368,7 @@ def test_recorded_routes_travel_on_the_matrix(tmp_path: Path) -> None:
     route set recorded for the nearest older release — from the folders the matrix value
     names, not from the disk decide() would look at: without them, the routes are missing;
     with a --matrix file's help/ folder, its recording stands in."""
-    from orch_doctor.matrix.model import RecordedRoutes
+    from orch_doctor.matrix.types import RecordedRoutes
 
     caps = stored_capabilities("1.14.34")
     thin = ServerStatus(

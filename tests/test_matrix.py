@@ -10,7 +10,7 @@ import pytest
 
 from orch_doctor.errors import MatrixError
 from orch_doctor.matrix.load import load_matrix
-from orch_doctor.matrix.model import STRATEGY_NAMES
+from orch_doctor.matrix.types import STRATEGY_NAMES
 from tests.support.schemas import assert_valid
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orch_doctor.matrix.recorded import load_help_texts, stored_capabilities
-from orch_doctor.probe.binary import probe_binary, probe_installed
+from orch_doctor.probe.binary import start_probe, start_probe_installed
 from tests.support.schemas import assert_valid
 
 REAL = ["1.0.152", "1.18.33"]
@@ -21,7 +21,7 @@ REAL = ["1.0.152", "1.18.33"]
 
 @pytest.fixture(scope="module")
 def real_caps(opencode_release: Callable[[str], Path], opencode_env: dict[str, str]) -> dict:
-    return {v: probe_binary(str(opencode_release(v)), env=opencode_env) for v in REAL}
+    return {v: start_probe(str(opencode_release(v)), env=opencode_env).result() for v in REAL}
 
 
 @pytest.mark.parametrize("version", REAL)
@@ -106,7 +106,7 @@ def test_hanging_binary_times_out_and_its_group_is_killed(tmp_path: Path) -> Non
         tmp_path, "hang", f"sleep 300 & echo $! >> {pids}\necho $$ >> {pids}\nsleep 300\n"
     )
     start = time.monotonic()
-    caps = probe_binary(str(binary), timeout_s=2.0)
+    caps = start_probe(str(binary), timeout_s=2.0).result()
     elapsed = time.monotonic() - start
     assert elapsed < 2.0 + 3.0
     assert caps.version is not None and caps.version.text == "1.0.152"
@@ -119,14 +119,14 @@ def test_hanging_binary_times_out_and_its_group_is_killed(tmp_path: Path) -> Non
 
 def test_crashing_binary(tmp_path: Path) -> None:
     binary = fake(tmp_path, "crash", "kill -SEGV $$")
-    caps = probe_binary(str(binary), timeout_s=10)
+    caps = start_probe(str(binary), timeout_s=10).result()
     assert not caps.command("root").exists
     assert any("root help unusable" in w for w in caps.warnings)
 
 
 def test_binary_garbage(tmp_path: Path) -> None:
     binary = fake(tmp_path, "garbage", "head -c 300000 /dev/urandom")
-    caps = probe_binary(str(binary), timeout_s=10)
+    caps = start_probe(str(binary), timeout_s=10).result()
     assert caps.version is not None and caps.version.text == "1.0.152"
     assert not caps.command("root").options
     assert caps.warnings  # said, not crashed
@@ -138,7 +138,7 @@ def test_ten_megabytes_of_output_is_cut(tmp_path: Path) -> None:
     body = f"printf '%s' '{real_root}'\nyes '      --flood  text  [string]' | head -c 10000000"
     binary = fake(tmp_path, "flood", body)
     start = time.monotonic()
-    caps = probe_binary(str(binary), timeout_s=20)
+    caps = start_probe(str(binary), timeout_s=20).result()
     assert time.monotonic() - start < 20
     root = caps.command("root")
     assert root.exists and "session" in root.options and "flood" in root.options
@@ -149,7 +149,7 @@ def test_not_executable_and_directory_via_probe(tmp_path: Path) -> None:
     plain = tmp_path / "opencode"
     plain.write_text("#!/bin/sh\necho 1.0.152\n")
     for target, problem in ((plain, "not executable"), (tmp_path, "directory")):
-        caps = probe_installed(str(target), {"PATH": "", "HOME": str(tmp_path)})
+        caps = start_probe_installed(str(target), {"PATH": "", "HOME": str(tmp_path)}).result()
         assert caps.binary_path is None
         assert caps.finding is not None and caps.finding.problem is not None
         assert problem in caps.finding.problem

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_doctor.decide.advice import server_advisories
+from orch_doctor.decide.advisories import server_advisories
 from orch_doctor.decide.rules import version_skew, with_skew
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.recorded import stored_capabilities

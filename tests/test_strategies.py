@@ -13,13 +13,13 @@ from orch_doctor.decide.plan import build_plan
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.strategies import STRATEGIES
 from orch_doctor.matrix.load import load_matrix
-from orch_doctor.matrix.model import (
+from orch_doctor.matrix.recorded import stored_capabilities
+from orch_doctor.matrix.types import (
     PLAN_STRATEGIES,
     STRATEGY_NAMES,
     PlanStrategyName,
     StrategyName,
 )
-from orch_doctor.matrix.recorded import stored_capabilities
 
 MATRIX = load_matrix(overrides=False)
 SCHEMAS = Path(__file__).resolve().parent.parent / "orch_doctor" / "schemas"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from orch_doctor import __version__ as ORCH_DOCTOR_VERSION
 from orch_doctor._util.proc import run_capture
 from orch_doctor.errors import VerifyRefused
-from orch_doctor.matrix.model import Verification
+from orch_doctor.matrix.types import Verification
 from orch_doctor.probe.capabilities import capabilities_from_help
 from orch_doctor.probe.helptext import parse_root_commands
 from orch_doctor.probe.types import PROBED_COMMANDS, CommandSpec, HelpText

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orch_doctor.matrix.model import Outcome
+    from orch_doctor.matrix.types import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 MATRIX_DIR = ROOT / "compat_matrix"
@@ -759,7 +759,7 @@ class Pipeline:
     def _failure_records(self, version: str, today: str, reason: str) -> list[Any]:
         """A release that could not be verified at all: a failed outcome for every strategy its
         recorded flags allow (or every strategy when no help could be recorded)."""
-        from orch_doctor.matrix.model import PLAN_STRATEGIES
+        from orch_doctor.matrix.types import PLAN_STRATEGIES
         from tools._engine import ORCH_DOCTOR_VERSION
         from tools.verify_matrix import Record, allowed_strategies
 

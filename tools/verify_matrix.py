@@ -27,7 +27,7 @@ from orch_doctor import __version__  # noqa: E402
 from orch_doctor.decide.request import SpawnRequest  # noqa: E402
 from orch_doctor.matrix.load import merge as merge_documents  # noqa: E402
 from orch_doctor.matrix.load import read_toml  # noqa: E402
-from orch_doctor.matrix.model import (  # noqa: E402
+from orch_doctor.matrix.types import (  # noqa: E402
     PLAN_STRATEGIES,
     Outcome,
     PlanStrategyName,

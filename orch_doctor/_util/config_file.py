@@ -9,6 +9,7 @@ subclass asked for) with one line saying where.
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,21 +25,38 @@ MAX_DEPTH = 32
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def read_text(
+    path: Path,
+    limit: int,
+    shown_limit: str,
+    error: type[ConfigFileError] = ConfigFileError,
+    key: str = "-",
+    *,
+    stdin: bool = False,
+) -> str:
+    """The UTF-8 text in ``path`` (with ``stdin``, '-' reads standard input), at most ``limit``
+    bytes (``shown_limit`` in messages); else ``error`` naming the file and ``key``."""
+    try:
+        if stdin and str(path) == "-":
+            raw = sys.stdin.buffer.read(limit + 1)
+        else:
+            with path.open("rb") as fh:
+                raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise error(path, key, f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise error(path, key, f"larger than {shown_limit}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise error(path, key, f"not UTF-8 (byte {exc.start + 1}, line {line})") from None
+
+
 def read_toml(path: Path, error: type[ConfigFileError] = ConfigFileError) -> dict[str, Any]:
     """The parsed file; an unreadable or malformed one raises ``error`` naming the file and,
     where there is one, the key (``-`` for the file as a whole)."""
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise error(path, "-", f"cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_BYTES:
-        raise error(path, "-", f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise error(path, "-", f"not UTF-8 (byte {exc.start + 1}, line {line})") from None
+    text = read_text(path, MAX_BYTES, f"{MAX_BYTES // (1024 * 1024)} MiB", error)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from orch_doctor import __version__
-from orch_doctor.cli.helptext import epilog
+from orch_doctor.cli.epilog import epilog
 from orch_doctor.cli.options import doctor_options
 
 #: subcommand name -> "module:attribute"

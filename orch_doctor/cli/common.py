@@ -59,27 +59,11 @@ _PROMPT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def read_prompt_file(path: Path) -> str:
     """The prompt in ``path`` ('-': stdin): UTF-8 text without control characters (tabs and
     newlines are fine), at most :data:`PROMPT_MAX_BYTES`; else a :class:`ConfigFileError`."""
+    from orch_doctor._util.config_file import read_text
     from orch_doctor.errors import ConfigFileError
 
-    try:
-        if str(path) == "-":
-            raw = sys.stdin.buffer.read(PROMPT_MAX_BYTES + 1)
-        else:
-            with path.open("rb") as fh:
-                raw = fh.read(PROMPT_MAX_BYTES + 1)
-    except OSError as exc:
-        raise ConfigFileError(
-            path, "--prompt-file", f"cannot read: {exc.strerror or exc}"
-        ) from None
-    if len(raw) > PROMPT_MAX_BYTES:
-        raise ConfigFileError(path, "--prompt-file", f"larger than {PROMPT_MAX_BYTES // 1024} KiB")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigFileError(
-            path, "--prompt-file", f"not UTF-8 (byte {exc.start + 1}, line {line})"
-        ) from None
+    shown = f"{PROMPT_MAX_BYTES // 1024} KiB"
+    text = read_text(path, PROMPT_MAX_BYTES, shown, ConfigFileError, "--prompt-file", stdin=True)
     bad = _PROMPT_CONTROL.search(text)
     if bad is not None:
         line = text.count("\n", 0, bad.start()) + 1

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from orch_doctor.cli.common import config_error, emit_json
-from orch_doctor.cli.helptext import epilog
+from orch_doctor.cli.epilog import epilog
 from orch_doctor.cli.options import doctor_options
 
 if TYPE_CHECKING:
@@ -41,18 +41,7 @@ def doctor(
     from orch_doctor.doctor.context import DoctorOptions
 
     request = selection_from(selection)
-    options = DoctorOptions(
-        opencode=request.opencode,
-        server_url=request.server_url,
-        allow_standalone=request.allow_standalone,
-        discover=request.discover,
-        directory=request.directory,
-        model=request.model,
-        prompt=request.prompt,
-        refresh=refresh,
-        matrix_files=request.matrix_files,
-        orch_path=orch_path,
-    )
+    options = DoctorOptions.of(request, orch_path)
 
     from orch_doctor.doctor.checks import CHECK_IDS
     from orch_doctor.doctor.runner import run_doctor

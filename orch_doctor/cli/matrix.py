@@ -13,11 +13,11 @@ from orch_doctor.cli.common import (
     config_error,
     emit_json,
 )
-from orch_doctor.cli.helptext import epilog
+from orch_doctor.cli.epilog import epilog
 from orch_doctor.cli.options import format_option, matrix_option
 
 if TYPE_CHECKING:
-    from orch_doctor.matrix.model import Matrix
+    from orch_doctor.matrix.types import Matrix
 
 
 def _load(matrix_files: tuple[str, ...]) -> Matrix:

@@ -14,7 +14,7 @@ from orch_doctor.cli.common import (
     resolve_selection,
     selection_from,
 )
-from orch_doctor.cli.helptext import epilog
+from orch_doctor.cli.epilog import epilog
 from orch_doctor.cli.options import format_option, selection_options
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import sys
 import click
 
 from orch_doctor.cli.common import emit_json
-from orch_doctor.cli.helptext import epilog
+from orch_doctor.cli.epilog import epilog
 from orch_doctor.cli.options import format_option, opencode_option, refresh_option, timeout_option
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from orch_doctor.cli.common import EXIT_FAILED, EXIT_OK, config_error, emit_json
-from orch_doctor.cli.helptext import epilog
+from orch_doctor.cli.epilog import epilog
 from orch_doctor.cli.options import format_option, opencode_option, timeout_option
 from orch_doctor.probe.types import Capabilities
 
@@ -45,7 +45,7 @@ def server(
     output_format: str,
 ) -> None:
     """Probe OpenCode servers (default: the ones running on this machine, and port 4096)."""
-    from orch_doctor.decide.advice import server_advisories
+    from orch_doctor.decide.advisories import server_advisories
     from orch_doctor.decide.rules import with_skew
     from orch_doctor.errors import MatrixError
     from orch_doctor.matrix.load import load_matrix

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from orch_doctor.cli.common import config_error, emit_json, resolve_selection, selection_from
-from orch_doctor.cli.helptext import epilog
+from orch_doctor.cli.epilog import epilog
 from orch_doctor.cli.options import format_option, selection_options, timeout_option
 
 if TYPE_CHECKING:

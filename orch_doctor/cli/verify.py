@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from orch_doctor.cli.common import config_error, emit_json, selection_from
-from orch_doctor.cli.helptext import epilog
+from orch_doctor.cli.epilog import epilog
 from orch_doctor.cli.options import format_option, selection_options, timeout_option
-from orch_doctor.matrix.model import PLAN_STRATEGIES, strategy_name
+from orch_doctor.matrix.types import PLAN_STRATEGIES, strategy_name
 
 if TYPE_CHECKING:
     from orch_doctor.cli.options import SelectionArgs

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import KnownIssue
+from orch_doctor.matrix.types import KnownIssue
 from orch_doctor.server.types import ServerStatus
 
 

@@ -15,14 +15,26 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from orch_doctor.advice import Advisory
-from orch_doctor.decide import advice, conditions, rules
+from orch_doctor.decide import conditions, rules
+from orch_doctor.decide.advisories import (
+    CONDITION_UNMEASURED,
+    STANDALONE_INSTEAD,
+    VERIFIED,
+    VERIFY_FAILED,
+    failed_record,
+    issue_advisory,
+    release_advisories,
+    request_advisories,
+    server_advisories,
+    verification_advisory,
+)
 from orch_doctor.decide.conditions import Facts
 from orch_doctor.decide.plan import build_plan
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.rules import Rejection, RejectionCode
 from orch_doctor.decide.steps import KnownFailure, SpawnPlan
 from orch_doctor.errors import PlanValidationError
-from orch_doctor.matrix.model import PLAN_STRATEGIES, KnownIssue, Matrix, Strategy, StrategyName
+from orch_doctor.matrix.types import PLAN_STRATEGIES, KnownIssue, Matrix, Strategy, StrategyName
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
 
@@ -44,7 +56,7 @@ class Decision:
     def holds(self) -> bool:
         """✓: a plan, and every condition its strategy relies on was measured and holds (no
         ``condition-unmeasured`` advisory): ``plan`` exits 0 exactly then."""
-        return self.plan is not None and self.advisory(advice.CONDITION_UNMEASURED) is None
+        return self.plan is not None and self.advisory(CONDITION_UNMEASURED) is None
 
     @property
     def warnings(self) -> tuple[Advisory, ...]:
@@ -130,8 +142,8 @@ def decide(
             )
     if server is not None:
         server = matrix.recorded.apply(server)  # an incomplete OpenAPI document: recorded routes
-    advisories = advice.release_advisories(caps, matrix)
-    advisories += advice.server_advisories(server, caps, matrix)
+    advisories = release_advisories(caps, matrix)
+    advisories += server_advisories(server, caps, matrix)
     applicable = rules.applicable_issues(matrix, caps, server, request)
     facts = facts if facts is not None else Facts()
     if force is not None:
@@ -200,8 +212,8 @@ def decide(
         if named_server_down and not cand.strategy.needs_server:
             first.append(_standalone_instead(server, request))
         # the evidence for this exact release is a reason (verified, or the nearest verified)
-        record = advice.verification_advisory(matrix, caps, name)
-        evidence = [record.message] if record and record.id != advice.VERIFY_FAILED else []
+        record = verification_advisory(matrix, caps, name)
+        evidence = [record.message] if record and record.id != VERIFY_FAILED else []
         return Decision(
             strategy=name,
             reasons=(*_reasons(cand, server), *cand.measured, *evidence),
@@ -280,7 +292,7 @@ def _chosen_advisories(
     for issue in cand.hits:
         if issue.side == "server":  # server-side ones are already among the server's advisories
             continue
-        advisory = advice.issue_advisory(issue, applied=bool(issue.workaround))
+        advisory = issue_advisory(issue, applied=bool(issue.workaround))
         if issue.needs_hosts:
             answered, why = conditions.hosts_answer(issue, facts)
             if answered:
@@ -291,16 +303,16 @@ def _chosen_advisories(
                     message=f"{advisory.message} (does not hold here: {why})",
                 )
         found.append(advisory)
-    record = advice.verification_advisory(matrix, caps, cand.strategy.name)
-    if record is not None and record.id != advice.VERIFIED:  # verified: a reason, not advice
-        if record.id == advice.VERIFY_FAILED and cleared:
+    record = verification_advisory(matrix, caps, cand.strategy.name)
+    if record is not None and record.id != VERIFIED:  # verified: a reason, not advice
+        if record.id == VERIFY_FAILED and cleared:
             record = replace(
                 record,
                 severity="info",
                 message=f"{record.message} (its known cause does not hold here)",
             )
         found.append(record)
-    return found + advice.request_advisories(cand.strategy, request)
+    return found + request_advisories(cand.strategy, request)
 
 
 def _conditions(
@@ -348,7 +360,7 @@ def _conditions(
             )
         elif answered is None:
             cand.unmeasured.append((issue.id, why, issue.fix))
-    record = advice.failed_record(matrix, caps, cand.strategy.name)
+    record = failed_record(matrix, caps, cand.strategy.name)
     cleared = bool(causes) and all(answered for _, answered in causes)
     if record is not None and not cleared and not failed:
         cause = next((i for i, _ in causes), None)
@@ -369,7 +381,7 @@ def _conditions(
 def _unmeasured_advisories(cand: _Candidate) -> list[Advisory]:
     return [
         Advisory(
-            advice.CONDITION_UNMEASURED,
+            CONDITION_UNMEASURED,
             "error",
             f"{cand.strategy.name} relies on {cid}, which could not be measured here ({why}): "
             "the plan may not deliver",
@@ -400,7 +412,7 @@ def _with_failures(plan: SpawnPlan, cand: _Candidate, matrix: Matrix) -> SpawnPl
 def _standalone_instead(server: ServerStatus | None, request: SpawnRequest) -> Advisory:
     verdict = f"{server.verdict}: {server.summary}" if server is not None else "not probed"
     return Advisory(
-        advice.STANDALONE_INSTEAD,
+        STANDALONE_INSTEAD,
         "warn",
         f"the server you named ({request.server_url}) cannot be used ({verdict}); as allowed "
         "(--allow-standalone), the plan runs a standalone TUI instead",
@@ -464,7 +476,7 @@ def _none(
         verdict = f"{server.verdict}: {server.summary}" if server is not None else "not probed"
         reasons.append(f"the server you named ({named}) cannot be used: {verdict}")
     reasons.append("no spawn strategy is possible with this OpenCode and server")
-    hits = [advice.issue_advisory(i) for i in applicable if i.side != "server"]
+    hits = [issue_advisory(i) for i in applicable if i.side != "server"]
     return Decision(
         strategy="none",
         reasons=tuple(reasons),

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from orch_doctor.decide import conditions, rules
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import Matrix
+from orch_doctor.matrix.types import Matrix
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
 

@@ -22,7 +22,7 @@ from orch_doctor.decide.steps import (
     WaitStep,
 )
 from orch_doctor.errors import PlanValidationError
-from orch_doctor.matrix.model import TuiScreen, strategy_name
+from orch_doctor.matrix.types import TuiScreen, strategy_name
 from orch_doctor.probe.types import Capabilities, CommandSpec
 from orch_doctor.server.credentials import PASSWORD_ENV
 

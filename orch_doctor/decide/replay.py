@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from orch_doctor.decide.decision import Decision, decide
 from orch_doctor.decide.plan import validate_plan
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import Matrix
 from orch_doctor.matrix.recorded import (
     fallback_routes,
     release_meta,
@@ -17,6 +16,7 @@ from orch_doctor.matrix.recorded import (
     stored_releases,
     stored_routes,
 )
+from orch_doctor.matrix.types import Matrix
 from orch_doctor.server.types import ServerStatus
 
 REPLAY_URL = "http://127.0.0.1:4096"

@@ -7,11 +7,11 @@ stable code with the sentence) or ``None``; none reads prose.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 from urllib.parse import urlsplit
 
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import (
+from orch_doctor.matrix.types import (
     BlockedRange,
     KnownIssue,
     Matrix,
@@ -48,6 +48,8 @@ RejectionCode = Literal[
 REJECTION_CODES: tuple[RejectionCode, ...] = get_args(RejectionCode)
 
 if TYPE_CHECKING:
+    from packaging.version import Version
+
     from orch_doctor.schemas.shapes import RejectionJSON
 
 
@@ -96,14 +98,14 @@ def command_label(command: str) -> str:
     return "opencode" if command == "root" else f"opencode {command}"
 
 
-def client_version(caps: Capabilities) -> Any:
+def client_version(caps: Capabilities) -> Version | None:
     """The binary's version as a packaging Version, or None."""
     if caps.version is None or caps.version.text is None:
         return None
     return caps.version.parsed
 
 
-def server_version(server: ServerStatus | None) -> Any:
+def server_version(server: ServerStatus | None) -> Version | None:
     from packaging.version import InvalidVersion, Version
 
     if server is None or not server.version:
@@ -293,7 +295,7 @@ class PolicyFinding:
     blocked: BlockedRange | None = None  # version-blocked: the range
 
 
-def version_policy(version: Any, text: str, policy: VersionPolicy) -> list[PolicyFinding]:
+def version_policy(version: Version, text: str, policy: VersionPolicy) -> list[PolicyFinding]:
     """What the matrix's version policy says about ``version`` (a packaging Version, shown as
     ``text``): older than the minimum, in a blocked range, outside the tested range. The one
     reading of the policy, for the decision and the doctor's version check alike."""

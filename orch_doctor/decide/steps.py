@@ -311,7 +311,7 @@ class KnownFailure:
 
 @dataclass(frozen=True)
 class SpawnPlan:
-    strategy: str  # a strategy name (orch_doctor.matrix.model.StrategyName)
+    strategy: str  # a strategy name (orch_doctor.matrix.types.StrategyName)
     steps: tuple[Step, ...]
     server_url: str | None = None
     request: SpawnRequest | None = None

@@ -1,5 +1,5 @@
 """The registry of spawn strategies: for each name of ``PlanStrategyName`` (the one list of
-names, orch_doctor/matrix/model.py), the builder of its plan.
+names, orch_doctor/matrix/types.py), the builder of its plan.
 
 Everything else about a strategy is data in compat_matrix/strategies.toml (its summary,
 preference, requirements, whether it needs a server, ...). Adding a strategy is: its name in
@@ -35,7 +35,7 @@ from orch_doctor.decide.steps import (
     WaitCondition,
     WaitStep,
 )
-from orch_doctor.matrix.model import PlanStrategyName
+from orch_doctor.matrix.types import PlanStrategyName
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,16 @@ the server probe start together at the beginning, so their latencies overlap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 from orch_doctor._util.once import Once
 from orch_doctor.advice import Advisory
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import Matrix
+from orch_doctor.matrix.types import Matrix
 from orch_doctor.probe.types import Capabilities
-from orch_doctor.resolve import Resolution, Selection
+from orch_doctor.resolve import PROBE_TIMEOUT_S, SERVER_TIMEOUT_S, Resolution, Selection
 from orch_doctor.resolve.policy import Policy
 from orch_doctor.server.credentials import Credentials
 from orch_doctor.server.types import ServerStatus
@@ -40,25 +40,23 @@ class DoctorOptions:
     refresh: bool = False
     discover: bool = True
     matrix_files: tuple[str, ...] = ()
-    server_timeout_s: float = 5.0
-    probe_timeout_s: float = 20.0
+    server_timeout_s: float = SERVER_TIMEOUT_S
+    probe_timeout_s: float = PROBE_TIMEOUT_S
     orch_path: str | None = None  # orch's checkout (--orch PATH); else the installed orch
+
+    @classmethod
+    def of(cls, selection: Selection, orch_path: str | None = None) -> DoctorOptions:
+        """The doctor's options for a command's selection: every option both name, as given."""
+        return cls(orch_path=orch_path, **{n: getattr(selection, n) for n in _SHARED})
 
     def selection(self) -> Selection:
         """The request these options select, as every command resolves it."""
-        return Selection(
-            directory=self.directory,
-            model=self.model,
-            prompt=self.prompt or PROMPT_PLACEHOLDER,
-            server_url=self.server_url,
-            opencode=self.opencode,
-            allow_standalone=self.allow_standalone,
-            discover=self.discover,
-            refresh=self.refresh,
-            matrix_files=self.matrix_files,
-            server_timeout_s=self.server_timeout_s,
-            probe_timeout_s=self.probe_timeout_s,
-        )
+        selection = Selection(**{n: getattr(self, n) for n in _SHARED})
+        return replace(selection, prompt=self.prompt or PROMPT_PLACEHOLDER)
+
+
+#: the options a doctor's run and a command's selection both name
+_SHARED = frozenset(f.name for f in fields(DoctorOptions)) & {f.name for f in fields(Selection)}
 
 
 @dataclass
@@ -111,8 +109,8 @@ class DoctorContext:
 
     def server_advisories(self) -> list[Advisory]:
         """The server's advisories (its findings and the server-side known issues), as the
-        decision sees them: one implementation, ``decide.advice.server_advisories``."""
-        from orch_doctor.decide.advice import server_advisories
+        decision sees them: one implementation, ``decide.advisories.server_advisories``."""
+        from orch_doctor.decide.advisories import server_advisories
 
         server = self.server.get()
         if server is None:

@@ -14,7 +14,7 @@ from orch_doctor.decide.decision import Decision
 from orch_doctor.doctor.checks import CHECKS, Check
 from orch_doctor.doctor.context import DoctorContext, DoctorOptions
 from orch_doctor.doctor.types import CheckResult, DoctorStatus
-from orch_doctor.matrix.model import Matrix
+from orch_doctor.matrix.types import Matrix
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.resolve.policy import Policy
 from orch_doctor.server.types import ServerStatus

@@ -111,6 +111,11 @@ class StepFailed(Exception):
         self.detail = detail
 
 
+#: what fails a step: the executor's own StepFailed, and what a call raises (ValueError and
+#: TypeError: an answer of a shape nothing foresaw, untrusted data)
+STEP_FAILURES = (StepFailed, httpx.HTTPError, TerminalError, OSError, ValueError, TypeError)
+
+
 def failure_code(exc: Exception) -> FailureCode:
     """The code of a failure the executor did not raise itself."""
     if isinstance(exc, httpx.TimeoutException):
@@ -401,37 +406,20 @@ class Executor:
                     )
                 detail = self.run_step(step, result.values)
                 report = StepReport(
-                    index,
-                    step.kind,
-                    step.description,
-                    "ok",
-                    time.monotonic() - begin,
+                    index, step.kind, step.description, "ok", time.monotonic() - begin,
                     self.redact(detail),
-                )
-            except StepFailed as exc:
+                )  # fmt: skip
+            except STEP_FAILURES as exc:
+                failed = exc if isinstance(exc, StepFailed) else StepFailed(
+                    failure_code(exc), "the step to run", f"{type(exc).__name__}: {exc}"
+                )  # fmt: skip
                 report = StepReport(
-                    index,
-                    step.kind,
-                    step.description,
-                    "failed",
-                    time.monotonic() - begin,
-                    self.redact(exc.detail),
-                    expected=self.redact(exc.expected),
-                    seen=self.redact(exc.seen),
-                    code=exc.code,
-                )
-            except (httpx.HTTPError, TerminalError, OSError, ValueError, TypeError) as exc:
-                # ValueError/TypeError: an answer of a shape nothing foresaw (untrusted data)
-                report = StepReport(
-                    index,
-                    step.kind,
-                    step.description,
-                    "failed",
-                    time.monotonic() - begin,
-                    expected="the step to run",
-                    seen=self.redact(f"{type(exc).__name__}: {exc}"),
-                    code=failure_code(exc),
-                )
+                    index, step.kind, step.description, "failed", time.monotonic() - begin,
+                    self.redact(failed.detail),
+                    expected=self.redact(failed.expected),
+                    seen=self.redact(failed.seen),
+                    code=failed.code,
+                )  # fmt: skip
             if report.outcome == "failed":
                 known = next((k for k in plan.known_failures if k.seen_in(report.seen or "")), None)
                 if known is not None:  # the matrix knows this failure by what it shows

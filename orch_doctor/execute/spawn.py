@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 import httpx
 
 from orch_doctor._util import cleanup
+from orch_doctor._util.timeouts import check_timeout
 from orch_doctor.decide.steps import SpawnPlan, Step
 from orch_doctor.errors import OrchDoctorError
 from orch_doctor.execute.confirm import Confirmation, evaluate
@@ -108,7 +109,7 @@ def execute_plan(
     on_step: Callable[[StepReport], None] | None = None,
     on_step_start: Callable[[int, Step], None] | None = None,
 ) -> SpawnResult:
-    """Run ``plan`` (``Decision.plan``) and confirm the prompt arrived.
+    """Run ``plan`` (``Decision.plan``) and confirm the prompt arrived; the agent keeps running.
 
     ``tmux_target="SESSION:WINDOW"`` opens WINDOW in the existing SESSION of the user's tmux
     server (``$TMUX`` / ``TMUX_TMPDIR``, or ``tmux_socket`` as ``tmux -L``) and leaves the
@@ -123,9 +124,13 @@ def execute_plan(
     deletes the session this run created; once it returns, both stay (a delivered agent runs on,
     a failed one is left to inspect).
 
-    Raises ValueError / TmuxTargetError (an OrchDoctorError) for a programming error only: no
-    tmux session SESSION, or a window WINDOW already in it (nothing was started).
+    Returns ``SpawnResult(ok, session_id, target, steps, ...)``: a delivery failure is
+    ``ok=False`` with ``failed_step`` (expected, seen) and ``fix``, never an exception. Raises
+    ValueError / TmuxTargetError (an OrchDoctorError) only when called wrongly: no tmux session
+    SESSION, or a window WINDOW already in it (nothing was started), or a ``timeout_s`` that is
+    not a finite number of seconds above 0.
     """
+    timeout_s = check_timeout(timeout_s)
     if not isinstance(plan, SpawnPlan):
         raise ValueError("execute_plan needs a SpawnPlan (decision.plan is None: no strategy)")
     if (tmux_target is None) == (terminal is None):

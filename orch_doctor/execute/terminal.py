@@ -144,7 +144,70 @@ def run_tmux(
     return proc
 
 
-class TmuxTerminal:
+class _TmuxPane:
+    """What both tmux terminals do with their pane: confirm a launch, capture the screen, type,
+    ask whether the program runs. Every call is bounded by ``deadline``."""
+
+    deadline: float | None
+
+    def _pane(self) -> str | None:
+        """The pane's tmux target, or None before it exists."""
+        raise NotImplementedError
+
+    def _run(
+        self, *args: str, check: bool = True, floor: float = 0.0
+    ) -> subprocess.CompletedProcess[str]:
+        raise NotImplementedError
+
+    def _display(self, fmt: str) -> str:
+        raise NotImplementedError
+
+    def _until(self, seconds: float) -> float:
+        """``seconds`` from now, and no later than the deadline."""
+        until = time.monotonic() + seconds
+        return until if self.deadline is None else min(until, self.deadline)
+
+    def _await_launch(self, launch: LaunchFile, what: str) -> None:
+        launch.wait_read(lambda: not self.alive(), self._until(LAUNCH_READ_S), what)
+
+    def _confirm_directory(self, launch: LaunchFile, what: str) -> None:
+        if launch.cwd:
+            confirm_cwd(
+                lambda: self._display("#{pane_current_path}"),
+                launch.cwd,
+                self._until(LAUNCH_CWD_S),
+                what,
+                self.alive,
+            )
+
+    def capture(self) -> str:
+        pane = self._pane()
+        if pane is None:
+            return ""
+        try:  # a screen after the deadline is still worth a moment: it explains a timeout
+            proc = self._run("capture-pane", "-p", "-t", pane, check=False, floor=SCREEN_S)
+        except TerminalError:
+            return ""
+        return proc.stdout if proc.returncode == 0 else ""
+
+    def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
+        pane = self._pane()
+        if pane is None:
+            raise TerminalError("the terminal is not running")
+        self._run("send-keys", "-t", pane, *(["-l"] if literal else []), *keys)
+
+    def alive(self) -> bool:
+        if self._pane() is None:
+            return False
+        try:
+            return self._display("#{pane_dead}") == "0"
+        except TmuxNoAnswer:
+            return True  # unknown: the caller's deadline, not "it exited", ends the wait
+        except TerminalError:
+            return False  # the pane is gone with its program
+
+
+class TmuxTerminal(_TmuxPane):
     """One tmux session on a private socket; the pane survives its program (remain-on-exit)."""
 
     def __init__(
@@ -208,46 +271,14 @@ class TmuxTerminal:
         with contextlib.suppress(TerminalError, ValueError):
             self._pane_pid = int(self._display("#{pane_pid}"))
             self._handles.append(cleanup.register_group(self._pane_pid, "tmux pane", self.scope))
-        until = time.monotonic() + LAUNCH_READ_S
-        if self.deadline is not None:
-            until = min(until, self.deadline)
-        launch.wait_read(lambda: not self.alive(), until, "the tmux pane")
-        if launch.cwd:
-            cwd_until = time.monotonic() + LAUNCH_CWD_S
-            if self.deadline is not None:
-                cwd_until = min(cwd_until, self.deadline)
-            confirm_cwd(
-                lambda: self._display("#{pane_current_path}"),
-                launch.cwd,
-                cwd_until,
-                "the TUI",
-                self.alive,
-            )
+        self._await_launch(launch, "the tmux pane")
+        self._confirm_directory(launch, "the TUI")
+
+    def _pane(self) -> str | None:
+        return self.name if self._started else None
 
     def _display(self, fmt: str) -> str:
         return self._run("display-message", "-p", "-t", self.name, fmt).stdout.strip()
-
-    def capture(self) -> str:
-        if not self._started:
-            return ""
-        try:  # a screen after the deadline is still worth a moment: it explains a timeout
-            proc = self._run("capture-pane", "-p", "-t", self.name, check=False, floor=SCREEN_S)
-        except TerminalError:
-            return ""
-        return proc.stdout if proc.returncode == 0 else ""
-
-    def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
-        self._run("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
-
-    def alive(self) -> bool:
-        if not self._started:
-            return False
-        try:
-            return self._display("#{pane_dead}") == "0"
-        except TmuxNoAnswer:
-            return True  # unknown: the caller's deadline, not "it exited", ends the wait
-        except TerminalError:
-            return False
 
     @property
     def pane_pid(self) -> int | None:
@@ -526,7 +557,7 @@ def parse_tmux_target(target: str) -> tuple[str, str]:
     return session, window
 
 
-class TmuxWindowTerminal:
+class TmuxWindowTerminal(_TmuxPane):
     """A new window ``WINDOW`` in the existing session ``SESSION`` of the user's own tmux server
     (the one plain ``tmux`` addresses: ``$TMUX``, ``TMUX_TMPDIR``, or ``socket_name`` as ``-L``).
 
@@ -630,10 +661,7 @@ class TmuxWindowTerminal:
         self.window_id, self.pane_id = window_id or None, pane_id or None
         with contextlib.suppress(ValueError):
             self.pane_pid = int(pid)
-        read_until = time.monotonic() + LAUNCH_READ_S
-        if self.deadline is not None:
-            read_until = min(read_until, self.deadline)
-        launch.wait_read(lambda: not self.alive(), read_until, f"tmux window {self.target}")
+        self._await_launch(launch, f"tmux window {self.target}")
         name: str | None = None
         with contextlib.suppress(TerminalError):
             name = self._display("#{window_name}")
@@ -641,46 +669,15 @@ class TmuxWindowTerminal:
             if not self.alive():
                 return  # the program already ended (the window with it): its step says so
             raise TerminalError(f"the new window is named {name!r}, not {self.window!r}")
-        if launch.cwd:
-            until = time.monotonic() + LAUNCH_CWD_S
-            if self.deadline is not None:
-                until = min(until, self.deadline)
-            confirm_cwd(
-                lambda: self._display("#{pane_current_path}"),
-                launch.cwd,
-                until,
-                f"tmux window {self.target}",
-                self.alive,
-            )
+        self._confirm_directory(launch, f"tmux window {self.target}")
+
+    def _pane(self) -> str | None:
+        return self.pane_id
 
     def _display(self, fmt: str, floor: float = 0.0) -> str:
         assert self.pane_id is not None
         proc = self._run("display-message", "-p", "-t", self.pane_id, fmt, floor=floor)
         return proc.stdout.rstrip("\n")
-
-    def capture(self) -> str:
-        if self.pane_id is None:
-            return ""
-        try:  # a screen after the deadline is still worth a moment: it explains a timeout
-            proc = self._run("capture-pane", "-p", "-t", self.pane_id, check=False, floor=SCREEN_S)
-        except TerminalError:
-            return ""
-        return proc.stdout if proc.returncode == 0 else ""
-
-    def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
-        if self.pane_id is None:
-            raise TerminalError("the terminal is not running")
-        self._run("send-keys", "-t", self.pane_id, *(["-l"] if literal else []), *keys)
-
-    def alive(self) -> bool:
-        if self.pane_id is None:
-            return False
-        try:
-            return self._display("#{pane_dead}") == "0"
-        except TmuxNoAnswer:
-            return True  # unknown: the caller's deadline, not "it exited", ends the wait
-        except TerminalError:
-            return False  # the pane is gone with its program
 
     def exists(self) -> bool:
         """Whether the window that was made is still there (False: none was made)."""

@@ -27,7 +27,7 @@ def __getattr__(name: str) -> Any:
 
         return load_matrix
     if name == "Matrix":
-        from orch_doctor.matrix.model import Matrix
+        from orch_doctor.matrix.types import Matrix
 
         return Matrix
     if name == "MatrixError":

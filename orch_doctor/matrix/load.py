@@ -27,7 +27,7 @@ from orch_doctor._util.config_file import read_toml as read_config
 from orch_doctor._util.text import has_control
 from orch_doctor.errors import MatrixError
 from orch_doctor.matrix.location import compat_matrix_dir
-from orch_doctor.matrix.model import (
+from orch_doctor.matrix.types import (
     COMMANDS,
     CONDITION_IDS,
     MODEL_VIA,

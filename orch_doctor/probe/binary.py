@@ -43,27 +43,6 @@ def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return base
 
 
-def probe_binary(
-    path: str,
-    *,
-    commands: Sequence[str] = PROBED_COMMANDS,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    env: Mapping[str, str] | None = None,
-    use_cache: bool = False,
-    refresh: bool = False,
-) -> Capabilities:
-    """Run ``--version`` and each command's ``--help`` concurrently and parse them.
-
-    With ``use_cache`` the raw outputs are kept on disk keyed by the binary's identity (path,
-    size, mtime, inode) and the tool's version, and parsed again on the next call (< 1 ms);
-    ``refresh`` ignores what is cached. Failed or timed-out probes are never cached.
-    """
-    return start_probe(
-        path, commands=commands, timeout_s=timeout_s, env=env, use_cache=use_cache,
-        refresh=refresh,
-    ).result()  # fmt: skip
-
-
 def start_probe(
     path: str,
     *,
@@ -75,7 +54,12 @@ def start_probe(
     known: Callable[[str], RecordedProbe | None] | None = None,
     identify: Callable[[str], str | None] | None = None,
 ) -> Once[Capabilities]:
-    """:func:`probe_binary`, with the OpenCode calls started before this returns.
+    """Start ``--version`` and each command's ``--help`` concurrently and parse them.
+
+    With ``use_cache`` the raw outputs are kept on disk keyed by the binary's identity (path,
+    size, mtime, inode) and the tool's version, and parsed again on the next call (< 1 ms);
+    ``refresh`` ignores what is cached. Failed or timed-out probes are never cached.
+    The OpenCode calls are started before this returns; ``.result()`` waits for them.
 
     ``known`` may identify the binary without running it (a later stage's knowledge, e.g. the
     digests of published releases); its answer is used and cached like a probe's.
@@ -220,22 +204,6 @@ def valid_version_entry(value: Mapping[str, Any]) -> bool:
     return version is None or isinstance(version, str)
 
 
-def probe_installed(
-    opencode: str | None = None,
-    env: Mapping[str, str] | None = None,
-    *,
-    commands: Sequence[str] = PROBED_COMMANDS,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    use_cache: bool = False,
-    refresh: bool = False,
-) -> Capabilities:
-    """Discover the OpenCode that runs, probe it, and read the versions of shadowed ones."""
-    return start_probe_installed(
-        opencode, env, commands=commands, timeout_s=timeout_s, use_cache=use_cache,
-        refresh=refresh,
-    ).result()  # fmt: skip
-
-
 def start_probe_installed(
     opencode: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -247,7 +215,8 @@ def start_probe_installed(
     known: Callable[[str], RecordedProbe | None] | None = None,
     identify: Callable[[str], str | None] | None = None,
 ) -> Once[Capabilities]:
-    """:func:`probe_installed`, with every OpenCode call started before this returns."""
+    """Discover the OpenCode that runs, probe it, and read the versions of shadowed ones; every
+    OpenCode call is started before this returns (``.result()`` waits for them)."""
     finding = discover(opencode, env)
     if finding.chosen is None:
         return done(Capabilities(binary_path=None, version=None, commands={}, finding=finding))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from packaging.version import Version
+
     from orch_doctor.schemas.shapes import CapabilitiesJSON, CommandJSON, OptionJSON, PositionalJSON
 
 #: the subcommands whose help the probe reads; "root" is ``opencode --help``
@@ -123,8 +125,8 @@ class VersionInfo:
     problem: str | None = None  # why text is None or not a release
 
     @property
-    def parsed(self) -> Any:
-        """packaging.version.Version or None (imported lazily)."""
+    def parsed(self) -> Version | None:
+        """The version as a packaging Version, or None (packaging is imported lazily)."""
         if self.text is None:
             return None
         from packaging.version import InvalidVersion, Version

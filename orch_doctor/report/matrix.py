@@ -12,7 +12,7 @@ from orch_doctor.report.console import shown
 
 if TYPE_CHECKING:
     from orch_doctor.decide.replay import ReplayRow
-    from orch_doctor.matrix.model import Matrix
+    from orch_doctor.matrix.types import Matrix
     from orch_doctor.schemas.shapes import MatrixCheckJSON, MatrixShowJSON
 
 

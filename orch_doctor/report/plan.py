@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orch_doctor.decide.advice import STANDALONE_INSTEAD
+from orch_doctor.decide.advisories import STANDALONE_INSTEAD
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.steps import HttpStep, ProcessStep
 

@@ -31,7 +31,7 @@ from orch_doctor._util.once import Once, done
 from orch_doctor.advice import Advisory
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import Matrix
+from orch_doctor.matrix.types import Matrix
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.resolve.policy import Policy
 from orch_doctor.server.credentials import Credentials, credentials_from_env, split_userinfo

@@ -22,7 +22,7 @@ from typing import Any
 
 from orch_doctor._util.config_file import MAX_BYTES, check_values, key_text, read_toml, value_text
 from orch_doctor.errors import PolicyError
-from orch_doctor.matrix.model import PLAN_STRATEGIES
+from orch_doctor.matrix.types import PLAN_STRATEGIES
 
 KEYS = {
     "minimum_version",

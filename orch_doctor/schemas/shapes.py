@@ -26,7 +26,7 @@ from orch_doctor.execute.executor import FailureCode, StepOutcome
 from orch_doctor.execute.spawn import SpawnFailureCode
 
 # the strategy names: the one place they are taken from
-from orch_doctor.matrix.model import PLAN_STRATEGIES, STRATEGY_NAMES, IssueSeverity, StrategyName
+from orch_doctor.matrix.types import PLAN_STRATEGIES, STRATEGY_NAMES, IssueSeverity, StrategyName
 from orch_doctor.probe.types import PROBED_COMMANDS
 from orch_doctor.server.types import ServerVerdict
 

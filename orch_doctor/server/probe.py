@@ -442,7 +442,7 @@ def server_paths(data: Any) -> ServerPaths | None:
     return found if (found.home or found.state or found.config) else None
 
 
-def _version(value: Any, source: str) -> tuple[str | None, str]:
+def _version(value: object, source: str) -> tuple[str | None, str]:
     """(version, where it came from): a value that does not look like a version (escapes,
     newlines, markup, a novel) is not believed — unknown, and the source says why."""
     if not isinstance(value, str):

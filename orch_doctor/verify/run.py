@@ -35,7 +35,7 @@ from orch_doctor.execute.terminal import (
     make_terminal,
     tmux_socket_path,
 )
-from orch_doctor.matrix.model import Matrix, StrategyName
+from orch_doctor.matrix.types import Matrix, StrategyName
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.credentials import PASSWORD_ENV, Credentials
 from orch_doctor.server.types import ServerStatus

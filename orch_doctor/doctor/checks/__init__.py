@@ -7,7 +7,7 @@ from orch_doctor.doctor.checks import (
     directory,
     flags,
     found,
-    model,
+    model_name,
     orch_client,
     server,
     strategy,
@@ -23,7 +23,7 @@ CHECKS: tuple[Check, ...] = (
     server.CHECK,
     strategy.CHECK,
     directory.CHECK,
-    model.CHECK,
+    model_name.CHECK,
     terminal.CHECK,
     orch_client.CHECK,
 )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from orch_doctor.advice import Advisory, most_severe
-from orch_doctor.decide import advice
+from orch_doctor.decide.advisories import BELOW_MINIMUM, NO_PROMPT, VERSION_UNKNOWN
 from orch_doctor.decide.steps import ProcessStep
 from orch_doctor.doctor.checks.base import Check, Verdict, verdict
 from orch_doctor.doctor.context import DoctorContext
 
 #: reported by other checks (the version check owns the version policy; the server check owns
 #: the server's advisories); no prompt is normal for the doctor
-OWNED_ELSEWHERE = frozenset({advice.NO_PROMPT, advice.BELOW_MINIMUM, advice.VERSION_UNKNOWN})
+OWNED_ELSEWHERE = frozenset({NO_PROMPT, BELOW_MINIMUM, VERSION_UNKNOWN})
 
 
 def advisory_line(a: Advisory) -> str:

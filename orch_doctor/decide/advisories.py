@@ -11,7 +11,7 @@ from dataclasses import replace
 from orch_doctor.advice import Advisory, Severity
 from orch_doctor.decide import rules
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.matrix.model import IssueSeverity, KnownIssue, Matrix, Strategy, Verification
+from orch_doctor.matrix.types import IssueSeverity, KnownIssue, Matrix, Strategy, Verification
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.types import ServerStatus
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
+    from packaging.version import Version
+
     from orch_doctor.server.types import ServerStatus
 
 #: strategy names are part of the public interface. This Literal is the one list of them: every
@@ -151,7 +153,7 @@ class VersionPolicy:
     blocked: tuple[BlockedRange, ...] = ()
     minimum_evidence: str | None = None
 
-    def blocked_entry(self, version: Any) -> BlockedRange | None:
+    def blocked_entry(self, version: Version) -> BlockedRange | None:
         """The blocked range ``version`` (a packaging Version) falls in, if any."""
         from packaging.specifiers import SpecifierSet
 
@@ -270,7 +272,7 @@ class Matrix:
     def strategy(self, name: str) -> Strategy | None:
         return next((s for s in self.strategies if s.name == name), None)
 
-    def tui_screen(self, version: Any) -> TuiScreen | None:
+    def tui_screen(self, version: Version | None) -> TuiScreen | None:
         """The screen markers for a release (a packaging Version, or None: the last entry,
         which describes the newest releases)."""
         if version is None:
