@@ -46,7 +46,7 @@ def spawn(
 ) -> None:
     """Spawn an agent: pick the strategy, run its plan in a tmux window, confirm delivery."""
     from orch_doctor._util.text import printable
-    from orch_doctor.decide.advice import CONDITION_UNMEASURED
+    from orch_doctor.decide.advisories import CONDITION_UNMEASURED
     from orch_doctor.errors import TmuxTargetError
     from orch_doctor.execute.spawn import SpawnFailureCode, SpawnResult, execute_plan
     from orch_doctor.execute.terminal import parse_tmux_target
