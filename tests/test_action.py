@@ -88,7 +88,7 @@ def test_action_steps_run_locally(tmp_path: Path, opencode_release: Callable[[st
     code, outputs, _ = run_action(
         action,
         {"opencode-version": "installed", "strict": "true",
-         "args": f"--dir {project} --no-discover --model not-a-model"},
+         "args": f"--dir {project} --no-discover --opencode {project}/no-opencode-here"},
         action_path=ROOT, workdir=project, env=env,
     )  # fmt: skip
     assert code == 1 and outputs["doctor.exit-code"] == "1"

@@ -70,7 +70,7 @@ def test_user_install_from_a_fresh_venv_as_the_readme_says(
     project.mkdir()
     plan = subprocess.run(
         [str(command), "plan", "--dir", str(project), "--prompt", "hi", "--opencode",
-         str(opencode_release("1.18.33")), "--format", "json"],
+         str(opencode_release("1.18.33")), "--no-discover", "--format", "json"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )  # fmt: skip
