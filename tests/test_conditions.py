@@ -361,3 +361,42 @@ def test_the_executor_reports_the_known_failure_its_screen_shows(
     assert failed.issue == issue == result.issue == result.to_json()["issue"]
     offline = next(i for i in MATRIX.issues if i.id == "tui-exits-offline")
     assert (offline.fix is not None and offline.fix in (result.fix or "")) == (issue is not None)
+
+
+def test_spawn_refuses_a_plan_that_is_not_a_check_mark(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """plan exits 1 on an unmeasured condition, so spawn of the same request runs nothing: it
+    says which condition and its fix, exit 1, no tmux touched."""
+    import json
+    import types
+
+    from click.testing import CliRunner
+
+    from orch_doctor.cli import main
+
+    caps = stored_capabilities("1.0.152")
+    server = replace(_server("1.0.152", home="/h", state="/s"), paths=None)
+    decision = decide(caps, server, NAMED, MATRIX, facts=Facts(tui_env=CALLER))
+    assert decision.plan is not None and not decision.holds
+    resolution = types.SimpleNamespace(
+        credentials=None,
+        server_url=NAMED.server_url,
+        discovery=None,
+        decision=types.SimpleNamespace(get=lambda: decision),
+    )
+    monkeypatch.setattr("orch_doctor.cli.spawn.resolve_selection", lambda _request: resolution)
+    monkeypatch.setenv("TMUX_TMPDIR", str(tmp_path))  # a tmux server would show up here
+    args = ["spawn", "--dir", str(tmp_path), "--server", str(NAMED.server_url)]
+    args += ["--prompt", "p", "--tmux-target", "s:w"]
+    out = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert out.exit_code == 1, out.output
+    data = json.loads(out.output)
+    assert data["ok"] is False and data["code"] == "not-measured"
+    assert data["strategy"] == "standalone-session" and data["steps"] == []
+    unmeasured = decision.advisory("condition-unmeasured")
+    assert unmeasured is not None and data["fix"] == unmeasured.fix
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 1 and "NOT SPAWNED" in text.output
+    assert "shares-data-dir" in text.output
+    assert not list(tmp_path.iterdir())

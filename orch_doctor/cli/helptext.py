@@ -57,7 +57,8 @@ COMMANDS: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = {
         ("orch-doctor verify", "orch-doctor verify --strategy attach-tui-api --keep"),
     ),
     "spawn": (
-        "the prompt was not delivered (the failed step and its fix are printed)",
+        "the prompt was not delivered (the failed step and its fix are printed), or nothing was "
+        "spawned: no strategy, or one resting on a condition that could not be measured (not ✓)",
         ("OPENCODE_BIN", "OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME"),
         (
             "orch-doctor spawn --dir . --server http://127.0.0.1:4096 --prompt 'fix the tests' "

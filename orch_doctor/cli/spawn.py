@@ -46,8 +46,9 @@ def spawn(
 ) -> None:
     """Spawn an agent: pick the strategy, run its plan in a tmux window, confirm delivery."""
     from orch_doctor._util.text import printable
+    from orch_doctor.decide.advice import CONDITION_UNMEASURED
     from orch_doctor.errors import TmuxTargetError
-    from orch_doctor.execute.spawn import SpawnResult, execute_plan
+    from orch_doctor.execute.spawn import SpawnFailureCode, SpawnResult, execute_plan
     from orch_doctor.execute.terminal import parse_tmux_target
     from orch_doctor.report.steps import finished_line, phase_line, started_line, warning_lines
 
@@ -71,18 +72,24 @@ def spawn(
     if text and resolution.discovery is not None:
         choice = resolution.discovery
         click.echo(printable(f"server found running: {choice.chosen.url} ({choice.reason})"))
-    if decision.plan is None:
-        problem = "no spawn strategy is possible: " + "; ".join(
-            f"{k}: {v.message}" for k, v in decision.rejected.items()
+    unmeasured = decision.advisory(CONDITION_UNMEASURED) if decision.plan is not None else None
+    if decision.plan is None or unmeasured is not None:
+        # not ✓ (plan exits 1): no spawn that rests on a condition nobody measured
+        problem = (
+            f"{decision.strategy} is not ✓ here: {unmeasured.message}"
+            if unmeasured is not None
+            else "no spawn strategy is possible: "
+            + "; ".join(f"{k}: {v.message}" for k, v in decision.rejected.items())
         )
+        fix = unmeasured.fix if unmeasured is not None else decision.fix
+        code: SpawnFailureCode = "not-measured" if unmeasured is not None else "no-strategy"
         if text:
-            click.echo(f"NOT SPAWNED: {printable(problem)}\nfix: {printable(decision.fix or '')}")
+            click.echo(f"NOT SPAWNED: {printable(problem)}\nfix: {printable(fix or '')}")
         else:
             emit_json(
                 SpawnResult(
-                    ok=False, session_id=None, target=tmux_target, strategy="none",
-                    code="no-strategy",
-                    problem=problem, fix=decision.fix, wall_s=time.monotonic() - begin,
+                    ok=False, session_id=None, target=tmux_target, strategy=decision.strategy,
+                    code=code, problem=problem, fix=fix, wall_s=time.monotonic() - begin,
                 ).to_json() | {"warnings": [a.to_json() for a in decision.warnings]}
             )  # fmt: skip
         sys.exit(EXIT_NOT_DELIVERED)

@@ -35,8 +35,9 @@ from orch_doctor.execute.executor import (
 from orch_doctor.execute.terminal import Terminal, TerminalError, TmuxWindowTerminal
 from orch_doctor.server.credentials import PASSWORD_ENV, Credentials, credentials_from_env
 
-#: why a spawn failed: its failed step's code, delivery not confirmed, or no strategy at all
-SpawnFailureCode = Literal[FailureCode, "not-confirmed", "no-strategy"]
+#: why a spawn failed: its failed step's code, delivery not confirmed, no strategy at all, or a
+#: strategy that rests on a condition nobody could measure here (``spawn`` refuses it: not ✓)
+SpawnFailureCode = Literal[FailureCode, "not-confirmed", "no-strategy", "not-measured"]
 SPAWN_FAILURE_CODES: tuple[SpawnFailureCode, ...] = get_args(SpawnFailureCode)
 
 if TYPE_CHECKING:
