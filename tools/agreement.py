@@ -73,6 +73,7 @@ class SetUp:
     server: ServerPlace
     home: HomeKind = "caller"  # whose HOME the server runs under
     password: bool = False
+    caller_password: bool = True  # the caller has the server's password (in its environment)
     variants: tuple[Variant, ...] = ("named",)
     note: str = ""
 
@@ -81,21 +82,44 @@ class SetUp:
             return f"{self.release}, no server"
         where = "in --dir" if self.server == "dir" else "in another folder"
         home = "the caller's HOME" if self.home == "caller" else "another HOME"
-        auth = ", password (caller has it)" if self.password else ""
+        auth = ""
+        if self.password:
+            auth = ", password (caller " + ("has it)" if self.caller_password else "lacks it)")
         return f"{self.release} server {where} under {home}{auth}"
 
 
 SETUPS: tuple[SetUp, ...] = (
     SetUp("1.0.152-dir", "1.0.152", "dir", variants=("named", "discovered")),
-    SetUp("1.0.152-other-home", "1.0.152", "other-folder", home="other"),
+    SetUp("1.0.152-other-folder", "1.0.152", "other-folder", variants=("named", "discovered")),
+    SetUp(
+        "1.0.152-other-home",
+        "1.0.152",
+        "other-folder",
+        home="other",
+        variants=("named", "discovered"),
+    ),
     SetUp("1.1.34-dir", "1.1.34", "dir", variants=("named", "discovered"), note="offline"),
     SetUp("1.1.34-no-server", "1.1.34", "none", variants=("no-discover",), note="offline"),
     SetUp("1.18.33-dir", "1.18.33", "dir", variants=("named", "discovered")),
-    SetUp("1.18.33-other-folder", "1.18.33", "other-folder"),
+    SetUp("1.18.33-other-folder", "1.18.33", "other-folder", variants=("named", "discovered")),
     SetUp(
         "1.18.33-password-dir", "1.18.33", "dir", password=True, variants=("named", "discovered")
     ),
-    SetUp("1.18.33-other-home", "1.18.33", "other-folder", home="other"),
+    SetUp(
+        "1.18.33-password-missing",
+        "1.18.33",
+        "dir",
+        password=True,
+        caller_password=False,
+        variants=("named", "discovered"),
+    ),
+    SetUp(
+        "1.18.33-other-home",
+        "1.18.33",
+        "other-folder",
+        home="other",
+        variants=("named", "discovered"),
+    ),
     SetUp("1.18.33-no-server", "1.18.33", "none", variants=("no-discover",)),
 )
 
@@ -357,7 +381,7 @@ def run_setup(setup: SetUp, workdir: Path, *, model: str = MODEL) -> list[Row]:
     password = uuid.uuid4().hex if setup.password else None
     caller = scratch_env(caller_home)
     caller["PYTHONPATH"] = str(ROOT)  # this checkout's orch_doctor, from any folder
-    if password:
+    if password and setup.caller_password:
         caller[PASSWORD_ENV] = password
     rows: list[Row] = []
     with private_tmux(Path(tempfile.mkdtemp(prefix="agt-"))) as tmux_env:
