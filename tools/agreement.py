@@ -137,6 +137,8 @@ class Row:
     plan_exit: int | None = None
     plan_holds: bool | None = None
     discovered_server: str | None = None
+    server_used: str | None = None  # the plan's server (None: a standalone TUI)
+    server_is_own: bool | None = None  # it is the set-up's server (not another found running)
     spawn: str | None = None
     spawn_exit: int | None = None
     spawn_ok: bool | None = None
@@ -313,10 +315,11 @@ def run_cli(args: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[int, A
 # --- delivery --------------------------------------------------------------------------------
 
 
-def stored_via_api(server: Server, session_id: str, marker: str) -> bool:
-    url = f"{server.url}/session/{urllib.parse.quote(session_id, safe='')}/message"
+def stored_via_api(base_url: str, password: str | None, session_id: str, marker: str) -> bool:
+    """Whether the server at ``base_url`` stores ``marker`` as a user message of the session."""
+    url = f"{base_url}/session/{urllib.parse.quote(session_id, safe='')}/message"
     try:
-        status, body = http_get(url, server.password)
+        status, body = http_get(url, password)
         messages = json.loads(body) if status == 200 else []
     except (OSError, ValueError):
         return False
@@ -350,12 +353,18 @@ def stored_in_data(homes: Sequence[Path], marker: str) -> bool:
 
 
 def confirm_stored(
-    server: Server | None, session_id: str | None, homes: Sequence[Path], marker: str
+    server_url: str | None,
+    password: str | None,
+    session_id: str | None,
+    homes: Sequence[Path],
+    marker: str,
+    timeout_s: float = CONFIRM_TIMEOUT_S,
 ) -> str | None:
-    """How the prompt was found stored as a user message ("api" / "storage"), else None."""
-    deadline = time.monotonic() + CONFIRM_TIMEOUT_S
+    """How the prompt was found stored as a user message ("api": the server the plan used,
+    "storage": a data folder under ``homes``), else None."""
+    deadline = time.monotonic() + timeout_s
     while True:
-        if server is not None and session_id and stored_via_api(server, session_id, marker):
+        if server_url and session_id and stored_via_api(server_url, password, session_id, marker):
             return "api"
         if stored_in_data(homes, marker):
             return "storage"
@@ -441,13 +450,15 @@ def one_request(
         row.spawn_problem = (spawned.get("problem") or "")[:300] or None
         row.spawn_fix = spawned.get("fix")
         homes = [Path(caller["HOME"])] + ([server.home] if server is not None else [])
-        if row.spawn_ok:
-            row.confirmed_by = confirm_stored(server, spawned.get("session_id"), homes, marker)
-        else:  # not delivered by its own account: is it stored anyway (a false negative)?
-            row.confirmed_by = "api" if (
-                server is not None and spawned.get("session_id")
-                and stored_via_api(server, spawned["session_id"], marker)
-            ) else ("storage" if stored_in_data(homes, marker) else None)  # fmt: skip
+        # the server the plan used: the set-up's, or another one found running on the machine
+        row.server_used = plan.get("server_url")
+        if row.server_used is not None and server is not None:
+            row.server_is_own = row.server_used == server.url
+        # not delivered by its own account: is it stored anyway (a false negative)?
+        row.confirmed_by = confirm_stored(
+            row.server_used, caller.get(PASSWORD_ENV), spawned.get("session_id"), homes, marker,
+            timeout_s=CONFIRM_TIMEOUT_S if row.spawn_ok else 0.0,
+        )  # fmt: skip
         row.stored = row.confirmed_by is not None
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
         row.error = str(exc)[:500]
@@ -480,7 +491,11 @@ def markdown(rows: Sequence[Row]) -> str:
     lines = []
     for r in rows:
         walls = "/".join(f"{r.wall_s.get(k, 0):.1f}" for k in ("doctor", "plan", "spawn"))
-        request = r.variant + (f" ({r.discovered_server})" if r.discovered_server else "")
+        request = r.variant + (
+            f" ({'its server' if r.server_is_own else 'found another: ' + r.discovered_server})"
+            if r.discovered_server
+            else ""
+        )
         agree = "yes" if r.agrees else ("ERROR: " + r.error if r.error else "**no**")
         lines.append(
             f"| {r.description} | {request} | {r.doctor} | {cell_plan(r)} | {cell_spawn(r)} "
