@@ -137,8 +137,10 @@ class Row:
     plan_exit: int | None = None
     plan_holds: bool | None = None
     discovered_server: str | None = None
-    server_used: str | None = None  # the plan's server (None: a standalone TUI)
-    server_is_own: bool | None = None  # it is the set-up's server (not another found running)
+    setup_server: str | None = None  # the set-up's own server
+    server_used: str | None = None  # the plan's server (None: a standalone TUI, or no plan)
+    #: the server found running (else the one used) is the set-up's, not another one running here
+    server_is_own: bool | None = None
     spawn: str | None = None
     spawn_exit: int | None = None
     spawn_ok: bool | None = None
@@ -452,8 +454,10 @@ def one_request(
         homes = [Path(caller["HOME"])] + ([server.home] if server is not None else [])
         # the server the plan used: the set-up's, or another one found running on the machine
         row.server_used = plan.get("server_url")
-        if row.server_used is not None and server is not None:
-            row.server_is_own = row.server_used == server.url
+        if server is not None:
+            row.setup_server = server.url
+            found_or_used = row.discovered_server or row.server_used
+            row.server_is_own = None if found_or_used is None else found_or_used == server.url
         # not delivered by its own account: is it stored anyway (a false negative)?
         row.confirmed_by = confirm_stored(
             row.server_used, caller.get(PASSWORD_ENV), spawned.get("session_id"), homes, marker,
