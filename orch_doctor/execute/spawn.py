@@ -174,14 +174,12 @@ def execute_plan(
     )
     session_handle = _register_session_removal(plan, executor, creds)
 
-    def inspect() -> str:
-        if window is None:
-            return "look at the TUI's screen (last_screen)"
-        if window.exists():
-            return f"look at the TUI in tmux window {window.target} ({window.window_id}; it stays)"
-        if window.window_id is None:
-            return "no tmux window was made: see the failed step"
-        return f"the tmux window {window.target} ({window.window_id}) is gone with its TUI"
+    def inspect() -> str | None:
+        """A command that shows the TUI, while its window exists (the failed step and the
+        last screen say the rest)."""
+        if window is not None and window.exists():
+            return window.attach_hint()
+        return None
 
     try:
         # a window of the user's session has the size of its client: a short one may not show
@@ -259,11 +257,12 @@ def run_plan(
     target: str | None,
     before_confirm: Callable[[], None] | None = None,
     prompt_on_screen: bool = True,
-    inspect: str | Callable[[], str] = "rerun with --keep and inspect the TUI and the server log",
+    inspect: str | Callable[[], str | None] | None = "orch-doctor verify --keep",
 ) -> SpawnResult:
     """Run the steps, then poll delivery; ``before_confirm`` may point the executor at a
     server that can read what a serverless plan stored (verify). ``inspect`` (or what it
-    returns, asked only when needed) ends the fix where nothing more specific is known."""
+    returns, asked only when needed) is the fix where nothing more specific is known: a
+    command, or None."""
     outcome = SpawnResult(ok=False, session_id=None, target=target, strategy=plan.strategy)
     try:
         result = executor.run(plan)
@@ -276,9 +275,7 @@ def run_plan(
                 if failed
                 else "a step failed"
             )
-            outcome.fix = fix_for(
-                failed, inspect if isinstance(inspect, str) else inspect(), plan=plan
-            )
+            outcome.fix = fix_for(failed, inspect() if callable(inspect) else inspect, plan=plan)
             outcome.issue = failed.issue if failed else None
             known = next((k for k in plan.known_failures if k.id == outcome.issue), None)
             if known is not None:
@@ -298,7 +295,7 @@ def run_plan(
                 outcome.problem = "delivery not confirmed: " + "; ".join(
                     c.detail for c in confirmation.checks if not c.ok
                 )
-                outcome.fix = inspect if isinstance(inspect, str) else inspect()
+                outcome.fix = inspect() if callable(inspect) else inspect
                 outcome.code = "not-confirmed"
         # the lines that carry text, all of them (a screen is bounded by its height), redacted
         outcome.last_screen = executor.redact(screen_tail(executor.screen(), lines=None))
@@ -356,13 +353,14 @@ def confirm_delivery(
 
 def fix_for(
     failed: StepReport | None,
-    inspect: str = "rerun and inspect the TUI",
+    inspect: str | None = None,
     *,
     plan: SpawnPlan | None = None,
-) -> str:
+) -> str | None:
     """What to do about a failed step: the fix the matrix gives for the known failure it
     shows (``failed.issue``, among ``plan.known_failures``), else by its failure code;
-    ``inspect`` where nothing more specific is known. No text is matched here."""
+    ``inspect`` (a command, or None) where nothing more specific is known. No text is matched
+    here."""
     if failed is None:
         return inspect
     if failed.issue is not None and plan is not None:
