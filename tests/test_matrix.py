@@ -55,6 +55,8 @@ BAD = [
     ("[policy]\n[[policy.blocked]]\nversions='1.x'\nreason='r'\nevidence='e'\n",
      "policy.blocked[0].versions", "not a version specifier"),
     ("this is = not toml ][", "-", "not valid TOML"),
+    ("[[strategy]]\nname='attach-tui-api'\nsummary='s'\npreference=1\nevidence='e'\n"
+     "evidence_kind='rumour'\n", "strategy.attach-tui-api.evidence_kind", "is not one of"),
 ]  # fmt: skip
 
 
@@ -193,3 +195,23 @@ def test_parsed_files_are_cached_and_a_changed_file_is_read_again(
     parsed.clear()
     assert {i.id: i.title for i in load_matrix().issues}["team-note"] == "second"
     assert parsed
+
+
+def test_evidence_kind_is_read_and_defaults_to_recorded(tmp_path: Path) -> None:
+    shipped = load_matrix(overrides=False)
+    assert {s.evidence_kind for s in shipped.strategies if s.name != "none"} <= {
+        "recorded",
+        "contract",
+    }
+    assert next(s for s in shipped.strategies if s.name == "attach-tui-api").evidence_kind == (
+        "recorded"
+    )
+    path = tmp_path / "contract.toml"
+    path.write_text(
+        "[[strategy]]\nname='attach-tui-api'\nsummary='s'\npreference=1\nevidence='e'\n"
+        "evidence_kind='contract'\n"
+    )
+    merged = load_matrix([path], overrides=False)
+    assert next(s for s in merged.strategies if s.name == "attach-tui-api").evidence_kind == (
+        "contract"
+    )

@@ -30,6 +30,7 @@ from orch_doctor.matrix.location import compat_matrix_dir
 from orch_doctor.matrix.types import (
     COMMANDS,
     CONDITION_IDS,
+    EVIDENCE_KINDS,
     MODEL_VIA,
     OUTCOMES,
     PLAN_STRATEGIES,
@@ -354,7 +355,7 @@ def _strategy(path: str, item: _Item) -> Strategy:
         item.where,
         item.data,
         {"name", "summary", "preference", "needs_server", "terminal", "commands", "routes",
-         "evidence", "needs_local_server", "model", "conditions"},
+         "evidence", "needs_local_server", "model", "conditions", "evidence_kind"},
     )  # fmt: skip
     name = strategy_name(item.name)
     if name is None:
@@ -386,7 +387,14 @@ def _strategy(path: str, item: _Item) -> Strategy:
     if model is None:
         raise item.error("model", f"{value_text(model_text)} is not one of {', '.join(MODEL_VIA)}")
     conditions = tuple(_condition_id(item, "conditions", c) for c in item.strings("conditions"))
+    kind_text = item.text("evidence_kind", required=False) or "recorded"
+    evidence_kind = next((k for k in EVIDENCE_KINDS if k == kind_text), None)
+    if evidence_kind is None:
+        raise item.error(
+            "evidence_kind", f"{value_text(kind_text)} is not one of {', '.join(EVIDENCE_KINDS)}"
+        )
     return Strategy(
+        evidence_kind=evidence_kind,
         name=name,
         conditions=conditions,
         needs_local_server=item.bool("needs_local_server", False),

@@ -33,6 +33,10 @@ IssueSeverity = Literal["info", "warn", "workaround", "demote", "forbid"]
 SEVERITIES: tuple[IssueSeverity, ...] = ("info", "warn", "workaround", "demote", "forbid")
 Outcome = Literal["verified", "failed", "not-run"]
 ModelVia = Literal["api", "flag", "none"]
+#: where a strategy's flow comes from: run here on recorded releases (verified.toml), or only
+#: the published contract (docs, SDK, source) — not run here
+EvidenceKind = Literal["recorded", "contract"]
+EVIDENCE_KINDS: tuple[EvidenceKind, ...] = get_args(EvidenceKind)
 MODEL_VIA: tuple[ModelVia, ...] = ("api", "flag", "none")
 #: measured server facts a known issue can be detected by, whatever the version says
 SERVER_FACTS = ("cors-any-origin",)
@@ -73,6 +77,9 @@ class Strategy:
     #: conditions beyond flags and routes the strategy relies on (``CONDITION_IDS``), each
     #: measured here before the strategy is chosen
     conditions: tuple[ConditionId, ...] = ()
+    #: ``recorded``: its flow was run here on recorded releases; ``contract``: declared from the
+    #: published contract only (a decision for it says so until a local verify proves it)
+    evidence_kind: EvidenceKind = "recorded"
 
 
 @dataclass(frozen=True)
