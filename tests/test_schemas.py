@@ -88,7 +88,7 @@ def _plan_document(*steps: Any) -> dict[str, Any]:
             "strategy": "attach-session-api", "forced": False, "reasons": [], "rejected": {},
             "rejections": {},
             "warnings": [], "advisories": [], "steps": [s.to_json() for s in steps],
-            "server_url": None, "fix": None, "holds": True, "matrix_files": [],
+            "server_url": None, "fix": None, "holds": True, "evidence": None, "matrix_files": [],
             "policy_file": None, "discovered_server": None,
         }
     )  # fmt: skip

@@ -25,7 +25,13 @@ if TYPE_CHECKING:
 @click.command(epilog=epilog("plan"))
 @selection_options(dir_required=True, dir_help="Directory of the agent.")
 @format_option()
-def plan(selection: SelectionArgs, output_format: str) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat warnings as failures (exit 1): e.g. a strategy known from the published "
+    "contract only, not verified.",
+)
+def plan(selection: SelectionArgs, output_format: str, strict: bool) -> None:
     """Pick the spawn strategy and print its exact, validated plan."""
     resolution = resolve_selection(selection_from(selection))
     decision = resolution.decision.get()
@@ -50,5 +56,7 @@ def plan(selection: SelectionArgs, output_format: str) -> None:
                 printable(f"server found running: {discovery.chosen.url} ({discovery.reason})")
             )
         render_decision(decision)
-    # ✓ (exit 0) only when every condition the plan relies on was measured and holds
-    sys.exit(EXIT_OK if decision.holds else EXIT_FAILED)
+    # ✓ (exit 0) only when every condition the plan relies on was measured and holds; under
+    # --strict, and no warning stands
+    failed = not decision.holds or (strict and bool(decision.warnings))
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)

@@ -36,7 +36,10 @@ SERVER_VERSION_INFERRED = "server-version-inferred"
 STANDALONE_INSTEAD = "standalone-instead-of-server"
 FORCED = "forced-strategy"
 CONDITION_UNMEASURED = "condition-unmeasured"
+#: the chosen strategy is declared from the published contract only, not run here
+CONTRACT_ONLY = "contract-only"
 DECISION_ADVISORY_IDS = (
+    CONTRACT_ONLY,
     CONDITION_UNMEASURED,
     VERSION_UNKNOWN,
     VERSION_HELP_MISMATCH,

@@ -18,6 +18,8 @@ from orch_doctor.advice import Advisory
 from orch_doctor.decide import conditions, rules
 from orch_doctor.decide.advisories import (
     CONDITION_UNMEASURED,
+    CONTRACT_ONLY,
+    NOT_VERIFIED,
     STANDALONE_INSTEAD,
     VERIFIED,
     VERIFY_FAILED,
@@ -29,6 +31,7 @@ from orch_doctor.decide.advisories import (
     verification_advisory,
 )
 from orch_doctor.decide.conditions import Facts
+from orch_doctor.decide.evidence import Evidence, LocalProof
 from orch_doctor.decide.plan import build_plan
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.rules import Rejection, RejectionCode
@@ -51,6 +54,8 @@ class Decision:
     plan: SpawnPlan | None = None
     fix: str | None = None  # when strategy == "none": what to install or start
     forced: bool = False
+    #: what stands behind the chosen strategy, by kind (None: no plan)
+    evidence: Evidence | None = None
 
     @property
     def holds(self) -> bool:
@@ -79,6 +84,7 @@ class Decision:
             "server_url": self.plan.server_url if self.plan else None,
             "fix": self.fix,
             "holds": self.holds,
+            "evidence": self.evidence.to_json() if self.evidence is not None else None,
         }
 
 
@@ -109,6 +115,8 @@ class _Candidate:
     unmeasured: list[tuple[str, str, str | None]] = field(default_factory=list)
     #: what was measured and holds (reasons)
     measured: list[str] = field(default_factory=list)
+    #: a successful local `verify` of this strategy with this very binary
+    proof: LocalProof | None = None
 
 
 def decide(
@@ -121,12 +129,18 @@ def decide(
     allow_standalone: bool = False,
     force: StrategyName | None = None,
     facts: Facts | None = None,
+    proofs: Mapping[str, LocalProof] | None = None,
 ) -> Decision:
     """The strategy to use and its validated plan.
 
     ``facts``: what was measured here for the conditions strategies rely on (the TUI's
     environment, the hosts applicable known issues need: ``probe/hosts.measure_facts``); a
     condition not measured leaves the strategy possible but the decision not ✓ (``holds``).
+
+    ``proofs``: the successful local `orch-doctor verify` runs of this very binary, by
+    strategy name (read from the user's cache at the edge: orch_doctor/verify/proofs.py); the
+    decision cites the chosen strategy's ("verified on this machine") and it clears a
+    contract-only strategy's warning and a recorded failure of the release.
 
     ``force``: build that strategy's plan even where the matrix demotes or forbids it (for
     verify); its flags must still exist (:class:`PlanValidationError` otherwise) and a strategy
@@ -146,8 +160,9 @@ def decide(
     advisories += server_advisories(server, caps, matrix)
     applicable = rules.applicable_issues(matrix, caps, server, request)
     facts = facts if facts is not None else Facts()
+    proofs = proofs if proofs is not None else {}
     if force is not None:
-        return _forced(force, caps, server, request, matrix, applicable, advisories, facts)
+        return _forced(force, caps, server, request, matrix, applicable, advisories, facts, proofs)
 
     rejected: dict[str, Rejection] = {}
     refusal = _Refusal(
@@ -189,7 +204,12 @@ def decide(
                 issue=forbid.id,
             )
             continue
-        cand = _Candidate(strategy, hits, demoted=any(i.severity == "demote" for i in hits))
+        cand = _Candidate(
+            strategy,
+            hits,
+            demoted=any(i.severity == "demote" for i in hits),
+            proof=proofs.get(strategy.name),
+        )
         failed = _conditions(cand, caps, server, request, matrix, facts)
         if failed:
             rejected[strategy.name] = Rejection.joined(failed)
@@ -211,12 +231,13 @@ def decide(
         first: list[Advisory] = []
         if named_server_down and not cand.strategy.needs_server:
             first.append(_standalone_instead(server, request))
-        # the evidence for this exact release is a reason (verified, or the nearest verified)
-        record = verification_advisory(matrix, caps, name)
-        evidence = [record.message] if record and record.id != VERIFY_FAILED else []
+        # the evidence for this strategy is a reason: a local proof, verified here on this
+        # exact release, contract only, or the nearest verified releases
+        evidence = _evidence(cand, caps, matrix)
         return Decision(
             strategy=name,
-            reasons=(*_reasons(cand, server), *cand.measured, *evidence),
+            evidence=evidence,
+            reasons=(*_reasons(cand, server), *cand.measured, *evidence.said),
             rejected=rejected,
             advisories=tuple(
                 first
@@ -261,6 +282,7 @@ def _forced(
     applicable: list[KnownIssue],
     advisories: list[Advisory],
     facts: Facts,
+    proofs: Mapping[str, LocalProof],
 ) -> Decision:
     strategy = matrix.strategy(name)
     if strategy is None:
@@ -269,9 +291,12 @@ def _forced(
         raise ValueError(f"{name} needs a server")
     hits = [i for i in applicable if name in i.affects]
     plan = _build(strategy, hits, caps, server, request, matrix)
-    cand = _Candidate(strategy, hits, demoted=any(i.severity == "demote" for i in hits))
+    cand = _Candidate(
+        strategy, hits, demoted=any(i.severity == "demote" for i in hits), proof=proofs.get(name)
+    )
     return Decision(
         strategy=name,
+        evidence=_evidence(cand, caps, matrix),
         reasons=(f"forced: {name} (not necessarily the decision's choice)", strategy.summary),
         rejected={},
         advisories=tuple(advisories + _chosen_advisories(cand, caps, request, matrix, facts)),
@@ -304,15 +329,71 @@ def _chosen_advisories(
                 )
         found.append(advisory)
     record = verification_advisory(matrix, caps, cand.strategy.name)
+    proof = cand.proof
+    if (
+        record is not None
+        and record.id == NOT_VERIFIED
+        and (proof is not None or cand.strategy.evidence_kind == "contract")
+    ):
+        record = None  # said by the evidence: verified on this machine, or contract only
     if record is not None and record.id != VERIFIED:  # verified: a reason, not advice
-        if record.id == VERIFY_FAILED and cleared:
+        if record.id == VERIFY_FAILED and proof is not None:
+            record = replace(
+                record,
+                severity="info",
+                message=f"{record.message} (since {proof.message()})",
+            )
+        elif record.id == VERIFY_FAILED and cleared:
             record = replace(
                 record,
                 severity="info",
                 message=f"{record.message} (its known cause does not hold here)",
             )
         found.append(record)
+    if (
+        cand.strategy.evidence_kind == "contract"
+        and proof is None
+        and not _recorded(matrix, caps, cand.strategy.name)
+    ):
+        found.append(_contract_only(cand.strategy))
     return found + request_advisories(cand.strategy, request)
+
+
+def _recorded(matrix: Matrix, caps: Capabilities, strategy: str) -> bool:
+    record = verification_advisory(matrix, caps, strategy)
+    return record is not None and record.id == VERIFIED
+
+
+def _contract_only(strategy: Strategy) -> Advisory:
+    return Advisory(
+        CONTRACT_ONLY,
+        "warn",
+        f"{strategy.name} is declared from OpenCode's published contract (docs, SDK, source) "
+        "and was not run here: nothing has verified it with this OpenCode yet",
+        fix=f"orch-doctor verify --strategy {strategy.name}",
+        evidence=strategy.evidence,
+    )
+
+
+def _evidence(cand: _Candidate, caps: Capabilities, matrix: Matrix) -> Evidence:
+    """The kind of evidence behind ``cand`` and what it says (reasons): a local proof first,
+    with the recorded one of this release beside it."""
+    record = verification_advisory(matrix, caps, cand.strategy.name)
+    recorded = [record.message] if record is not None and record.id == VERIFIED else []
+    if cand.proof is not None:
+        return Evidence("local", (cand.proof.message(), *recorded))
+    if recorded:
+        return Evidence("recorded", tuple(recorded))
+    if cand.strategy.evidence_kind == "contract":
+        return Evidence(
+            "contract",
+            (
+                f"contract only: {cand.strategy.name} is declared from OpenCode's published "
+                f"contract ({cand.strategy.evidence}), not run here",
+            ),
+        )
+    said = [record.message] if record is not None and record.id == NOT_VERIFIED else []
+    return Evidence("unverified", tuple(said))
 
 
 def _conditions(
@@ -361,7 +442,8 @@ def _conditions(
         elif answered is None:
             cand.unmeasured.append((issue.id, why, issue.fix))
     record = failed_record(matrix, caps, cand.strategy.name)
-    cleared = bool(causes) and all(answered for _, answered in causes)
+    # a successful local verify of this very binary clears a recorded failure of its release
+    cleared = cand.proof is not None or (bool(causes) and all(answered for _, answered in causes))
     if record is not None and not cleared and not failed:
         cause = next((i for i, _ in causes), None)
         failed.append(

@@ -163,6 +163,15 @@ class RejectionJSON(TypedDict):
     fix: str | None  # what a person can do, from the matrix (a condition's or known issue's)
 
 
+class EvidenceJSON(TypedDict):
+    """What stands behind the chosen strategy: ``local`` (a successful `orch-doctor verify` with
+    this very binary on this machine), ``recorded`` (verified here on this exact release),
+    ``contract`` (declared from the published contract only, not run), ``unverified``."""
+
+    kind: Literal["local", "recorded", "contract", "unverified"]
+    said: list[str]
+
+
 class DecisionJSON(TypedDict):
     strategy: StrategyName
     forced: bool
@@ -176,6 +185,8 @@ class DecisionJSON(TypedDict):
     fix: str | None
     #: ✓: a plan, and every condition it relies on measured and holding (no condition-unmeasured)
     holds: bool
+    #: None: no plan
+    evidence: EvidenceJSON | None
 
 
 class DiscoveredServerJSON(TypedDict):
