@@ -147,6 +147,8 @@ def _summary(report: Any) -> str:
             lines.append(f"  {status} {check.name}: {printable(check.detail, newlines=False)}")
     if report.verified:
         lines.append(f"VERIFIED in {report.wall_s:.1f}s: the prompt reached the session")
+        if report.proof:
+            lines.append(f"kept as proof on this machine: {printable(report.proof)}")
     else:
         lines.append(f"NOT VERIFIED ({report.wall_s:.1f}s): {printable(report.problem or '')}")
         if report.fix:

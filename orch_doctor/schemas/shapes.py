@@ -417,6 +417,9 @@ class VerifyJSON(TypedDict):
     left: list[str]  # what its clean-up could not remove
     wall_s: Seconds
     last_screen: str
+    #: a verified run kept in the user's cache (by the binary's sha256 and the strategy): what
+    #: the decision cites from now on; None: not verified, or the cache could not be written
+    proof: str | None
 
 
 # --- matrix -------------------------------------------------------------------------------------

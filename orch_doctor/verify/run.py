@@ -99,6 +99,8 @@ class VerifyReport:
     left: list[str] = field(default_factory=list)  # what its clean-up could not remove
     wall_s: float = 0.0
     last_screen: str = ""
+    #: a successful run kept in the user's cache: what the decision now cites for this binary
+    proof: str | None = None
 
     def to_json(self) -> VerifyJSON:
         return {
@@ -121,6 +123,7 @@ class VerifyReport:
             "left": list(self.left),
             "wall_s": round(self.wall_s, 3),
             "last_screen": self.last_screen,
+            "proof": self.proof,
         }
 
 
@@ -165,7 +168,8 @@ def run_verify(
     The phases, each a function of its own: :func:`prepare` (probe the binary, the request),
     :func:`choose_server` (start the throwaway server, check it), :func:`decide_plan`,
     :func:`execute` (the plan's steps and the confirmation), :func:`finish` (keep or clean up),
-    and :func:`build_report` from what each phase returned."""
+    and :func:`build_report` from what each phase returned; a verified run is then kept as a
+    proof on this machine (:func:`keep_proof`)."""
     begin = time.monotonic()
     deadline = begin + options.timeout_s
     phase = on_phase or _silent
@@ -197,7 +201,7 @@ def run_verify(
     finally:
         wall_s = time.monotonic() - begin
         ended = finish(started, keep=options.keep, phase=phase)
-    return build_report(
+    report = build_report(
         options,
         prepared=prepared,
         server=server,
@@ -207,6 +211,21 @@ def run_verify(
         ended=ended,
         wall_s=wall_s,
     )
+    if report.verified and prepared is not None and report.strategy not in (None, "none"):
+        report.proof = keep_proof(prepared, report)
+    return report
+
+
+def keep_proof(prepared: Prepared, report: VerifyReport) -> str | None:
+    """Keep a successful run in the user's cache, keyed by the binary's sha256 and the
+    strategy: from then on the decision cites it ("verified on this machine"). What it says,
+    or None when the cache cannot be written."""
+    from orch_doctor.verify.proofs import record_proof
+
+    if report.strategy is None:
+        return None
+    proof = record_proof(prepared.binary, report.strategy, prepared.release)
+    return proof.message() if proof is not None else None
 
 
 def _silent(_text: str) -> None:
