@@ -433,3 +433,80 @@ def test_the_workflow_passes_its_input_as_words_of_data(only: str, tmp_path: Pat
         rest = [a for a in argv[4:] if a != "--dry-run"]
         assert rest == (["--only", *only.split()] if only else [])
         assert not (tmp_path / "M").exists()
+
+
+# --- the 2.x channel (@opencode/cli) ---------------------------------------------------------
+
+FAKE_NPM = """#!{python}
+import json, sys
+log = {log!r}
+with open(log, "a") as fh:
+    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+args = sys.argv[1:]
+if args[:1] == ["view"] and args[1] == "@opencode/cli":
+    answer = {v2!r}
+    if answer is None:
+        sys.stderr.write("npm error code E404\\nnpm error 404 Not Found - GET "
+                         "https://registry.npmjs.org/@opencode%2fcli - Not found\\n")
+        sys.exit(1)
+    print(json.dumps(answer))
+    sys.exit(0)
+if args[:1] == ["view"]:
+    print(json.dumps(["1.18.33", "1.18.34"]))
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+def _fake_npm(tmp_path: Path, v2: list[str] | None) -> tuple[dict[str, str], Path]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "npm.log"
+    npm = bin_dir / "npm"
+    npm.write_text(FAKE_NPM.format(python=sys.executable, log=str(log), v2=v2))
+    npm.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", tr.REGISTRY_ENV: ""}
+    return env, log
+
+
+def test_the_2x_channel_not_served_here_is_said_and_the_rest_goes_on(tmp_path: Path) -> None:
+    matrix = _matrix_with(tmp_path, complete=["1.18.33"])
+    env, log = _fake_npm(tmp_path, None)
+    res = _run_tool("--dry-run", "--matrix-dir", str(matrix), env=env)
+    assert res.returncode == 0, res.stderr
+    assert "the 2.x channel (@opencode/cli) is not installable here" in res.stderr
+    assert "E404" in res.stderr or "404 Not Found" in res.stderr
+    assert "missing 1.18.34: help, binary, verify" in res.stdout.splitlines()
+    asked = [json.loads(line) for line in log.read_text().splitlines()]
+    assert ["view", "@opencode/cli", "versions", "--json", "--loglevel=error"] in asked
+
+
+def test_a_2x_release_served_is_tracked_and_installed_as_opencode_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    matrix = _matrix_with(tmp_path, complete=["1.18.33"])
+    env, _ = _fake_npm(tmp_path, ["2.0.12", "../../x"])
+    res = _run_tool("--dry-run", "--matrix-dir", str(matrix), env=env)
+    assert res.returncode == 0, res.stderr
+    assert "missing 2.0.12: help, binary, verify" in res.stdout.splitlines()
+    assert "'../../x'" in res.stderr  # registry text is data: not a version, ignored
+    # installing it asks npm for @opencode/cli@2.0.12 in the release's own folder
+    installs: list[str] = []
+    monkeypatch.setattr(
+        tr, "_npm_install", lambda prefix, spec, *a, **k: installs.append(spec) or "E404"
+    )
+    with pytest.raises(tr.ReleaseFailed, match="E404"):
+        tr.install("2.0.12", 30.0)
+    assert installs == ["@opencode/cli@2.0.12"]
+
+
+def test_the_2x_binary_is_the_elf_in_the_package_never_a_script(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "node_modules" / "@opencode" / "cli" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "opencode").write_text("#!/usr/bin/env node\n")
+    assert tr.v2_binary(tmp_path) is None
+    elf = tmp_path / "node_modules" / "@opencode" / "cli-linux-x64" / "bin" / "opencode2"
+    elf.parent.mkdir(parents=True)
+    elf.write_bytes(b"\x7fELF rest")
+    assert tr.v2_binary(tmp_path) == elf
+    assert tr.is_v2("2.0.12") and not tr.is_v2("1.18.34") and tr.is_v2("2.0.0-beta.1")

@@ -95,7 +95,10 @@ def release_dir(version: str) -> Path:
 
 def npm_spec(package: str, version: str) -> str:
     """``package@version`` for an exact release of one of OpenCode's own packages."""
-    if re.fullmatch(r"opencode-ai|opencode-[a-z0-9]+(?:-[a-z0-9]+)*", package) is None:
+    if (
+        re.fullmatch(r"opencode-ai|opencode-[a-z0-9]+(?:-[a-z0-9]+)*|@opencode/cli", package)
+        is None
+    ):
         raise ValueError(f"not an OpenCode package: {package!r}")
     return f"{package}@{check_version(version)}"
 

@@ -1,4 +1,6 @@
-"""Record and verify every OpenCode release the npm registry serves that compat_matrix/ lacks.
+"""Record and verify every OpenCode release the npm registry serves that compat_matrix/ lacks
+(the 1.x packages, and the 2.x channel ``@opencode/cli`` where the registry serves it: where it
+answers 404, that channel is said to be not installable here and the others go on).
 
     python -m tools.track_releases                 # everything missing, as parallel as allowed
     python -m tools.track_releases --dry-run       # print what is missing, touch nothing
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 MATRIX_DIR = ROOT / "compat_matrix"
 LAUNCHER_PACKAGE = "opencode-ai"
+#: the 2.x channel (since 2026-09): one package; its releases install as ``@opencode/cli@V``
+V2_PACKAGE = "@opencode/cli"
 REGISTRY_ENV = "ORCH_DOCTOR_REGISTRY_JSON"
 NPM_VIEW_TIMEOUT_S = 60.0
 HELP_TIMEOUT_S = 60.0
@@ -154,7 +158,22 @@ def registry_versions(registry_file: Path | None) -> list[str]:
 
     if registry_file is not None:
         return sort_versions(parse_registry_json(registry_file.read_text(encoding="utf-8")))
-    return sort_versions([*npm_versions(platform_package()), *npm_versions(LAUNCHER_PACKAGE)])
+    versions = [*npm_versions(platform_package()), *npm_versions(LAUNCHER_PACKAGE)]
+    return sort_versions([*versions, *channel_versions(V2_PACKAGE)])
+
+
+def channel_versions(package: str) -> list[str]:
+    """The versions of a channel that may not be reachable here (the 2.x one): a registry that
+    does not serve it (E404) is said, and the other channels go on."""
+    try:
+        return npm_versions(package)
+    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+        print(
+            f"registry: the 2.x channel ({package}) is not installable here: {npm_error(str(exc))}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return []
 
 
 def split_versions(versions: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -387,10 +406,50 @@ def launcher_binary(prefix: Path) -> Path | None:
     return None
 
 
+def is_v2(version: str) -> bool:
+    """A release of the 2.x channel (its pre-releases too)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version).major >= 2
+    except InvalidVersion:
+        return False
+
+
+def v2_binary(prefix: Path) -> Path | None:
+    """The ELF binary an ``@opencode/cli`` install holds (``opencode``, or ``opencode2`` in the
+    beta), in the package or a platform package beside it; never a launcher script."""
+    scope = prefix / "node_modules" / "@opencode"
+    candidates = sorted(scope.glob("cli*/bin/opencode*")) if scope.is_dir() else []
+    for candidate in candidates:
+        if candidate.name in ("opencode", "opencode2") and is_elf(candidate):
+            return candidate
+    return None
+
+
+def install_v2(version: str, timeout_s: float) -> Installed:
+    """Install a 2.x release (``@opencode/cli@V``). Raises ReleaseFailed."""
+    from tools.releases import npm_spec, release_dir
+
+    spec = npm_spec(V2_PACKAGE, version)
+    prefix = release_dir(version)
+    err = _npm_install(prefix, spec, timeout_s)
+    found = v2_binary(prefix)
+    if found is None:
+        raise ReleaseFailed(f"install: {err or f'{spec}: no binary found in the package'}")
+    bad = runs(found, version)
+    if bad:
+        raise ReleaseFailed(f"install: {spec} binary does not run: {bad}")
+    return Installed(found, spec, V2_PACKAGE)
+
+
 def install(version: str, timeout_s: float) -> Installed:
-    """Install ``version``: the platform package, else the launcher. Raises ReleaseFailed."""
+    """Install ``version``: the platform package, else the launcher (2.x: ``@opencode/cli``).
+    Raises ReleaseFailed."""
     from tools.releases import binary_path, npm_spec, platform_package, release_dir
 
+    if is_v2(version):
+        return install_v2(version, timeout_s)
     deadline = time.monotonic() + timeout_s
     pkg = npm_spec(platform_package(), version)
     target = binary_path(version)
