@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from orch_doctor.verify import proofs
-from orch_doctor.verify.proofs import binary_digest, read_proofs, record_proof
+from orch_doctor.resolve import proofs
+from orch_doctor.resolve.proofs import binary_digest, read_proofs, record_proof
 
 DAY = datetime.date(2026, 12, 1)
 

@@ -138,7 +138,7 @@ def decide(
     condition not measured leaves the strategy possible but the decision not ✓ (``holds``).
 
     ``proofs``: the successful local `orch-doctor verify` runs of this very binary, by
-    strategy name (read from the user's cache at the edge: orch_doctor/verify/proofs.py); the
+    strategy name (read from the user's cache at the edge: orch_doctor/resolve/proofs.py); the
     decision cites the chosen strategy's ("verified on this machine") and it clears a
     contract-only strategy's warning and a recorded failure of the release.
 

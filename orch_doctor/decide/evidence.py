@@ -4,7 +4,7 @@
   (compat_matrix/verified.toml);
 - ``local``: a successful `orch-doctor verify` of the strategy with this very binary (by its
   sha256) on this machine, kept in the user's cache (:class:`LocalProof`, read at the edge:
-  orch_doctor/verify/proofs.py);
+  orch_doctor/resolve/proofs.py);
 - ``contract``: the strategy is declared from OpenCode's published contract only (docs, SDK,
   source: ``evidence_kind = "contract"`` in strategies.toml), not run here;
 - ``unverified``: a recorded strategy not verified on this release (the nearest verified

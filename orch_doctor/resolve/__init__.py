@@ -217,7 +217,7 @@ class Resolution:
         throwaway server) under this resolution's policy, ``allow_standalone`` and matrix.
 
         The local proofs of the binary (successful `orch-doctor verify` runs with it, from the
-        user's cache: orch_doctor.verify.proofs) are read here and passed in as data.
+        user's cache: orch_doctor.resolve.proofs) are read here and passed in as data.
         The conditions its strategies rely on are measured here (orch_doctor.decide.measure):
         ``tui_env`` is the environment the TUI will get (default: the resolution's ``env``,
         else this process's)."""
@@ -236,7 +236,7 @@ class Resolution:
             client = caps.version.text if caps.version else None
             server = with_skew(server, client, self.matrix)
         from orch_doctor.decide.measure import measure_facts
-        from orch_doctor.verify.proofs import read_proofs
+        from orch_doctor.resolve.proofs import read_proofs
 
         env = tui_env if tui_env is not None else self.env
         return decide(

@@ -220,7 +220,7 @@ def keep_proof(prepared: Prepared, report: VerifyReport) -> str | None:
     """Keep a successful run in the user's cache, keyed by the binary's sha256 and the
     strategy: from then on the decision cites it ("verified on this machine"). What it says,
     or None when the cache cannot be written."""
-    from orch_doctor.verify.proofs import record_proof
+    from orch_doctor.resolve.proofs import record_proof
 
     if report.strategy is None:
         return None
