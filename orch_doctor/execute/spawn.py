@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -369,9 +370,10 @@ def fix_for(
             return known.fix or inspect  # a command (its title is in the problem)
     if failed.code in ("deadline", "timeout"):
         return inspect  # the step timed out: raise the timeout (the machine may be loaded)
-    if failed.kind == "http":
-        # the server refused the call (or is gone): its version and routes
-        return "orch-doctor server"
+    if failed.kind == "http" or (failed.code == "tui-exited" and plan and plan.server_url):
+        # the server refused the call, or the TUI left it (is it gone?): its state and routes
+        server = plan.server_url if plan is not None else None
+        return "orch-doctor server" + (f" {shlex.quote(server)}" if server else "")
     return inspect
 
 
