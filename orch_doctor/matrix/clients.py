@@ -17,9 +17,11 @@ from typing import Any
 
 from orch_doctor._util.config_file import value_text
 from orch_doctor.errors import MatrixError
-from orch_doctor.matrix.load import _check_keys, _Item, _spec, _unique, read_toml
+from orch_doctor.matrix.load import _check_keys, _Item, _spec, _table, _unique, read_toml
 from orch_doctor.matrix.location import compat_matrix_dir
 
+#: a [client], [discovery] or [auth] table that is absent or not a table
+_NOT_TABLE = "missing, or not a table"
 #: what the consumer does with a call's answer
 #: ``status-only``: reads the status code; ``array-of-objects``: iterates a list and reads
 #: ``fields`` of each item; ``object``: reads ``fields`` of one object; ``json``: parses a JSON
@@ -135,13 +137,13 @@ def parse_contract(path: str, doc: Mapping[str, Any]) -> ClientContract:
 
 def _contract(path: str, doc: Mapping[str, Any]) -> ClientContract:
     _check_keys(path, "", doc, {"client", "discovery", "auth", "call"})
-    head = _table(path, "client", doc.get("client"))
-    _check_keys(
+    head = _table(
         path,
         "client",
-        head.data,
+        doc.get("client"),
         {"id", "name", "distribution", "module", "versions", "commits", "repository",
          "version_source"},
+        not_table=_NOT_TABLE,
     )  # fmt: skip
     commits = head.strings("commits")
     if not commits:
@@ -171,12 +173,6 @@ def _contract(path: str, doc: Mapping[str, Any]) -> ClientContract:
     )
 
 
-def _table(path: str, key: str, raw: Any) -> _Item:
-    if not isinstance(raw, dict):
-        raise MatrixError(path, key, "missing, or not a table")
-    return _Item(path, key, raw)
-
-
 def _sources(item: _Item, key: str, *, required: bool = True) -> tuple[str, ...]:
     found = item.strings(key)
     if required and not found:
@@ -188,12 +184,12 @@ def _sources(item: _Item, key: str, *, required: bool = True) -> tuple[str, ...]
 
 
 def _discovery(path: str, raw: Any) -> ClientDiscovery:
-    item = _table(path, "discovery", raw)
-    _check_keys(
+    item = _table(
         path,
         "discovery",
-        item.data,
+        raw,
         {"host", "ports", "route", "commands", "breaks", "fix", "source"},
+        not_table=_NOT_TABLE,
     )
     ports = item.data.get("ports")
     if (
@@ -216,9 +212,12 @@ def _discovery(path: str, raw: Any) -> ClientDiscovery:
 
 
 def _auth(path: str, raw: Any) -> ClientAuth:
-    item = _table(path, "auth", raw)
-    _check_keys(
-        path, "auth", item.data, {"sends_credentials", "commands", "breaks", "fix", "source"}
+    item = _table(
+        path,
+        "auth",
+        raw,
+        {"sends_credentials", "commands", "breaks", "fix", "source"},
+        not_table=_NOT_TABLE,
     )
     if "sends_credentials" not in item.data:
         raise item.error("sends_credentials", "missing")
@@ -232,10 +231,7 @@ def _auth(path: str, raw: Any) -> ClientAuth:
 
 
 def _call(path: str, item: _Item) -> ClientCall:
-    _check_keys(
-        path,
-        item.where,
-        item.data,
+    item.check_keys(
         {"id", "method", "route", "shape", "fields", "scoped", "function", "commands", "breaks",
          "fix", "source", "unscoped_breaks", "unscoped_fix"},
     )  # fmt: skip
