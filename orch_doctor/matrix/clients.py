@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from orch_doctor._util.config_file import value_text
 from orch_doctor.errors import MatrixError
@@ -32,19 +32,44 @@ _SOURCE = re.compile(r"[\w.\-/]+\.(py|toml|cfg|txt):\d{1,6}@[0-9a-f]{7,40}")
 _COMMIT = re.compile(r"[0-9a-f]{7,40}")
 
 
-@dataclass(frozen=True)
-class ClientCall:
+@dataclass(frozen=True, kw_only=True)
+class ClientEntry:
+    """What every entry of a contract (a call, the discovery, the auth) says: what ``breaks``
+    in the client when the server does not hold it (in which of its ``commands``), the ``fix``,
+    and the ``source`` lines it was read at."""
+
+    breaks: str
+    fix: str
+    source: tuple[str, ...]  # "file:line@commit"
+    commands: tuple[str, ...] = ()
+
+
+class _EntryFields(TypedDict):
+    breaks: str
+    fix: str
+    source: tuple[str, ...]
+    commands: tuple[str, ...]
+
+
+def _entry(item: _Item) -> _EntryFields:
+    """The :class:`ClientEntry` fields of ``item``."""
+    return {
+        "commands": item.strings("commands"),
+        "breaks": item.req("breaks"),
+        "fix": item.req("fix"),
+        "source": _sources(item, "source"),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientCall(ClientEntry):
     id: str
     method: str
     route: str  # as the consumer writes it: "/session/{id}/message"
     shape: str  # one of SHAPES
     function: str
-    breaks: str
-    fix: str
-    source: tuple[str, ...]  # "file:line@commit"
     fields: tuple[str, ...] = ()
     scoped: bool = True  # False: sends no directory (the server's own project only)
-    commands: tuple[str, ...] = ()
     unscoped_breaks: str | None = None  # scoped = false: what the server's own scope misses
     unscoped_fix: str | None = None
 
@@ -53,24 +78,16 @@ class ClientCall:
         return f"{self.method} {self.route}"
 
 
-@dataclass(frozen=True)
-class ClientDiscovery:
+@dataclass(frozen=True, kw_only=True)
+class ClientDiscovery(ClientEntry):
     host: str
     ports: tuple[int, ...]
     route: str
-    breaks: str
-    fix: str
-    source: tuple[str, ...]
-    commands: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ClientAuth:
+@dataclass(frozen=True, kw_only=True)
+class ClientAuth(ClientEntry):
     sends_credentials: bool
-    breaks: str
-    fix: str
-    source: tuple[str, ...]
-    commands: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,10 +221,7 @@ def _discovery(path: str, raw: Any) -> ClientDiscovery:
         host=item.req("host"),
         ports=tuple(ports),
         route=route,
-        commands=item.strings("commands"),
-        breaks=item.req("breaks"),
-        fix=item.req("fix"),
-        source=_sources(item, "source"),
+        **_entry(item),
     )
 
 
@@ -223,10 +237,7 @@ def _auth(path: str, raw: Any) -> ClientAuth:
         raise item.error("sends_credentials", "missing")
     return ClientAuth(
         sends_credentials=item.bool("sends_credentials", False),
-        commands=item.strings("commands"),
-        breaks=item.req("breaks"),
-        fix=item.req("fix"),
-        source=_sources(item, "source"),
+        **_entry(item),
     )
 
 
@@ -262,10 +273,7 @@ def _call(path: str, item: _Item) -> ClientCall:
         fields=fields,
         scoped=scoped,
         function=item.req("function"),
-        commands=item.strings("commands"),
-        breaks=item.req("breaks"),
-        fix=item.req("fix"),
-        source=_sources(item, "source"),
+        **_entry(item),
     )
 
 
