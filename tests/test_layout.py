@@ -132,18 +132,22 @@ def test_every_stage_is_a_package_with_its_own_types() -> None:
 
 
 def _accepted_keys() -> set[str]:
-    """Every key the matrix loaders accept: the string literals of their ``_check_keys`` calls
-    (the matrix and the client contracts)."""
+    """Every key the matrix loaders accept: the string literals of the key sets given to
+    ``_check_keys``, ``_table`` and ``_Item.check_keys`` (the matrix and the client contracts)."""
     keys: set[str] = set()
     trees = [syntax(PACKAGE / "matrix" / name) for name in ("load.py", "clients.py")]
+    checkers = {"_check_keys", "_table", "check_keys"}
     for node in (n for tree in trees for n in ast.walk(tree)):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_check_keys":
-            allowed = node.args[-1]
-            keys.update(
-                n.value
-                for n in ast.walk(allowed)
-                if isinstance(n, ast.Constant) and isinstance(n.value, str)
-            )
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        if name in checkers:
+            for allowed in (a for a in node.args if isinstance(a, ast.Set)):
+                keys.update(
+                    n.value
+                    for n in ast.walk(allowed)
+                    if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                )
     return keys
 
 

@@ -25,6 +25,18 @@ MAX_DEPTH = 32
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def existing_file(path: Path, error: type[ConfigFileError], missing: str) -> Path:
+    """``path`` when it is a file; else ``error`` naming it (``missing``, or why it cannot be
+    read: e.g. under a folder that cannot be searched)."""
+    try:
+        is_file = path.is_file()
+    except OSError as exc:
+        raise error(path, "-", f"cannot read: {exc.strerror or exc}") from None
+    if not is_file:
+        raise error(path, "-", missing)
+    return path
+
+
 def read_text(
     path: Path,
     limit: int,

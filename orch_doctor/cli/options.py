@@ -33,12 +33,22 @@ def format_option(*formats: str) -> Callable[[F], F]:
     )
 
 
-def matrix_option() -> Callable[[F], F]:
+def path_option(*names: str, help: str, folder: bool = False, **extra: Any) -> Callable[[F], F]:
+    """An option naming a file (FILE: click refuses a folder) or, with ``folder``, a folder
+    (PATH: click refuses a file)."""
     return click.option(
+        *names,
+        metavar="PATH" if folder else "FILE",
+        type=click.Path(file_okay=not folder, dir_okay=folder),
+        help=help,
+        **extra,
+    )
+
+
+def matrix_option() -> Callable[[F], F]:
+    return path_option(
         "--matrix",
         "matrix_files",
-        metavar="FILE",
-        type=click.Path(dir_okay=False),
         multiple=True,
         help="Extra compat_matrix TOML merged over the shipped data (repeatable).",
     )
@@ -135,22 +145,15 @@ def selection_options(
         ),
         model_option(),
         click.option("--prompt", metavar="TEXT", help=prompt_help),
-        click.option(
-            "--prompt-file",
-            metavar="FILE",
-            type=click.Path(dir_okay=False),
-            help="Read the prompt from FILE ('-' for stdin).",
-        ),
+        path_option("--prompt-file", help="Read the prompt from FILE ('-' for stdin)."),
         click.option("--server", "server_url", metavar="URL", help=server_help),
         opencode_option(),
         allow_standalone_option(),
         click.option("--no-discover", is_flag=True, help=discover_help),
         refresh_option(),
-        click.option(
+        path_option(
             "--policy",
             "policy_file",
-            metavar="FILE",
-            type=click.Path(dir_okay=False),
             help="Policy file (default: pyproject/.orch-doctor.toml from --dir upward).",
         ),
         matrix_option(),
@@ -177,11 +180,10 @@ def doctor_options(func: F) -> F:
         format_option(*DOCTOR_FORMATS),
         click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1)."),
         click.option("-v", "--verbose", is_flag=True, help="Show details of every check."),
-        click.option(
+        path_option(
             "--orch",
             "orch_path",
-            metavar="PATH",
-            type=click.Path(file_okay=False),
+            folder=True,
             help="orch's checkout, for the orch-client check (default: the orch installed here).",
         ),
     ]

@@ -115,26 +115,27 @@ def advice_costs(
 # --- the entries -------------------------------------------------------------------------------
 
 
+def _entry(
+    id: str, name: str, source: tuple[str, ...], checked: str, problem: str | None = None
+) -> EntryResult:
+    """An entry held against the server: it holds unless there is a ``problem``."""
+    return EntryResult(id, name, problem is None, checked, source, problem=problem)
+
+
 def _auth(contract: ClientContract, probe: CallsProbe) -> EntryResult:
     auth = contract.auth
     answer = probe.anonymous
     route = contract.discovery.route
     if auth.sends_credentials:
-        return EntryResult("auth", "credentials", True, "the client sends credentials", auth.source)
+        return _entry("auth", "credentials", auth.source, "the client sends credentials")
     if answer is None or answer.status is None:
         why = answer.error if answer is not None and answer.error else "no answer"
-        return EntryResult(
-            "auth", "credentials", True,
-            f"{route} without credentials could not be measured ({why})", auth.source,
-        )  # fmt: skip
+        checked = f"{route} without credentials could not be measured ({why})"
+        return _entry("auth", "credentials", auth.source, checked)
     checked = f"{route} without credentials (as the client sends it) answered HTTP {answer.status}"
-    if answer.status in (401, 403):
-        return EntryResult(
-            "auth", "credentials", False, checked, auth.source,
-            problem=f"the server demands a password (HTTP {answer.status}) and "
-            f"{contract.name} sends none",
-        )  # fmt: skip
-    return EntryResult("auth", "credentials", True, checked, auth.source)
+    demands = answer.status in (401, 403)
+    problem = f"the server demands a password (HTTP {answer.status}) and {contract.name} sends none"
+    return _entry("auth", "credentials", auth.source, checked, problem if demands else None)
 
 
 def _discovery(contract: ClientContract, server: ServerStatus) -> EntryResult:
@@ -150,36 +151,28 @@ def _discovery(contract: ClientContract, server: ServerStatus) -> EntryResult:
     host_ok = parts.scheme == "http" and (
         is_loopback(parts.hostname) if wanted_host else parts.hostname == disc.host
     )
-    if not host_ok or port not in disc.ports:
-        where = f"port {port}" if host_ok else f"{parts.hostname}:{port}"
-        return EntryResult(
-            "discovery", "server discovery", False, checked, disc.source,
-            problem=f"the server is on {where}; {contract.name} looks only at {disc.host} "
-            f"ports {ports}",
-        )  # fmt: skip
-    return EntryResult("discovery", "server discovery", True, checked, disc.source)
+    held = host_ok and port in disc.ports
+    where = f"port {port}" if host_ok else f"{parts.hostname}:{port}"
+    problem = f"the server is on {where}; {contract.name} looks only at {disc.host} ports {ports}"
+    return _entry("discovery", "server discovery", disc.source, checked, None if held else problem)
 
 
 def _call(call: ClientCall, probe: CallsProbe) -> EntryResult:
     key = route_key(call.method, call.route)
     if not probe.documented:
-        return EntryResult(
-            call.id, key, True,
-            f"not compared: no OpenAPI document ({probe.error or 'unknown'})", call.source,
-        )  # fmt: skip
+        checked = f"not compared: no OpenAPI document ({probe.error or 'unknown'})"
+        return _entry(call.id, key, call.source, checked)
     doc = probe.routes.get(key)
     if doc is None or not doc.listed:
-        return EntryResult(
-            call.id, key, False, "the route in the server's OpenAPI document", call.source,
-            problem="the server has no such route",
-        )  # fmt: skip
+        checked = "the route in the server's OpenAPI document"
+        return _entry(call.id, key, call.source, checked, "the server has no such route")
     problem = shape_problem(call, doc.shape, documented=True)
     checked = f"documented answer: {doc.shape.describe()} (HTTP {doc.status})"
     live = probe.live.get(call.route)
     if problem is None and live is not None and live.shape is not None:
         checked += f"; live answer: {live.shape.describe()}"
         problem = shape_problem(call, live.shape, documented=False)
-    return EntryResult(call.id, key, problem is None, checked, call.source, problem=problem)
+    return _entry(call.id, key, call.source, checked, problem)
 
 
 def shape_problem(call: ClientCall, shape: Shape, *, documented: bool) -> str | None:
@@ -233,19 +226,16 @@ def _missing(call: ClientCall, shape: Shape, said: str) -> str | None:
 def _scope(call: ClientCall, server: ServerStatus, directory: str) -> EntryResult:
     key = route_key(call.method, call.route)
     own = server.directory
+    entry_id, name = f"{call.id}.scope", f"{key} (scope)"
     if own is None:
-        return EntryResult(
-            f"{call.id}.scope", f"{key} (scope)", True,
-            "not compared: the server did not say its directory (GET /path)", call.source,
-        )  # fmt: skip
+        checked = "not compared: the server did not say its directory (GET /path)"
+        return _entry(entry_id, name, call.source, checked)
     checked = f"the server's own directory {own} against the agents' {directory}"
-    if _same_dir(own, directory):
-        return EntryResult(f"{call.id}.scope", f"{key} (scope)", True, checked, call.source)
-    return EntryResult(
-        f"{call.id}.scope", f"{key} (scope)", False, checked, call.source,
-        problem=f"{call.function} sends no directory: it sees only sessions of {own}, "
-        f"not of {directory}",
-    )  # fmt: skip
+    held = _same_dir(own, directory)
+    problem = (
+        f"{call.function} sends no directory: it sees only sessions of {own}, not of {directory}"
+    )
+    return _entry(entry_id, name, call.source, checked, None if held else problem)
 
 
 def _same_dir(a: str, b: str) -> bool:

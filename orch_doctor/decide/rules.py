@@ -210,47 +210,46 @@ def missing_requirements(
     return missing
 
 
-def issue_applies(
-    issue: KnownIssue,
-    caps: Capabilities,
-    server: ServerStatus | None,
-    request: SpawnRequest | None = None,
-) -> bool:
-    """Whether ``issue`` concerns this OpenCode (and server, and request).
-
-    A server-side issue is matched against the server's version when it reports one (else the
-    client's: usually the same install), or detected from a measured server fact.
-    """
-    version = client_version(caps)
-    if issue.side == "server":
-        if issue.detected_by == "cors-any-origin" and server is not None and server.cors_any_origin:
-            return True
-        version = server_version(server) or version
-    if version is None:
-        return False
-    if not issue.specifier().contains(version, prereleases=True):
-        return False
-    if issue.when_command:
-        spec = caps.command(issue.when_command)
-        if not spec.exists:
-            return False
-        if issue.when_option and issue.when_option not in spec.options:
-            return False
-    if issue.when_server_directory == "other":
-        if server is None or not server.directory or request is None:
-            return False
-        if same_directory(server.directory, request.directory):
-            return False
-    return True
-
-
 def applicable_issues(
     matrix: Matrix,
     caps: Capabilities,
     server: ServerStatus | None,
     request: SpawnRequest | None = None,
 ) -> list[KnownIssue]:
-    return [i for i in matrix.issues if issue_applies(i, caps, server, request)]
+    """The known issues of ``matrix`` that concern this OpenCode (and server, and request).
+
+    A server-side issue is matched against the server's version when it reports one (else the
+    client's: usually the same install), or detected from a measured server fact.
+    """
+
+    def applies(issue: KnownIssue) -> bool:
+        version = client_version(caps)
+        if issue.side == "server":
+            if (
+                issue.detected_by == "cors-any-origin"
+                and server is not None
+                and server.cors_any_origin
+            ):
+                return True
+            version = server_version(server) or version
+        if version is None:
+            return False
+        if not issue.specifier().contains(version, prereleases=True):
+            return False
+        if issue.when_command:
+            spec = caps.command(issue.when_command)
+            if not spec.exists:
+                return False
+            if issue.when_option and issue.when_option not in spec.options:
+                return False
+        if issue.when_server_directory == "other":
+            if server is None or not server.directory or request is None:
+                return False
+            if same_directory(server.directory, request.directory):
+                return False
+        return True
+
+    return [i for i in matrix.issues if applies(i)]
 
 
 def model_problem(model: str | None) -> str | None:

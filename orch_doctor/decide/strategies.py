@@ -45,6 +45,19 @@ class StrategyDef:
     builder: Callable[[Build], list[Step]]
 
 
+def tui_process(b: Build, command: str, argv: list[str | Ref], description: str) -> ProcessStep:
+    """The TUI: ``argv`` (checked against ``command``'s help) in the request's directory and the
+    plan's terminal; one that attaches to the server gets its credentials (``Build.secret_env``)."""
+    return ProcessStep(
+        argv=tuple(argv),
+        command=command,
+        description=description,
+        cwd=b.request.directory,
+        terminal=b.terminal,
+        secret_env=b.secret_env if command == "attach" else (),
+    )
+
+
 def on_a_created_session(b: Build, process: ProcessStep) -> list[Step]:
     """Create the session through the API, (check it,) start ``process`` on it, wait for the
     TUI, then deliver the prompt (and model) through prompt_async."""
@@ -69,14 +82,7 @@ def _attach_session_api(b: Build) -> list[Step]:
     from_dir = (
         " (from the session's directory)" if "attach-cwd-is-session-dir" in b.workarounds else ""
     )
-    process = ProcessStep(
-        argv=tuple(argv),
-        command="attach",
-        description="attach a TUI to the session" + from_dir,
-        cwd=b.request.directory,
-        terminal=b.terminal,
-        secret_env=b.secret_env,
-    )
+    process = tui_process(b, "attach", argv, "attach a TUI to the session" + from_dir)
     return on_a_created_session(b, process)
 
 
@@ -85,14 +91,7 @@ def _attach_tui_api(b: Build) -> list[Step]:
     attach = caps.command("attach")
     argv: list[str | Ref] = [opencode, "attach", b.url, *flag(attach, "dir", request.directory)]
     steps: list[Step] = [
-        ProcessStep(
-            argv=tuple(argv),
-            command="attach",
-            description="attach a TUI to the server",
-            cwd=request.directory,
-            terminal=b.terminal,
-            secret_env=b.secret_env,
-        ),
+        tui_process(b, "attach", argv, "attach a TUI to the server"),
         tui_ready(b),
     ]
     if request.prompt:
@@ -127,13 +126,7 @@ def _standalone_session(b: Build) -> list[Step]:
     if b.request.model and "model" in root.options:
         argv += flag(root, "model", b.request.model)
     # never --prompt together with --session: several releases drop it (prompt-via-api)
-    process = ProcessStep(
-        argv=tuple(argv),
-        command="root",
-        description="open the session in a standalone TUI",
-        cwd=b.request.directory,
-        terminal=b.terminal,
-    )
+    process = tui_process(b, "root", argv, "open the session in a standalone TUI")
     return on_a_created_session(b, process)
 
 
@@ -149,13 +142,7 @@ def _standalone_prompt(b: Build) -> list[Step]:
             raise ValueError(too_long)  # no plan that cannot deliver its prompt
         argv += flag(root, "prompt", request.prompt)
     steps: list[Step] = [
-        ProcessStep(
-            argv=tuple(argv),
-            command="root",
-            description="start a standalone TUI with the prompt",
-            cwd=request.directory,
-            terminal=b.terminal,
-        ),
+        tui_process(b, "root", argv, "start a standalone TUI with the prompt"),
         tui_ready(b),
     ]
     if request.prompt and "press-enter" in b.workarounds:

@@ -13,13 +13,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from orch_doctor._util.config_file import value_text
 from orch_doctor.errors import MatrixError
-from orch_doctor.matrix.load import _check_keys, _Item, _spec, _unique, read_toml
+from orch_doctor.matrix.load import _check_keys, _Item, _spec, _table, _unique, read_toml
 from orch_doctor.matrix.location import compat_matrix_dir
 
+#: a [client], [discovery] or [auth] table that is absent or not a table
+_NOT_TABLE = "missing, or not a table"
 #: what the consumer does with a call's answer
 #: ``status-only``: reads the status code; ``array-of-objects``: iterates a list and reads
 #: ``fields`` of each item; ``object``: reads ``fields`` of one object; ``json``: parses a JSON
@@ -30,19 +32,44 @@ _SOURCE = re.compile(r"[\w.\-/]+\.(py|toml|cfg|txt):\d{1,6}@[0-9a-f]{7,40}")
 _COMMIT = re.compile(r"[0-9a-f]{7,40}")
 
 
-@dataclass(frozen=True)
-class ClientCall:
+@dataclass(frozen=True, kw_only=True)
+class ClientEntry:
+    """What every entry of a contract (a call, the discovery, the auth) says: what ``breaks``
+    in the client when the server does not hold it (in which of its ``commands``), the ``fix``,
+    and the ``source`` lines it was read at."""
+
+    breaks: str
+    fix: str
+    source: tuple[str, ...]  # "file:line@commit"
+    commands: tuple[str, ...] = ()
+
+
+class _EntryFields(TypedDict):
+    breaks: str
+    fix: str
+    source: tuple[str, ...]
+    commands: tuple[str, ...]
+
+
+def _entry(item: _Item) -> _EntryFields:
+    """The :class:`ClientEntry` fields of ``item``."""
+    return {
+        "commands": item.strings("commands"),
+        "breaks": item.req("breaks"),
+        "fix": item.req("fix"),
+        "source": _sources(item, "source"),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientCall(ClientEntry):
     id: str
     method: str
     route: str  # as the consumer writes it: "/session/{id}/message"
     shape: str  # one of SHAPES
     function: str
-    breaks: str
-    fix: str
-    source: tuple[str, ...]  # "file:line@commit"
     fields: tuple[str, ...] = ()
     scoped: bool = True  # False: sends no directory (the server's own project only)
-    commands: tuple[str, ...] = ()
     unscoped_breaks: str | None = None  # scoped = false: what the server's own scope misses
     unscoped_fix: str | None = None
 
@@ -51,24 +78,16 @@ class ClientCall:
         return f"{self.method} {self.route}"
 
 
-@dataclass(frozen=True)
-class ClientDiscovery:
+@dataclass(frozen=True, kw_only=True)
+class ClientDiscovery(ClientEntry):
     host: str
     ports: tuple[int, ...]
     route: str
-    breaks: str
-    fix: str
-    source: tuple[str, ...]
-    commands: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ClientAuth:
+@dataclass(frozen=True, kw_only=True)
+class ClientAuth(ClientEntry):
     sends_credentials: bool
-    breaks: str
-    fix: str
-    source: tuple[str, ...]
-    commands: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,13 +154,13 @@ def parse_contract(path: str, doc: Mapping[str, Any]) -> ClientContract:
 
 def _contract(path: str, doc: Mapping[str, Any]) -> ClientContract:
     _check_keys(path, "", doc, {"client", "discovery", "auth", "call"})
-    head = _table(path, "client", doc.get("client"))
-    _check_keys(
+    head = _table(
         path,
         "client",
-        head.data,
+        doc.get("client"),
         {"id", "name", "distribution", "module", "versions", "commits", "repository",
          "version_source"},
+        not_table=_NOT_TABLE,
     )  # fmt: skip
     commits = head.strings("commits")
     if not commits:
@@ -171,12 +190,6 @@ def _contract(path: str, doc: Mapping[str, Any]) -> ClientContract:
     )
 
 
-def _table(path: str, key: str, raw: Any) -> _Item:
-    if not isinstance(raw, dict):
-        raise MatrixError(path, key, "missing, or not a table")
-    return _Item(path, key, raw)
-
-
 def _sources(item: _Item, key: str, *, required: bool = True) -> tuple[str, ...]:
     found = item.strings(key)
     if required and not found:
@@ -188,12 +201,12 @@ def _sources(item: _Item, key: str, *, required: bool = True) -> tuple[str, ...]
 
 
 def _discovery(path: str, raw: Any) -> ClientDiscovery:
-    item = _table(path, "discovery", raw)
-    _check_keys(
+    item = _table(
         path,
         "discovery",
-        item.data,
+        raw,
         {"host", "ports", "route", "commands", "breaks", "fix", "source"},
+        not_table=_NOT_TABLE,
     )
     ports = item.data.get("ports")
     if (
@@ -208,34 +221,28 @@ def _discovery(path: str, raw: Any) -> ClientDiscovery:
         host=item.req("host"),
         ports=tuple(ports),
         route=route,
-        commands=item.strings("commands"),
-        breaks=item.req("breaks"),
-        fix=item.req("fix"),
-        source=_sources(item, "source"),
+        **_entry(item),
     )
 
 
 def _auth(path: str, raw: Any) -> ClientAuth:
-    item = _table(path, "auth", raw)
-    _check_keys(
-        path, "auth", item.data, {"sends_credentials", "commands", "breaks", "fix", "source"}
+    item = _table(
+        path,
+        "auth",
+        raw,
+        {"sends_credentials", "commands", "breaks", "fix", "source"},
+        not_table=_NOT_TABLE,
     )
     if "sends_credentials" not in item.data:
         raise item.error("sends_credentials", "missing")
     return ClientAuth(
         sends_credentials=item.bool("sends_credentials", False),
-        commands=item.strings("commands"),
-        breaks=item.req("breaks"),
-        fix=item.req("fix"),
-        source=_sources(item, "source"),
+        **_entry(item),
     )
 
 
 def _call(path: str, item: _Item) -> ClientCall:
-    _check_keys(
-        path,
-        item.where,
-        item.data,
+    item.check_keys(
         {"id", "method", "route", "shape", "fields", "scoped", "function", "commands", "breaks",
          "fix", "source", "unscoped_breaks", "unscoped_fix"},
     )  # fmt: skip
@@ -266,10 +273,7 @@ def _call(path: str, item: _Item) -> ClientCall:
         fields=fields,
         scoped=scoped,
         function=item.req("function"),
-        commands=item.strings("commands"),
-        breaks=item.req("breaks"),
-        fix=item.req("fix"),
-        source=_sources(item, "source"),
+        **_entry(item),
     )
 
 

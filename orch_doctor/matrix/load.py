@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from orch_doctor._util.config_file import check_values, key_text, value_text
+from orch_doctor._util.config_file import check_values, existing_file, key_text, value_text
 from orch_doctor._util.config_file import read_toml as read_config
 from orch_doctor._util.text import has_control
 from orch_doctor.errors import MatrixError
@@ -85,14 +85,7 @@ def matrix_files(extra: Sequence[str | Path] = (), *, overrides: bool = True) ->
             except OSError as exc:
                 raise MatrixError(folder, "-", f"cannot read: {exc.strerror or exc}") from None
     for item in extra:
-        path = Path(item)
-        try:
-            is_file = path.is_file()
-        except OSError as exc:  # e.g. under a folder that cannot be searched
-            raise MatrixError(path, "-", f"cannot read: {exc.strerror or exc}") from None
-        if not is_file:
-            raise MatrixError(path, "-", "no such matrix file")
-        found.append(path)
+        found.append(existing_file(Path(item), MatrixError, "no such matrix file"))
     return found
 
 
@@ -291,6 +284,20 @@ class _Item:
     def error(self, key: str, message: str) -> MatrixError:
         return MatrixError(self.path, f"{self.where}.{key}", message)
 
+    def check_keys(self, allowed: set[str]) -> _Item:
+        """This item, once it has no key outside ``allowed``."""
+        _check_keys(self.path, self.where, self.data, allowed)
+        return self
+
+
+def _table(
+    path: str, key: str, raw: Any, allowed: set[str], *, not_table: str = "must be a table"
+) -> _Item:
+    """``raw`` as the table ``key`` with only ``allowed`` keys; else the error naming it."""
+    if not isinstance(raw, dict):
+        raise MatrixError(path, key, not_table)
+    return _Item(path, key, raw).check_keys(allowed)
+
 
 def _list(path: str, key: str, value: Any) -> list[Mapping[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -350,10 +357,7 @@ def _spec(item: _Item, key: str, value: str) -> str:
 
 
 def _strategy(path: str, item: _Item) -> Strategy:
-    _check_keys(
-        path,
-        item.where,
-        item.data,
+    item.check_keys(
         {"name", "summary", "preference", "needs_server", "terminal", "commands", "routes",
          "evidence", "needs_local_server", "model", "conditions", "evidence_kind"},
     )  # fmt: skip
@@ -411,10 +415,7 @@ def _strategy(path: str, item: _Item) -> Strategy:
 
 
 def _issue(path: str, item: _Item) -> KnownIssue:
-    _check_keys(
-        path,
-        item.where,
-        item.data,
+    item.check_keys(
         {"id", "title", "versions", "when", "severity", "affects", "breaks", "workaround", "fix",
          "alternatives", "evidence", "see_also", "side", "detected_by", "security",
          "changes_server", "needs_hosts", "signatures"},
@@ -500,10 +501,7 @@ def _condition_id(item: _Item, key: str, value: str) -> ConditionId:
 
 
 def _condition(path: str, item: _Item) -> Condition:
-    _check_keys(
-        path,
-        item.where,
-        item.data,
+    item.check_keys(
         {"id", "title", "breaks", "fix", "alternatives", "evidence", "signatures"},
     )
     return Condition(
@@ -545,8 +543,9 @@ def _evidence(item: _Item, key: str, value: str) -> str:
 
 
 def _tui(path: str, where: str, raw: Mapping[str, Any]) -> TuiScreen:
-    item = _Item(path, where, raw)
-    _check_keys(path, where, raw, {"versions", "ready_markers", "failure_markers", "evidence"})
+    item = _Item(path, where, raw).check_keys(
+        {"versions", "ready_markers", "failure_markers", "evidence"}
+    )
     ready = item.strings("ready_markers")
     if not ready or not all(m.strip() for m in ready):
         raise item.error("ready_markers", "must name at least one non-empty marker")
@@ -560,10 +559,7 @@ def _tui(path: str, where: str, raw: Mapping[str, Any]) -> TuiScreen:
 
 
 def _server(path: str, raw: Any, base: ServerFacts) -> ServerFacts:
-    if not isinstance(raw, dict):
-        raise MatrixError(path, "server", "must be a table")
-    item = _Item(path, "server", raw)
-    _check_keys(
+    item = _table(
         path,
         "server",
         raw,
@@ -593,10 +589,7 @@ def _server(path: str, raw: Any, base: ServerFacts) -> ServerFacts:
 
 
 def _capability(path: str, item: _Item) -> ExpectedCapability:
-    _check_keys(
-        path,
-        item.where,
-        item.data,
+    item.check_keys(
         {"id", "command", "option", "since", "absent_through", "evidence"},
     )
     command = item.req("command")
@@ -615,10 +608,7 @@ def _capability(path: str, item: _Item) -> ExpectedCapability:
 
 
 def _policy(path: str, raw: Any, base: VersionPolicy) -> VersionPolicy:
-    if not isinstance(raw, dict):
-        raise MatrixError(path, "policy", "must be a table")
-    item = _Item(path, "policy", raw)
-    _check_keys(
+    item = _table(
         path, "policy", raw, {"minimum", "tested", "known_majors", "blocked", "minimum_evidence"}
     )
     minimum = item.text("minimum", required=False)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from orch_doctor._util import cache
 from orch_doctor._util.cache import binary_identity
@@ -247,22 +247,26 @@ def start_probe_installed(
     return then(probing, finish)
 
 
+class DecisionProbeOptions(TypedDict, total=False):
+    """The options of :func:`start_probe_installed` the decision's probe takes (their defaults
+    are that function's, but ``use_cache``: True here)."""
+
+    timeout_s: float
+    use_cache: bool
+    refresh: bool
+    known: Callable[[str], RecordedProbe | None] | None
+
+
 def start_decision_probe(
     opencode: str | None = None,
     env: Mapping[str, str] | None = None,
-    *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    use_cache: bool = True,
-    refresh: bool = False,
-    known: Callable[[str], RecordedProbe | None] | None = None,
+    **options: Unpack[DecisionProbeOptions],
 ) -> Once[Capabilities]:
     """The probe the decision needs: version plus the root and ``attach`` help (run/serve are
     not used by any strategy), cached by binary identity — one cache entry shared by the
     doctor, ``select_strategy`` and ``verify``."""
-    return start_probe_installed(
-        opencode, env, commands=DECISION_COMMANDS, timeout_s=timeout_s, use_cache=use_cache,
-        refresh=refresh, known=known,
-    )  # fmt: skip
+    options.setdefault("use_cache", True)
+    return start_probe_installed(opencode, env, commands=DECISION_COMMANDS, **options)
 
 
 def start_shadowed_versions(

@@ -25,7 +25,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from orch_doctor._util.once import Once, done
 from orch_doctor.advice import Advisory
@@ -75,6 +75,18 @@ def absolute_directory(directory: str | os.PathLike[str] | None) -> str:
         return str(given.absolute())
 
 
+class Given(TypedDict, total=False):
+    """What the caller of :class:`Resolution` already has (each: else loaded, probed or
+    discovered there), and the environment and check ids it resolves with."""
+
+    policy: Policy | None
+    matrix: Matrix | None
+    capabilities: Capabilities | None
+    server: ServerStatus | None
+    env: Mapping[str, str] | None
+    check_ids: frozenset[str] | None
+
+
 class Resolution:
     """One request, resolved: its policy, matrix, binary, server and decision.
 
@@ -83,24 +95,17 @@ class Resolution:
     policy's ``skip_checks``. Loading the policy or the matrix raises their
     :class:`~orch_doctor.errors.ConfigFileError` at once (a configuration error)."""
 
-    def __init__(
-        self,
-        selection: Selection,
-        *,
-        policy: Policy | None = None,
-        matrix: Matrix | None = None,
-        capabilities: Capabilities | None = None,
-        server: ServerStatus | None = None,
-        env: Mapping[str, str] | None = None,
-        check_ids: frozenset[str] | None = None,
-    ) -> None:
+    def __init__(self, selection: Selection, **given: Unpack[Given]) -> None:
         self.selection = selection
-        self.env = env
+        self.env = env = given.get("env")
         self.directory = absolute_directory(selection.directory)
+        policy, matrix = given.get("policy"), given.get("matrix")
         if policy is None:
             from orch_doctor.resolve.policy import load_policy
 
-            policy = load_policy(selection.policy_file, Path(self.directory), check_ids)
+            policy = load_policy(
+                selection.policy_file, Path(self.directory), given.get("check_ids")
+            )
         self.policy = policy
         if matrix is None:
             from orch_doctor.matrix.load import load_matrix
@@ -116,6 +121,7 @@ class Resolution:
         )
         #: which discovered server was chosen, and why (None: none was discovered)
         self.discovery: Choice | None = None
+        capabilities, server = given.get("capabilities"), given.get("server")
         self.capabilities: Once[Capabilities] = (
             done(capabilities) if capabilities is not None else Once(self._probe_binary)
         )

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orch_doctor._util.config_file import MAX_BYTES, check_values, key_text, read_toml, value_text
+from orch_doctor._util.config_file import (
+    MAX_BYTES,
+    check_values,
+    existing_file,
+    key_text,
+    read_toml,
+    value_text,
+)
 from orch_doctor.errors import PolicyError
 from orch_doctor.matrix.types import PLAN_STRATEGIES
 
@@ -65,13 +72,7 @@ def load_policy(
     explicit: str | None, start: Path, check_ids: Collection[str] | None = None
 ) -> Policy:
     if explicit:
-        path = Path(explicit)
-        try:
-            is_file = path.is_file()
-        except OSError as exc:  # e.g. under a folder that cannot be searched
-            raise PolicyError(path, "-", f"cannot read: {exc.strerror or exc}") from None
-        if not is_file:
-            raise PolicyError(path, "-", "no such policy file")
+        path = existing_file(Path(explicit), PolicyError, "no such policy file")
         found: tuple[Path, bool] | None = (path, path.name == "pyproject.toml")
     else:
         found = find_policy_file(start)

@@ -39,30 +39,30 @@ FOREIGN_ORIGIN = "http://orch-doctor.invalid"
 VERSION_RE = re.compile(r"\d{1,6}(\.\d{1,6}){1,3}([-+][0-9A-Za-z][0-9A-Za-z.+-]{0,40})?")
 PATH_MAX = 4096
 
-#: per verdict: a command line that runs when pasted (None: there is none), and other ways out
-#: said for people. Reading the password with ``read -rs`` keeps it out of the shell's history.
+#: per verdict: a command line that runs when pasted (a verdict not here has none). Reading the
+#: password with ``read -rs`` keeps it out of the shell's history.
 ASK_PASSWORD = "read -rs OPENCODE_SERVER_PASSWORD && export OPENCODE_SERVER_PASSWORD"
-FIXES: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    "connection-refused": ("opencode serve --port {port} --hostname 127.0.0.1", ()),
-    "connect-timeout": (
-        None,
-        ("check the host and port, and any firewall between (nothing answered)",),
-    ),
-    "read-timeout": (None, ("the server accepted the connection but did not answer: restart it",)),
-    "name-not-resolved": (None, ("check the host name in the URL (it does not resolve)",)),
-    "tls-error": (None, ("use http:// for a local server, or fix its TLS certificate",)),
-    "auth-required": (
-        ASK_PASSWORD,
-        ("also set OPENCODE_SERVER_USERNAME if the server's user is not 'opencode'",),
-    ),
+FIXES: dict[str, str] = {
+    "connection-refused": "opencode serve --port {port} --hostname 127.0.0.1",
+    "auth-required": ASK_PASSWORD,
+    "auth-rejected": ASK_PASSWORD,
+}
+#: per verdict: the other way out, said for people (None: the fix is all there is; a verdict
+#: not here: the one of "error")
+OTHER_WAY: dict[str, str | None] = {
+    "connection-refused": None,
+    "connect-timeout": "check the host and port, and any firewall between (nothing answered)",
+    "read-timeout": "the server accepted the connection but did not answer: restart it",
+    "name-not-resolved": "check the host name in the URL (it does not resolve)",
+    "tls-error": "use http:// for a local server, or fix its TLS certificate",
+    "auth-required": "also set OPENCODE_SERVER_USERNAME if the server's user is not 'opencode'",
     "auth-rejected": (
-        ASK_PASSWORD,
-        ("the password in OPENCODE_SERVER_PASSWORD is not the server's: give the right one",),
+        "the password in OPENCODE_SERVER_PASSWORD is not the server's: give the right one"
     ),
-    "not-opencode": (None, ("point --server at an OpenCode server (opencode serve)",)),
-    "server-error": (None, ("look at the server's log; restart it",)),
-    "invalid-url": (None, ("give a URL like http://127.0.0.1:4096",)),
-    "error": (None, ("check the URL and that an OpenCode server runs there",)),
+    "not-opencode": "point --server at an OpenCode server (opencode serve)",
+    "server-error": "look at the server's log; restart it",
+    "invalid-url": "give a URL like http://127.0.0.1:4096",
+    "error": "check the URL and that an OpenCode server runs there",
 }
 
 
@@ -602,13 +602,14 @@ def _cors_any(answer: _Answer) -> bool:
 
 def _status(url: str, verdict: ServerVerdict, summary: str, start: float) -> ServerStatus:
     port = urlsplit(url).port if verdict == "connection-refused" else None
-    fix, alternatives = FIXES.get(verdict, FIXES["error"])
+    fix = FIXES.get(verdict)
+    other = OTHER_WAY.get(verdict, OTHER_WAY["error"])
     return ServerStatus(
         url=url,
         verdict=verdict,
         summary=summary,
         fix=fix.replace("{port}", str(port or 4096)) if fix else None,
-        alternatives=alternatives,
+        alternatives=(other,) if other else (),
         duration_s=time.monotonic() - start,
     )
 

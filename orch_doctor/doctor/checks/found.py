@@ -24,26 +24,19 @@ def judge(ctx: DoctorContext) -> Verdict:
     if caps.identified_as:
         details.append(caps.identified_as)
     others = [f"{c.path} ({c.source}, version {c.version or 'unknown'})" for c in finding.shadowed]
-    if others and finding.named:  # the caller chose: the others are news, not a warning
-        return verdict(
-            "pass",
-            f"{chosen.path}",
-            *details,
-            *(
-                f"also installed, not run ({chosen.source} names the one to run): {o}"
-                for o in others
-            ),
+    if not others or finding.named:  # the caller chose: the others are news, not a warning
+        news = (
+            f"also installed, not run ({chosen.source} names the one to run): {o}" for o in others
         )
-    if others:
-        return verdict(
-            "warn",
-            f"{chosen.path} shadows {len(others)} other OpenCode install(s)",
-            *details,
-            *(f"hidden: {h}" for h in others),
-            fix=f"export OPENCODE_BIN={shlex.quote(chosen.path)}",
-            alternatives=("remove the installs you do not use",),
-        )
-    return verdict("pass", f"{chosen.path}", *details)
+        return verdict("pass", f"{chosen.path}", *details, *news)
+    return verdict(
+        "warn",
+        f"{chosen.path} shadows {len(others)} other OpenCode install(s)",
+        *details,
+        *(f"hidden: {h}" for h in others),
+        fix=f"export OPENCODE_BIN={shlex.quote(chosen.path)}",
+        alternatives=("remove the installs you do not use",),
+    )
 
 
 CHECK = Check("opencode-found", "OpenCode installed", judge)
