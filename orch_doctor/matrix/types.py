@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 #: other list (the schemas, the CLI's choices, the tools) is derived from it, and the registry of
 #: plan builders (orch_doctor/decide/strategies.py) has exactly one entry for each.
 PlanStrategyName = Literal[
-    "attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt"
+    "service-session-api",
+    "attach-session-api",
+    "attach-tui-api",
+    "standalone-session",
+    "standalone-prompt",
 ]
 #: a decision's strategy: one that has a plan, or "none"
 StrategyName = Literal[PlanStrategyName, "none"]
@@ -33,6 +37,13 @@ IssueSeverity = Literal["info", "warn", "workaround", "demote", "forbid"]
 SEVERITIES: tuple[IssueSeverity, ...] = ("info", "warn", "workaround", "demote", "forbid")
 Outcome = Literal["verified", "failed", "not-run"]
 ModelVia = Literal["api", "flag", "none"]
+#: which OpenCode CLI/server line a strategy is for ("2.x": one background service, /api/*)
+Generation = Literal["1.x", "2.x"]
+GENERATIONS: tuple[Generation, ...] = ("1.x", "2.x")
+#: what a strategy's evidence is: run on a recorded release here ("recorded"), or only the
+#: published contract (docs, SDK, source: "contract"); "local" is a run on this machine
+EvidenceKind = Literal["recorded", "contract", "local"]
+EVIDENCE_KINDS: tuple[EvidenceKind, ...] = ("recorded", "contract", "local")
 MODEL_VIA: tuple[ModelVia, ...] = ("api", "flag", "none")
 #: measured server facts a known issue can be detected by, whatever the version says
 SERVER_FACTS = ("cors-any-origin",)
@@ -73,6 +84,10 @@ class Strategy:
     #: conditions beyond flags and routes the strategy relies on (``CONDITION_IDS``), each
     #: measured here before the strategy is chosen
     conditions: tuple[ConditionId, ...] = ()
+    #: the OpenCode line it is for: a client (and server) of the other line cannot run it
+    generation: Generation = "1.x"
+    #: what ``evidence`` is ("contract": published contract only, never run here)
+    evidence_kind: EvidenceKind = "recorded"
 
 
 @dataclass(frozen=True)
