@@ -118,22 +118,33 @@ def test_cwd_workaround_on_1_1_11() -> None:
     assert "/session/{session_id}" in paths
 
 
-def test_opencode_2x_gets_a_clear_none() -> None:
+def test_opencode_2x_without_its_service_gets_a_clear_none() -> None:
     caps = stored_capabilities("2.0.0")
     server = ServerStatus(url="http://127.0.0.1:4096", verdict="ok", generation="2.x",
                           version="2.0.0", routes=frozenset())  # fmt: skip
-    for srv in (None, server):
+    for srv, why in ((None, "no-server"), (server, "missing-routes")):
         decision = decide(caps, srv, REQUEST, MATRIX)
         assert decision.strategy == "none" and decision.plan is None
-        assert {why.code for why in decision.rejected.values()} == {"newer-major"}
-        assert decision.fix == "npm install -g opencode-ai@1"
+        assert decision.rejected["service-session-api"].code == why
+        others = {n: r for n, r in decision.rejected.items() if n != "service-session-api"}
+        assert {r.code for r in others.values()} == {"other-generation"}
+        assert all("2.0.0 (2.x)" in r.message for r in others.values())
 
 
 def test_unknown_version_2x_layout_is_recognised_by_capabilities() -> None:
     caps = replace(stored_capabilities("2.0.0"), version=None)
     decision = decide(caps, None, REQUEST, MATRIX)
     assert decision.strategy == "none"
-    assert {why.code for why in decision.rejected.values()} == {"newer-major"}
+    assert decision.rejected["standalone-prompt"].code == "other-generation"
+
+
+def test_a_matrix_that_does_not_know_2x_refuses_it() -> None:
+    policy = replace(MATRIX.policy, known_majors=(0, 1))
+    matrix = replace(MATRIX, policy=policy)
+    for caps in (stored_capabilities("2.0.0"), replace(stored_capabilities("2.0.0"), version=None)):
+        decision = decide(caps, None, REQUEST, matrix)
+        assert decision.strategy == "none"
+        assert {why.code for why in decision.rejected.values()} == {"newer-major"}
 
 
 def test_capabilities_beat_the_version_string() -> None:

@@ -189,3 +189,46 @@ def test_npm_placeholder_when_postinstall_never_ran(tmp_path: Path) -> None:
 def test_env_candidates_are_reported(tmp_path: Path, source: str) -> None:
     finding = discover(None, env_with(tmp_path, [], **{source: str(tmp_path / "x")}))
     assert finding.chosen is None and finding.problem is not None and source in finding.problem
+
+
+# --- OpenCode 2.x installs ----------------------------------------------------------------------
+
+
+def _exe(path: Path, text: str = "#!/bin/sh\necho 2.0.0\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def test_opencode2_is_found_after_opencode_and_marked_2x(tmp_path: Path) -> None:
+    from orch_doctor.probe.discover import discover
+
+    bin_dir = tmp_path / "bin"
+    beta = _exe(bin_dir / "opencode2")
+    env = {"PATH": str(bin_dir), "HOME": str(tmp_path / "home")}
+    finding = discover(None, env)
+    assert finding.chosen is not None and finding.chosen.path == str(beta)
+    assert finding.chosen.generation == "2.x"
+    stable = _exe(bin_dir / "opencode")
+    finding = discover(None, env)
+    assert finding.chosen is not None and finding.chosen.path == str(stable)
+    assert finding.chosen.generation is None  # nothing in its path says 2.x: the help decides
+    assert [c.path for c in finding.shadowed] == [str(beta)]
+
+
+def test_a_file_inside_the_2x_package_is_2x_and_not_read_as_a_1x_launcher(
+    tmp_path: Path,
+) -> None:
+    from orch_doctor.probe.discover import cli_generation, inspect_candidate
+
+    pkg = tmp_path / "lib" / "node_modules" / "@opencode" / "cli" / "bin"
+    # a node launcher script: the 1.x launcher checks would call it broken
+    script = _exe(pkg / "opencode", "#!/usr/bin/env node\nrequire('opencode-linux-x64')\n")
+    link = tmp_path / "bin" / "opencode"
+    link.parent.mkdir()
+    link.symlink_to(script)
+    cand = inspect_candidate(str(link), "PATH")
+    assert cand.usable and cand.generation == "2.x", cand
+    assert cli_generation("/usr/bin/opencode", "/usr/lib/node_modules/opencode-ai/bin/x") is None
+    assert cli_generation("/x/@opencode-ai/cli/bin/opencode2.cjs", "/y") == "2.x"

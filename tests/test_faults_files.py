@@ -479,9 +479,9 @@ def test_api_refuses_a_missing_directory_without_probing(tmp_path: Path) -> None
     assert decision.strategy == "none" and decision.plan is None
     assert decision.fix is not None and decision.fix.startswith("mkdir -p -- ")
     assert decision.advisories[0].id == "directory-missing"
-    assert set(decision.rejected) == {
-        "attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt"
-    }  # fmt: skip
+    from orch_doctor.matrix.types import PLAN_STRATEGIES
+
+    assert set(decision.rejected) == set(PLAN_STRATEGIES)  # every strategy, for that reason
     assert {r.code for r in decision.rejected.values()} == {"directory-unusable"}
 
 

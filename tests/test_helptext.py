@@ -307,3 +307,60 @@ def test_parser_never_raises_on_mutated_real_help(
     for name, option in spec.options.items():
         assert name and not name.startswith("-")
         assert all(not alias.startswith("-") for alias in option.aliases)
+
+
+# --- OpenCode 2.x: help in the effect CLI framework's layout (derived from source, not run) ------
+
+
+def test_derived_2x_help_is_labelled_as_derived() -> None:
+    from orch_doctor.matrix.recorded import release_meta
+
+    meta = release_meta("2.0.0")
+    assert meta["synthesized"] is True and meta["run_here"] is False
+    assert meta["derived"] == "source"
+    assert meta["derived_from"].startswith("anomalyco/opencode@")
+    assert "not run here" in meta["evidence"]
+
+
+def test_derived_2x_root_help_parses() -> None:
+    caps = stored_capabilities("2.0.0")
+    root = caps.command("root")
+    assert not root.warnings
+    assert set(root.options) == {"standalone", "server", "auto", "continue", "session",
+                                 "prompt", "model", "print-logs"}  # fmt: skip
+    assert root.options["session"].aliases == ("s",) and root.options["session"].type == "string"
+    assert root.options["server"].type == "string"
+    assert root.options["standalone"].type == "boolean"  # no type printed: a boolean
+    assert [(p.name, p.required) for p in root.positionals] == [("directory", False)]
+    assert {"run", "serve", "service", "api", "mini"} <= set(root.subcommands)
+    assert caps.version is not None and caps.version.text == "2.0.0"  # "opencode v2.0.0"
+
+
+def test_derived_2x_has_no_attach_and_its_run_and_serve_parse() -> None:
+    caps = stored_capabilities("2.0.0")
+    assert not caps.command("attach").exists  # not in SUBCOMMANDS (its help is the root's)
+    run = caps.command("run")
+    assert run.exists and {"server", "session", "model", "title", "format"} <= set(run.options)
+    assert run.positionals[0].name == "message" and run.positionals[0].variadic
+    serve = caps.command("serve")
+    assert serve.options["port"].type == "integer" and serve.options["stdio"].type == "boolean"
+
+
+def test_effect_layout_with_colours_and_unknown_lines() -> None:
+    text = (
+        "\x1b[1mUSAGE\x1b[0m\n  \x1b[36mopencode2 [flags]\x1b[0m\n\n\x1b[1mFLAGS\x1b[0m\n"
+        "  \x1b[32m--server\x1b[0m \x1b[2mstring\x1b[0m    Connect to a server URL\n"
+        "  ??? not a flag\n"
+    )
+    spec = parse_help(text, "root")
+    assert spec.usage == "opencode2 [flags]"
+    assert spec.options["server"].type == "string"
+    assert any("unreadable flag line" in w for w in spec.warnings)
+    assert parse_root_commands(text) == ()
+
+
+def test_yargs_text_mentioning_usage_is_not_read_as_effect_layout() -> None:
+    # a 1.x help whose epilog says "USAGE" is still parsed as yargs
+    text = "opencode attach <url>\n\nOptions:\n  --dir  directory  [string]\n\nUSAGE\n"
+    spec = parse_help(text, "attach")
+    assert spec.options["dir"].type == "string"

@@ -42,7 +42,7 @@ def test_needs_server_in_the_toml_is_what_the_builder_does(name: PlanStrategyNam
     cannot be built without one (its steps talk to it)."""
     strategy = MATRIX.strategy(name)
     assert strategy is not None
-    caps = stored_capabilities("1.18.33")
+    caps = stored_capabilities("2.0.0" if strategy.generation == "2.x" else "1.18.33")
     with_server = build_plan(name, caps, REQUEST, server_url="http://127.0.0.1:4096")
     assert with_server.steps
     if strategy.needs_server:

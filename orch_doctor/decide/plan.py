@@ -148,7 +148,13 @@ def build_plan(
         terminal=terminal,
     )
     steps = entry.builder(build)
-    plan = SpawnPlan(strategy=strategy, steps=tuple(steps), server_url=server_url, request=request)
+    plan = SpawnPlan(
+        strategy=strategy,
+        steps=tuple(steps),
+        server_url=server_url,
+        request=request,
+        session_api=entry.session_api,
+    )
     validate_plan(plan, caps)
     return plan
 

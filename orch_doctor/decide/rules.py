@@ -30,6 +30,7 @@ RejectionCode = Literal[
     "policy",  # not among the allowed strategies (or the policy requires a server)
     "not-the-named-server",  # needs no server, while the caller named one (no allow_standalone)
     "directory-unusable",  # the request's directory cannot be the agent's (at the edge)
+    "other-generation",  # the strategy is for the other OpenCode line (1.x vs 2.x)
     "missing-command",  # a command the strategy runs does not exist in this release
     "missing-flags",  # a flag the strategy passes is not in the command's help
     "no-server",  # needs a server, none given
@@ -145,6 +146,41 @@ def prompt_argv_problem(prompt: str | None) -> str | None:
     )
 
 
+def looks_2x(caps: Capabilities) -> bool:
+    """The CLI's own help says 2.x: no `attach`, the root takes --server."""
+    return "server" in caps.command("root").options and not caps.command("attach").exists
+
+
+def client_generation(caps: Capabilities) -> str:
+    """ "2.x" when the version says so or (without one) the help has the 2.x layout; else "1.x"."""
+    major = getattr(client_version(caps), "major", None)
+    if major is not None:
+        return "2.x" if major >= 2 else "1.x"
+    return "2.x" if looks_2x(caps) else "1.x"
+
+
+def generation_mismatch(
+    strategy: Strategy, caps: Capabilities, server: ServerStatus | None
+) -> Rejection | None:
+    """A strategy of the other OpenCode line than the client's (or, with a server it uses, the
+    server's): the versions of both are named."""
+    client = client_generation(caps)
+    if client != strategy.generation:
+        return Rejection(
+            "other-generation",
+            f"for OpenCode {strategy.generation}; this OpenCode is {version_text(caps)} ({client})",
+        )
+    served = server.generation if server is not None and strategy.needs_server else None
+    if served in ("1.x", "2.x") and served != strategy.generation:
+        return Rejection(
+            "other-generation",
+            f"for OpenCode {strategy.generation} servers; server {server.url if server else ''} "
+            f"is OpenCode {server.version if server and server.version else '?'} ({served}) and "
+            f"this client {version_text(caps)} ({client})",
+        )
+    return None
+
+
 def missing_requirements(
     strategy: Strategy,
     caps: Capabilities,
@@ -153,6 +189,9 @@ def missing_requirements(
 ) -> list[Rejection]:
     """Every requirement of ``strategy`` this OpenCode/server/request does not meet."""
     missing: list[Rejection] = []
+    other = generation_mismatch(strategy, caps, server)
+    if other is not None:
+        missing.append(other)
     for command, options in strategy.commands.items():
         spec = caps.command(command)
         if not spec.exists:
@@ -266,16 +305,15 @@ def newer_major(caps: Capabilities, matrix: Matrix) -> str | None:
     """Why a release of a major the matrix does not know (or a 2.x-looking CLI) gets no plan."""
     version = client_version(caps)
     major = getattr(version, "major", None)
-    root = caps.command("root")
-    looks_2x = "server" in root.options and not caps.command("attach").exists
+    unknown_2x = looks_2x(caps) and 2 not in matrix.policy.known_majors
     if major is not None and major not in matrix.policy.known_majors:
         known = ", ".join(f"{m}.x" for m in matrix.policy.known_majors)
         return (
             f"OpenCode {version_text(caps)} is a major release this matrix does not know "
             f"(known: {known})"
-            + ("; its CLI has no `attach` and the root takes --server" if looks_2x else "")
+            + ("; its CLI has no `attach` and the root takes --server" if unknown_2x else "")
         )
-    if major is None and looks_2x:
+    if major is None and unknown_2x:
         return (
             "this OpenCode looks like a 2.x release (no `attach`, the root takes --server), "
             "which the matrix does not know"
@@ -408,6 +446,8 @@ def help_disagreements(caps: Capabilities, matrix: Matrix) -> list[str]:
         what = f"`{command_label(expected.command)}`"
         if expected.option:
             what += f" --{expected.option}"
+        if Version(expected.since).major != version.major and version.major >= 2:
+            continue  # a 1.x expectation says nothing about the 2.x line (a new CLI)
         if version >= Version(expected.since) and not present:
             found.append(
                 f"version {version_text(caps)} should have {what} (from {expected.since}: "

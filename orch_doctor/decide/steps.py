@@ -309,6 +309,39 @@ class KnownFailure:
         return any(s in text for s in self.signatures)
 
 
+#: how a server lists a session's messages: "1.x" (``[{"info": {"role"}, "parts": [...]}]``)
+#: or "2.x" (``{"data": [{"type": "user", "text": ...}], "cursor": ...}``)
+MessageShape = Literal["1.x", "2.x"]
+
+
+@dataclass(frozen=True)
+class SessionApi:
+    """Where the plan's server keeps a session (paths as segments, ``SESSION_ID`` where the id
+    goes): what confirms delivery (the session's user messages) and what removes the session
+    when a spawn is undone. Data on the plan, so the executor knows no server line's routes."""
+
+    messages: tuple[str | Ref, ...] = ("session", SESSION_ID, "message")
+    messages_query: Mapping[str, str] = field(default_factory=dict)
+    shape: MessageShape = "1.x"
+    #: ``?directory=D`` on these calls (1.x scopes a session by directory; 2.x by its location)
+    directory_query: bool = True
+    session: tuple[str | Ref, ...] = ("session", SESSION_ID)  # DELETE removes it
+    abort: tuple[str | Ref, ...] = ("session", SESSION_ID, "abort")  # POST stops its work
+
+
+#: OpenCode 1.x: ``GET /session/{id}/message?directory=D``
+SESSION_API_1X = SessionApi()
+#: OpenCode 2.x (opencode-python-sdk 0.2.3): ``GET /api/session/{id}/message?type=user``
+SESSION_API_2X = SessionApi(
+    messages=("api", "session", SESSION_ID, "message"),
+    messages_query={"type": "user", "order": "desc", "limit": "50"},
+    shape="2.x",
+    directory_query=False,
+    session=("api", "session", SESSION_ID),
+    abort=("api", "session", SESSION_ID, "interrupt"),
+)
+
+
 @dataclass(frozen=True)
 class SpawnPlan:
     strategy: str  # a strategy name (orch_doctor.matrix.types.StrategyName)
@@ -318,6 +351,8 @@ class SpawnPlan:
     #: the failures known for this strategy on this release (from compat_matrix/): a failed
     #: step whose screen or log shows one of their signatures is reported as that failure
     known_failures: tuple[KnownFailure, ...] = ()
+    #: the server's session routes this plan's confirmation and clean-up use
+    session_api: SessionApi = SESSION_API_1X
 
     def to_json(self) -> PlanStepsJSON:
         return {

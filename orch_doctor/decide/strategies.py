@@ -22,15 +22,19 @@ from orch_doctor.decide.plan import (
     delivered,
     flag,
     prompt_async,
+    title,
     tui_ready,
 )
 from orch_doctor.decide.rules import prompt_argv_problem
 from orch_doctor.decide.steps import (
+    SESSION_API_1X,
+    SESSION_API_2X,
     SESSION_ID,
     HttpStep,
     KeystrokeStep,
     ProcessStep,
     Ref,
+    SessionApi,
     Step,
     WaitCondition,
     WaitStep,
@@ -40,9 +44,11 @@ from orch_doctor.matrix.types import PlanStrategyName
 
 @dataclass(frozen=True)
 class StrategyDef:
-    """What a strategy needs in code: the builder of its steps."""
+    """What a strategy needs in code: the builder of its steps, and the server's session routes
+    its confirmation and clean-up read (``SpawnPlan.session_api``)."""
 
     builder: Callable[[Build], list[Step]]
+    session_api: SessionApi = SESSION_API_1X
 
 
 def tui_process(b: Build, command: str, argv: list[str | Ref], description: str) -> ProcessStep:
@@ -152,9 +158,68 @@ def _standalone_prompt(b: Build) -> list[Step]:
     return steps
 
 
+def _service_session_api(b: Build) -> list[Step]:
+    """OpenCode 2.x: the session is created in the user's service for the directory, the TUI
+    opens on it through ``--server`` (``--session`` selects it; the positional is the
+    directory), the prompt goes through the API and is read back as the session's user message.
+    Routes and bodies from the published 2.x contract (compat_matrix: evidence_kind contract)."""
+    root, request = b.caps.command("root"), b.request
+    body: dict[str, object] = {
+        "title": title(request),
+        "location": {"directory": request.directory},
+    }
+    if request.model:
+        provider, _, model_id = request.model.partition("/")
+        body["model"] = {"id": model_id, "providerID": provider}
+    argv: list[str | Ref] = [
+        b.opencode,
+        request.directory,
+        *flag(root, "server", b.url),
+        *flag(root, "session", SESSION_ID),
+    ]
+    steps: list[Step] = [
+        HttpStep(
+            method="POST",
+            path=("api", "session"),
+            description="create the session in the service for the directory"
+            + (" (with the model)" if request.model else ""),
+            body=body,
+            expect_status=(200,),
+            save={"session_id": "data.id"},
+        ),
+        ProcessStep(
+            argv=tuple(argv),
+            command="root",
+            description="open a TUI on the session through the service (--server, --session)",
+            cwd=request.directory,
+            terminal=b.terminal,
+            secret_env=b.secret_env,
+        ),
+        tui_ready(b),
+    ]
+    if request.prompt:
+        steps += [
+            HttpStep(
+                method="POST",
+                path=("api", "session", SESSION_ID, "prompt"),
+                description="send the prompt to the session",
+                body={"text": request.prompt},
+                expect_status=(200,),
+            ),
+            WaitStep(
+                condition=WaitCondition.MESSAGE_STORED,
+                description="the prompt is stored as the session's user message",
+                timeout_s=DELIVERY_TIMEOUT_S,
+                params={"session_id": SESSION_ID},
+            ),
+        ]
+    return steps
+
+
 #: every strategy that has a plan, exactly once (tests/test_strategies.py checks it against
 #: ``PlanStrategyName`` and compat_matrix/strategies.toml)
 STRATEGIES: Mapping[PlanStrategyName, StrategyDef] = {
+    "service-session-api": StrategyDef(_service_session_api, SESSION_API_2X),
     "attach-session-api": StrategyDef(_attach_session_api),
     "attach-tui-api": StrategyDef(_attach_tui_api),
     "standalone-session": StrategyDef(_standalone_session),

@@ -15,10 +15,13 @@ import httpx
 
 from orch_doctor._util.text import REDACTED, one_line
 from orch_doctor.decide.steps import (
+    SESSION_API_1X,
     HttpStep,
     KeystrokeStep,
+    MessageShape,
     ProcessStep,
     Ref,
+    SessionApi,
     SpawnPlan,
     Step,
     StepKind,
@@ -174,9 +177,18 @@ def json_path(data: Any, path: str) -> Any:
     return data
 
 
-def user_texts(messages: Any) -> list[str]:
-    """Text parts of the user messages in a ``GET /session/{id}/message`` answer."""
+def user_texts(messages: Any, shape: MessageShape = "1.x") -> list[str]:
+    """Text parts of the user messages in a ``GET /session/{id}/message`` answer (1.x), or the
+    texts of the ``type: user`` messages in a 2.x ``GET /api/session/{id}/message`` page."""
     texts: list[str] = []
+    if shape == "2.x":
+        page = messages.get("data") if isinstance(messages, dict) else None
+        for message in page if isinstance(page, list) else []:
+            if isinstance(message, dict) and message.get("type") == "user":
+                text = message.get("text")
+                if isinstance(text, str):
+                    texts.append(text)
+        return texts
     if not isinstance(messages, list):
         return texts
     for message in messages:
@@ -262,6 +274,7 @@ class Executor:
         self.prompt: str | None = None
         self.failure_markers: tuple[str, ...] = ()  # from the plan's tui-ready steps
         self.values: dict[str, str] = {}  # the run's saved values so far (session_id)
+        self.session_api: SessionApi = SESSION_API_1X  # the plan's (set by run)
         self._client: httpx.Client | None = None
 
     # --- helpers ---------------------------------------------------------------------------
@@ -387,6 +400,17 @@ class Executor:
                 return session, ""
         return None, f"{listed} sessions, {len(fresh)} new, none holding the prompt"
 
+    def stored_user_texts(self, session_id: str, directory: str | None) -> list[str]:
+        """The user messages' texts of ``session_id``, read through the plan's session routes
+        (``SpawnPlan.session_api``: 1.x ``/session/{id}/message``, 2.x
+        ``/api/session/{id}/message``)."""
+        api = self.session_api
+        query = dict(api.messages_query)
+        if directory and api.directory_query:
+            query["directory"] = directory
+        path = url_path(fill(api.messages, {**self.values, "session_id": session_id}))
+        return user_texts(self.get_json(path, query), api.shape)
+
     # --- running ---------------------------------------------------------------------------
 
     def run(self, plan: SpawnPlan) -> ExecutionResult:
@@ -395,6 +419,7 @@ class Executor:
         self.started_ms = int(time.time() * 1000)
         self.prompt = plan.request.prompt if plan.request else None
         self.failure_markers = failure_markers(plan)
+        self.session_api = plan.session_api
         for index, step in enumerate(plan.steps):
             begin = time.monotonic()
             if self.on_step_start is not None:
@@ -584,9 +609,7 @@ class Executor:
         sid = params.get("session_id") or values.get("session_id")
         if not sid:
             raise StepFailed("ref-unknown", "a session id", "none known yet")
-        query = {"directory": params["directory"]} if params.get("directory") else {}
-        messages = self.get_json(url_path(["session", sid, "message"]), query)
-        texts = user_texts(messages)
+        texts = self.stored_user_texts(sid, params.get("directory"))
         if self.prompt is None:
             return f"{len(texts)} user messages" if texts else None
         if any(self.prompt in t for t in texts):

@@ -30,9 +30,9 @@ from orch_doctor.execute.executor import (
     StepFailed,
     StepReport,
     failure_markers,
+    fill,
     screen_tail,
     url_path,
-    user_texts,
 )
 from orch_doctor.execute.terminal import Terminal, TerminalError, TmuxWindowTerminal
 from orch_doctor.server.credentials import PASSWORD_ENV, Credentials, credentials_from_env
@@ -223,13 +223,15 @@ def _register_session_removal(
         import shlex
         import urllib.parse
 
-        query = {"directory": directory} if directory else {}
-        address = f"{url}/session/{urllib.parse.quote(sid, safe='')}"
+        api = plan.session_api
+        query = {"directory": directory} if directory and api.directory_query else {}
+        address = url + url_path(fill(api.session, {"session_id": sid}))
+        stop = url + url_path(fill(api.abort, {"session_id": sid}))
         auth = httpx.BasicAuth(creds.username, creds.password) if creds else None
         try:
             with httpx.Client(timeout=timeout_s, auth=auth) as client:
                 with contextlib.suppress(httpx.HTTPError):
-                    client.post(f"{address}/abort", params=query)
+                    client.post(stop, params=query)
                 answer = client.delete(address, params=query)
             if answer.status_code not in (200, 204):
                 raise httpx.HTTPError(f"DELETE answered {answer.status_code}")
@@ -324,6 +326,7 @@ def confirm_delivery(
     )
     query = {"directory": directory} if directory else {}
     server = executor.base_url is not None
+    executor.session_api = plan.session_api  # the routes that hold the session's messages
     while True:
         session_id = result.values.get("session_id")
         texts: list[str] | None = None
@@ -334,9 +337,7 @@ def confirm_delivery(
                     found, _ = executor.session_with_prompt(query, prompt)
                     session_id = str(found.get("id")) if found else None
                 if session_id is not None:
-                    texts = user_texts(
-                        executor.get_json(url_path(["session", session_id, "message"]), query)
-                    )
+                    texts = executor.stored_user_texts(session_id, directory)
         screen = executor.screen() if executor.terminal is not None else None
         confirmation = evaluate(
             prompt=prompt,

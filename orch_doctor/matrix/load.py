@@ -31,6 +31,7 @@ from orch_doctor.matrix.types import (
     COMMANDS,
     CONDITION_IDS,
     EVIDENCE_KINDS,
+    GENERATIONS,
     MODEL_VIA,
     OUTCOMES,
     PLAN_STRATEGIES,
@@ -359,7 +360,8 @@ def _spec(item: _Item, key: str, value: str) -> str:
 def _strategy(path: str, item: _Item) -> Strategy:
     item.check_keys(
         {"name", "summary", "preference", "needs_server", "terminal", "commands", "routes",
-         "evidence", "needs_local_server", "model", "conditions", "evidence_kind"},
+         "evidence", "needs_local_server", "model", "conditions", "generation",
+         "evidence_kind"},
     )  # fmt: skip
     name = strategy_name(item.name)
     if name is None:
@@ -391,6 +393,12 @@ def _strategy(path: str, item: _Item) -> Strategy:
     if model is None:
         raise item.error("model", f"{value_text(model_text)} is not one of {', '.join(MODEL_VIA)}")
     conditions = tuple(_condition_id(item, "conditions", c) for c in item.strings("conditions"))
+    generation_text = item.text("generation", required=False) or "1.x"
+    generation = next((g for g in GENERATIONS if g == generation_text), None)
+    if generation is None:
+        raise item.error(
+            "generation", f"{value_text(generation_text)} is not one of {', '.join(GENERATIONS)}"
+        )
     kind_text = item.text("evidence_kind", required=False) or "recorded"
     evidence_kind = next((k for k in EVIDENCE_KINDS if k == kind_text), None)
     if evidence_kind is None:
@@ -398,6 +406,7 @@ def _strategy(path: str, item: _Item) -> Strategy:
             "evidence_kind", f"{value_text(kind_text)} is not one of {', '.join(EVIDENCE_KINDS)}"
         )
     return Strategy(
+        generation=generation,
         evidence_kind=evidence_kind,
         name=name,
         conditions=conditions,

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 #: other list (the schemas, the CLI's choices, the tools) is derived from it, and the registry of
 #: plan builders (orch_doctor/decide/strategies.py) has exactly one entry for each.
 PlanStrategyName = Literal[
-    "attach-session-api", "attach-tui-api", "standalone-session", "standalone-prompt"
+    "service-session-api",
+    "attach-session-api",
+    "attach-tui-api",
+    "standalone-session",
+    "standalone-prompt",
 ]
 #: a decision's strategy: one that has a plan, or "none"
 StrategyName = Literal[PlanStrategyName, "none"]
@@ -33,8 +37,12 @@ IssueSeverity = Literal["info", "warn", "workaround", "demote", "forbid"]
 SEVERITIES: tuple[IssueSeverity, ...] = ("info", "warn", "workaround", "demote", "forbid")
 Outcome = Literal["verified", "failed", "not-run"]
 ModelVia = Literal["api", "flag", "none"]
+#: which OpenCode CLI/server line a strategy is for ("2.x": one background service, /api/*)
+Generation = Literal["1.x", "2.x"]
+GENERATIONS: tuple[Generation, ...] = get_args(Generation)
 #: where a strategy's flow comes from: run here on recorded releases (verified.toml), or only
-#: the published contract (docs, SDK, source) — not run here
+#: the published contract (docs, SDK, source) — not run here; a run on this machine is a local
+#: proof (the user's cache), not a kind a strategy is declared with
 EvidenceKind = Literal["recorded", "contract"]
 EVIDENCE_KINDS: tuple[EvidenceKind, ...] = get_args(EvidenceKind)
 MODEL_VIA: tuple[ModelVia, ...] = ("api", "flag", "none")
@@ -77,6 +85,8 @@ class Strategy:
     #: conditions beyond flags and routes the strategy relies on (``CONDITION_IDS``), each
     #: measured here before the strategy is chosen
     conditions: tuple[ConditionId, ...] = ()
+    #: the OpenCode line it is for: a client (and server) of the other line cannot run it
+    generation: Generation = "1.x"
     #: ``recorded``: its flow was run here on recorded releases; ``contract``: declared from the
     #: published contract only (a decision for it says so until a local verify proves it)
     evidence_kind: EvidenceKind = "recorded"

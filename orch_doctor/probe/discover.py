@@ -24,6 +24,7 @@ names as the binary and what a plan puts in argv[0]. An explicit value is read l
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -34,6 +35,10 @@ from pathlib import Path
 from orch_doctor.probe.types import EXPLICIT_SOURCES, BinaryCandidate, BinaryFinding
 
 NAME = "opencode"
+#: the 2.x beta's binary name (``@opencode/cli``); tried after every ``opencode``
+NAME_2X = "opencode2"
+#: npm packages of the 2.x CLI (the registry name, and the name in its source tree)
+PACKAGES_2X = ("@opencode/cli", "@opencode-ai/cli")
 _SCRIPT_PEEK = 64 * 1024
 _PLATFORM_SUFFIXES = ("", "-baseline", "-musl", "-baseline-musl")
 
@@ -96,12 +101,13 @@ def candidate_paths(explicit: str | None, env: Mapping[str, str]) -> list[tuple[
     for var in ("OPENCODE_BIN", "OPENCODE_BIN_PATH"):
         if env.get(var):
             found.append((env[var], var))
-    for folder in env.get("PATH", "").split(os.pathsep):
-        if folder:
-            found.append((os.path.abspath(os.path.join(folder, NAME)), "PATH"))
     home = Path(env.get("HOME") or Path.home())
-    for install_dir in install_dirs(home, env):
-        found.append((os.path.abspath(install_dir / NAME), "install-dir"))
+    for name in (NAME, NAME_2X):
+        for folder in env.get("PATH", "").split(os.pathsep):
+            if folder:
+                found.append((os.path.abspath(os.path.join(folder, name)), "PATH"))
+        for install_dir in install_dirs(home, env):
+            found.append((os.path.abspath(install_dir / name), "install-dir"))
     result: list[tuple[str, str]] = []
     seen: set[str] = set()
     for path, source in found:
@@ -220,11 +226,27 @@ def inspect_candidate(path: str, source: str) -> BinaryCandidate:
             problem="not executable",
             fix=f"chmod +x -- {shlex.quote(resolved)}",
         )
-    launcher = _npm_launcher_problem(Path(resolved))
+    generation = cli_generation(expanded, resolved)
+    # the 1.x npm launcher's checks (opencode-ai and its platform packages) say nothing of 2.x's
+    launcher = None if generation == "2.x" else _npm_launcher_problem(Path(resolved))
     if launcher is not None:
         problem, fix = launcher
         return BinaryCandidate(path, source, resolved, problem=problem, fix=fix)
-    return BinaryCandidate(path, source, resolved, usable=True)
+    return BinaryCandidate(path, source, resolved, usable=True, generation=generation)
+
+
+def cli_generation(path: str, resolved: str) -> str | None:
+    """ "2.x" when the install's own names say so: the file is called ``opencode2`` (the 2.x
+    beta's binary) or lies inside an ``@opencode/cli`` package (``node_modules/@opencode/cli/``);
+    else None (a 1.x install, or one whose path tells nothing: the help decides)."""
+    for candidate in (path, resolved):
+        parts = Path(candidate).parts
+        if Path(candidate).name in (NAME_2X, NAME_2X + ".cjs", NAME_2X + ".exe"):
+            return "2.x"
+        pairs = {f"{a}/{b}" for a, b in itertools.pairwise(parts)}
+        if pairs & set(PACKAGES_2X):
+            return "2.x"
+    return None
 
 
 def _npm_launcher_problem(resolved: Path) -> tuple[str, str] | None:

@@ -1,4 +1,7 @@
-"""Parse OpenCode's yargs ``--help`` output into a :class:`CommandSpec`. Pure; never raises.
+"""Parse OpenCode's ``--help`` output into a :class:`CommandSpec`. Pure; never raises.
+
+Two layouts: yargs (0.x/1.x) and the effect CLI framework's (2.x: ``USAGE``, ``ARGUMENTS``,
+``FLAGS``, ``SUBCOMMANDS`` headings; a flag's type follows its names, a boolean has none).
 
 Handles every layout seen in 0.x/1.x releases: an ANSI-coloured or Unicode logo before the text,
 80- and 100-column layouts, descriptions wrapping onto continuation lines (which may themselves
@@ -54,6 +57,9 @@ def parse_help(text: str, command: str) -> CommandSpec:
     """Parse the help text of ``opencode [command] --help``. ``exists`` is left True: whether
     the subcommand really exists comes from the root's ``Commands:`` list."""
     try:
+        clean = strip_ansi(text)
+        if _is_effect_layout(clean):
+            return _parse_effect(clean, command)
         return _parse(text, command)
     except Exception as exc:  # the parser must never take the probe down
         return CommandSpec(
@@ -66,7 +72,10 @@ def parse_help(text: str, command: str) -> CommandSpec:
 def parse_root_commands(text: str) -> tuple[str, ...]:
     """Names listed under ``Commands:`` (aliases included; the ``[project]`` default excluded)."""
     try:
-        sections, _, _ = _split_sections(strip_ansi(text))
+        clean = strip_ansi(text)
+        if _is_effect_layout(clean):
+            return _effect_commands(_effect_sections(clean)[0].get("SUBCOMMANDS", []))
+        sections, _, _ = _split_sections(clean)
         return _parse_commands(sections.get("Commands", []))
     except Exception:
         return ()
@@ -279,3 +288,111 @@ def _split_list(text: str) -> list[str]:
         if item:
             items.append(item)
     return items
+
+
+# --- the effect CLI framework's layout (OpenCode 2.x) -------------------------------------------
+
+_EFFECT_SECTION = re.compile(
+    r"^(DESCRIPTION|USAGE|ARGUMENTS|FLAGS|GLOBAL FLAGS|SUBCOMMANDS|COMMANDS)\s*$"
+)
+# "  --session, -s string    Session ID": names, an optional type word, then 2+ spaces
+_EFFECT_FLAG = re.compile(
+    r"^ +(-{1,2}[A-Za-z0-9][\w.-]*(?:, *-{1,2}[A-Za-z0-9][\w.-]*)*)"
+    r"(?: ([A-Za-z][\w=<>|-]*))?(?: {2,}(.*))?$"
+)
+# "  directory string    Directory to start in (optional)"
+_EFFECT_ARG = re.compile(r"^ +([A-Za-z][\w-]*(?:\.\.\.)?) ([A-Za-z][\w=<>|-]*)(?: {2,}(.*))?$")
+_EFFECT_SUB = re.compile(r"^ +([A-Za-z][\w-]*)(?: {2,}.*)?$")
+
+
+def _is_effect_layout(clean: str) -> bool:
+    """USAGE and FLAGS headings, each alone on its line (yargs writes ``Options:``)."""
+    headings = {
+        m.group(1)
+        for line in clean.split("\n")[:400]
+        if (m := _EFFECT_SECTION.match(line.rstrip()[:MAX_LINE]))
+    }
+    return "USAGE" in headings and bool(headings & {"FLAGS", "GLOBAL FLAGS", "SUBCOMMANDS"})
+
+
+def _effect_sections(clean: str) -> tuple[dict[str, list[str]], list[str]]:
+    sections: dict[str, list[str]] = {}
+    warnings: list[str] = []
+    current: list[str] | None = None
+    for raw in clean.split("\n"):
+        line = raw.rstrip()
+        if len(line) > MAX_LINE:
+            line = line[:MAX_LINE]
+            if not warnings:
+                warnings.append(f"over-long line(s) cut to {MAX_LINE} characters")
+        match = _EFFECT_SECTION.match(line)
+        if match:
+            current = sections.setdefault(match.group(1), [])
+        elif line and not line[0].isspace():
+            current = None  # text outside a section (an error, an epilog)
+        elif current is not None and line:
+            current.append(line)
+    return sections, warnings
+
+
+def _effect_commands(lines: list[str]) -> tuple[str, ...]:
+    names = [m.group(1) for line in lines if (m := _EFFECT_SUB.match(line))]
+    return tuple(dict.fromkeys(names))
+
+
+def _parse_effect(clean: str, command: str) -> CommandSpec:
+    sections, warnings = _effect_sections(clean)
+    usage = next((line.strip() for line in sections.get("USAGE", []) if line.strip()), "")
+    options: dict[str, OptionSpec] = {}
+    for line in sections.get("FLAGS", []) + sections.get("GLOBAL FLAGS", []):
+        match = _EFFECT_FLAG.match(line)
+        if match is None:
+            warnings.append(f"unreadable flag line: {line.strip()[:80]!r}")
+            continue
+        flags = [f.strip() for f in match.group(1).split(",") if f.strip()]
+        longs = [f[2:] for f in flags if f.startswith("--")]
+        shorts = [f[1:] for f in flags if not f.startswith("--")]
+        name, aliases = (longs[0], shorts + longs[1:]) if longs else (shorts[0], shorts[1:])
+        spec = OptionSpec(
+            name=name,
+            aliases=tuple(aliases),
+            type=match.group(2) or "boolean",  # the framework prints no type for a boolean
+            description=(match.group(3) or "").strip(),
+        )
+        if name in options:
+            if options[name] != spec:
+                warnings.append(f"option --{name} is listed twice with different details")
+            continue
+        options[name] = spec
+    if not options:
+        warnings.append("no flags found under FLAGS: the help layout is not recognised")
+    positionals: list[PositionalSpec] = []
+    for line in sections.get("ARGUMENTS", []):
+        match = _EFFECT_ARG.match(line)
+        if match is None:
+            warnings.append(f"unreadable argument line: {line.strip()[:80]!r}")
+            continue
+        raw_name, description = match.group(1), (match.group(3) or "").strip()
+        optional = description.endswith("(optional)")
+        if optional:
+            description = description[: -len("(optional)")].rstrip()
+        positionals.append(
+            PositionalSpec(
+                raw_name.removesuffix("..."),
+                match.group(2),
+                description,
+                not optional,
+                raw_name.endswith("..."),
+            )
+        )
+    return CommandSpec(
+        name=command,
+        exists=True,
+        usage=usage,
+        positionals=tuple(positionals),
+        options=options,
+        subcommands=_effect_commands(
+            sections.get("SUBCOMMANDS", []) + sections.get("COMMANDS", [])
+        ),
+        warnings=tuple(warnings),
+    )

@@ -152,6 +152,9 @@ class BinaryCandidate:
     #: and "path" (it names a file) or "PATH" (a bare name looked up on $PATH)
     given: str | None = None
     lookup: str | None = None
+    #: "2.x" when the install says so (``opencode2``, the 2.x beta's name, or a file inside the
+    #: ``@opencode/cli`` package); None: nothing in the path tells (the help decides)
+    generation: str | None = None
 
 
 #: where a caller names the binary: what they name runs, whatever else is installed

@@ -8,7 +8,10 @@ from orch_doctor._util.text import strip_ansi
 from orch_doctor.probe.types import VersionInfo
 
 # a whole line that looks like a version: "1.18.33", "v0.5.29", "0.0.0-dev-202609212252"
-_VERSION_LINE = re.compile(r"^v?(\d{1,6}(?:\.\d{1,9}){1,3}(?:[-+.][0-9A-Za-z.+-]{1,80})?)$")
+# (2.x's CLI framework prints "<name> v<version>": "opencode v2.0.0")
+_VERSION_LINE = re.compile(
+    r"^(?:[A-Za-z][\w-]{0,40} )?v?(\d{1,6}(?:\.\d{1,9}){1,3}(?:[-+.][0-9A-Za-z.+-]{1,80})?)$"
+)
 
 
 def parse_version_output(raw: str) -> VersionInfo:
