@@ -202,6 +202,17 @@ class ServerPathsJSON(TypedDict):
     config: str | None
 
 
+class ServiceJSON(TypedDict):
+    """An OpenCode 2.x background service (its GET /api/info; the registration file it was
+    found through). Its password is never part of it."""
+
+    pid: int
+    urls: list[str]
+    capabilities: list[str]
+    registration: str | None
+    registered_id: str | None
+
+
 class ServerJSON(TypedDict):
     url: str
     verdict: ServerVerdict
@@ -224,6 +235,7 @@ class ServerJSON(TypedDict):
     cors_any_origin: bool
     health_route: bool | None
     duration_s: Seconds
+    service: ServiceJSON | None  # OpenCode 2.x: its background service; None otherwise
     #: ``orch-doctor server``: the advisories for this server, and with ``--session`` whether
     #: that session exists (None: no clear answer)
     advisories: NotRequired[list[AdvisoryJSON]]

@@ -39,7 +39,10 @@ from typing import Any
 import httpx
 from opencode.testing import FakeServer  # type: ignore[import-not-found]
 
-WEB_UI = b"<!doctype html><html><head><title>OpenCode</title></head><body><div id=root></div></body></html>"
+WEB_UI = (
+    b"<!doctype html><html><head><title>OpenCode</title></head>"
+    b"<body><div id=root></div></body></html>"
+)
 USERNAME = "opencode"
 
 
@@ -104,7 +107,9 @@ def v2_service(
         def log_message(self, *args: object) -> None:
             pass
 
-        def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
+        def _send(
+            self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -139,9 +144,13 @@ def v2_service(
                 self._send(200, WEB_UI, "text/html; charset=utf-8")
                 return
             if path == "/api/status":
-                self._send(404, b'{"_tag":"NotFoundError","message":"Not Found"}', "application/json")
+                self._send(
+                    404, b'{"_tag":"NotFoundError","message":"Not Found"}', "application/json"
+                )
                 return
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            headers = {
+                k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+            }
             with lock, httpx.Client(transport=fake, base_url=service.url) as client:
                 answer = client.request(self.command, self.path, content=body, headers=headers)
             content = answer.content
@@ -149,13 +158,17 @@ def v2_service(
                 info = answer.json()
                 info.update(version=service.version, pid=service.pid, urls=[service.url + "/"])
                 content = json.dumps(info).encode()
-            self._send(answer.status_code, content, answer.headers.get("content-type", "application/json"))
+            self._send(
+                answer.status_code, content, answer.headers.get("content-type", "application/json")
+            )
 
         do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _handle
 
     server = _Server(("127.0.0.1", 0), Handler)
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    holder["service"] = V2Service(url, version, pid if pid is not None else os.getpid(), password, fake)
+    holder["service"] = V2Service(
+        url, version, pid if pid is not None else os.getpid(), password, fake
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
