@@ -249,6 +249,8 @@ class ServersJSON(TypedDict):
     client_version: str | None
     discovered: bool
     servers: list[ServerJSON]
+    #: discovery: OpenCode 2.x registration files that were not used, and why
+    registration_notes: NotRequired[list[str]]
 
 
 # --- capabilities -------------------------------------------------------------------------------
