@@ -1,8 +1,10 @@
 """Probe OpenCode servers: reachable, who they are, what they offer, whether it is safe.
 
 Each URL gets one verdict with a fix hint. Identity comes from a fallback chain that works on every
-release seen: ``GET /global/health`` (1.1.x on: ``{healthy, version}``), ``GET /api/status``
-(2.x), then the OpenAPI document ``GET /doc`` (1.0.x: no health route, no version route — the
+release seen: ``GET /global/health`` (1.1.x on: ``{healthy, version}``), ``GET /api/info``
+(OpenCode 2.x: ``ServerInfo {version, pid, urls, paths}`` behind Basic auth; its
+``/global/health`` is the web UI's HTML, opencode-mobile#39), ``GET /api/status`` (early 2.x),
+then the OpenAPI document ``GET /doc`` (1.0.x: no health route, no version route — the
 version is then reported as unknown, with what can be inferred and why). A 200 alone proves
 nothing: recent servers answer unknown paths with 200 and their web app's HTML. Nothing is
 created on the server. Many URLs are probed concurrently (asyncio), so 200 of them take about one
