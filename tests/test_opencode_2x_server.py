@@ -279,6 +279,12 @@ def test_plan_with_a_1x_cli_is_none_naming_both_versions(
         assert any("1.18.33" in r and "2.0.12" in r for r in plan["reasons"])
         for run in (text, data):
             assert service.password not in run.stdout + run.stderr
+    # the doctor: its server check fails with the same verdict (not a minor-release skew)
+    doctor = _cli("--opencode", binary, "--dir", str(work), env=env)
+    assert doctor.returncode == 1
+    line = next(x for x in doctor.stdout.splitlines() if "OpenCode server" in x)
+    assert "✗" in line and "1.18.33" in line and "2.0.12" in line
+    assert service.password not in doctor.stdout + doctor.stderr
     # the password never went into an argv: the plan has no steps, and the service saw only
     # Basic auth headers carrying it
     assert all(a is None or a.startswith("Basic ") for _, _, a in service.requests)
@@ -303,3 +309,18 @@ def test_major_mismatch_rule_is_pure() -> None:
     assert major_mismatch(caps, None) is None
     unknown = ServerStatus("http://127.0.0.1:1", "not-opencode")
     assert major_mismatch(caps, unknown) is None
+    # the reverse: a 2.x CLI against a 1.x server, fixed by the server's own 1.x release
+    from dataclasses import replace
+
+    from orch_doctor.probe.types import VersionInfo
+
+    caps_2x = replace(caps, version=VersionInfo("2.0.12", "2.0.12", release=True))
+    reverse = major_mismatch(caps_2x, v1)
+    assert reverse is not None and reverse.fix == "npm install -g opencode-ai@1.18.33"
+    assert "2.0.12" in reverse.message and "1.18.33" in reverse.message
+    assert major_mismatch(caps_2x, v2) is None
+    from orch_doctor.decide.rules import version_skew
+    from orch_doctor.matrix.load import load_matrix
+
+    skew, why = version_skew("1.18.33", "2.0.12", load_matrix().server)
+    assert skew == "unsupported" and "generations" in why

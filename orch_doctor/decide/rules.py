@@ -430,6 +430,11 @@ def version_skew(client: str | None, server: str | None, facts: ServerFacts) -> 
         return "unknown", f"cannot compare versions {client!r} and {server!r}"
     if c == s:
         return "same", f"CLI and server are both {client}"
+    if (c.major >= 2) != (s.major >= 2):
+        return "unsupported", (
+            f"the CLI {client} and the server {server} are of different OpenCode generations "
+            "(1.x and 2.x): neither speaks the other's protocol"
+        )
     rule = facts.skew_supported
     shared = {"major": c.major == s.major, "minor": c.release[:2] == s.release[:2]}
     if rule != "release" and shared[rule]:
