@@ -59,9 +59,11 @@ def test_a_1x_client_against_a_2x_service_names_both_versions() -> None:
     request = SpawnRequest(directory="/p", prompt="hi", server_url="http://127.0.0.1:4096")
     decision = decide(caps, _server("http://127.0.0.1:4096"), request, MATRIX)
     assert decision.strategy == "none"
-    assert decision.rejected["service-session-api"].code == "other-generation"
+    # the major-version verdict refuses every strategy, naming both versions
+    assert {r.code for r in decision.rejected.values()} == {"major-mismatch"}
     message = decision.rejected["attach-session-api"].message
-    assert "2.0.0 (2.x)" in message and "1.18.33 (1.x)" in message
+    assert "2.0.0" in message and "1.18.33" in message
+    assert decision.fix and "2.0.0" in decision.fix
 
 
 def test_a_2x_service_without_the_prompt_route_gets_no_plan() -> None:

@@ -15,6 +15,8 @@ from orch_doctor.probe.types import Capabilities
 if TYPE_CHECKING:
     from orch_doctor.advice import Advisory
     from orch_doctor.schemas.shapes import ServerJSON, ServersJSON
+    from orch_doctor.server.credentials import Credentials
+    from orch_doctor.server.types import ServerStatus
 
 
 @click.command(epilog=epilog("server"))
@@ -57,10 +59,17 @@ def server(
     from orch_doctor.server.probe import normalise_url, probe_servers
 
     discovered = not urls
+    registered: list[ServerStatus] = []
+    notes: tuple[str, ...] = ()
     if discovered:
         from orch_doctor.server.discovery import candidate_urls
+        from orch_doctor.server.registration import find_service
 
-        urls = tuple(candidate_urls())
+        # the user's OpenCode 2.x service, through its registration file (checked)
+        service = find_service(timeout_s=timeout_s)
+        notes = service.notes
+        registered = [service.status] if service.status is not None else []
+        urls = tuple(u for u in candidate_urls() if u not in {s.url for s in registered})
     credentials = credentials_from_env(password_env=password_env)
     # a URL's user:password@ is never shown; it is the password when the environment has none
     from_url = {normalise_url(strip_userinfo(u))[0]: split_userinfo(u)[1] for u in urls}
@@ -72,6 +81,7 @@ def server(
         credentials=credentials,
         want_routes=not no_routes,
     )
+    statuses = registered + _with_registered_password(statuses, credentials, timeout_s)
     # a discovered candidate that is not there is not a failure: the list says what runs
     shown = [s for s in statuses if s.verdict != "connection-refused"] if discovered else statuses
     try:
@@ -107,11 +117,17 @@ def server(
             "discovered": discovered,
             "servers": entries,
         }
+        if notes:
+            document["registration_notes"] = list(notes)
         emit_json(document)
     else:
         from orch_doctor.report.server import render_servers
 
         render_servers(shown, discovered, advice)
+        from orch_doctor._util.text import printable
+
+        for note in notes:
+            click.echo(printable(f"not used: {note}"))
         for url, exists in sessions.items():
             state = {True: "exists", False: "does not exist", None: "unknown (no clear answer)"}
             where = f" in {session_dir}" if session_dir else ""
@@ -130,3 +146,23 @@ def _client_capabilities(opencode: str | None) -> Capabilities:
     from orch_doctor.probe.binary import start_decision_probe
 
     return start_decision_probe(opencode, known=identify_published).result()
+
+
+def _with_registered_password(
+    statuses: list[ServerStatus], credentials: Credentials | None, timeout_s: float
+) -> list[ServerStatus]:
+    """An OpenCode 2.x service that demands a password none was given for, probed again with
+    the password its registration file gives for exactly its URL (never shown)."""
+    if credentials is not None:
+        return statuses
+    from orch_doctor.server.probe import probe_server
+    from orch_doctor.server.registration import registered_credentials
+
+    out = []
+    for status in statuses:
+        if status.generation == "2.x" and status.verdict == "auth-required":
+            found = registered_credentials(status.url)
+            if found is not None:
+                status = probe_server(status.url, timeout_s=timeout_s, credentials=found)
+        out.append(status)
+    return out

@@ -95,9 +95,13 @@ class _Refusal:
     newer_major: str | None = None
     blocked: str | None = None
     bad_model: str | None = None
+    major_mismatch: rules.MajorMismatch | None = None
 
     def rejection(self) -> Rejection | None:
         """The first refusal that holds, as the rejection of every strategy."""
+        mismatch = self.major_mismatch
+        if mismatch is not None:
+            return Rejection("major-mismatch", mismatch.message, fix=mismatch.fix)
         found: list[tuple[RejectionCode, str | None]] = [
             ("newer-major", self.newer_major),
             ("version-blocked", self.blocked),
@@ -166,6 +170,7 @@ def decide(
 
     rejected: dict[str, Rejection] = {}
     refusal = _Refusal(
+        major_mismatch=rules.major_mismatch(caps, server),
         newer_major=rules.newer_major(caps, matrix),
         blocked=rules.blocked_range(caps, matrix),
         bad_model=rules.model_problem(request.model),
@@ -559,6 +564,19 @@ def _none(
         reasons.append(f"the server you named ({named}) cannot be used: {verdict}")
     reasons.append("no spawn strategy is possible with this OpenCode and server")
     hits = [issue_advisory(i) for i in applicable if i.side != "server"]
+    mismatch = refusal.major_mismatch
+    if mismatch is not None:
+        reasons.insert(0, mismatch.message)
+        hits.insert(
+            0,
+            Advisory(
+                "major-mismatch",
+                "error",
+                mismatch.message,
+                fix=mismatch.fix,
+                alternatives=mismatch.alternatives,
+            ),
+        )
     return Decision(
         strategy="none",
         reasons=tuple(reasons),
@@ -587,6 +605,8 @@ def _fix(
 ) -> str | None:
     """A command line that runs when pasted (the reasons say why), or None: the server's own
     verdict has none (its alternatives are in the reasons)."""
+    if refusal.major_mismatch is not None:
+        return refusal.major_mismatch.fix
     if request.server_url and server is not None and not server.ok:
         return server.fix
     if refusal.newer_major:

@@ -25,6 +25,7 @@ from orch_doctor.server.types import ServerStatus, is_loopback
 #: why a strategy was not taken: stable codes (the JSON's ``rejections``), each with a sentence
 RejectionCode = Literal[
     "newer-major",  # a major release (or a 2.x-looking CLI) the matrix does not know
+    "major-mismatch",  # a 1.x CLI against an OpenCode 2.x server, or a 2.x CLI against a 1.x one
     "version-blocked",  # the version is in a blocked range of the version policy
     "bad-model",  # the requested model is not provider/model
     "policy",  # not among the allowed strategies (or the policy requires a server)
@@ -321,6 +322,64 @@ def newer_major(caps: Capabilities, matrix: Matrix) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class MajorMismatch:
+    """A CLI and a server of different OpenCode generations: 1.x attaches to a per-project
+    server (``attach URL``, ``/session`` routes); 2.x connects to the user's one background
+    service (``--server URL``, ``/api/*`` routes behind Basic auth). Neither speaks the other's."""
+
+    client: str  # the CLI's version
+    server: str  # the server's version (or its generation when the version is unknown)
+    message: str
+    fix: str  # a command line that runs when pasted
+    alternatives: tuple[str, ...] = ()
+
+
+def major_mismatch(caps: Capabilities, server: ServerStatus | None) -> MajorMismatch | None:
+    """Whether the CLI and the server are of different generations (pure: the server's measured
+    ``generation`` and the CLI's version)."""
+    if server is None or server.generation not in ("1.x", "2.x"):
+        return None
+    version = client_version(caps)
+    major = getattr(version, "major", None)
+    if major is None:
+        return None
+    client_gen = "2.x" if major >= 2 else "1.x"
+    if client_gen == server.generation:
+        return None
+    client = version_text(caps)
+    shown = server.version or "version unknown"
+    both = (
+        f"the OpenCode {client} CLI ({client_gen}) cannot use the OpenCode {server.generation} "
+        f"server at {server.url} ({shown})"
+    )
+    if server.generation == "2.x":
+        pin = f"@{server.version}" if server.version else "@latest"
+        return MajorMismatch(
+            client,
+            shown,
+            f"{both}: a 1.x CLI attaches to a per-project server, a 2.x service speaks only "
+            "its /api/* contract (OpenCode 2.x)",
+            f"npm install -g @opencode/cli{pin}",
+            (
+                f"keep OpenCode {client} and give it a server of its own release: "
+                "opencode serve --port 4096 --hostname 127.0.0.1, then --server "
+                "http://127.0.0.1:4096",
+            ),
+        )
+    pin = f"@{server.version}" if server.version else "@1"
+    return MajorMismatch(
+        client,
+        shown,
+        f"{both}: a 2.x CLI connects to the user's 2.x service, not to a 1.x server",
+        f"npm install -g opencode-ai{pin}",
+        (
+            f"keep OpenCode {client} and use its own service: leave out --server "
+            "(it is found through $XDG_STATE_HOME/opencode/service.json)",
+        ),
+    )
+
+
 #: what the version policy says about a release (``version_policy``)
 PolicyCode = Literal["below-minimum", "version-blocked", "untested"]
 
@@ -408,6 +467,11 @@ def version_skew(client: str | None, server: str | None, facts: ServerFacts) -> 
         return "unknown", f"cannot compare versions {client!r} and {server!r}"
     if c == s:
         return "same", f"CLI and server are both {client}"
+    if (c.major >= 2) != (s.major >= 2):
+        return "unsupported", (
+            f"the CLI {client} and the server {server} are of different OpenCode generations "
+            "(1.x and 2.x): neither speaks the other's protocol"
+        )
     rule = facts.skew_supported
     shared = {"major": c.major == s.major, "minor": c.release[:2] == s.release[:2]}
     if rule != "release" and shared[rule]:

@@ -71,6 +71,14 @@ def stored_routes(version: str) -> frozenset[str] | None:
     return _read_routes(path) if path.is_file() else None
 
 
+def contract_routes(generation: str) -> frozenset[str] | None:
+    """The routes a generation's published contract defines (compat_matrix/contract/
+    opencode-<generation>-routes.txt): contract only, never measured; for a server that lists
+    no routes of its own (OpenCode 2.x serves no OpenAPI document)."""
+    path = compat_matrix_dir() / "contract" / f"opencode-{generation}-routes.txt"
+    return _read_routes(path) if path.is_file() else None
+
+
 def routes_complete(routes: frozenset[str]) -> bool:
     """Every real OpenCode server lists its sessions; an OpenAPI document without GET /session
     is incomplete (measured on 1.14.34: /doc lists 3 paths)."""

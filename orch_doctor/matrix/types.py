@@ -251,8 +251,22 @@ class RecordedRoutes:
         """``server`` as measured, except that an incomplete OpenAPI document (measured on
         1.14.34: 3 paths) is replaced by the fallback route set; ``routes_source`` says so. Any
         other status is returned unchanged."""
-        from orch_doctor.matrix.recorded import routes_complete
+        from orch_doctor.matrix.recorded import contract_routes, routes_complete
 
+        if server.generation == "2.x" and server.ok and server.routes is None:
+            contract = contract_routes("2.x")
+            if contract is None:
+                return server
+            from dataclasses import replace as replaced
+
+            return replaced(
+                server,
+                routes=contract,
+                routes_source=(
+                    "contract only: the 2.x server lists no routes; these are the routes the 2.x "
+                    "contract defines (opencode-python-sdk 0.2.3), not measured here"
+                ),
+            )
         if server.routes is None or not server.version or routes_complete(server.routes):
             return server
         stand_in = self.fallback(server.version)

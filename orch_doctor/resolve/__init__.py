@@ -122,6 +122,8 @@ class Resolution:
         #: which discovered server was chosen, and why (None: none was discovered)
         self.discovery: Choice | None = None
         capabilities, server = given.get("capabilities"), given.get("server")
+        #: why registration files of an OpenCode 2.x service were not used
+        self.service_notes: tuple[str, ...] = ()
         self.capabilities: Once[Capabilities] = (
             done(capabilities) if capabilities is not None else Once(self._probe_binary)
         )
@@ -164,17 +166,35 @@ class Resolution:
             return self._discover() if self.selection.discover else None
         from orch_doctor.server.probe import probe_server
 
+        credentials = self.credentials
+        if credentials is None:
+            # the named URL is the user's registered OpenCode 2.x service: its file's password
+            from orch_doctor.server.registration import registered_credentials
+
+            credentials = registered_credentials(self.server_url, self.env)
         return probe_server(
             self.server_url,
             timeout_s=self.selection.server_timeout_s,
-            credentials=self.credentials,
+            credentials=credentials,
             use_cache=not self.selection.refresh,
         )
 
     def _discover(self) -> ServerStatus | None:
-        """Probe the servers running here (concurrently) and choose one, saying why."""
-        from orch_doctor.server.discovery import MAX_CANDIDATES, choose
+        """The user's registered OpenCode 2.x service (checked), else the servers running here
+        (probed concurrently); choose one, saying why."""
+        from orch_doctor.server.discovery import MAX_CANDIDATES, Choice, choose
+        from orch_doctor.server.registration import find_service
 
+        service = find_service(
+            self.env,
+            timeout_s=self.selection.server_timeout_s,
+            use_cache=not self.selection.refresh,
+        )
+        self.service_notes = service.notes
+        if service.status is not None and service.registration is not None:
+            reason = f"the OpenCode 2.x service registered in {service.registration.path}"
+            self.discovery = Choice(service.status, reason, notes=service.notes)
+            return service.status
         urls = discover_local_servers(directory=self.directory)
         if not urls:
             return None
@@ -186,7 +206,12 @@ class Resolution:
             credentials=self.credentials,
             use_cache=not self.selection.refresh,
         )
-        self.discovery = choose(statuses, self.directory)
+        chosen = choose(statuses, self.directory)
+        if chosen is not None and service.notes:
+            from dataclasses import replace
+
+            chosen = replace(chosen, notes=service.notes)
+        self.discovery = chosen
         return self.discovery.chosen if self.discovery is not None else None
 
     def request(self, prompt: str | None = None) -> SpawnRequest:

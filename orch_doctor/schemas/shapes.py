@@ -213,6 +213,17 @@ class ServerPathsJSON(TypedDict):
     config: str | None
 
 
+class ServiceJSON(TypedDict):
+    """An OpenCode 2.x background service (its GET /api/info; the registration file it was
+    found through). Its password is never part of it."""
+
+    pid: int
+    urls: list[str]
+    capabilities: list[str]
+    registration: str | None
+    registered_id: str | None
+
+
 class ServerJSON(TypedDict):
     url: str
     verdict: ServerVerdict
@@ -235,6 +246,7 @@ class ServerJSON(TypedDict):
     cors_any_origin: bool
     health_route: bool | None
     duration_s: Seconds
+    service: ServiceJSON | None  # OpenCode 2.x: its background service; None otherwise
     #: ``orch-doctor server``: the advisories for this server, and with ``--session`` whether
     #: that session exists (None: no clear answer)
     advisories: NotRequired[list[AdvisoryJSON]]
@@ -248,6 +260,8 @@ class ServersJSON(TypedDict):
     client_version: str | None
     discovered: bool
     servers: list[ServerJSON]
+    #: discovery: OpenCode 2.x registration files that were not used, and why
+    registration_notes: NotRequired[list[str]]
 
 
 # --- capabilities -------------------------------------------------------------------------------

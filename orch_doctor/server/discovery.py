@@ -259,11 +259,14 @@ class Choice:
     chosen: ServerStatus
     reason: str
     others: tuple[ServerStatus, ...] = ()
+    #: registration files of an OpenCode 2.x service that were not used, and why
+    notes: tuple[str, ...] = ()
 
     def details(self) -> list[str]:
         from orch_doctor._util.text import one_line
 
         lines = [f"chosen: {self.reason}"]
+        lines.extend(one_line(f"not used: {note}") for note in self.notes)
         for other in self.others:
             lines.append(
                 one_line(f"other candidate: {other.url}: {other.verdict} — {other.summary}")

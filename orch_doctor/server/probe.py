@@ -1,8 +1,10 @@
 """Probe OpenCode servers: reachable, who they are, what they offer, whether it is safe.
 
 Each URL gets one verdict with a fix hint. Identity comes from a fallback chain that works on every
-release seen: ``GET /global/health`` (1.1.x on: ``{healthy, version}``), ``GET /api/status``
-(2.x), then the OpenAPI document ``GET /doc`` (1.0.x: no health route, no version route — the
+release seen: ``GET /global/health`` (1.1.x on: ``{healthy, version}``), ``GET /api/info``
+(OpenCode 2.x: ``ServerInfo {version, pid, urls, paths}`` behind Basic auth; its
+``/global/health`` is the web UI's HTML, opencode-mobile#39), ``GET /api/status`` (early 2.x),
+then the OpenAPI document ``GET /doc`` (1.0.x: no health route, no version route — the
 version is then reported as unknown, with what can be inferred and why). A 200 alone proves
 nothing: recent servers answer unknown paths with 200 and their web app's HTML. Nothing is
 created on the server. Many URLs are probed concurrently (asyncio), so 200 of them take about one
@@ -28,7 +30,13 @@ from orch_doctor.advice import Advisory
 from orch_doctor.server.body import IDENTITY, BodyError, decode_body, loads
 from orch_doctor.server.credentials import Credentials, split_userinfo, strip_userinfo
 from orch_doctor.server.openapi import routes_from_openapi
-from orch_doctor.server.types import ServerPaths, ServerStatus, ServerVerdict, is_loopback
+from orch_doctor.server.types import (
+    ServerPaths,
+    ServerStatus,
+    ServerVerdict,
+    ServiceInfo,
+    is_loopback,
+)
 
 DEFAULT_TIMEOUT_S = 5.0
 DOC_TIMEOUT_S = 15.0  # GET /doc takes ~1-3 s on 1.18.x
@@ -64,6 +72,24 @@ OTHER_WAY: dict[str, str | None] = {
     "invalid-url": "give a URL like http://127.0.0.1:4096",
     "error": "check the URL and that an OpenCode server runs there",
 }
+#: the same for an OpenCode 2.x service: its password is in its registration file
+#: ($XDG_STATE_HOME/opencode/service.json), which discovery reads when no --server is named
+FIXES_2X: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "auth-required": (
+        ASK_PASSWORD,
+        (
+            "without --server, orch-doctor finds the service and its password in "
+            "$XDG_STATE_HOME/opencode/service.json (default ~/.local/state/opencode/service.json)",
+        ),
+    ),
+    "auth-rejected": (
+        ASK_PASSWORD,
+        (
+            "the password is not this service's: it is in its registration file "
+            "($XDG_STATE_HOME/opencode/service.json), which changes when the service restarts",
+        ),
+    ),
+}
 
 
 @dataclass
@@ -86,10 +112,11 @@ class _Answer:
 
 
 class _Failed(Exception):
-    def __init__(self, verdict: ServerVerdict, summary: str) -> None:
+    def __init__(self, verdict: ServerVerdict, summary: str, generation: str | None = None) -> None:
         super().__init__(summary)
         self.verdict = verdict
         self.summary = summary
+        self.generation = generation
 
 
 # --- public API --------------------------------------------------------------------------------
@@ -166,7 +193,7 @@ async def aprobe_server(
     try:
         status = await _probe(base, client, timeout_s, credentials, want_routes, use_cache)
     except _Failed as failure:
-        status = _status(base, failure.verdict, failure.summary, start)
+        status = _status(base, failure.verdict, failure.summary, start, failure.generation)
     except Exception as exc:  # every failure is a verdict, never a traceback
         summary = f"{type(exc).__name__}: {exc}"
         status = _status(base, "error", _redact(summary, credentials), start)
@@ -305,6 +332,7 @@ async def _probe(
     version_source: str | None = None
     generation: str | None = None
     routes: frozenset[str] | None = None
+    service: ServiceInfo | None = None
     doc_checked = False
     health_route: bool | None = None
 
@@ -313,11 +341,26 @@ async def _probe(
         generation = "1.x"
         health_route = True
     else:
-        status = await _get(client, f"{base}/api/status", timeout_s, credentials)
-        _check_status(status, credentials, "/api/status", allow_5xx=True)
-        sdata = status.json()
-        if (
-            status.status == 200
+        # 2.x: GET /api/info {version, pid, urls, paths} behind Basic auth; its /global/health is
+        # the web UI's HTML (opencode-mobile#39), /api/status 404 (anomalyco/opencode#49210)
+        info = await _get(client, f"{base}/api/info", timeout_s, credentials)
+        if info.status == 401 and (health.status == 200 or health.is_html):
+            _check_status(info, credentials, "/api/info", generation="2.x")
+        idata = info.json()
+        service = service_info(idata) if info.status == 200 else None
+        status: _Answer | None = None
+        if service is None:
+            # early 2.x (before 2.0.4 moved the health route, CodeNomad#694)
+            status = await _get(client, f"{base}/api/status", timeout_s, credentials)
+            _check_status(status, credentials, "/api/status", allow_5xx=True)
+        sdata = status.json() if status is not None else None
+        if service is not None:
+            version, version_source = _version(idata["version"], "GET /api/info")
+            generation = "2.x"
+            health_route = False
+        elif (
+            status is not None
+            and status.status == 200
             and isinstance(sdata, dict)
             and isinstance(sdata.get("version"), str)
         ):
@@ -352,19 +395,32 @@ async def _probe(
 
     # the route set (GET /doc: 1.8 s the first time a 1.18.33 server builds it) and the
     # directory (GET /path) at once
-    directory_call = asyncio.ensure_future(_directory(base, client, timeout_s, credentials))
-    try:
-        if want_routes and not doc_checked:
-            routes = await _routes(base, client, timeout_s, credentials, version, use_cache)
-    finally:
-        directory, paths = await directory_call
+    directory: str | None = None
+    paths: ServerPaths | None = None
+    if generation == "2.x":
+        # one service per user: no per-server directory, no OpenAPI document (the contract's
+        # route list stands in, from compat_matrix/, applied by the matrix)
+        pass
+    else:
+        directory_call = asyncio.ensure_future(_directory(base, client, timeout_s, credentials))
+        try:
+            if want_routes and not doc_checked:
+                routes = await _routes(base, client, timeout_s, credentials, version, use_cache)
+        finally:
+            directory, paths = await directory_call
     routes_source = "GET /doc" if routes is not None else None
     findings = _findings(base, auth)
-    who = f"OpenCode {version}" if version else "OpenCode, version unknown"
+    if generation == "2.x":
+        who = f"OpenCode 2.x, version {version}" if version else "OpenCode 2.x, version unknown"
+        summary = who + (f", service pid {service.pid}" if service is not None else "")
+    else:
+        who = f"OpenCode {version}" if version else "OpenCode, version unknown"
+        summary = f"{who} ({generation})" + (f", serving {directory}" if directory else "")
     return ServerStatus(
         url=base,
         verdict="ok",
-        summary=f"{who} ({generation})" + (f", serving {directory}" if directory else ""),
+        summary=summary,
+        service=service,
         is_opencode=True,
         generation=generation,
         version=version,
@@ -425,6 +481,32 @@ async def _directory(
     if isinstance(directory, str) and not _plain_path(directory):
         directory = None
     return (directory if isinstance(directory, str) else None), server_paths(data)
+
+
+def service_info(data: Any) -> ServiceInfo | None:
+    """A 2.x ``GET /api/info`` answer (``ServerInfo {version, pid, urls, paths {tmp},
+    capabilities}`` in the 2.x contract) as measured, or None when it is not one: a string
+    version and a non-negative integer pid are required, as the 2.x client's own check does."""
+    if not isinstance(data, dict):
+        return None
+    version, pid = data.get("version"), data.get("pid")
+    if not isinstance(version, str) or isinstance(pid, bool) or not isinstance(pid, int):
+        return None
+    if pid < 0:
+        return None
+    raw_urls = data.get("urls")
+    urls = tuple(
+        one_line(u, limit=200)
+        for u in (raw_urls if isinstance(raw_urls, list) else [])[:8]
+        if isinstance(u, str) and not has_control(u)
+    )
+    caps = data.get("capabilities")
+    capabilities = tuple(
+        sorted(str(k)[:60] for k, v in caps.items() if v is True)[:20]
+        if isinstance(caps, dict)
+        else ()
+    )
+    return ServiceInfo(pid=pid, urls=urls, capabilities=capabilities)
 
 
 def server_paths(data: Any) -> ServerPaths | None:
@@ -569,20 +651,28 @@ def _is_opencode_error(answer: _Answer) -> bool:
 
 
 def _check_status(
-    answer: _Answer, credentials: Credentials | None, path: str, *, allow_5xx: bool = False
+    answer: _Answer,
+    credentials: Credentials | None,
+    path: str,
+    *,
+    allow_5xx: bool = False,
+    generation: str | None = None,
 ) -> None:
     if answer.status == 401:
         basic = "basic" in answer.headers.get("www-authenticate", "").lower()
+        who = f"OpenCode {generation}: the server" if generation else "the server"
         if credentials is None:
             raise _Failed(
                 "auth-required",
-                f"the server demands a password ({'HTTP Basic' if basic else 'HTTP 401'} on "
+                f"{who} demands a password ({'HTTP Basic' if basic else 'HTTP 401'} on "
                 f"{path}) and none was given",
+                generation,
             )
         raise _Failed(
             "auth-rejected",
-            f"the server rejected the credentials for user {credentials.username!r} "
+            f"{who} rejected the credentials for user {credentials.username!r} "
             f"(password {REDACTED})",
+            generation,
         )
     if 300 <= answer.status < 400:
         location = answer.headers.get("location", "?")
@@ -600,16 +690,24 @@ def _cors_any(answer: _Answer) -> bool:
     return value.strip() in ("*", FOREIGN_ORIGIN)
 
 
-def _status(url: str, verdict: ServerVerdict, summary: str, start: float) -> ServerStatus:
+def _status(
+    url: str, verdict: ServerVerdict, summary: str, start: float, generation: str | None = None
+) -> ServerStatus:
     port = urlsplit(url).port if verdict == "connection-refused" else None
-    fix = FIXES.get(verdict)
-    other = OTHER_WAY.get(verdict, OTHER_WAY["error"])
+    if generation == "2.x" and verdict in FIXES_2X:
+        fix, alternatives = FIXES_2X[verdict]
+    else:
+        fix = FIXES.get(verdict)
+        other = OTHER_WAY.get(verdict, OTHER_WAY["error"])
+        alternatives = (other,) if other else ()
     return ServerStatus(
         url=url,
         verdict=verdict,
         summary=summary,
         fix=fix.replace("{port}", str(port or 4096)) if fix else None,
-        alternatives=(other,) if other else (),
+        alternatives=alternatives,
+        is_opencode=generation is not None,
+        generation=generation,
         duration_s=time.monotonic() - start,
     )
 

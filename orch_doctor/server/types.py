@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from orch_doctor.advice import Advisory
 
 if TYPE_CHECKING:
-    from orch_doctor.schemas.shapes import ServerJSON, ServerPathsJSON
+    from orch_doctor.schemas.shapes import ServerJSON, ServerPathsJSON, ServiceJSON
 
 ServerVerdict = Literal[
     "ok",
@@ -48,6 +48,27 @@ class ServerPaths:
 
 
 @dataclass(frozen=True)
+class ServiceInfo:
+    """An OpenCode 2.x background service: what its ``GET /api/info`` says, and where it was
+    found (its registration file, when discovery read one; the password never is kept)."""
+
+    pid: int
+    urls: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()  # the capability flags it sets true
+    registration: str | None = None  # the registration file it was found through
+    registered_id: str | None = None  # the ``id`` that file gives
+
+    def to_json(self) -> ServiceJSON:
+        return {
+            "pid": self.pid,
+            "urls": list(self.urls),
+            "capabilities": list(self.capabilities),
+            "registration": self.registration,
+            "registered_id": self.registered_id,
+        }
+
+
+@dataclass(frozen=True)
 class ServerStatus:
     url: str
     verdict: ServerVerdict
@@ -71,6 +92,7 @@ class ServerStatus:
     health_route: bool | None = None  # GET /global/health exists (None: not known)
     duration_s: float = 0.0
     alternatives: tuple[str, ...] = ()  # other ways out than ``fix``, said for people
+    service: ServiceInfo | None = None  # 2.x: the background service's GET /api/info
 
     @property
     def ok(self) -> bool:
@@ -105,6 +127,7 @@ class ServerStatus:
             "cors_any_origin": self.cors_any_origin,
             "health_route": self.health_route,
             "duration_s": round(self.duration_s, 3),
+            "service": self.service.to_json() if self.service is not None else None,
         }
 
 

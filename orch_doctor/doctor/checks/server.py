@@ -90,6 +90,17 @@ def _judge(ctx: DoctorContext, server: ServerStatus, found_here: list[str]) -> V
                 *(() if warnings[0].fix or warnings[0].alternatives else ("see details",)),
             ),
         )
+    from orch_doctor.decide.rules import major_mismatch
+
+    mismatch = major_mismatch(caps, server)
+    if mismatch is not None:
+        return verdict(
+            "fail",
+            f"{server.url}: {mismatch.message}",
+            *details,
+            fix=mismatch.fix,
+            alternatives=mismatch.alternatives,
+        )
     if skew == "unsupported":
         return verdict(
             "warn",
