@@ -28,6 +28,7 @@ def test_wheel_ships_the_data_and_a_plain_install_finds_it(tmp_path: Path) -> No
     assert "orch_doctor/compat_matrix/strategies.toml" in names
     assert "orch_doctor/compat_matrix/help/1.18.33/attach.txt" in names
     assert "orch_doctor/compat_matrix/clients/orch.toml" in names
+    assert "orch_doctor/compat_matrix/contract/opencode-2.x-routes.txt" in names
     assert "orch_doctor/schemas/doctor.schema.json" in names
 
     env_dir = tmp_path / "venv"
@@ -44,7 +45,9 @@ def test_wheel_ships_the_data_and_a_plain_install_finds_it(tmp_path: Path) -> No
         check=True, capture_output=True, text=True, timeout=60, cwd=tmp_path,
     ).stdout.split()  # fmt: skip
     assert out[0] == str(Path(site) / "orch_doctor" / "compat_matrix")
-    assert out[1] == "4"
+    from orch_doctor.matrix.types import PLAN_STRATEGIES
+
+    assert out[1] == str(len(PLAN_STRATEGIES))  # every strategy the source tree declares
 
 
 @pytest.mark.real
