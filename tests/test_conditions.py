@@ -23,7 +23,7 @@ from orch_doctor.server.probe import server_paths
 from orch_doctor.server.types import ServerPaths, ServerStatus
 
 MATRIX = load_matrix(overrides=False)
-REQUEST = SpawnRequest(directory="/work/proj", model="opencode/big-pickle", prompt="do it")
+REQUEST = SpawnRequest(directory="/srv/proj", model="opencode/big-pickle", prompt="do it")
 #: the caller named the server (plan --server URL)
 NAMED = replace(REQUEST, server_url="http://127.0.0.1:4096")
 CALLER = {"HOME": "/home/caller"}

@@ -16,7 +16,7 @@ from orch_doctor.probe.types import VersionInfo
 from tests.support.schemas import SCHEMA_VERSION, assert_valid
 
 MATRIX = load_matrix(overrides=False)
-REQUEST = SpawnRequest(directory="/work/x", model="opencode/big-pickle", prompt="do it")
+REQUEST = SpawnRequest(directory="/srv/x", model="opencode/big-pickle", prompt="do it")
 SHA = "ab" * 32
 
 

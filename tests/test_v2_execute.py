@@ -36,7 +36,7 @@ def _server(url: str, routes: frozenset[str] = V2_ROUTES) -> ServerStatus:
 
 def test_the_decision_picks_the_2x_strategy_for_a_2x_client_and_service() -> None:
     caps = stored_capabilities("2.0.0")  # derived from source: contract only
-    request = SpawnRequest(directory="/work/it's", prompt="hi", model="opencode/big-pickle")
+    request = SpawnRequest(directory="/srv/it's", prompt="hi", model="opencode/big-pickle")
     decision = decide(caps, _server("http://127.0.0.1:4096"), request, MATRIX)
     assert decision.strategy == "service-session-api", decision.to_json()
     assert MATRIX.strategy("service-session-api").evidence_kind == "contract"  # type: ignore[union-attr]
@@ -44,12 +44,12 @@ def test_the_decision_picks_the_2x_strategy_for_a_2x_client_and_service() -> Non
     assert plan is not None and plan.session_api == SESSION_API_2X
     process = next(s for s in plan.steps if isinstance(s, ProcessStep))
     assert process.to_json()["argv"][1:] == [
-        "/work/it's", "--server", "http://127.0.0.1:4096", "--session", "{session_id}",
+        "/srv/it's", "--server", "http://127.0.0.1:4096", "--session", "{session_id}",
     ]  # fmt: skip
     assert process.secret_env  # the password reaches the TUI through its environment
     create = next(s for s in plan.steps if isinstance(s, HttpStep))
     assert create.display_path() == "/api/session"
-    assert create.body["location"] == {"directory": "/work/it's"}
+    assert create.body["location"] == {"directory": "/srv/it's"}
     assert create.body["model"] == {"id": "big-pickle", "providerID": "opencode"}
     assert not any(k.startswith("version-help") for k in (a.id for a in decision.advisories))
 
