@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from orch_doctor._util.config_file import check_values, existing_file, key_text, value_text
 from orch_doctor._util.config_file import read_toml as read_config
@@ -60,6 +60,9 @@ from orch_doctor.matrix.types import (
 EVIDENCE_PREFIXES = ("https://", "http://", "measured:", "recorded:")
 
 # ---------------------------------------------------------------------------------------------
+
+#: a value of one of a key's closed set of choices
+_Choice = TypeVar("_Choice", bound=str)
 
 
 def override_dirs() -> list[Path]:
@@ -282,6 +285,15 @@ class _Item:
             raise MatrixError(self.path, f"{self.where}.{key}", "must be a list of strings")
         return tuple(value)
 
+    def choice(self, key: str, choices: tuple[_Choice, ...], default: _Choice) -> _Choice:
+        """The key's value, one of ``choices`` (``default`` when absent); else a matrix error
+        naming them."""
+        text = self.text(key, required=False) or default
+        found = next((c for c in choices if c == text), None)
+        if found is None:
+            raise self.error(key, f"{value_text(text)} is not one of {', '.join(choices)}")
+        return found
+
     def error(self, key: str, message: str) -> MatrixError:
         return MatrixError(self.path, f"{self.where}.{key}", message)
 
@@ -388,23 +400,10 @@ def _strategy(path: str, item: _Item) -> Strategy:
             "/"
         ):
             raise item.error("routes", f"{value_text(route)} is not 'METHOD /path'")
-    model_text = item.text("model", required=False) or "api"
-    model = next((m for m in MODEL_VIA if m == model_text), None)
-    if model is None:
-        raise item.error("model", f"{value_text(model_text)} is not one of {', '.join(MODEL_VIA)}")
+    model = item.choice("model", MODEL_VIA, "api")
     conditions = tuple(_condition_id(item, "conditions", c) for c in item.strings("conditions"))
-    generation_text = item.text("generation", required=False) or "1.x"
-    generation = next((g for g in GENERATIONS if g == generation_text), None)
-    if generation is None:
-        raise item.error(
-            "generation", f"{value_text(generation_text)} is not one of {', '.join(GENERATIONS)}"
-        )
-    kind_text = item.text("evidence_kind", required=False) or "recorded"
-    evidence_kind = next((k for k in EVIDENCE_KINDS if k == kind_text), None)
-    if evidence_kind is None:
-        raise item.error(
-            "evidence_kind", f"{value_text(kind_text)} is not one of {', '.join(EVIDENCE_KINDS)}"
-        )
+    generation = item.choice("generation", GENERATIONS, "1.x")
+    evidence_kind = item.choice("evidence_kind", EVIDENCE_KINDS, "recorded")
     return Strategy(
         generation=generation,
         evidence_kind=evidence_kind,

@@ -109,7 +109,11 @@ def _parse(text: str, command: str) -> CommandSpec:
     )
 
 
-def _split_sections(clean: str) -> tuple[dict[str, list[str]], list[str], list[str]]:
+def _split_sections(
+    clean: str, heading: re.Pattern[str] = _SECTION, *, keep_blank: bool = True
+) -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """The text's sections by their ``heading`` (yargs' ``Options:``; 2.x's ``FLAGS``), the
+    lines before any section, and warnings; an unindented line ends a section."""
     sections: dict[str, list[str]] = {}
     preamble: list[str] = []
     warnings: list[str] = []
@@ -120,17 +124,17 @@ def _split_sections(clean: str) -> tuple[dict[str, list[str]], list[str], list[s
             line = line[:MAX_LINE]
             if not warnings or not warnings[-1].startswith("over-long"):
                 warnings.append(f"over-long line(s) cut to {MAX_LINE} characters")
-        match = _SECTION.match(line)
+        match = heading.match(line)
         if match:
             current = sections.setdefault(match.group(1), [])
             continue
         if current is None:
             preamble.append(line)
         elif line and not line[0].isspace():
-            # an unindented line ends the section (epilog text, "Examples:", ...)
+            # an unindented line ends the section (epilog text, "Examples:", an error, ...)
             current = None
             preamble.append(line)
-        else:
+        elif line or keep_blank:
             current.append(line)
     return sections, preamble, warnings
 
@@ -316,22 +320,7 @@ def _is_effect_layout(clean: str) -> bool:
 
 
 def _effect_sections(clean: str) -> tuple[dict[str, list[str]], list[str]]:
-    sections: dict[str, list[str]] = {}
-    warnings: list[str] = []
-    current: list[str] | None = None
-    for raw in clean.split("\n"):
-        line = raw.rstrip()
-        if len(line) > MAX_LINE:
-            line = line[:MAX_LINE]
-            if not warnings:
-                warnings.append(f"over-long line(s) cut to {MAX_LINE} characters")
-        match = _EFFECT_SECTION.match(line)
-        if match:
-            current = sections.setdefault(match.group(1), [])
-        elif line and not line[0].isspace():
-            current = None  # text outside a section (an error, an epilog)
-        elif current is not None and line:
-            current.append(line)
+    sections, _, warnings = _split_sections(clean, _EFFECT_SECTION, keep_blank=False)
     return sections, warnings
 
 
