@@ -9,7 +9,8 @@
                                       lint (ruff check + format check), type-check (mypy --strict),
                                       run the whole test suite: what CI runs
     python3 dev.py test --fast [ARGS] set up, run only the pure suite (no real OpenCode release,
-                                      nothing slow: pytest -m "not real and not slow"), in seconds;
+                                      nothing slow: pytest -m "not real and not slow"), on every
+                                      core (pytest-xdist), in seconds;
                                       installs no release, no lint
 
 Set-up is idempotent: a virtual environment in .venv with the project installed (editable) and
@@ -100,7 +101,8 @@ def cmd_test(args: list[str]) -> int:
     setup()
     if "--fast" in args:
         rest = [a for a in args if a != "--fast"]
-        return pytest_code(run([PY, "-m", "pytest", "-m", FAST_MARKERS, *rest]))
+        # the pure suite on every core (pytest-xdist): each test is in-process and isolated
+        return pytest_code(run([PY, "-m", "pytest", "-m", FAST_MARKERS, "-n", "auto", *rest]))
     install_releases()
     if run([BIN / "ruff", "check", "."]) != 0:
         return 1

@@ -76,6 +76,7 @@ time.sleep(60)
 
 
 @needs_tmux
+@pytest.mark.slow  # a private tmux server and a wait that times out
 def test_a_failed_waits_seen_and_the_last_screen_hold_only_lines_with_text(
     tmux_session: str, tmp_path: Path
 ) -> None:

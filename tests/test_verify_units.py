@@ -92,6 +92,7 @@ def test_screen_probe_uses_first_line_prefix() -> None:
     assert screen_probe("  short\n") == "short"
 
 
+@pytest.mark.slow  # runs a program in a pseudo-terminal and waits for its screen
 def test_pty_screen_is_emulated_not_the_raw_text(tmp_path: Path) -> None:
     # colour changes between words and a cursor jump that overwrites: a raw-text "screen"
     # sees 'tab   agents' and both versions; a terminal shows 'tab agents' and the last one

@@ -169,7 +169,9 @@ def v2_service(
     holder["service"] = V2Service(
         url, version, pid if pid is not None else os.getpid(), password, fake
     )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield holder["service"]
