@@ -54,6 +54,11 @@ def readme_with(body: str, name: str = "bench") -> str:
         ("load average: 0.52, 0.40, 0.31", "load average: 3.10, 2.95, 2.01"),
         ("process pid 4242 stopped", "process pid 17 stopped"),
         ("in tmux window orch:agent-1 (@1)", "in tmux window orch:agent-1 (@12)"),
+        (
+            "scratch folder /tmp/orch-doctor-verify-ab12cd34",
+            "scratch folder /tmp/orch-doctor-verify-x9y8z7w6 (rm pid 4242), finishing in the "
+            "background",
+        ),
     ],
 )
 def test_values_that_vary_are_masked(one: str, other: str) -> None:

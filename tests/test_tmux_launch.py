@@ -393,6 +393,27 @@ def test_a_launch_file_is_registered_before_it_is_written(tmp_path: Path) -> Non
     assert not launch.folder.exists()
 
 
+def test_a_launch_file_read_just_before_its_pane_ended_is_no_failure(tmp_path: Path) -> None:
+    """The launcher read the file and its program ended at once, between two looks: that is
+    the program's story (the wait step says "it exited"), not a window that could not read."""
+    launch = LaunchFile(["true"], str(tmp_path), {})
+    seen = {"consumed": False}
+
+    def consumed_then_dead() -> bool:  # what the launcher does, then its program exits
+        if not seen["consumed"]:
+            launch.path.unlink()
+            launch.folder.rmdir()
+            seen["consumed"] = True
+        return True
+
+    launch.wait_read(consumed_then_dead, time.monotonic() + 2.0)  # no TerminalError
+    assert not launch.folder.exists()
+    with pytest.raises(TerminalError, match="could not read its environment"):
+        unread = LaunchFile(["true"], str(tmp_path), {})
+        unread.wait_read(lambda: True, time.monotonic() + 2.0)
+    assert not unread.folder.exists()
+
+
 def _plan(argv: tuple[str, ...], cwd: Path) -> SpawnPlan:
     from orch_doctor.decide.steps import WaitCondition, WaitStep
 

@@ -115,6 +115,8 @@ MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[0-9a-f]{12,}\b"), "<digest>"),
     (re.compile(r"(load average:?) [\d.]+(?:,? [\d.]+)*"), r"\1 <load>"),
     (re.compile(r"@\d+\b"), "@<window>"),
+    # whether the scratch folder took longer than its 0.1 s to remove is a race too
+    (re.compile(r" \(rm pid <pid>\), finishing in the background"), ""),
 )  # fmt: skip
 
 

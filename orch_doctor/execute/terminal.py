@@ -517,6 +517,8 @@ class LaunchFile:
         the file stays, remove it here and raise :class:`TerminalError`."""
         while not self.consumed():
             gone = dead()
+            if gone and self.consumed():
+                break  # read, then its program ended at once: that is the program's story
             if gone or time.monotonic() >= until:
                 self.remove()
                 why = "its pane ended" if gone else f"the file stayed {LAUNCH_READ_S:.0f}s"
