@@ -4,9 +4,6 @@ a real 1.1.34 on this (offline) machine gets no plan, with the known issue's fix
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,9 +18,9 @@ from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.probe.hosts import reachable
 from tests.support.opencode import isolated_env, real_server
+from tests.support.tmux import needs_tmux, own_tmux_session
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 MATRIX = load_matrix(overrides=False)
 SESSION = "conds"
 #: a release CI does not install (tools/releases.py TEST_RELEASES): tested where it is installed
@@ -33,18 +30,8 @@ OFFLINE_RELEASE = "1.1.34"
 @pytest.fixture
 def tmux_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A tmux server of this test's own (own TMUX_TMPDIR) with session ``conds``."""
-    folder = tempfile.mkdtemp(prefix="orch-doctor-conds-tmux-")
-    monkeypatch.setenv("TMUX_TMPDIR", folder)
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", SESSION, "-x", "200", "-y", "50"],
-        check=True,
-        timeout=10,
-    )
-    try:
-        yield SESSION
-    finally:
-        subprocess.run(["tmux", "kill-server"], timeout=10, check=False)
-        shutil.rmtree(folder, ignore_errors=True)
+    with own_tmux_session(monkeypatch, SESSION) as session:
+        yield session
 
 
 @pytest.fixture(scope="module")

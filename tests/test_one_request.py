@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from click.testing import CliRunner
 from orch_doctor.api import select_strategy
 from orch_doctor.cli import main
 from tests.support.opencode import isolated_env
+from tests.support.tmux import own_tmux_session
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -35,20 +34,8 @@ DOWN = "http://127.0.0.1:9"
 @pytest.fixture
 def own_tmux(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A tmux server of this test's own (own TMUX_TMPDIR) with one session."""
-    folder = tempfile.mkdtemp(prefix="odr-")
-    monkeypatch.setenv("TMUX_TMPDIR", folder)
-    monkeypatch.delenv("TMUX", raising=False)
-    monkeypatch.delenv("TMUX_PANE", raising=False)
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", SESSION, "-x", "200", "-y", "50"],
-        check=True,
-        timeout=10,
-    )
-    try:
-        yield SESSION
-    finally:
-        subprocess.run(["tmux", "kill-server"], timeout=10, check=False)
-        shutil.rmtree(folder, ignore_errors=True)
+    with own_tmux_session(monkeypatch, SESSION) as session:
+        yield session
 
 
 def cli_json(*args: str) -> dict[str, Any]:

@@ -5,10 +5,7 @@ only the screen lines that carry text."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +20,8 @@ from orch_doctor.decide.steps import ProcessStep, SpawnPlan, WaitCondition, Wait
 from orch_doctor.execute.executor import SEEN_LINES, screen_tail
 from tests.support.opencode import isolated_env
 from tests.support.schemas import assert_valid
+from tests.support.tmux import needs_tmux, own_tmux_session
 
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 SESSION = "sigtest"
 CVE = "server-unauthenticated-cve-2026-22812"
 
@@ -32,20 +29,8 @@ CVE = "server-unauthenticated-cve-2026-22812"
 @pytest.fixture
 def tmux_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A tmux server of this test's own (own TMUX_TMPDIR) with session ``sigtest``."""
-    folder = tempfile.mkdtemp(prefix="odsig-")
-    monkeypatch.setenv("TMUX_TMPDIR", folder)
-    monkeypatch.delenv("TMUX", raising=False)
-    monkeypatch.delenv("TMUX_PANE", raising=False)
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", SESSION, "-x", "120", "-y", "60"],
-        check=True,
-        timeout=10,
-    )
-    try:
-        yield SESSION
-    finally:
-        subprocess.run(["tmux", "kill-server"], timeout=10, check=False)
-        shutil.rmtree(folder, ignore_errors=True)
+    with own_tmux_session(monkeypatch, SESSION, width=120, height=60) as session:
+        yield session
 
 
 # --- seen: the lines that carry text ------------------------------------------------------------

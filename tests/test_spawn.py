@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -22,28 +21,16 @@ from orch_doctor.cli import main
 from orch_doctor.schemas import versioned
 from tests.support.opencode import isolated_env
 from tests.support.schemas import assert_valid
+from tests.support.tmux import needs_tmux, own_tmux_session
 
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 SESSION = "orchtest"
 
 
 @pytest.fixture
 def tmux_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A tmux server of this test's own (own TMUX_TMPDIR) with session ``orchtest``."""
-    folder = tempfile.mkdtemp(prefix="ods-")
-    monkeypatch.setenv("TMUX_TMPDIR", folder)
-    monkeypatch.delenv("TMUX", raising=False)
-    monkeypatch.delenv("TMUX_PANE", raising=False)
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", SESSION, "-x", "200", "-y", "50"],
-        check=True,
-        timeout=10,
-    )
-    try:
-        yield SESSION
-    finally:
-        subprocess.run(["tmux", "kill-server"], timeout=10, check=False)
-        shutil.rmtree(folder, ignore_errors=True)
+    with own_tmux_session(monkeypatch, SESSION) as session:
+        yield session
 
 
 def windows() -> dict[str, str]:
