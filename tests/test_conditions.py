@@ -186,8 +186,8 @@ def test_1_1_34_offline_is_no_plan_online_a_check_mark(
 def test_hosts_are_checked_only_where_an_applicable_issue_needs_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from orch_doctor.decide import measure
     from orch_doctor.probe import hosts
+    from orch_doctor.resolve import measure
 
     asked: list[str] = []
 

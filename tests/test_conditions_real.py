@@ -13,10 +13,10 @@ import pytest
 
 from orch_doctor.api import execute_plan, get_capabilities, get_server_status, select_strategy
 from orch_doctor.decide.decision import decide
-from orch_doctor.decide.measure import measure_facts
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.matrix.load import load_matrix
 from orch_doctor.probe.hosts import reachable
+from orch_doctor.resolve.measure import measure_facts
 from tests.support.opencode import isolated_env, real_server
 from tests.support.tmux import needs_tmux, own_tmux_session
 

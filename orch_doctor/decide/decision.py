@@ -138,7 +138,7 @@ def decide(
     """The strategy to use and its validated plan.
 
     ``facts``: what was measured here for the conditions strategies rely on (the TUI's
-    environment, the hosts applicable known issues need: ``probe/hosts.measure_facts``); a
+    environment, the hosts applicable known issues need: ``resolve/measure.measure_facts``); a
     condition not measured leaves the strategy possible but the decision not ✓ (``holds``).
 
     ``proofs``: the successful local `orch-doctor verify` runs of this very binary, by

@@ -1,6 +1,6 @@
 """Whether a host answers from here: one bounded HTTPS connect (DNS, TCP and the TLS handshake
 within ``REACH_TIMEOUT_S``), cached per process. Which hosts to check is not this module's
-business (``decide/measure.py`` asks only for what an applicable known issue needs)."""
+business (``resolve/measure.py`` asks only for what an applicable known issue needs)."""
 
 from __future__ import annotations
 

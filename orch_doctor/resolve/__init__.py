@@ -249,7 +249,7 @@ class Resolution:
 
         The local proofs of the binary (successful `orch-doctor verify` runs with it, from the
         user's cache: orch_doctor.resolve.proofs) are read here and passed in as data.
-        The conditions its strategies rely on are measured here (orch_doctor.decide.measure):
+        The conditions its strategies rely on are measured here (orch_doctor.resolve.measure):
         ``tui_env`` is the environment the TUI will get (default: the resolution's ``env``,
         else this process's)."""
         from orch_doctor.decide.decision import decide, no_plan
@@ -266,7 +266,7 @@ class Resolution:
 
             client = caps.version.text if caps.version else None
             server = with_skew(server, client, self.matrix)
-        from orch_doctor.decide.measure import measure_facts
+        from orch_doctor.resolve.measure import measure_facts
         from orch_doctor.resolve.proofs import read_proofs
 
         env = tui_env if tui_env is not None else self.env
