@@ -354,6 +354,10 @@ class SpawnPlan:
     #: the server's session routes this plan's confirmation and clean-up use
     session_api: SessionApi = SESSION_API_1X
 
+    def known_failure(self, failure_id: str | None) -> KnownFailure | None:
+        """The known failure a failed step was reported as (its ``issue``), if any."""
+        return next((k for k in self.known_failures if k.id == failure_id), None)
+
     def to_json(self) -> PlanStepsJSON:
         return {
             "strategy": self.strategy,

@@ -280,7 +280,7 @@ def run_plan(
             )
             outcome.fix = fix_for(failed, inspect() if callable(inspect) else inspect, plan=plan)
             outcome.issue = failed.issue if failed else None
-            known = next((k for k in plan.known_failures if k.id == outcome.issue), None)
+            known = plan.known_failure(outcome.issue)
             if known is not None:
                 outcome.problem = f"{known.title} ({known.id}): {outcome.problem}"
             outcome.code = (failed.code if failed else None) or "error"
@@ -365,8 +365,8 @@ def fix_for(
     here."""
     if failed is None:
         return inspect
-    if failed.issue is not None and plan is not None:
-        known = next((k for k in plan.known_failures if k.id == failed.issue), None)
+    if plan is not None:
+        known = plan.known_failure(failed.issue)
         if known is not None:
             return known.fix or inspect  # a command (its title is in the problem)
     if failed.code in ("deadline", "timeout"):
