@@ -189,8 +189,6 @@ def find_service(
     gives one). The first file that passes wins (``service.json``, then ``service-local.json``)."""
     from dataclasses import replace
 
-    from orch_doctor.server.probe import probe_server
-
     notes: list[str] = []
     for path in registration_files(env):
         found = read_registration(path)
@@ -204,6 +202,8 @@ def find_service(
                 f"{found.path}: its service (pid {found.pid}) is not running: a stale registration"
             )
             continue
+        from orch_doctor.server.probe import probe_server  # only for a live registration
+
         status = probe_server(
             found.url, timeout_s=timeout_s, credentials=found.credentials, use_cache=use_cache
         )
