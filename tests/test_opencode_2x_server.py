@@ -1,7 +1,7 @@
 """OpenCode 2.x: the server probe, discovery through the registration file, and the verdict for
 a 1.x CLI against a 2.x service — on a real HTTP server standing in for a 2.x service.
 
-The stand-in (tests/support/v2_server.py) forwards to opencode-python-sdk 0.2.3's
+The stand-in (tests/support/opencode2.py) forwards to opencode-python-sdk 0.2.3's
 ``opencode.testing.FakeServer`` (its ``/api/*`` routes and ``ServerInfo {version, pid, urls,
 paths}`` from the contract's generated models) and adds what the public evidence documents and
 FakeServer lacks: the web UI's HTML 200 at ``/global/health`` (opencode-mobile#39), forced Basic
@@ -32,7 +32,7 @@ from orch_doctor.server.registration import (
     find_service,
     read_registration,
 )
-from tests.support.v2_server import V2Service, v2_service
+from tests.support.opencode2 import V2Service, v2_service
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,8 @@
 """OpenCode 2.x end to end: the decision picks service-session-api for a 2.x client and a 2.x
 service, and ``execute_plan`` runs its plan against a 2.x service stand-in (the typed SDK's
-FakeServer behind a real loopback HTTP server, Basic auth forced) with a TUI stand-in in a
-pseudo-terminal; delivery is confirmed through the 2.x API (GET /api/session/{id}/message)."""
+FakeServer behind a real loopback HTTP server, Basic auth forced) with the 2.x binary
+stand-in's TUI in a pseudo-terminal; delivery is confirmed through the 2.x API
+(GET /api/session/{id}/message)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from orch_doctor.matrix.load import load_matrix
 from orch_doctor.matrix.recorded import stored_capabilities
 from orch_doctor.server.credentials import Credentials
 from orch_doctor.server.types import ServerStatus
-from tests.support.v2_fake import V2_ROUTES, v2_service, write_tui
+from tests.support.opencode2 import V2_ROUTES, v2_service, write_binary
 
 pytest.importorskip("opencode.testing")
 
@@ -84,7 +85,7 @@ def test_user_texts_reads_a_2x_message_page() -> None:
 
 @pytest.mark.slow
 def test_a_2x_plan_runs_end_to_end_against_the_stand_in(tmp_path: Path) -> None:
-    tui = write_tui(tmp_path / "opencode2")
+    tui = write_binary(tmp_path / "opencode2")
     project = tmp_path / "project dir"
     project.mkdir()
     prompt = f"2.x spawn {uuid.uuid4().hex[:8]} $(not a shell) {{session_id}}"
@@ -113,8 +114,9 @@ def test_a_2x_plan_runs_end_to_end_against_the_stand_in(tmp_path: Path) -> None:
             checks = {c.name for c in result.confirmation.checks}
             assert {"session", "prompt-stored", "tui-shows-prompt"} <= checks
             # every call carried the password (the TUI's from its environment), none in argv
-            assert service.seen and all(auth for _, _, auth in service.seen)
-            assert any(p.startswith("/api/session/" + sid + "/message") for _, p, _ in service.seen)
+            assert service.requests and all(auth for _, _, auth in service.requests)
+            asked = [p for _, p, _ in service.requests]
+            assert any(p.startswith("/api/session/" + sid + "/message") for p in asked)
             assert service.password not in shown
         finally:
             terminal.close()
@@ -122,7 +124,7 @@ def test_a_2x_plan_runs_end_to_end_against_the_stand_in(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_2x_plan_with_the_wrong_password_fails_at_session_creation(tmp_path: Path) -> None:
-    tui = write_tui(tmp_path / "opencode2")
+    tui = write_binary(tmp_path / "opencode2")
     with v2_service(password="right") as service:
         caps = replace(stored_capabilities("2.0.0"), binary_path=str(tui))
         decision = decide(caps, _server(service.url), SpawnRequest(str(tmp_path), prompt="p"),
@@ -138,3 +140,71 @@ def test_a_2x_plan_with_the_wrong_password_fails_at_session_creation(tmp_path: P
         assert not result.ok and result.code == "http-status"
         assert result.steps[0].seen is not None and result.steps[0].seen.startswith("401")
         assert not service.fake.sessions and "wrong" not in json.dumps(result.to_json())
+
+
+def test_the_2x_tui_gets_the_password_by_the_name_2x_reads_first() -> None:
+    caps = stored_capabilities("2.0.0")
+    request = SpawnRequest("/p", prompt="x")
+    plan = decide(caps, _server("http://127.0.0.1:4096"), request, MATRIX).plan
+    assert plan is not None
+    process = next(s for s in plan.steps if isinstance(s, ProcessStep))
+    assert process.secret_env == ("OPENCODE_PASSWORD",)  # env.ts: then the legacy name
+    one = stored_capabilities("1.18.33")
+    server_1x = ServerStatus(url="http://127.0.0.1:4097", verdict="ok", is_opencode=True,
+                             generation="1.x", version="1.18.33", auth="basic",
+                             routes=MATRIX.recorded.fallback("1.18.33")[1])  # type: ignore[index]  # fmt: skip
+    plan_1x = decide(one, server_1x, SpawnRequest("/p", prompt="x"), MATRIX).plan
+    assert plan_1x is not None
+    attach = next(s for s in plan_1x.steps if isinstance(s, ProcessStep))
+    assert attach.secret_env == ("OPENCODE_SERVER_PASSWORD",)
+
+
+def test_a_2x_password_in_the_environment_is_the_servers_password() -> None:
+    from orch_doctor.server.credentials import credentials_from_env, secrets_for
+
+    found = credentials_from_env({"OPENCODE_PASSWORD": "pw2"})
+    assert found is not None and found.password == "pw2" and found.username == "opencode"
+    first = credentials_from_env({"OPENCODE_SERVER_PASSWORD": "a", "OPENCODE_PASSWORD": "b"})
+    assert first is not None and first.password == "a"
+    assert credentials_from_env({"OPENCODE_PASSWORD": ""}) is None
+    assert secrets_for(found) == {"OPENCODE_SERVER_PASSWORD": "pw2", "OPENCODE_PASSWORD": "pw2"}
+
+
+def test_a_2x_client_without_a_service_is_told_to_start_its_service() -> None:
+    caps = replace(stored_capabilities("2.0.0"), binary_path="/usr/bin/opencode2")
+    decision = decide(caps, None, SpawnRequest("/p", prompt="x"), MATRIX)
+    assert decision.strategy == "none"
+    assert decision.fix == "opencode service start"
+    one = replace(stored_capabilities("1.18.33"), binary_path="/usr/bin/opencode")
+    no_server_1x = decide(one, None, SpawnRequest("/p", prompt="x" * 200_000), MATRIX)
+    assert no_server_1x.fix == "opencode serve --port 4096 --hostname 127.0.0.1"
+
+
+def test_allow_standalone_runs_a_1x_tui_alone_instead_of_a_named_2x_service() -> None:
+    caps = replace(stored_capabilities("1.18.33"), binary_path="/usr/bin/opencode")
+    url = "http://127.0.0.1:4096"
+    request = SpawnRequest(directory="/p", prompt="hi", server_url=url)
+    refused = decide(caps, _server(url), request, MATRIX)
+    assert refused.strategy == "none"
+    allowed = decide(caps, _server(url), request, MATRIX, allow_standalone=True)
+    assert allowed.strategy == "standalone-prompt", allowed.to_json()
+    assert allowed.plan is not None and allowed.plan.server_url is None
+    first = allowed.advisories[0]
+    assert first.id == "standalone-instead-of-server" and first.severity == "warn"
+    assert "2.0.0" in first.message and "1.18.33" in first.message  # both versions named
+    assert first.fix == "npm install -g @opencode/cli@2.0.0"
+    # what would have used the 2.x service is refused for the mismatch, by its code
+    assert allowed.rejected["attach-session-api"].code == "major-mismatch"
+
+
+def test_sessions_a_verify_made_in_a_2x_service_are_removed_by_its_routes() -> None:
+    from orch_doctor.verify.run import UserSessions
+
+    sessions = UserSessions("http://s", None, V2_ROUTES, "/p", {}, SESSION_API_2X)
+    assert sessions.route_keys() == (
+        "DELETE /api/session/{id}", "POST /api/session/{id}/interrupt",
+    )  # fmt: skip
+    assert sessions.path("ses_1") == "http://s/api/session/ses_1"
+    one = UserSessions("http://s", None, None, "/p q", {})
+    assert one.route_keys() == ("DELETE /session/{id}", "POST /session/{id}/abort")
+    assert one.path("ses_1") == "http://s/session/ses_1?directory=%2Fp+q"

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 @timeout_option(5.0, "Seconds for each phase (connect, read).")
 @click.option(
     "--password-env",
-    default="OPENCODE_SERVER_PASSWORD",
-    show_default=True,
+    default=None,
     metavar="VAR",
-    help="Environment variable holding the server password (never pass it as an argument).",
+    help="Environment variable holding the server password (never pass it as an argument); "
+    "default: OPENCODE_SERVER_PASSWORD, else OPENCODE_PASSWORD (2.x).",
 )
 @opencode_option("Installed CLI to compare versions with (default: discover).")
 @click.option("--no-routes", is_flag=True, help="Skip reading the OpenAPI document.")
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 def server(
     urls: tuple[str, ...],
     timeout_s: float,
-    password_env: str,
+    password_env: str | None,
     opencode: str | None,
     no_routes: bool,
     session_id: str | None,
@@ -121,9 +121,10 @@ def server(
             document["registration_notes"] = list(notes)
         emit_json(document)
     else:
+        from orch_doctor.decide.rules import start_server_fix
         from orch_doctor.report.server import render_servers
 
-        render_servers(shown, discovered, advice)
+        render_servers(shown, discovered, advice, start_server_fix(caps))
         from orch_doctor._util.text import printable
 
         for note in notes:

@@ -169,16 +169,20 @@ def decide(
         return _forced(force, caps, server, request, matrix, applicable, advisories, facts, proofs)
 
     rejected: dict[str, Rejection] = {}
+    mismatch = rules.major_mismatch(caps, server)
+    # a named server of the other OpenCode line, and a standalone TUI accepted in its place:
+    # only the strategies that would use that server are refused
+    mismatch_instead = mismatch if mismatch is not None and allow_standalone else None
     refusal = _Refusal(
-        major_mismatch=rules.major_mismatch(caps, server),
+        major_mismatch=mismatch if mismatch_instead is None else None,
         newer_major=rules.newer_major(caps, matrix),
         blocked=rules.blocked_range(caps, matrix),
         bad_model=rules.model_problem(request.model),
     )
     refused_all = refusal.rejection()
-    named_server_down = (
-        request.server_url is not None and server is not None and not server.ok
-    ) or (request.server_url is not None and server is None)
+    named_server_down = request.server_url is not None and (
+        server is None or not server.ok or mismatch_instead is not None
+    )
     candidates: list[_Candidate] = []
     for strategy in matrix.strategies:
         if refused_all:
@@ -194,6 +198,11 @@ def decide(
                 "not-the-named-server",
                 f"does not use the server you named ({request.server_url}); "
                 "pass --allow-standalone (allow_standalone=True) to accept it",
+            )
+            continue
+        if mismatch_instead is not None and strategy.needs_server:
+            rejected[strategy.name] = Rejection(
+                "major-mismatch", mismatch_instead.message, fix=mismatch_instead.fix
             )
             continue
         missing = rules.missing_requirements(strategy, caps, server, request)
@@ -235,7 +244,7 @@ def decide(
                 rejected[other.strategy.name] = _not_chosen(other, cand)
         first: list[Advisory] = []
         if named_server_down and not cand.strategy.needs_server:
-            first.append(_standalone_instead(server, request))
+            first.append(_standalone_instead(server, request, mismatch_instead))
         # the evidence for this strategy is a reason: a local proof, verified here on this
         # exact release, contract only, or the nearest verified releases
         evidence = _evidence(cand, caps, matrix)
@@ -496,15 +505,26 @@ def _with_failures(plan: SpawnPlan, cand: _Candidate, matrix: Matrix) -> SpawnPl
     return replace(plan, known_failures=tuple(known)) if known else plan
 
 
-def _standalone_instead(server: ServerStatus | None, request: SpawnRequest) -> Advisory:
-    verdict = f"{server.verdict}: {server.summary}" if server is not None else "not probed"
+def _standalone_instead(
+    server: ServerStatus | None,
+    request: SpawnRequest,
+    mismatch: rules.MajorMismatch | None = None,
+) -> Advisory:
+    fix: str | None
+    if mismatch is not None:  # it answers, as the other OpenCode line
+        verdict, fix = mismatch.message, mismatch.fix
+        alternatives: tuple[str, ...] = (*mismatch.alternatives, "drop --server")
+    else:
+        verdict = f"{server.verdict}: {server.summary}" if server is not None else "not probed"
+        fix = server.fix if server is not None else None
+        alternatives = (*(server.alternatives if server is not None else ()), "drop --server")
     return Advisory(
         STANDALONE_INSTEAD,
         "warn",
         f"the server you named ({request.server_url}) cannot be used ({verdict}); as allowed "
         "(--allow-standalone), the plan runs a standalone TUI instead",
-        fix=server.fix if server is not None else None,
-        alternatives=(*(server.alternatives if server is not None else ()), "drop --server"),
+        fix=fix,
+        alternatives=alternatives,
     )
 
 
@@ -537,7 +557,9 @@ def _reasons(cand: _Candidate, server: ServerStatus | None) -> list[str]:
         who = f"OpenCode {server.version}" if server.version else "OpenCode, version unknown"
         reasons.append(f"server {server.url} is up ({who})")
         if strategy.routes:
-            reasons.append(f"server has {', '.join(strategy.routes)} (from its OpenAPI document)")
+            source = server.routes_source or "GET /doc"
+            where = "its OpenAPI document" if source == "GET /doc" else source
+            reasons.append(f"server has {', '.join(strategy.routes)} ({where})")
     elif not strategy.needs_server:
         reasons.append("needs no server")
     for issue in cand.hits:
@@ -617,13 +639,13 @@ def _fix(
         return "opencode models"
     # a prompt too long for argv goes through a server's API
     if server is None and rules.prompt_argv_problem(request.prompt):
-        return "opencode serve --port 4096 --hostname 127.0.0.1"
+        return rules.start_server_fix(caps)
     if caps.binary_path is None:
         return "npm install -g opencode-ai"
     if not caps.command("attach").exists and not caps.command("root").has_flag("--prompt"):
         return "npm install -g opencode-ai@latest"
     if server is None:
-        return "opencode serve --port 4096 --hostname 127.0.0.1"
+        return rules.start_server_fix(caps)
     if not server.ok:
         return server.fix
     if server.directory and not rules.same_directory(server.directory, request.directory):

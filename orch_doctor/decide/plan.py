@@ -24,7 +24,7 @@ from orch_doctor.decide.steps import (
 from orch_doctor.errors import PlanValidationError
 from orch_doctor.matrix.types import TuiScreen, strategy_name
 from orch_doctor.probe.types import Capabilities, CommandSpec
-from orch_doctor.server.credentials import PASSWORD_ENV
+from orch_doctor.server.credentials import PASSWORD_ENVS
 
 TUI_READY_TIMEOUT_S = 60.0
 DELIVERY_TIMEOUT_S = 30.0
@@ -87,7 +87,10 @@ def validate_plan(plan: SpawnPlan, caps: Capabilities) -> None:
     for step in plan.steps:
         if isinstance(step, ProcessStep):
             validate_argv(step.argv, step.command, caps)
-            if any(isinstance(arg, str) and PASSWORD_ENV in arg for arg in step.argv):
+            if any(
+                isinstance(arg, str) and any(name in arg for name in PASSWORD_ENVS)
+                for arg in step.argv
+            ):
                 raise ValueError("a process step mentions the server password in argv")
 
 
@@ -143,7 +146,7 @@ def build_plan(
         opencode=binary or caps.binary_path or "opencode",
         server_url=server_url,
         workarounds=frozenset(workarounds),
-        secret_env=(PASSWORD_ENV,) if auth else (),
+        secret_env=(entry.password_env,) if auth else (),
         tui=tui,
         terminal=terminal,
     )

@@ -152,6 +152,21 @@ def looks_2x(caps: Capabilities) -> bool:
     return "server" in caps.command("root").options and not caps.command("attach").exists
 
 
+#: a server for a 1.x CLI to attach to (the port the docs and orch use)
+SERVE_1X_FIX = "opencode serve --port 4096 --hostname 127.0.0.1"
+#: OpenCode 2.x: the user's one background service, found by every client through its
+#: registration file (opencode.ai/v2/docs: `opencode service start|status|stop`)
+SERVICE_2X_FIX = "opencode service start"
+
+
+def start_server_fix(caps: Capabilities | None) -> str:
+    """The command that gives this CLI a server to use: a 2.x CLI its background service, a
+    1.x CLI a server on port 4096."""
+    if caps is not None and caps.binary_path is not None and client_generation(caps) == "2.x":
+        return SERVICE_2X_FIX
+    return SERVE_1X_FIX
+
+
 def client_generation(caps: Capabilities) -> str:
     """ "2.x" when the version says so or (without one) the help has the 2.x layout; else "1.x"."""
     major = getattr(client_version(caps), "major", None)

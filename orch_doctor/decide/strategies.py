@@ -40,6 +40,7 @@ from orch_doctor.decide.steps import (
     WaitStep,
 )
 from orch_doctor.matrix.types import PlanStrategyName
+from orch_doctor.server.credentials import PASSWORD_ENV, PASSWORD_ENV_2X
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class StrategyDef:
 
     builder: Callable[[Build], list[Step]]
     session_api: SessionApi = SESSION_API_1X
+    #: the variable its TUI reads the server's password from (2.x: OPENCODE_PASSWORD, then the
+    #: legacy name; anomalyco/opencode packages/cli/src/env.ts)
+    password_env: str = PASSWORD_ENV
 
 
 def tui_process(b: Build, command: str, argv: list[str | Ref], description: str) -> ProcessStep:
@@ -219,7 +223,7 @@ def _service_session_api(b: Build) -> list[Step]:
 #: every strategy that has a plan, exactly once (tests/test_strategies.py checks it against
 #: ``PlanStrategyName`` and compat_matrix/strategies.toml)
 STRATEGIES: Mapping[PlanStrategyName, StrategyDef] = {
-    "service-session-api": StrategyDef(_service_session_api, SESSION_API_2X),
+    "service-session-api": StrategyDef(_service_session_api, SESSION_API_2X, PASSWORD_ENV_2X),
     "attach-session-api": StrategyDef(_attach_session_api),
     "attach-tui-api": StrategyDef(_attach_tui_api),
     "standalone-session": StrategyDef(_standalone_session),

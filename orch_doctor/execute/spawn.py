@@ -35,7 +35,12 @@ from orch_doctor.execute.executor import (
     url_path,
 )
 from orch_doctor.execute.terminal import Terminal, TerminalError, TmuxWindowTerminal
-from orch_doctor.server.credentials import PASSWORD_ENV, Credentials, credentials_from_env
+from orch_doctor.server.credentials import (
+    PASSWORD_ENVS,
+    Credentials,
+    credentials_from_env,
+    secrets_for,
+)
 
 #: why a spawn failed: its failed step's code, delivery not confirmed, no strategy at all, or a
 #: strategy that rests on a condition nobody could measure here (``spawn`` refuses it: not ✓)
@@ -150,7 +155,8 @@ def execute_plan(
         chosen, target = terminal, str(getattr(terminal, "name", type(terminal).__name__))
     child_env = dict(os.environ if env is None else env)
     creds = credentials or credentials_from_env(child_env)
-    child_env.pop(PASSWORD_ENV, None)  # only through the plan's secret_env
+    for name in PASSWORD_ENVS:
+        child_env.pop(name, None)  # only through the plan's secret_env
     made: list[Terminal] = []
 
     def factory() -> Terminal:
@@ -167,7 +173,7 @@ def execute_plan(
         base_url=plan.server_url,
         terminal_factory=factory,
         env=child_env,
-        secrets={PASSWORD_ENV: creds.password} if creds else {},
+        secrets=secrets_for(creds),
         credentials=creds,
         deadline=deadline,
         on_step=on_step,

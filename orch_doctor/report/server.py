@@ -7,7 +7,10 @@ from orch_doctor.server.types import ServerStatus
 
 
 def render_servers(
-    statuses: list[ServerStatus], discovered: bool, advice: dict[str, list[Advisory]]
+    statuses: list[ServerStatus],
+    discovered: bool,
+    advice: dict[str, list[Advisory]],
+    start_fix: str = "opencode serve --port 4096 --hostname 127.0.0.1",
 ) -> None:
     from orch_doctor.report.console import make_console
     from orch_doctor.report.console import shown as escape
@@ -16,7 +19,7 @@ def render_servers(
     console = make_console()
     if discovered and not statuses:
         console.print("no running OpenCode server found (checked processes and port 4096)")
-        console.print("  fix: opencode serve --port 4096 --hostname 127.0.0.1")
+        console.print(f"  fix: {start_fix}")  # the installed CLI's own way to start one
         return
     for s in statuses:
         # reachable is not enough: a server with an error advisory is ✗ here as in the exit code

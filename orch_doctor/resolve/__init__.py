@@ -257,8 +257,14 @@ class Resolution:
         allow_standalone = self.selection.allow_standalone
         if self.policy.require_server and server is None and not allow_standalone:
             reason = f"the policy ({self.policy.source}) requires a server; none was given or found"
-            fix = "opencode serve --port 4096 --hostname 127.0.0.1"
-            then = ("then pass --server http://127.0.0.1:4096, or set server_url in the policy",)
+            from orch_doctor.decide.rules import SERVE_1X_FIX, start_server_fix
+
+            fix = start_server_fix(caps)
+            then = (
+                ("then pass --server http://127.0.0.1:4096, or set server_url in the policy",)
+                if fix == SERVE_1X_FIX
+                else ("it registers itself; orch-doctor finds it through its registration file",)
+            )
             advisory = Advisory("server-required", "error", reason, fix=fix, alternatives=then)
             return no_plan(reason, fix, advisory, code="policy")
         if server is not None and server.is_opencode and server.skew is None:

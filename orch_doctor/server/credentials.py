@@ -1,4 +1,6 @@
-"""Server credentials: from OPENCODE_SERVER_PASSWORD / OPENCODE_SERVER_USERNAME. Never shown."""
+"""Server credentials: from OPENCODE_SERVER_PASSWORD / OPENCODE_SERVER_USERNAME (OpenCode 1.x), or
+OPENCODE_PASSWORD (the name OpenCode 2.x clients read first, then the legacy one:
+anomalyco/opencode packages/cli/src/env.ts). Never shown."""
 
 from __future__ import annotations
 
@@ -9,6 +11,10 @@ from dataclasses import dataclass, field
 from orch_doctor._util.text import REDACTED
 
 PASSWORD_ENV = "OPENCODE_SERVER_PASSWORD"
+#: OpenCode 2.x: the password a client sends to ``--server`` (a manually run server adopts it)
+PASSWORD_ENV_2X = "OPENCODE_PASSWORD"
+#: every name a password reaches an OpenCode process by: only through a plan's ``secret_env``
+PASSWORD_ENVS = (PASSWORD_ENV, PASSWORD_ENV_2X)
 USERNAME_ENV = "OPENCODE_SERVER_USERNAME"
 DEFAULT_USERNAME = "opencode"
 
@@ -39,10 +45,13 @@ class Credentials:
 
 
 def credentials_from_env(
-    env: Mapping[str, str] | None = None, password_env: str = PASSWORD_ENV
+    env: Mapping[str, str] | None = None, password_env: str | None = None
 ) -> Credentials | None:
+    """The password in ``password_env``, else (none named) in OPENCODE_SERVER_PASSWORD, else in
+    OPENCODE_PASSWORD (2.x)."""
     env = os.environ if env is None else env
-    password = env.get(password_env)
+    names = (password_env,) if password_env else PASSWORD_ENVS
+    password = next((env[name] for name in names if env.get(name)), None)
     if not password:
         return None
     return Credentials(username=env.get(USERNAME_ENV) or DEFAULT_USERNAME, password=password)
@@ -82,3 +91,8 @@ def _strip_at(text: str) -> str:
     if not sep or "@" not in netloc:
         return text
     return head + sep + netloc.rpartition("@")[2] + rest[len(netloc) :]
+
+
+def secrets_for(credentials: Credentials | None) -> dict[str, str]:
+    """What a plan's ``secret_env`` names are filled from: the password under each name."""
+    return {name: credentials.password for name in PASSWORD_ENVS} if credentials else {}

@@ -22,7 +22,7 @@ from orch_doctor._util import cleanup
 from orch_doctor._util.proc import THROWAWAY_GRACE_S, kill_groups
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
-from orch_doctor.decide.steps import SpawnPlan, Step
+from orch_doctor.decide.steps import SESSION_API_1X, Ref, SessionApi, SpawnPlan, Step
 from orch_doctor.errors import VerifyRefused
 from orch_doctor.execute.confirm import Confirmation
 from orch_doctor.execute.executor import Executor, StepReport
@@ -37,9 +37,11 @@ from orch_doctor.execute.terminal import (
 )
 from orch_doctor.matrix.types import Matrix, StrategyName
 from orch_doctor.probe.types import Capabilities
-from orch_doctor.server.credentials import PASSWORD_ENV, Credentials
+from orch_doctor.server.credentials import DEFAULT_USERNAME, Credentials, secrets_for
 from orch_doctor.server.types import ServerStatus
 from orch_doctor.verify.throwaway import (
+    SERVE_1X,
+    SERVE_2X,
     ServerStartError,
     ThrowawayServer,
     isolated_env,
@@ -365,7 +367,10 @@ def choose_server(
     else:
         phase("start a throwaway opencode serve (own HOME, free loopback port)")
         started.servers.append(_start(prepared, started, deadline))
-        url, throwaway, credentials = started.servers[0].url, True, None
+        first = started.servers[0]
+        url, throwaway = first.url, True
+        # a 2.x serve forces auth: the password the run gave it (never shown)
+        credentials = Credentials(DEFAULT_USERNAME, first.password) if first.password else None
     phase(f"check the server at {url}")
     status = get_server_status(
         url,
@@ -415,7 +420,7 @@ def execute(
             _terminal, started.run_dir, options.terminal, started.scope, deadline
         ),
         env=prepared.env,
-        secrets={PASSWORD_ENV: credentials.password} if credentials else {},
+        secrets=secrets_for(credentials),
         credentials=credentials,
         deadline=deadline,
         on_step=on_step,
@@ -432,6 +437,7 @@ def execute(
             server.status.routes if server.status is not None else None,
             str(prepared.project),
             executor.values,
+            plan.session_api,
         )
         started.sessions = sessions
         cleanup.register_callback(
@@ -621,23 +627,46 @@ def _project_dir(directory: str | None, run_dir: Path) -> Path:
 
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
-ABORT_ROUTE = "POST /session/{id}/abort"
-DELETE_ROUTE = "DELETE /session/{id}"
+
+
+def _route(segments: tuple[str | Ref, ...], session_id: str | None = None) -> str:
+    """``session/{id}/abort`` of a plan's session routes: its route key (``session_id``
+    None) or its path for that session."""
+    return "/".join(
+        seg if isinstance(seg, str) else (session_id if session_id is not None else "{id}")
+        for seg in segments
+    )
 
 
 @dataclass
 class UserSessions:
-    """The sessions a run made in a user's own server, and their removal: abort a model call
-    that may still run (``POST /session/{id}/abort``), then ``DELETE /session/{id}``."""
+    """The sessions a run made in a user's own server, and their removal by the plan's own
+    session routes (``SpawnPlan.session_api``): stop a model call that may still run (1.x
+    ``POST /session/{id}/abort``, 2.x ``POST /api/session/{id}/interrupt``), then ``DELETE``
+    the session."""
 
     url: str
     credentials: Credentials | None
     routes: frozenset[str] | None  # the server's routes; None: unknown (try anyway)
     directory: str
     values: dict[str, str]  # the executor's saved values (live)
+    api: SessionApi = SESSION_API_1X
     ids: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+    def route_keys(self) -> tuple[str, str]:
+        """The route keys of DELETE (the session) and POST (stop its work)."""
+        return f"DELETE /{_route(self.api.session)}", f"POST /{_route(self.api.abort)}"
+
+    def path(self, session_id: str) -> str:
+        """The session's URL, for the removal hint ``--keep`` prints."""
+        query = (
+            "?" + urllib.parse.urlencode({"directory": self.directory})
+            if self.api.directory_query
+            else ""
+        )
+        return f"{self.url}/{_route(self.api.session, session_id)}{query}"
 
     def add(self, session_id: str) -> None:
         if session_id not in self.ids:
@@ -658,9 +687,10 @@ class UserSessions:
         todo = [sid for sid in self.known() if sid not in self.removed]
         if not todo:
             return None
-        if self.routes is not None and DELETE_ROUTE not in self.routes:
+        delete_route, abort_route = self.route_keys()
+        if self.routes is not None and delete_route not in self.routes:
             self.problems.append(
-                f"session {', '.join(todo)} in {self.url}: this server has no {DELETE_ROUTE}"
+                f"session {', '.join(todo)} in {self.url}: this server has no {delete_route}"
             )
             return None
         auth = (
@@ -668,14 +698,16 @@ class UserSessions:
             if self.credentials
             else None
         )
-        query = {"directory": self.directory}
+        query = {"directory": self.directory} if self.api.directory_query else {}
         deleted = []
         with httpx.Client(timeout=timeout_s, auth=auth) as client:
             for sid in todo:
                 try:
-                    if self.routes is None or ABORT_ROUTE in self.routes:
-                        client.post(f"{self.url}/session/{sid}/abort", params=query)
-                    answer = client.delete(f"{self.url}/session/{sid}", params=query)
+                    if self.routes is None or abort_route in self.routes:
+                        client.post(f"{self.url}/{_route(self.api.abort, sid)}", params=query)
+                    answer = client.delete(
+                        f"{self.url}/{_route(self.api.session, sid)}", params=query
+                    )
                 except httpx.HTTPError as exc:
                     self.problems.append(f"session {sid} in {self.url}: {type(exc).__name__}")
                     continue
@@ -690,6 +722,9 @@ class UserSessions:
 
 
 def _start(prepared: Prepared, started: Started, deadline: float) -> ThrowawayServer:
+    """A throwaway server of the binary's own release line (2.x: with a password of the run's)."""
+    from orch_doctor.decide.rules import client_generation
+
     run_dir = started.run_dir
     log = run_dir / f"serve-{len(list(run_dir.glob('serve-*.log')))}.log"
     return start_server(
@@ -699,6 +734,7 @@ def _start(prepared: Prepared, started: Started, deadline: float) -> ThrowawaySe
         log=log,
         timeout_s=max(min(60.0, deadline - time.monotonic()), 1.0),
         scope=started.scope,
+        kind=SERVE_2X if client_generation(prepared.caps) == "2.x" else SERVE_1X,
     )
 
 
@@ -733,12 +769,9 @@ def _keep_notes(
         notes.append(f"server: {srv.url} (pid {srv.pid}, log {srv.log})")
     if sessions is not None:
         for sid in sessions.known():
-            query = shlex.quote(
-                f"{sessions.url}/session/{sid}?"
-                + urllib.parse.urlencode({"directory": sessions.directory})
-            )
+            where = shlex.quote(sessions.path(sid))
             notes.append(
-                f"session {sid} in your server {sessions.url}; remove it: curl -X DELETE {query}"
+                f"session {sid} in your server {sessions.url}; remove it: curl -X DELETE {where}"
             )
     notes.append(f"temp dir (isolated HOME and data): {run_dir}")
     # process groups (each its own session): the servers' and the TUI's, in tmux or in the

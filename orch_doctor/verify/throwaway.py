@@ -2,6 +2,10 @@
 
 Nothing a verify run does reaches the user's real sessions: the server, the TUI and any
 confirming server all get the same isolated HOME inside the run's temp dir.
+
+OpenCode 2.x's ``serve`` forces auth: the run gives it a password of its own through
+``OPENCODE_PASSWORD`` (a manually run 2.x server adopts a non-empty one: anomalyco/opencode
+packages/cli/src/env.ts), never through argv, and is answered on ``GET /api/info``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -73,6 +77,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class ServerKind:
+    """How a release line's ``serve`` is asked whether it is up, and where its password goes."""
+
+    ready_path: str
+    password_env: str | None = None  # the run's own password reaches the server here
+
+
+#: OpenCode 1.x: ``GET /path`` answers without auth (no password is set)
+SERVE_1X = ServerKind("/path")
+#: OpenCode 2.x: ``GET /api/info`` (401 until authorised: an answer all the same)
+SERVE_2X = ServerKind("/api/info", "OPENCODE_PASSWORD")
+
+
 @dataclass
 class ThrowawayServer:
     url: str
@@ -81,6 +99,8 @@ class ThrowawayServer:
     log: Path
     process: subprocess.Popen[bytes]
     handle: int | None = None  # its entry in orch_doctor._util.cleanup's registry
+    #: the password it was started with (2.x), sent by the run's calls and TUI; never shown
+    password: str | None = field(default=None, repr=False)
 
     def stop(self, grace_s: float = THROWAWAY_GRACE_S) -> None:
         """Stop the server's process group: its HOME is the run's and goes next, so it gets no
@@ -106,6 +126,7 @@ def start_server(
     log: Path,
     timeout_s: float = SERVER_READY_TIMEOUT_S,
     scope: str | None = None,
+    kind: ServerKind = SERVE_1X,
 ) -> ThrowawayServer:
     """Start ``opencode serve`` on 127.0.0.1 and wait until it answers; stop it on failure.
 
@@ -117,12 +138,19 @@ def start_server(
     """
     port = free_port()
     argv = [opencode, "serve", "--port", str(port), "--hostname", "127.0.0.1"]
+    server_env = cleanup.with_token(dict(env), scope)
+    password = None
+    if kind.password_env is not None:
+        import secrets
+
+        password = secrets.token_urlsafe(24)
+        server_env[kind.password_env] = password
     with open(log, "wb") as out:
         try:
             process = subprocess.Popen(
                 argv,
                 cwd=cwd,
-                env=cleanup.with_token(dict(env), scope),
+                env=server_env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -132,17 +160,17 @@ def start_server(
             raise ServerStartError(f"cannot start {opencode} serve: {exc}") from exc
     handle = cleanup.register_group(process.pid, f"opencode serve :{port}", scope)
     server = ThrowawayServer(
-        f"http://127.0.0.1:{port}", port, process.pid, log, process, handle=handle
+        f"http://127.0.0.1:{port}", port, process.pid, log, process, handle, password
     )
     try:
-        wait_ready(server, timeout_s)
+        wait_ready(server, timeout_s, kind.ready_path)
     except BaseException:
         server.stop()
         raise
     return server
 
 
-def wait_ready(server: ThrowawayServer, timeout_s: float) -> None:
+def wait_ready(server: ThrowawayServer, timeout_s: float, path: str = "/path") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -151,7 +179,7 @@ def wait_ready(server: ThrowawayServer, timeout_s: float) -> None:
                 server.log_tail(),
             )
         try:
-            httpx.get(server.url + "/path", timeout=1.0)
+            httpx.get(server.url + path, timeout=1.0)  # any answer: it is up
             return
         except httpx.HTTPError:
             time.sleep(READY_POLL_S)

@@ -6,6 +6,7 @@ import shlex
 from dataclasses import replace
 
 from orch_doctor.advice import Advisory
+from orch_doctor.decide.rules import start_server_fix
 from orch_doctor.doctor.checks.base import Check, Verdict, verdict
 from orch_doctor.doctor.context import DoctorContext
 from orch_doctor.server.types import ServerStatus
@@ -18,7 +19,7 @@ def judge(ctx: DoctorContext) -> Verdict:
             return verdict(
                 "fail",
                 f"no server given or running, and the policy ({ctx.policy.source}) requires one",
-                fix="opencode serve --port 4096 --hostname 127.0.0.1",
+                fix=start_server_fix(ctx.capabilities.get()),
             )
         return verdict("skip", "no server given (--server URL) and none running here")
     found_here = ctx.discovery.details() if ctx.discovery is not None else []
