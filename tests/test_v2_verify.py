@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,8 +25,9 @@ from click.testing import CliRunner
 
 from orch_doctor.cli import main
 from orch_doctor.verify.run import VerifyOptions, run_verify
-from orch_doctor.verify.throwaway import SERVE_2X, isolated_env, start_server
+from orch_doctor.verify.throwaway import SERVE_2X, free_port, isolated_env, start_server
 from tests.support.opencode2 import V2Service, v2_service, write_binary
+from tests.support.tmux import needs_tmux, own_tmux_session
 
 pytest.importorskip("opencode.testing")
 
@@ -46,6 +49,15 @@ def _plan(binary: Path, service: V2Service, project: Path, *extra: str) -> tuple
         main, [*args, "--format", "json", *extra], env={"OPENCODE_PASSWORD": service.password}
     )
     return result.exit_code, json.loads(result.output)
+
+
+def _version_check(binary: Path, service: V2Service, project: Path) -> str:
+    args = ["--opencode", str(binary), "--server", service.url, "--dir", str(project)]
+    result = CliRunner().invoke(
+        main, [*args, "--format", "json"], env={"OPENCODE_PASSWORD": service.password}
+    )
+    checks = {c["id"]: c for c in json.loads(result.output)["checks"]}
+    return str(checks["opencode-version"]["status"])
 
 
 def test_a_throwaway_2x_serve_gets_its_password_through_the_environment(
@@ -78,6 +90,7 @@ def test_a_local_verify_turns_contract_only_into_verified_on_this_machine(
     project = tmp_path / "project"
     project.mkdir()
 
+    assert _version_check(binary, service, project) == "warn"  # untested, fix: verify
     code, before = _plan(binary, service, project)
     assert code == 0 and before["strategy"] == "service-session-api"
     assert before["evidence"]["kind"] == "contract"
@@ -108,7 +121,79 @@ def test_a_local_verify_turns_contract_only_into_verified_on_this_machine(
     assert report.proof in after["reasons"]
     assert "contract-only" not in {a["id"] for a in after["advisories"]}
     assert _plan(binary, service, project, "--strict")[0] == 0
+    assert _version_check(binary, service, project) == "pass"  # proven here: nothing to fix
     # the proof is this binary's: another 2.x binary (other bytes) is contract only again
     other = write_binary(tmp_path / "other" / "opencode2", version="2.0.13")
     assert _plan(other, service, project)[1]["evidence"]["kind"] == "contract"
     assert os.environ.get("OPENCODE_PASSWORD") is None
+
+
+@pytest.fixture
+def registered_service(binary: Path, tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """``opencode2 serve --register`` in a process of its own: the user's background service,
+    registered (with its generated password) under a state folder of this test's."""
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCODE_")}
+    env["XDG_STATE_HOME"] = str(state)
+    port = free_port()
+    process = subprocess.Popen(
+        [str(binary), "serve", "--port", str(port), "--register"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    registration = state / "opencode" / "service.json"
+    deadline = time.monotonic() + 20
+    while not registration.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert registration.exists()
+        yield state, f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@needs_tmux
+def test_spawn_into_the_registered_2x_service_uses_its_files_password(
+    binary: Path,
+    registered_service: tuple[Path, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state, url = registered_service
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    monkeypatch.delenv("OPENCODE_PASSWORD", raising=False)
+    monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
+    monkeypatch.setenv("ORCH_DOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    password = json.loads((state / "opencode" / "service.json").read_text())["password"]
+    project = tmp_path / "project"
+    project.mkdir()
+    prompt = "2.x {user_name} $(true) `x`"
+    with own_tmux_session(monkeypatch, "work") as session:
+        result = CliRunner().invoke(
+            main,
+            ["spawn", "--opencode", str(binary), "--dir", str(project), "--prompt", prompt,
+             "--tmux-target", f"{session}:agent", "--format", "json"],
+        )  # fmt: skip
+        data = json.loads(result.output)
+        assert result.exit_code == 0 and data["ok"], result.output
+        assert data["strategy"] == "service-session-api"
+        assert password not in result.output
+        # the TUI reached the service with the file's password (from its environment) and
+        # shows the prompt as typed
+        screen = ""
+        for _ in range(50):
+            screen = subprocess_capture(f"{session}:agent")
+            if prompt in screen:
+                break
+            time.sleep(0.1)
+        assert prompt in screen
+    assert url
+
+
+def subprocess_capture(target: str) -> str:
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", target],
+        capture_output=True, text=True, timeout=10, check=False,
+    ).stdout  # fmt: skip

@@ -155,6 +155,11 @@ def execute_plan(
         chosen, target = terminal, str(getattr(terminal, "name", type(terminal).__name__))
     child_env = dict(os.environ if env is None else env)
     creds = credentials or credentials_from_env(child_env)
+    if creds is None and plan.server_url:
+        # the user's registered OpenCode 2.x service: the password its registration file gives
+        from orch_doctor.server.registration import registered_credentials
+
+        creds = registered_credentials(plan.server_url, child_env)
     for name in PASSWORD_ENVS:
         child_env.pop(name, None)  # only through the plan's secret_env
     made: list[Terminal] = []

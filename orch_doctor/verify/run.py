@@ -364,6 +364,10 @@ def choose_server(
         return ServerChoice(None, False, None, options.credentials)
     if options.server_url:
         url, throwaway, credentials = options.server_url, False, options.credentials
+        if credentials is None:  # the user's registered 2.x service: its file's password
+            from orch_doctor.server.registration import registered_credentials
+
+            credentials = registered_credentials(url)
     else:
         phase("start a throwaway opencode serve (own HOME, free loopback port)")
         started.servers.append(_start(prepared, started, deadline))
