@@ -197,3 +197,39 @@ def subprocess_capture(target: str) -> str:
         ["tmux", "capture-pane", "-p", "-t", target],
         capture_output=True, text=True, timeout=10, check=False,
     ).stdout  # fmt: skip
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_verify_against_a_users_2x_service_removes_or_keeps_its_session_by_the_2x_routes(
+    binary: Path, service: V2Service, tmp_path: Path, keep: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orch_doctor.server.credentials import Credentials
+
+    monkeypatch.setenv("ORCH_DOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "runs").mkdir()
+    report = run_verify(
+        VerifyOptions(
+            opencode=str(binary), server_url=service.url, keep=keep, terminal="pty",
+            tmp_root=str(tmp_path / "runs"), timeout_s=60.0,
+            credentials=Credentials("opencode", service.password or ""),
+        )
+    )  # fmt: skip
+    assert report.verified, report.to_json()
+    made = [c.split()[1] for c in report.created if c.startswith("session ")]
+    assert len(made) == 1
+    sid = made[0]
+    asked = [(m, p.split("?")[0]) for m, p, _ in service.requests]
+    shown = json.dumps(report.to_json())
+    assert service.password not in shown
+    if keep:
+        assert sid in service.fake.sessions
+        hint = next(k for k in report.kept if sid in k)
+        # curl asks for the password (it is never printed); the 2.x route, no ?directory=
+        assert hint.endswith(f"curl -u opencode -X DELETE {service.url}/api/session/{sid}")
+        line = next(k for k in report.kept if k.startswith("clean up: "))
+        subprocess.run(line.removeprefix("clean up: "), shell=True, timeout=30, check=False)
+    else:
+        assert sid not in service.fake.sessions
+        assert ("POST", f"/api/session/{sid}/interrupt") in asked
+        assert ("DELETE", f"/api/session/{sid}") in asked
+        assert f"session {sid} from {service.url}" in report.removed

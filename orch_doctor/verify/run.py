@@ -772,10 +772,13 @@ def _keep_notes(
     for srv in servers:
         notes.append(f"server: {srv.url} (pid {srv.pid}, log {srv.log})")
     if sessions is not None:
+        # a server with a password: curl asks for it (it is never printed)
+        user = f"-u {shlex.quote(sessions.credentials.username)} " if sessions.credentials else ""
         for sid in sessions.known():
             where = shlex.quote(sessions.path(sid))
             notes.append(
-                f"session {sid} in your server {sessions.url}; remove it: curl -X DELETE {where}"
+                f"session {sid} in your server {sessions.url}; remove it: "
+                f"curl {user}-X DELETE {where}"
             )
     notes.append(f"temp dir (isolated HOME and data): {run_dir}")
     # process groups (each its own session): the servers' and the TUI's, in tmux or in the
