@@ -264,7 +264,7 @@ def test_plan_with_a_1x_cli_is_none_naming_both_versions(
     env = _env(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
-    for named in (("--server", service.url), ()):  # named, and discovered through the file
+    for named in (("--server", service.url),):
         text = _cli("plan", "--dir", str(work), "--opencode", binary, *named, env=env)
         assert text.returncode == 1, text.stdout + text.stderr
         assert "1.18.33" in text.stdout and "2.0.12" in text.stdout
@@ -279,8 +279,15 @@ def test_plan_with_a_1x_cli_is_none_naming_both_versions(
         assert any("1.18.33" in r and "2.0.12" in r for r in plan["reasons"])
         for run in (text, data):
             assert service.password not in run.stdout + run.stderr
-    # the doctor: its server check fails with the same verdict (not a minor-release skew)
-    doctor = _cli("--opencode", binary, "--dir", str(work), env=env)
+    # discovered through the file, the 2.x service is not taken for a 1.x CLI: never the
+    # mismatch, and -v says why it was not used
+    found = _cli("plan", "--dir", str(work), "--opencode", binary, "--format", "json", env=env)
+    assert "major-mismatch" not in found.stdout, found.stdout
+    verbose = _cli("--opencode", binary, "--dir", str(work), "-v", env=env)
+    assert "the OpenCode 2.x service (2.0.12): not for a 1.x CLI" in verbose.stdout
+    # the doctor, the service named: its server check fails with the same verdict (not a
+    # minor-release skew)
+    doctor = _cli("--opencode", binary, "--dir", str(work), "--server", service.url, env=env)
     assert doctor.returncode == 1
     line = next(x for x in doctor.stdout.splitlines() if "OpenCode server" in x)
     assert "✗" in line and "1.18.33" in line and "2.0.12" in line
@@ -324,3 +331,50 @@ def test_major_mismatch_rule_is_pure() -> None:
 
     skew, why = version_skew("1.18.33", "2.0.12", load_matrix().server)
     assert skew == "unsupported" and "generations" in why
+
+
+# --- discovery chooses a server of the CLI's own line ------------------------------------------
+
+
+def _resolve(caps_version: str, state: Path, directory: Path) -> object:
+    from dataclasses import replace
+
+    from orch_doctor.matrix.recorded import stored_capabilities
+    from orch_doctor.resolve import Resolution, Selection
+
+    caps = replace(stored_capabilities(caps_version), binary_path="/usr/bin/opencode")
+    env = {"XDG_STATE_HOME": str(state), "HOME": str(directory)}
+    return Resolution(Selection(directory=str(directory)), capabilities=caps, env=env)
+
+
+def test_a_1x_cli_is_not_given_the_registered_2x_service(
+    service: V2Service, tmp_path: Path
+) -> None:
+    service.register(tmp_path / "state")
+    resolution = _resolve("1.18.33", tmp_path / "state", tmp_path)
+    chosen = resolution.server.get()  # type: ignore[attr-defined]
+    # whatever 1.x servers run here may be chosen; the 2.x service is not (it would be no plan)
+    assert chosen is None or (chosen.url != service.url and chosen.generation != "2.x")
+    notes = resolution.service_notes  # type: ignore[attr-defined]
+    assert any("OpenCode 2.x service (2.0.12): not for a 1.x CLI" in n for n in notes), notes
+    decision = resolution.decision.get()  # type: ignore[attr-defined]
+    assert decision.strategy != "none" or all(
+        r.code != "major-mismatch" for r in decision.rejected.values()
+    )
+
+
+def test_a_2x_cli_is_given_its_registered_service(service: V2Service, tmp_path: Path) -> None:
+    service.register(tmp_path / "state")
+    resolution = _resolve("2.0.0", tmp_path / "state", tmp_path)
+    chosen = resolution.server.get()  # type: ignore[attr-defined]
+    assert chosen is not None and chosen.url == service.url and chosen.generation == "2.x"
+    assert resolution.decision.get().strategy == "service-session-api"  # type: ignore[attr-defined]
+
+
+def test_a_2x_cli_without_a_service_is_given_no_1x_server(tmp_path: Path) -> None:
+    resolution = _resolve("2.0.0", tmp_path / "no-state", tmp_path)
+    chosen = resolution.server.get()  # type: ignore[attr-defined]
+    assert chosen is None or chosen.generation != "1.x"
+    decision = resolution.decision.get()  # type: ignore[attr-defined]
+    if chosen is None:
+        assert decision.strategy == "none" and decision.fix == "opencode service start"

@@ -180,8 +180,10 @@ class Resolution:
         )
 
     def _discover(self) -> ServerStatus | None:
-        """The user's registered OpenCode 2.x service (checked), else the servers running here
-        (probed concurrently); choose one, saying why."""
+        """A server of the CLI's own OpenCode line: for a 2.x CLI the user's registered 2.x
+        service (checked), for a 1.x CLI the servers running here (probed concurrently); choose
+        one, saying why. What was found for the other line is said in the notes, never chosen
+        (neither line speaks the other's protocol)."""
         from orch_doctor.server.discovery import MAX_CANDIDATES, Choice, choose
         from orch_doctor.server.registration import find_service
 
@@ -190,11 +192,17 @@ class Resolution:
             timeout_s=self.selection.server_timeout_s,
             use_cache=not self.selection.refresh,
         )
-        self.service_notes = service.notes
+        notes = service.notes
         if service.status is not None and service.registration is not None:
-            reason = f"the OpenCode 2.x service registered in {service.registration.path}"
-            self.discovery = Choice(service.status, reason, notes=service.notes)
-            return service.status
+            if self._client_line() != "1.x":
+                reason = f"the OpenCode 2.x service registered in {service.registration.path}"
+                self.service_notes = notes
+                self.discovery = Choice(service.status, reason, notes=notes)
+                return service.status
+            version = service.status.version or "version unknown"
+            path = service.registration.path
+            notes = (*notes, f"{path}: the OpenCode 2.x service ({version}): not for a 1.x CLI")
+        self.service_notes = notes
         urls = discover_local_servers(directory=self.directory)
         if not urls:
             return None
@@ -206,13 +214,30 @@ class Resolution:
             credentials=self.credentials,
             use_cache=not self.selection.refresh,
         )
+        if self._client_line() == "2.x":
+            # a 2.x CLI uses its service (registration file): running 1.x servers are not for it
+            others = [s for s in statuses if s.generation == "1.x"]
+            statuses = [s for s in statuses if s.generation != "1.x"]
+            if others:
+                said = f"{len(others)} OpenCode 1.x server(s) running here: not for a 2.x CLI"
+                self.service_notes = notes = (*notes, said)
         chosen = choose(statuses, self.directory)
-        if chosen is not None and service.notes:
+        if chosen is not None and notes:
             from dataclasses import replace
 
-            chosen = replace(chosen, notes=service.notes)
+            chosen = replace(chosen, notes=notes)
         self.discovery = chosen
         return self.discovery.chosen if self.discovery is not None else None
+
+    def _client_line(self) -> str | None:
+        """The CLI's OpenCode line ("1.x" / "2.x"), None without a binary (waits for the
+        binary's probe, which the decision needs anyway)."""
+        caps = self.capabilities.get()
+        if caps.binary_path is None:
+            return None
+        from orch_doctor.decide.rules import client_generation
+
+        return client_generation(caps)
 
     def request(self, prompt: str | None = None) -> SpawnRequest:
         """The request as the decision sees it. A server found running counts as named when

@@ -21,7 +21,11 @@ def judge(ctx: DoctorContext) -> Verdict:
                 f"no server given or running, and the policy ({ctx.policy.source}) requires one",
                 fix=start_server_fix(ctx.capabilities.get()),
             )
-        return verdict("skip", "no server given (--server URL) and none running here")
+        from orch_doctor._util.text import one_line
+
+        # a registration file, or servers of the other OpenCode line, found and not used
+        unused = [one_line(f"not used: {note}") for note in ctx.resolution.service_notes]
+        return verdict("skip", "no server given (--server URL) and none running here", *unused)
     found_here = ctx.discovery.details() if ctx.discovery is not None else []
     if ctx.discovery is not None and ctx.discovery.others:
         # several servers run here: which one was taken, and why, is part of the answer
