@@ -7,9 +7,10 @@ stable code with the sentence) or ``None``; none reads prose.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
 from urllib.parse import urlsplit
 
+from orch_doctor._util.jsonable import json_fields
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.matrix.types import (
     BlockedRange,
@@ -75,13 +76,7 @@ class Rejection:
         return self.message
 
     def to_json(self) -> RejectionJSON:
-        return {
-            "code": self.code,
-            "codes": list(self.codes),
-            "message": self.message,
-            "issue": self.issue,
-            "fix": self.fix,
-        }
+        return cast("RejectionJSON", json_fields(self, "code codes message issue fix"))
 
     @staticmethod
     def joined(found: list[Rejection]) -> Rejection:
