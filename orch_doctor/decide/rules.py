@@ -271,13 +271,9 @@ def applicable_issues(
             return False
         if not issue.specifier().contains(version, prereleases=True):
             return False
-        if issue.when_command:
-            spec = caps.command(issue.when_command)
-            if not spec.exists:
-                return False
-            if issue.when_option and issue.when_option not in spec.options:
-                return False
-        if issue.when_server_directory == "other":
+        if issue.when.cli is not None and not issue.when.cli.shown_by(caps):
+            return False
+        if issue.when.server_directory == "other":
             if server is None or not server.directory or request is None:
                 return False
             if same_directory(server.directory, request.directory):
@@ -498,13 +494,11 @@ def help_disagreements(caps: Capabilities, matrix: Matrix) -> list[str]:
         return []
     found = []
     for expected in matrix.capabilities:
-        if expected.command not in caps.commands:
+        cli = expected.cli
+        if cli.command not in caps.commands:
             continue  # not probed (the doctor reads only what the decision needs)
-        spec = caps.command(expected.command)
-        present = spec.exists and (expected.option is None or expected.option in spec.options)
-        what = f"`{command_label(expected.command)}`"
-        if expected.option:
-            what += f" --{expected.option}"
+        present = cli.shown_by(caps)
+        what = f"`{command_label(cli.command)}`" + (f" --{cli.option}" if cli.option else "")
         if Version(expected.since).major != version.major and version.major >= 2:
             continue  # a 1.x expectation says nothing about the 2.x line (a new CLI)
         if version >= Version(expected.since) and not present:
