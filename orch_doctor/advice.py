@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
+
+from orch_doctor._util.jsonable import json_fields
 
 if TYPE_CHECKING:
     from orch_doctor.schemas.shapes import AdvisoryJSON
@@ -32,14 +34,9 @@ class Advisory:
     alternatives: tuple[str, ...] = ()
 
     def to_json(self) -> AdvisoryJSON:
-        return {
-            "id": self.id,
-            "severity": self.severity,
-            "message": self.message,
-            "fix": self.fix,
-            "alternatives": list(self.alternatives),
-            "evidence": self.evidence,
-        }
+        return cast(
+            "AdvisoryJSON", json_fields(self, "id severity message fix alternatives evidence")
+        )
 
 
 def most_severe(advisories: Iterable[Advisory]) -> Advisory | None:

@@ -57,6 +57,22 @@ BAD = [
     ("this is = not toml ][", "-", "not valid TOML"),
     ("[[strategy]]\nname='attach-tui-api'\nsummary='s'\npreference=1\nevidence='e'\n"
      "evidence_kind='rumour'\n", "strategy.attach-tui-api.evidence_kind", "is not one of"),
+    # a command (option) the help shows: a capability's and an issue's `when` read alike
+    ("[[capability]]\nid='c'\ncommand='fly'\nsince='1.0.0'\nevidence='https://e'\n",
+     "capability.c.command", "unknown command"),
+    ("[[capability]]\nid='c'\ncommand='attach'\noption=' '\nsince='1.0.0'\nevidence='https://e'\n",
+     "capability.c.option", "must be an option name"),
+    ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
+     "\nbreaks='b'\nevidence='https://e'\nwhen={command='fly'}\n", "issue.x.when.command",
+     "unknown command"),
+    ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
+     "\nbreaks='b'\nevidence='https://e'\nwhen={option=3, command='attach'}\n",
+     "issue.x.when.option", "must be an option name"),
+    ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
+     "\nbreaks='b'\nevidence='https://e'\nwhen={option='session'}\n", "issue.x.when.option",
+     "with when.command"),
+    ("[[issue]]\nid='x'\ntitle='t'\nversions='>=1'\nseverity='warn'\naffects=['attach-tui-api']"
+     "\nbreaks='b'\nevidence='https://e'\nwhen='attach'\n", "issue.x.when", "must be a table"),
 ]  # fmt: skip
 
 

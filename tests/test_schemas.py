@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,60 @@ def test_every_declared_key_is_required_and_optional_ones_are_not() -> None:
     assert doctor["decision"] == {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/decision"}]}
     verify = load_schema("verify")["properties"]
     assert None in verify["strategy"]["enum"] and "none" in verify["strategy"]["enum"]
+
+
+def _results() -> list[Any]:
+    """One value of each result whose ``to_json`` is built from its fields (json_fields)."""
+    from orch_doctor.advice import Advisory
+    from orch_doctor.clients.types import ClientInstall, ClientReport, EntryResult
+    from orch_doctor.decide.rules import Rejection
+    from orch_doctor.doctor.types import CheckResult
+    from orch_doctor.execute.executor import StepReport
+    from orch_doctor.execute.spawn import SpawnResult
+    from orch_doctor.probe.types import OptionSpec, PositionalSpec
+    from orch_doctor.server.types import ServerStatus, ServiceInfo
+    from orch_doctor.verify.run import VerifyReport
+
+    advisory = Advisory("a", "warn", "m", alternatives=("x",))
+    step = StepReport(0, "http", "d", "ok", 0.5)
+    return [
+        advisory,
+        ClientInstall("orch", None, None, "", "given"),
+        EntryResult("auth", "credentials", True, "c", ("a.py:1@c",)),
+        ClientReport("warn", "s", entries=(EntryResult("e", "n", True, "c", ()),),
+                     costs=(("port", advisory),)),
+        Rejection("flag-missing", "m", more=("route-missing",)),
+        CheckResult("id", "t", "pass", "s"),
+        step,
+        SpawnResult(True, "ses", None, [step]),
+        OptionSpec("session", ("s",)),
+        PositionalSpec("url"),
+        ServerStatus("http://127.0.0.1:1", "ok", routes=frozenset({"GET /doc"}),
+                     findings=(advisory,), service=ServiceInfo(1)),
+        ServiceInfo(1, ("http://127.0.0.1:1",)),
+        VerifyReport(False, steps=[step]),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("result", _results(), ids=lambda r: type(r).__name__)
+def test_a_results_json_has_the_keys_its_shape_declares_in_their_order(result: Any) -> None:
+    """What mypy cannot see through ``to_json``'s cast: the keys its TypedDict declares, in that
+    order (the NotRequired ones a caller adds aside), with plain JSON values."""
+    import typing
+
+    from orch_doctor.schemas import shapes
+
+    shape = typing.get_type_hints(type(result).to_json, vars(shapes))["return"]
+    document = result.to_json()
+    assert list(document) == [k for k in shape.__annotations__ if k in shape.__required_keys__]
+    assert json.loads(json.dumps(document)) == document  # plain JSON values (no tuples)
+
+
+def test_json_fields_refuses_a_value_for_a_key_it_does_not_show() -> None:
+    from orch_doctor._util.jsonable import json_fields
+    from orch_doctor.advice import Advisory
+
+    advisory = Advisory("a", "info", "m")
+    assert json_fields(advisory, "id message", message="M") == {"id": "a", "message": "M"}
+    with pytest.raises(TypeError, match="severity"):
+        json_fields(advisory, "id message", severity="warn")

@@ -4,8 +4,9 @@ the advisories for the entries that do not hold."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
+from orch_doctor._util.jsonable import json_fields
 from orch_doctor.advice import Advisory
 
 if TYPE_CHECKING:
@@ -27,13 +28,7 @@ class ClientInstall:
         return text + (f" @ {self.commit[:12]}" if self.commit else "")
 
     def to_json(self) -> ClientInstallJSON:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "commit": self.commit,
-            "where": self.where,
-            "how": self.how,
-        }
+        return cast("ClientInstallJSON", json_fields(self))
 
 
 @dataclass(frozen=True)
@@ -48,14 +43,7 @@ class EntryResult:
     problem: str | None = None
 
     def to_json(self) -> EntryResultJSON:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "ok": self.ok,
-            "checked": self.checked,
-            "problem": self.problem,
-            "source": list(self.source),
-        }
+        return cast("EntryResultJSON", json_fields(self, "id name ok checked problem source"))
 
 
 @dataclass(frozen=True)
@@ -78,13 +66,5 @@ class ClientReport:
         return next((a for c, a in self.costs if c == change), None)
 
     def to_json(self) -> ClientReportJSON:
-        return {
-            "status": self.status,
-            "summary": self.summary,
-            "client": self.client.to_json() if self.client else None,
-            "contract": self.contract,
-            "server_url": self.server_url,
-            "entries": [e.to_json() for e in self.entries],
-            "advisories": [a.to_json() for a in self.advisories],
-            "costs": {c: a.to_json() for c, a in self.costs},
-        }
+        costs = {change: advisory.to_json() for change, advisory in self.costs}
+        return cast("ClientReportJSON", json_fields(self, costs=costs))

@@ -7,9 +7,10 @@ stable code with the sentence) or ``None``; none reads prose.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
 from urllib.parse import urlsplit
 
+from orch_doctor._util.jsonable import json_fields
 from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.matrix.types import (
     BlockedRange,
@@ -75,13 +76,7 @@ class Rejection:
         return self.message
 
     def to_json(self) -> RejectionJSON:
-        return {
-            "code": self.code,
-            "codes": list(self.codes),
-            "message": self.message,
-            "issue": self.issue,
-            "fix": self.fix,
-        }
+        return cast("RejectionJSON", json_fields(self, "code codes message issue fix"))
 
     @staticmethod
     def joined(found: list[Rejection]) -> Rejection:
@@ -291,13 +286,9 @@ def applicable_issues(
             return False
         if not issue.specifier().contains(version, prereleases=True):
             return False
-        if issue.when_command:
-            spec = caps.command(issue.when_command)
-            if not spec.exists:
-                return False
-            if issue.when_option and issue.when_option not in spec.options:
-                return False
-        if issue.when_server_directory == "other":
+        if issue.when.cli is not None and not issue.when.cli.shown_by(caps):
+            return False
+        if issue.when.server_directory == "other":
             if server is None or not server.directory or request is None:
                 return False
             if same_directory(server.directory, request.directory):
@@ -518,13 +509,11 @@ def help_disagreements(caps: Capabilities, matrix: Matrix) -> list[str]:
         return []
     found = []
     for expected in matrix.capabilities:
-        if expected.command not in caps.commands:
+        cli = expected.cli
+        if cli.command not in caps.commands:
             continue  # not probed (the doctor reads only what the decision needs)
-        spec = caps.command(expected.command)
-        present = spec.exists and (expected.option is None or expected.option in spec.options)
-        what = f"`{command_label(expected.command)}`"
-        if expected.option:
-            what += f" --{expected.option}"
+        present = cli.shown_by(caps)
+        what = f"`{command_label(cli.command)}`" + (f" --{cli.option}" if cli.option else "")
         if Version(expected.since).major != version.major and version.major >= 2:
             continue  # a 1.x expectation says nothing about the 2.x line (a new CLI)
         if version >= Version(expected.since) and not present:

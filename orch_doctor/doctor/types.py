@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
+
+from orch_doctor._util.jsonable import json_fields
 
 if TYPE_CHECKING:
     from orch_doctor.schemas.shapes import CheckJSON
@@ -25,13 +27,5 @@ class CheckResult:
     alternatives: tuple[str, ...] = ()  # other ways out, said for people
 
     def to_json(self) -> CheckJSON:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "status": self.status,
-            "summary": self.summary,
-            "details": list(self.details),
-            "fix": self.fix,
-            "alternatives": list(self.alternatives),
-            "duration_s": round(self.duration_s, 3),
-        }
+        keys = "id title status summary details fix alternatives duration_s"
+        return cast("CheckJSON", json_fields(self, keys, duration_s=round(self.duration_s, 3)))

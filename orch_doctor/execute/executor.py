@@ -9,10 +9,11 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import httpx
 
+from orch_doctor._util.jsonable import json_fields
 from orch_doctor._util.text import REDACTED, one_line
 from orch_doctor.decide.steps import (
     SESSION_API_1X,
@@ -80,18 +81,7 @@ class StepReport:
     issue: str | None = None
 
     def to_json(self) -> StepReportJSON:
-        return {
-            "index": self.index,
-            "kind": self.kind,
-            "description": self.description,
-            "outcome": self.outcome,
-            "duration_s": round(self.duration_s, 3),
-            "detail": self.detail,
-            "expected": self.expected,
-            "seen": self.seen,
-            "code": self.code,
-            "issue": self.issue,
-        }
+        return cast("StepReportJSON", json_fields(self, duration_s=round(self.duration_s, 3)))
 
 
 @dataclass

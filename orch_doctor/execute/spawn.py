@@ -14,11 +14,12 @@ import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
 import httpx
 
 from orch_doctor._util import cleanup
+from orch_doctor._util.jsonable import json_fields
 from orch_doctor._util.timeouts import check_timeout
 from orch_doctor.decide.steps import SpawnPlan, Step
 from orch_doctor.errors import OrchDoctorError
@@ -86,21 +87,14 @@ class SpawnResult:
         return next((s for s in self.steps if s.outcome == "failed"), None)
 
     def to_json(self) -> SpawnJSON:
-        return {
-            "ok": self.ok,
-            "session_id": self.session_id,
-            "target": self.target,
-            "window_id": self.window_id,
-            "strategy": self.strategy or "none",
-            "steps": [s.to_json() for s in self.steps],
-            "confirmation": self.confirmation.to_json() if self.confirmation else None,
-            "problem": self.problem,
-            "fix": self.fix,
-            "code": self.code,
-            "issue": self.issue,
-            "wall_s": round(self.wall_s, 3),
-            "last_screen": self.last_screen,
-        }
+        shown = json_fields(
+            self,
+            "ok session_id target window_id strategy steps confirmation problem fix code issue"
+            " wall_s last_screen",
+            strategy=self.strategy or "none",
+            wall_s=round(self.wall_s, 3),
+        )
+        return cast("SpawnJSON", shown)
 
 
 def execute_plan(

@@ -42,9 +42,11 @@ from orch_doctor.matrix.types import (
     SKEW_RULES,
     WORKAROUNDS,
     BlockedRange,
+    CliFeature,
     Condition,
     ConditionId,
     ExpectedCapability,
+    IssueWhen,
     KnownIssue,
     Matrix,
     RecordedRoutes,
@@ -441,25 +443,6 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         raise item.error("workaround", f"unknown workaround (known: {', '.join(WORKAROUNDS)})")
     if severity == "workaround" and workaround is None:
         raise item.error("workaround", "missing (severity 'workaround' needs one)")
-    when = item.data.get("when")
-    when_command = when_option = None
-    if when is not None:
-        if not isinstance(when, dict):
-            raise item.error("when", "must be a table { command = ..., option = ... }")
-        _check_keys(path, f"{item.where}.when", when, {"command", "option", "server_directory"})
-        when_command = when.get("command")
-        when_option = when.get("option")
-        when_directory = when.get("server_directory")
-        if when_command is not None and when_command not in COMMANDS:
-            raise item.error("when.command", f"unknown command (known: {COMMANDS})")
-        if when_option is not None and (when_command is None or not isinstance(when_option, str)):
-            raise item.error("when.option", "must be an option name, with when.command")
-        if when_directory is not None and when_directory not in SERVER_DIRECTORY_CONDITIONS:
-            raise item.error(
-                "when.server_directory", f"must be one of {', '.join(SERVER_DIRECTORY_CONDITIONS)}"
-            )
-    else:
-        when_directory = None
     evidence = _evidence(item, "evidence", item.req("evidence"))
     detected_by = item.text("detected_by", required=False)
     if detected_by is not None and detected_by not in SERVER_FACTS:
@@ -484,9 +467,7 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         affects=affects,
         breaks=item.req("breaks"),
         evidence=evidence,
-        when_command=when_command,
-        when_option=when_option,
-        when_server_directory=when_directory,
+        when=_when(item),
         detected_by=detected_by,
         security=item.bool("security", False),
         workaround=workaround,
@@ -499,6 +480,39 @@ def _issue(path: str, item: _Item) -> KnownIssue:
         signatures=_signatures(item),
         source=path,
     )
+
+
+def _when(issue: _Item) -> IssueWhen:
+    """The issue's ``when`` table: a command (option) its release's help shows, the server's
+    directory; no table: nothing more."""
+    raw = issue.data.get("when")
+    if raw is None:
+        return IssueWhen()
+    allowed = {"command", "option", "server_directory"}
+    shape = "must be a table { command = ..., option = ... }"
+    when = _table(issue.path, f"{issue.where}.when", raw, allowed, not_table=shape)
+    directory = when.data.get("server_directory")
+    if directory is not None and directory not in SERVER_DIRECTORY_CONDITIONS:
+        raise when.error(
+            "server_directory", f"must be one of {', '.join(SERVER_DIRECTORY_CONDITIONS)}"
+        )
+    if "command" not in when.data:
+        if "option" in when.data:
+            raise when.error("option", "must be an option name, with when.command")
+        return IssueWhen(server_directory=directory)
+    return IssueWhen(_cli_feature(when), directory)
+
+
+def _cli_feature(item: _Item) -> CliFeature:
+    """The ``command`` (one of ``COMMANDS``) and ``option`` (a long option of it, or none) of a
+    ``[[capability]]`` or an issue's ``when``."""
+    command = item.req("command")
+    if command not in COMMANDS:
+        raise item.error("command", f"unknown command (known: {COMMANDS})")
+    option = item.data.get("option")
+    if option is not None and (not isinstance(option, str) or not option.strip()):
+        raise item.error("option", "must be an option name")
+    return CliFeature(command, option)
 
 
 def _condition_id(item: _Item, key: str, value: str) -> ConditionId:
@@ -600,16 +614,12 @@ def _capability(path: str, item: _Item) -> ExpectedCapability:
     item.check_keys(
         {"id", "command", "option", "since", "absent_through", "evidence"},
     )
-    command = item.req("command")
-    if command not in COMMANDS:
-        raise item.error("command", f"unknown command (known: {COMMANDS})")
     absent = item.text("absent_through", required=False)
     return ExpectedCapability(
         id=item.id,
-        command=command,
+        cli=_cli_feature(item),
         since=_version(item, "since", item.req("since")),
         evidence=item.req("evidence"),
-        option=item.text("option", required=False),
         absent_through=_version(item, "absent_through", absent) if absent else None,
         source=path,
     )

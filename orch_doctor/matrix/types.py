@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 if TYPE_CHECKING:
     from packaging.version import Version
 
+    from orch_doctor.probe.types import Capabilities
     from orch_doctor.server.types import ServerStatus
 
 #: strategy names are part of the public interface. This Literal is the one list of them: every
@@ -108,6 +109,29 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class CliFeature:
+    """A command of the OpenCode CLI (one of ``COMMANDS``), or one long option of it: what a
+    release's help shows or not (a ``[[capability]]``, a known issue's ``when``)."""
+
+    command: str
+    option: str | None = None  # without dashes; None: the command itself
+
+    def shown_by(self, caps: Capabilities) -> bool:
+        """The release's help has the command, and the option when one is named."""
+        spec = caps.command(self.command)
+        return spec.exists and (self.option is None or self.option in spec.options)
+
+
+@dataclass(frozen=True)
+class IssueWhen:
+    """What else a known issue needs to apply (its ``when`` table); nothing: its versions do."""
+
+    cli: CliFeature | None = None  # the release's help shows this command (option)
+    #: "other": applies only when the server serves another directory than the request's
+    server_directory: str | None = None
+
+
+@dataclass(frozen=True)
 class KnownIssue:
     id: str
     title: str
@@ -116,10 +140,7 @@ class KnownIssue:
     affects: tuple[str, ...]
     breaks: str
     evidence: str
-    when_command: str | None = None
-    when_option: str | None = None
-    #: "other": applies only when the server serves another directory than the request's
-    when_server_directory: str | None = None
+    when: IssueWhen = IssueWhen()
     #: a measured server fact that shows the issue whatever the version (``SERVER_FACTS``)
     detected_by: str | None = None
     #: a security finding: the doctor's server check fails on it unless the policy allows it
@@ -147,10 +168,9 @@ class KnownIssue:
 @dataclass(frozen=True)
 class ExpectedCapability:
     id: str
-    command: str
+    cli: CliFeature  # what the help of a release from ``since`` on shows
     since: str
     evidence: str
-    option: str | None = None
     absent_through: str | None = None
     source: str = ""
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from orch_doctor._util.jsonable import json_fields
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -48,14 +50,8 @@ class OptionSpec:
         return (f"--{self.name}", *(f"-{a}" if len(a) == 1 else f"--{a}" for a in self.aliases))
 
     def to_json(self) -> OptionJSON:
-        return {
-            "aliases": list(self.aliases),
-            "type": self.type,
-            "choices": list(self.choices),
-            "default": self.default,
-            "description": self.description,
-            "required": self.required,
-        }
+        keys = "aliases type choices default description required"
+        return cast("OptionJSON", json_fields(self, keys))  # the name is its key
 
 
 @dataclass(frozen=True)
@@ -67,13 +63,7 @@ class PositionalSpec:
     variadic: bool = False
 
     def to_json(self) -> PositionalJSON:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "description": self.description,
-            "required": self.required,
-            "variadic": self.variadic,
-        }
+        return cast("PositionalJSON", json_fields(self))
 
 
 @dataclass(frozen=True)

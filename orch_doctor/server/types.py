@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
+from orch_doctor._util.jsonable import json_fields
 from orch_doctor.advice import Advisory
 
 if TYPE_CHECKING:
@@ -59,13 +60,7 @@ class ServiceInfo:
     registered_id: str | None = None  # the ``id`` that file gives
 
     def to_json(self) -> ServiceJSON:
-        return {
-            "pid": self.pid,
-            "urls": list(self.urls),
-            "capabilities": list(self.capabilities),
-            "registration": self.registration,
-            "registered_id": self.registered_id,
-        }
+        return cast("ServiceJSON", json_fields(self))
 
 
 @dataclass(frozen=True)
@@ -105,30 +100,15 @@ class ServerStatus:
         return redacted
 
     def to_json(self) -> ServerJSON:
-        return {
-            "url": self.url,
-            "verdict": self.verdict,
-            "ok": self.ok,
-            "summary": self.summary,
-            "fix": self.fix,
-            "alternatives": list(self.alternatives),
-            "is_opencode": self.is_opencode,
-            "generation": self.generation,
-            "version": self.version,
-            "version_source": self.version_source,
-            "routes": sorted(self.routes) if self.routes is not None else None,
-            "routes_source": self.routes_source,
-            "directory": self.directory,
-            "paths": self.paths.to_json() if self.paths is not None else None,
-            "auth": self.auth,
-            "skew": self.skew,
-            "skew_reason": self.skew_reason,
-            "findings": [f.to_json() for f in self.findings],
-            "cors_any_origin": self.cors_any_origin,
-            "health_route": self.health_route,
-            "duration_s": round(self.duration_s, 3),
-            "service": self.service.to_json() if self.service is not None else None,
-        }
+        shown = json_fields(
+            self,
+            "url verdict ok summary fix alternatives is_opencode generation version version_source"
+            " routes routes_source directory paths auth skew skew_reason findings cors_any_origin"
+            " health_route duration_s service",
+            routes=sorted(self.routes) if self.routes is not None else None,
+            duration_s=round(self.duration_s, 3),
+        )
+        return cast("ServerJSON", shown)
 
 
 def is_loopback(host: str | None) -> bool:

@@ -14,11 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import httpx
 
 from orch_doctor._util import cleanup
+from orch_doctor._util.jsonable import json_fields
 from orch_doctor._util.proc import THROWAWAY_GRACE_S, kill_groups
 from orch_doctor.decide.decision import Decision
 from orch_doctor.decide.request import SpawnRequest
@@ -105,28 +106,16 @@ class VerifyReport:
     proof: str | None = None
 
     def to_json(self) -> VerifyJSON:
-        return {
-            "verified": self.verified,
-            "strategy": self.strategy,
-            "forced": self.forced,
-            "release": self.release,
-            "binary": self.binary,
-            "server_url": self.server_url,
-            "throwaway_server": self.throwaway_server,
-            "reasons": list(self.decision.reasons) if self.decision else [],
-            "warnings": [a.to_json() for a in self.decision.warnings] if self.decision else [],
-            "steps": [s.to_json() for s in self.steps],
-            "confirmation": self.confirmation.to_json() if self.confirmation else None,
-            "problem": self.problem,
-            "fix": self.fix,
-            "kept": list(self.kept),
-            "created": list(self.created),
-            "removed": list(self.removed),
-            "left": list(self.left),
-            "wall_s": round(self.wall_s, 3),
-            "last_screen": self.last_screen,
-            "proof": self.proof,
-        }
+        decision = self.decision
+        shown = json_fields(
+            self,
+            "verified strategy forced release binary server_url throwaway_server reasons warnings"
+            " steps confirmation problem fix kept created removed left wall_s last_screen proof",
+            reasons=list(decision.reasons) if decision else [],
+            warnings=[a.to_json() for a in decision.warnings] if decision else [],
+            wall_s=round(self.wall_s, 3),
+        )
+        return cast("VerifyJSON", shown)
 
 
 def default_prompt() -> str:
