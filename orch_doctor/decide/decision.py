@@ -558,7 +558,7 @@ def _reasons(cand: _Candidate, server: ServerStatus | None) -> list[str]:
         reasons.append(f"server {server.url} is up ({who})")
         if strategy.routes:
             source = server.routes_source or "GET /doc"
-            where = "its OpenAPI document" if source == "GET /doc" else source
+            where = "from its OpenAPI document" if source == "GET /doc" else source
             reasons.append(f"server has {', '.join(strategy.routes)} ({where})")
     elif not strategy.needs_server:
         reasons.append("needs no server")
