@@ -233,3 +233,28 @@ def test_verify_against_a_users_2x_service_removes_or_keeps_its_session_by_the_2
         assert ("POST", f"/api/session/{sid}/interrupt") in asked
         assert ("DELETE", f"/api/session/{sid}") in asked
         assert f"session {sid} from {service.url}" in report.removed
+
+
+def test_a_2x_serve_that_prints_its_password_and_dies_is_reported_redacted(
+    tmp_path: Path,
+) -> None:
+    import stat
+    import sys
+
+    from orch_doctor.verify.throwaway import ServerStartError
+
+    # a serve that cannot start (what a real one cannot be made to do on demand)
+    script = tmp_path / "opencode2"
+    script.write_text(
+        f"#!{sys.executable}\nimport os, sys\n"
+        "print('generated password: ' + os.environ['OPENCODE_PASSWORD'], flush=True)\n"
+        "sys.exit(3)\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    env = isolated_env(tmp_path / "home")
+    with pytest.raises(ServerStartError) as failed:
+        start_server(str(script), cwd=tmp_path, env=env, log=tmp_path / "s.log", kind=SERVE_2X)
+    said = str(failed.value) + failed.value.log_tail
+    assert "exited with code 3" in said and "generated password: ***" in said
+    printed = (tmp_path / "s.log").read_text().split(": ", 1)[1].strip()
+    assert printed not in said

@@ -24,6 +24,8 @@ import httpx
 
 from orch_doctor._util import cleanup
 from orch_doctor._util.proc import THROWAWAY_GRACE_S, kill_group
+from orch_doctor._util.text import REDACTED
+from orch_doctor.server.credentials import PASSWORD_ENV_2X
 
 TMPDIR_ENV = "ORCH_DOCTOR_TMPDIR"
 TEMP_PREFIX = "orch-doctor-verify-"
@@ -88,7 +90,7 @@ class ServerKind:
 #: OpenCode 1.x: ``GET /path`` answers without auth (no password is set)
 SERVE_1X = ServerKind("/path")
 #: OpenCode 2.x: ``GET /api/info`` (401 until authorised: an answer all the same)
-SERVE_2X = ServerKind("/api/info", "OPENCODE_PASSWORD")
+SERVE_2X = ServerKind("/api/info", PASSWORD_ENV_2X)
 
 
 @dataclass
@@ -112,10 +114,12 @@ class ThrowawayServer:
         cleanup.forget(self.handle)
 
     def log_tail(self, limit: int = 1500) -> str:
+        """The end of its output, with the run's password (should it print it) redacted."""
         try:
-            return self.log.read_text("utf-8", "replace")[-limit:]
+            tail = self.log.read_text("utf-8", "replace")[-limit:]
         except OSError:
             return ""
+        return tail.replace(self.password, REDACTED) if self.password else tail
 
 
 def start_server(
