@@ -218,6 +218,26 @@ def test_changes_failed_release_and_quiet_pairs() -> None:
     assert "| 1.17.15 | – | – | failed: install: no binary |" in text
 
 
+def test_changes_say_where_the_2x_contracts_routes_apply_and_change() -> None:
+    flags = {"root": {"server": ()}}
+    contract = "contract/opencode-2.x-routes.txt"
+    one, two = (contract, "a" * 64), (contract, "b" * 64)
+    last_1x = Snapshot("1.18.34", {"root": {"port": ()}}, routes=frozenset({"GET /session"}))
+    releases = [
+        last_1x,
+        Snapshot("2.0.12", flags, routes_contract=one),
+        Snapshot("2.0.13", flags, routes_contract=one),
+        Snapshot("2.0.14", flags, routes_contract=two),
+    ]
+    text = render_changes(releases)
+    first = text.split("### 1.18.34 → 2.0.12\n", 1)[1].split("###", 1)[0]
+    assert f"routes: the 2.x contract's (`{contract}`, sha256 aaaaaaaaaaaa) apply" in first
+    assert "not measured" in first and "routes removed" not in first
+    later = text.split("### 2.0.13 → 2.0.14\n", 1)[1].split("###", 1)[0]
+    assert "sha256 bbbbbbbbbbbb) changed" in later
+    assert text.rstrip().endswith("2.0.13")  # same contract, same flags: nothing to say
+
+
 def test_report_from_the_stored_matrix_is_deterministic() -> None:
     snaps = load_snapshots(ROOT / "compat_matrix")
     assert render_changes(snaps) == render_changes(list(reversed(snaps)))
@@ -510,3 +530,132 @@ def test_the_2x_binary_is_the_elf_in_the_package_never_a_script(tmp_path: Path) 
     elf.write_bytes(b"\x7fELF rest")
     assert tr.v2_binary(tmp_path) == elf
     assert tr.is_v2("2.0.12") and not tr.is_v2("1.18.34") and tr.is_v2("2.0.0-beta.1")
+    macho = tmp_path / "opencode"
+    macho.write_bytes(b"\xcf\xfa\xed\xfe rest")  # a 64-bit Mach-O (macOS platform package)
+    assert tr.is_native_binary(macho) and not tr.is_native_binary(bin_dir / "opencode")
+
+
+def test_a_release_that_cannot_be_recorded_fails_only_its_own_lines_strategies(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    matrix = _matrix_with(tmp_path, complete=[])
+    pipeline = tr.Pipeline(matrix, 30.0, 30.0, threading.Semaphore(1), threading.Semaphore(1))
+    v2 = pipeline._failure_records("2.0.12", "2026-12-01", "E404")
+    assert [(r.strategy, r.outcome) for r in v2] == [("service-session-api", "failed")]
+    v1 = {r.strategy for r in pipeline._failure_records("1.18.99", "2026-12-01", "E404")}
+    assert "service-session-api" not in v1 and "attach-session-api" in v1
+
+
+# --- a 2.x release through the whole pipeline ---------------------------------------------------
+#
+# No real 2.x can be installed here (the registry answers 404 for @opencode/cli), so the npm
+# install alone is replaced: "installing" @opencode/cli@2.0.99 places the 2.x stand-in
+# (tests/support/opencode2.py: the help compat_matrix/ derived from 2.x's source, a real
+# loopback 2.x serve with forced Basic auth, the TUI) where the platform package's binary would
+# be, beside a node launcher script. Everything after that is the tracker's own code, as a real
+# 2.x release would take it: finding the binary, --version, help, serve and route facts,
+# verify with a throwaway 2.x serve, hashing, meta.toml, verified.toml, CHANGES.md.
+
+STAND_IN_VIA = "stand-in: tests/support/opencode2.py, not a real release"
+
+
+@pytest.mark.slow
+def test_a_2x_release_is_recorded_hashed_and_verified_through_the_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import hashlib
+    import threading
+
+    pytest.importorskip("opencode.testing")
+    from tests.support.opencode2 import write_binary
+    from tools.releases import release_dir
+    from tools.verify_matrix import read_records
+
+    version = "2.0.99"
+    monkeypatch.setenv("ORCH_DOCTOR_RELEASE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ORCH_DOCTOR_CACHE_DIR", str(tmp_path / "user-cache"))
+    matrix = _matrix_with(tmp_path, complete=["1.18.33"])
+    installs: list[str] = []
+    placed: list[Path] = []
+
+    def npm_install(prefix: Path, spec: str, timeout_s: float, *, scripts: bool = True) -> str:
+        installs.append(spec)
+        scope = prefix / "node_modules" / "@opencode"
+        launcher = scope / "cli" / "bin" / "opencode"  # what npm links: never the one hashed
+        launcher.parent.mkdir(parents=True)
+        launcher.write_text("#!/usr/bin/env node\nrequire('../lib/run.js')\n", encoding="utf-8")
+        launcher.chmod(0o755)
+        placed.append(write_binary(scope / "cli-linux-x64" / "bin" / "opencode2", version))
+        return ""
+
+    real_native, real_install_v2 = tr.is_native_binary, tr.install_v2
+
+    def install_v2(version: str, timeout_s: float) -> tr.Installed:
+        got = real_install_v2(version, timeout_s)
+        return dataclasses.replace(got, via=f"{got.via} ({STAND_IN_VIA})")
+
+    monkeypatch.setattr(tr, "_npm_install", npm_install)
+    # the stand-in is a script, a real release's binary is native: only it is let through
+    monkeypatch.setattr(tr, "is_native_binary", lambda p: p in placed or real_native(p))
+    monkeypatch.setattr(tr, "install_v2", install_v2)
+
+    pipeline = tr.Pipeline(
+        matrix_dir=matrix,
+        release_timeout_s=240.0,
+        verify_timeout_s=90.0,
+        record_slots=threading.Semaphore(1),
+        verify_slots=threading.Semaphore(1),
+    )
+    assert pipeline.process(version) == "complete"
+    assert installs == [f"@opencode/cli@{version}"]
+
+    folder = matrix / "help" / version
+    meta = tr.read_meta(folder)
+    track = meta["track"]
+    # the binary: the native one the package holds (here the stand-in), hashed, said to be one
+    twin = write_binary(tmp_path / "twin" / "opencode2", version)  # same bytes as the one run
+    assert meta["binary"]["package"] == f"@opencode/cli@{version}"
+    assert meta["binary"]["sha256"] == tr.binary_digest(twin)[1]
+    assert meta["binary"]["size"] == twin.stat().st_size
+    assert STAND_IN_VIA in meta["binary"]["installed_via"]
+    assert not release_dir(version).exists()  # removed from the release cache again
+    # its help, as printed by the binary, under the binary's own name
+    derived = HELP / "2.0.0"
+    assert (folder / "version.txt").read_text() == f"opencode v{version}\n"
+    for name in ("root", "run", "serve"):
+        assert (folder / f"{name}.txt").read_text() == (derived / f"{name}.txt").read_text()
+    assert meta["package"] == f"@opencode/cli@{version}" and meta["synthesized"] is False
+    assert meta["commands"]["serve"] == "opencode2 serve --help"
+    assert track["generation"] == "2.x"
+    # routes: a 2.x server lists none; the contract's apply and are said to be, never measured
+    assert not (folder / "routes.txt").exists()
+    assert track["routes_source"] == "contract"
+    assert track["routes"].startswith("contract only:") and "not measured" in track["routes"]
+    contract = ROOT / "compat_matrix" / track["routes_contract"]
+    assert track["routes_contract_sha256"] == hashlib.sha256(contract.read_bytes()).hexdigest()
+    assert f"version {version}" in track["serve"] and "auth basic" in track["serve"]
+    assert "routes" not in track["recorded"] and {"binary", "help", "verify"} <= set(
+        track["recorded"]
+    )
+    # verified for real against a throwaway 2.x serve; without a server 2.x has no strategy
+    assert track["status"] == "complete", track
+    assert track["with_server"] == "service-session-api"
+    assert track["with_server_outcome"] == "verified"
+    assert track["without_server"] == "none" and "service-session-api" in track.get(
+        "without_server_problem", ""
+    )
+    records = [r for r in read_records(matrix / "verified.toml") if r.release == version]
+    assert [(r.strategy, r.outcome) for r in records] == [("service-session-api", "verified")]
+    assert records[0].note == tr.HOW_WITH  # no 1.x strategy was forced on it
+    # CHANGES.md: the 2.x release in the table and its changes from the last 1.x one
+    changes = tr.write_report(matrix).read_text()
+    assert f"| {version} | service-session-api (verified) | none | complete |" in changes
+    section = changes.split(f"### 1.18.33 → {version}\n", 1)[1].split("\n### ", 1)[0]
+    assert "`attach`: command removed" in section
+    assert "root (`opencode [project]`): added " in section and "`--server`" in section
+    assert "strategy with a server: `attach-tui-api` → `service-session-api`" in section
+    assert "routes: the 2.x contract's (`contract/opencode-2.x-routes.txt`" in section
+    assert not (HELP / version).exists()  # the repository's compat_matrix/ was not written

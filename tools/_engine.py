@@ -8,24 +8,31 @@ from __future__ import annotations
 
 from orch_doctor import __version__ as ORCH_DOCTOR_VERSION
 from orch_doctor._util.proc import run_capture
+from orch_doctor.decide.rules import client_generation
 from orch_doctor.errors import VerifyRefused
+from orch_doctor.matrix.location import compat_matrix_dir
 from orch_doctor.matrix.types import Verification
 from orch_doctor.probe.capabilities import capabilities_from_help
 from orch_doctor.probe.helptext import parse_root_commands
 from orch_doctor.probe.types import PROBED_COMMANDS, CommandSpec, HelpText
+from orch_doctor.server.credentials import DEFAULT_USERNAME, Credentials
 from orch_doctor.server.openapi import routes_from_openapi
+from orch_doctor.server.probe import probe_server
 from orch_doctor.verify.run import (
     VerifyOptions,
     VerifyReport,
     opencode_log_errors,
     run_verify,
 )
-from orch_doctor.verify.throwaway import ServerStartError, isolated_env, start_server
+from orch_doctor.verify.throwaway import SERVE_2X, ServerStartError, isolated_env, start_server
 
 __all__ = [
+    "DEFAULT_USERNAME",
     "ORCH_DOCTOR_VERSION",
     "PROBED_COMMANDS",
+    "SERVE_2X",
     "CommandSpec",
+    "Credentials",
     "HelpText",
     "ServerStartError",
     "Verification",
@@ -33,9 +40,12 @@ __all__ = [
     "VerifyRefused",
     "VerifyReport",
     "capabilities_from_help",
+    "client_generation",
+    "compat_matrix_dir",
     "isolated_env",
     "opencode_log_errors",
     "parse_root_commands",
+    "probe_server",
     "routes_from_openapi",
     "run_capture",
     "run_verify",

@@ -36,6 +36,9 @@ class Snapshot:
     status: str | None = None  # meta.toml [track] status: complete / failed
     reason: str | None = None  # why it failed
     notes: Mapping[str, str] = field(default_factory=dict)  # strategy -> note of a failure
+    #: (contract file, its sha256) when the release's routes are a published contract's, not
+    #: measured (a 2.x server lists no routes): meta.toml [track] routes_source = "contract"
+    routes_contract: tuple[str, str] | None = None
 
 
 def _version_key(version: str) -> tuple[int, Any]:
@@ -119,6 +122,21 @@ def route_changes(old: Snapshot, new: Snapshot, *, since: bool = False) -> list[
             f"routes removed ({len(removed)}{base}): " + ", ".join(f"`{r}`" for r in removed)
         )
     return lines
+
+
+def contract_changes(old: Snapshot | None, new: Snapshot) -> list[str]:
+    """A line when a release's routes become a contract's (or another version of it)."""
+    if new.routes_contract is None:
+        return []
+    before = old.routes_contract if old is not None else None
+    if before == new.routes_contract:
+        return []
+    what = "changed" if before is not None and before[0] == new.routes_contract[0] else "apply"
+    return [
+        f"routes: the 2.x contract's (`{new.routes_contract[0]}`, sha256 "
+        f"{new.routes_contract[1][:12]}) {what}: the server lists none; contract only, not "
+        "measured, not compared"
+    ]
 
 
 def strategy_changes(old: Snapshot, new: Snapshot) -> list[str]:
@@ -207,6 +225,7 @@ def render_changes(snapshots: Sequence[Snapshot]) -> str:
                 f"route set incomplete ({_plural(len(s.routes), 'route')} in GET /doc): "
                 "not compared"
             )
+        lines += contract_changes(prev_any, s)
         if prev_any is not None:
             lines += strategy_changes(prev_any, s)
         lines += outcome_changes(prev_any, s)
@@ -285,6 +304,9 @@ def snapshot(folder: Path, verifications: Sequence[Mapping[str, Any]]) -> Snapsh
         hits = [str(v["strategy"]) for v in mine if str(v.get("note", "")).startswith(how)]
         return hits[0] if hits else None
 
+    contract = None
+    if track.get("routes_source") == "contract" and "routes_contract" in track:
+        contract = (str(track["routes_contract"]), str(track.get("routes_contract_sha256", "")))
     routes_file = folder / "routes.txt"
     routes = None
     if routes_file.is_file():
@@ -300,6 +322,7 @@ def snapshot(folder: Path, verifications: Sequence[Mapping[str, Any]]) -> Snapsh
         status=str(track["status"]) if "status" in track else None,
         reason=str(track["reason"]) if "reason" in track else None,
         notes=notes,
+        routes_contract=contract,
     )
 
 

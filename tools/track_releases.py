@@ -10,13 +10,19 @@ answers 404, that channel is said to be not installable here and the others go o
     python -m tools.track_releases --merge DIR...  # merge shard outputs (CI), then CHANGES.md
 
 For each missing release: install it from npm into the release cache (the platform package;
-the ``opencode-ai`` launcher where that fails), record its help texts and route set (as
-tools/record_help.py does; existing texts are kept), record the size and sha256 of the platform
-binary that runs (never the launcher script) in help/<version>/meta.toml ``[binary]``, verify
-with real throwaway servers the decision's choice with a server, its choice without one and
-every other strategy the flags allow (forced), write verified.toml and meta.toml ``[track]``,
-then remove the release from the cache (unless the test suite uses it). A release that cannot
-be installed or run here is recorded as failed with the measured reason.
+the ``opencode-ai`` launcher where that fails; a 2.x release: ``@opencode/cli``), record its
+help texts and route set (as tools/record_help.py does; existing texts are kept), record the
+size and sha256 of the native binary that runs (never a launcher script) in
+help/<version>/meta.toml ``[binary]``, verify with real throwaway servers (a 2.x one with a
+password of its own) the decision's choice with a server, its choice without one and every
+other strategy of the release's line the flags allow (forced), write verified.toml and
+meta.toml ``[track]``, then remove the release from the cache (unless the test suite uses it).
+A release that cannot be installed or run here is recorded as failed with the measured reason.
+
+A 2.x server lists no routes (no GET /doc): a 2.x release's ``[track]`` says that its routes
+are the 2.x contract's (compat_matrix/contract/, with the file's sha256), contract only, and
+what its ``serve`` measured (version, auth); routes.txt holds only route sets read from a
+server.
 
 Results are written after each release, so an interrupted run loses at most the releases in
 progress; a release whose meta.toml has a ``[track]`` table is complete and skipped.
@@ -365,12 +371,30 @@ def npm_error(stderr: str) -> str:
     return clean("; ".join(lines), 240) or "no error output"
 
 
-def is_elf(path: Path) -> bool:
+#: the first bytes of a native executable: ELF (Linux), Mach-O 32/64-bit either byte order and
+#: universal (macOS); an npm launcher is a script (``#!/usr/bin/env node``) and is none of these
+NATIVE_MAGIC = (
+    b"\x7fELF",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+)
+
+
+def is_native_binary(path: Path) -> bool:
+    """An executable file of this machine's kind (ELF, Mach-O), never a launcher script: the
+    file whose size and sha256 identify a published release."""
+    return _magic(path) in NATIVE_MAGIC
+
+
+def _magic(path: Path) -> bytes:
     try:
         with path.open("rb") as fh:
-            return fh.read(4) == b"\x7fELF"
+            return fh.read(4)
     except OSError:
-        return False
+        return b""
 
 
 def runs(binary: Path, version: str) -> str:
@@ -393,7 +417,7 @@ def runs(binary: Path, version: str) -> str:
 
 def launcher_binary(prefix: Path) -> Path | None:
     """The platform binary the ``opencode-ai`` launcher would run: its platform package's
-    ``bin/opencode`` (nested or hoisted), an ELF file; never the launcher script itself."""
+    ``bin/opencode`` (nested or hoisted), a native binary; never the launcher script itself."""
     from tools.releases import platform_package
 
     pkg = platform_package()
@@ -401,7 +425,7 @@ def launcher_binary(prefix: Path) -> Path | None:
         prefix / "node_modules" / pkg / "bin" / "opencode",
         prefix / "node_modules" / LAUNCHER_PACKAGE / "node_modules" / pkg / "bin" / "opencode",
     ):
-        if candidate.is_file() and is_elf(candidate):
+        if candidate.is_file() and is_native_binary(candidate):
             return candidate
     return None
 
@@ -417,14 +441,46 @@ def is_v2(version: str) -> bool:
 
 
 def v2_binary(prefix: Path) -> Path | None:
-    """The ELF binary an ``@opencode/cli`` install holds (``opencode``, or ``opencode2`` in the
-    beta), in the package or a platform package beside it; never a launcher script."""
+    """The native binary an ``@opencode/cli`` install holds (``opencode``, or ``opencode2`` in
+    the beta), in the package or a platform package beside it; never a launcher script."""
     scope = prefix / "node_modules" / "@opencode"
     candidates = sorted(scope.glob("cli*/bin/opencode*")) if scope.is_dir() else []
     for candidate in candidates:
-        if candidate.name in ("opencode", "opencode2") and is_elf(candidate):
+        if candidate.name in ("opencode", "opencode2") and is_native_binary(candidate):
             return candidate
     return None
+
+
+def installed_binary(version: str) -> Path | None:
+    """The binary of ``version`` already installed in the release cache (2.x: the one its
+    ``@opencode/cli`` install holds), or None."""
+    from tools.releases import binary_path, release_dir
+
+    if is_v2(version):
+        return v2_binary(release_dir(version))
+    target = binary_path(version)
+    return target if target.is_file() and os.access(target, os.X_OK) else None
+
+
+def ensure_installed(version: str, timeout_s: float = 600.0, *, quiet: bool = True) -> Path:
+    """The binary of ``version``, installed into the release cache when it is not there yet
+    (1.x: the platform package; 2.x: ``@opencode/cli``). RuntimeError when that fails."""
+    from tools.releases import REFUSE_ENV, ensure_release
+
+    if not is_v2(version):
+        return ensure_release(version, quiet=quiet)
+    refused = os.environ.get(REFUSE_ENV)
+    if refused:
+        raise RuntimeError(f"OpenCode {version} refused: {refused}")
+    found = installed_binary(version)
+    if found is not None:
+        return found
+    if not quiet:
+        print(f"installing OpenCode {version} ({V2_PACKAGE}) ...", file=sys.stderr)
+    try:
+        return install_v2(version, timeout_s).binary
+    except ReleaseFailed as exc:
+        raise RuntimeError(f"OpenCode {version}: {exc}") from None
 
 
 def install_v2(version: str, timeout_s: float) -> Installed:
@@ -577,6 +633,91 @@ def record_routes(binary: Path, out: Path, timeout_s: float) -> str:
     return ""
 
 
+#: where the 2.x contract's route list lives, relative to compat_matrix/
+CONTRACT_ROUTES_2X = "contract/opencode-2.x-routes.txt"
+
+
+def release_generation(version: str, folder: Path) -> str:
+    """ "1.x" or "2.x": the OpenCode line of a release as the doctor reads its recorded help
+    (capabilities beat version numbers)."""
+    from tools._engine import client_generation
+    from tools.verify_matrix import release_capabilities
+
+    return client_generation(release_capabilities(version, folder))
+
+
+def record_routes_2x(binary: Path, out: Path, timeout_s: float) -> dict[str, Any]:
+    """The route set of a 2.x release, as ``[track]`` entries: its ``serve`` is started as verify
+    starts one (a password of its own, through the environment) and probed as the doctor probes
+    a server. A 2.x server lists no routes (no GET /doc): the routes are then the 2.x contract's
+    (compat_matrix/contract/, whose sha256 is kept), said to be so and never written to
+    routes.txt, which holds only route sets measured on a server. A 2.x server that does list
+    its routes gets them written there."""
+    from tools._engine import (
+        DEFAULT_USERNAME,
+        SERVE_2X,
+        Credentials,
+        ServerStartError,
+        compat_matrix_dir,
+        opencode_log_errors,
+        probe_server,
+        start_server,
+    )
+
+    with tempfile.TemporaryDirectory(prefix="orch-doctor-record-") as home:
+        try:
+            server = start_server(
+                str(binary),
+                cwd=Path(home),
+                env=record_env(home),
+                log=Path(home) / "serve.log",
+                timeout_s=min(SERVER_START_TIMEOUT_S, timeout_s),
+                kind=SERVE_2X,
+            )
+        except ServerStartError as exc:
+            why = opencode_log_errors(Path(home), limit=2) or exc.log_tail[-300:]
+            problem = f"serve did not start: {exc}" + (f"; {why}" if why.strip() else "")
+            return {"routes": f"not recorded: {clean(problem)}"}
+        password = server.password
+        try:
+            status = probe_server(
+                server.url,
+                timeout_s=min(DOC_TIMEOUT_S, timeout_s),
+                credentials=Credentials(DEFAULT_USERNAME, password) if password else None,
+                use_cache=False,
+            )
+        finally:
+            server.stop()
+    summary = status.summary or status.verdict
+    if password:
+        summary = summary.replace(password, "***")
+    if not status.ok or status.generation != "2.x":
+        return {"routes": f"not recorded: its serve is no 2.x server: {clean(summary, 240)}"}
+    serve = (
+        f"measured: its serve is OpenCode 2.x, GET /api/info version {status.version or '?'}, "
+        f"auth {status.auth or 'unknown'}"
+    )
+    if status.routes is not None:
+        (out / "routes.txt").write_text("\n".join(sorted(status.routes)) + "\n", encoding="utf-8")
+        return {"serve": serve, "routes_source": str(status.routes_source or "the server")}
+    contract = compat_matrix_dir() / CONTRACT_ROUTES_2X
+    if not contract.is_file():
+        return {"serve": serve, "routes": "not recorded: the server lists none, no 2.x contract"}
+    sha = binary_digest(contract)[1]
+    lines = contract.read_text(encoding="utf-8").splitlines()
+    count = sum(1 for line in lines if line.strip() and not line.startswith("#"))
+    return {
+        "serve": serve,
+        "routes": (
+            "contract only: a 2.x server lists no routes (no GET /doc); the routes of the 2.x "
+            f"contract ({CONTRACT_ROUTES_2X}, {count} routes) apply, not measured here"
+        ),
+        "routes_source": "contract",
+        "routes_contract": CONTRACT_ROUTES_2X,
+        "routes_contract_sha256": sha,
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # verify
 
@@ -590,10 +731,17 @@ class VerifyResult:
 
 
 def verify_all(
-    version: str, binary: Path, today: str, verify_timeout_s: float, deadline: float
+    version: str,
+    binary: Path,
+    today: str,
+    verify_timeout_s: float,
+    deadline: float,
+    folder: Path | None = None,
 ) -> VerifyResult:
     """As tools/verify_matrix.verify_release, but it also returns the decision's choices
-    ("none" with the reason when it made none) and stops at the release's deadline."""
+    ("none" with the reason when it made none) and stops at the release's deadline. The
+    strategies forced are those of the release's line its help (in ``folder``, default the
+    shipped help/<version>/) allows."""
     from orch_doctor.matrix.load import load_matrix
     from tools._engine import ORCH_DOCTOR_VERSION, VerifyOptions, VerifyRefused, run_verify
     from tools.verify_matrix import Record, allowed_strategies
@@ -628,7 +776,7 @@ def verify_all(
             result.problems[slot] = clean(report.problem or "no strategy")
         elif chosen not in done:
             keep(chosen, how, report.verified, report.wall_s, report.problem)
-    for name in allowed_strategies(version):
+    for name in allowed_strategies(version, folder):
         if name in done:
             continue
         entry = matrix.strategy(name)
@@ -749,10 +897,17 @@ class Pipeline:
                     from tools._engine import parse_root_commands
 
                     root = (folder / "root.txt").read_text(encoding="utf-8")
+                    generation = release_generation(version, folder)
+                    track["generation"] = generation
                     if "serve" not in parse_root_commands(root):
                         track["routes"] = "no serve command"
                     elif (folder / "routes.txt").is_file():
                         track["routes"] = "kept the stored route set"
+                    elif generation == "2.x":
+                        found = record_routes_2x(installed.binary, folder, left())
+                        track.update(found)
+                        if (folder / "routes.txt").is_file():
+                            recorded.append("routes")
                     else:
                         problem = record_routes(installed.binary, folder, left())
                         if problem:
@@ -772,7 +927,12 @@ class Pipeline:
                     try:
                         left()
                         result = verify_all(
-                            version, installed.binary, today, self.verify_timeout_s, deadline()
+                            version,
+                            installed.binary,
+                            today,
+                            self.verify_timeout_s,
+                            deadline(),
+                            folder,
                         )
                     finally:
                         active += time.monotonic() - t0
@@ -817,16 +977,26 @@ class Pipeline:
 
     def _failure_records(self, version: str, today: str, reason: str) -> list[Any]:
         """A release that could not be verified at all: a failed outcome for every strategy its
-        recorded flags allow (or every strategy when no help could be recorded)."""
+        recorded flags allow (or, when no help could be recorded, every strategy of its line as
+        its version number says)."""
+        from orch_doctor.matrix.load import load_matrix
         from orch_doctor.matrix.types import PLAN_STRATEGIES
         from tools._engine import ORCH_DOCTOR_VERSION
         from tools.verify_matrix import Record, allowed_strategies
 
+        folder = self.matrix_dir / "help" / version
         try:
-            names = allowed_strategies(version) if self._has_help(version) else []
+            names = allowed_strategies(version, folder) if self._has_help(version) else []
         except Exception:
             names = []
-        names = names or list(PLAN_STRATEGIES)
+        if not names:
+            line = "2.x" if is_v2(version) else "1.x"
+            matrix = load_matrix(overrides=False)
+            names = [
+                n
+                for n in PLAN_STRATEGIES
+                if (entry := matrix.strategy(n)) is None or entry.generation == line
+            ]
         note = f"not verifiable here: {reason}"
         return [Record(version, n, "failed", today, ORCH_DOCTOR_VERSION, None, note) for n in names]
 
@@ -851,16 +1021,17 @@ class Pipeline:
 
 
 def new_meta_head(version: str, today: str, installed: Installed) -> dict[str, Any]:
+    """The head of a meta.toml whose help texts were recorded now: the commands as run (the
+    binary by its own name: ``opencode``, ``opencode2`` in the 2.x beta)."""
     from tools._engine import PROBED_COMMANDS
 
+    name = installed.binary.name
     return {
         "version": version,
         "recorded": today,
         "package": installed.package,
         "synthesized": False,
-        "commands": {
-            c: f"opencode {'' if c == 'root' else c + ' '}--help" for c in PROBED_COMMANDS
-        },
+        "commands": {c: " ".join(help_argv(name, c)) for c in PROBED_COMMANDS},
     }
 
 

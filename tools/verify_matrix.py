@@ -5,9 +5,10 @@
     python -m tools.verify_matrix --dry-run        # print the records, do not write
 
 A release is run when its binary is installed in the release cache (``--install`` installs it
-from npm first); otherwise its strategies are recorded as "not-run". Each strategy the release's
-flags allow is forced (so demoted ones get evidence too); the record notes whether the decision
-would have chosen it. Records of (release, strategy) pairs not run this time are kept.
+from npm first: the platform package, or ``@opencode/cli`` for a 2.x release); otherwise its
+strategies are recorded as "not-run". Each strategy of the release's line (1.x or 2.x) its flags
+allow is forced (so demoted ones get evidence too); the record notes whether the decision would
+have chosen it. Records of (release, strategy) pairs not run this time are kept.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from orch_doctor.matrix.types import (  # noqa: E402
     PlanStrategyName,
     Verification,
 )
+from orch_doctor.probe.types import Capabilities  # noqa: E402
 from orch_doctor.server.types import ServerStatus  # noqa: E402
 
 HEADER = """\
@@ -89,19 +91,43 @@ def merge(old: Sequence[Record], new: Sequence[Record]) -> list[Record]:
     return [r for r in old if (r.release, r.strategy) not in fresh] + list(new)
 
 
-def allowed_strategies(version: str) -> list[PlanStrategyName]:
-    """Strategies whose plan validates against the release's stored help."""
+def release_capabilities(version: str, folder: Path | None = None) -> Capabilities:
+    """Capabilities of a release's stored help, exactly as the live probe would parse them:
+    the shipped help/<version>/, or ``folder`` (a release folder of another compat_matrix)."""
+    from orch_doctor.matrix.recorded import stored_capabilities
+    from orch_doctor.probe.capabilities import capabilities_from_help
+    from orch_doctor.probe.types import PROBED_COMMANDS, HelpText
+
+    if folder is None:
+        return stored_capabilities(version)
+    texts = {
+        c: HelpText(command=c, text=(folder / f"{c}.txt").read_text(encoding="utf-8"))
+        for c in PROBED_COMMANDS
+        if (folder / f"{c}.txt").is_file()
+    }
+    version_file = folder / "version.txt"
+    version_output = version_file.read_text(encoding="utf-8") if version_file.is_file() else None
+    return capabilities_from_help(texts, version_output, binary_path=f"<stored help of {version}>")
+
+
+def allowed_strategies(version: str, folder: Path | None = None) -> list[PlanStrategyName]:
+    """Strategies of the release's OpenCode line (1.x or 2.x, as its help reads) whose plan
+    validates against its stored help (the shipped help/<version>/, or ``folder``)."""
+    from orch_doctor.decide.rules import client_generation
     from orch_doctor.errors import PlanValidationError
     from orch_doctor.matrix.load import load_matrix
-    from orch_doctor.matrix.recorded import stored_capabilities
     from orch_doctor.verify.run import force_plan
 
-    caps = stored_capabilities(version)
+    caps = release_capabilities(version, folder)
+    generation = client_generation(caps)
     matrix = load_matrix()
     stand_in = ServerStatus(url="http://127.0.0.1:9", verdict="ok")
     request = SpawnRequest(directory="/tmp/project", model="opencode/big-pickle", prompt="x")
     names = []
     for name in PLAN_STRATEGIES:
+        entry = matrix.strategy(name)
+        if entry is not None and entry.generation != generation:
+            continue  # the other line's strategy: its plan is never this release's to verify
         try:
             force_plan(name, caps, stand_in, request, matrix)
         except (PlanValidationError, ValueError):
@@ -144,7 +170,7 @@ def verify_release(version: str, binary: Path, today: str, timeout_s: float) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from orch_doctor.matrix.recorded import release_meta, stored_releases
-    from tools.releases import _usable, binary_path, ensure_release
+    from tools.track_releases import ensure_installed, installed_binary
 
     parser = argparse.ArgumentParser(
         prog="python -m tools.verify_matrix", description=__doc__.splitlines()[0]
@@ -166,10 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not strategies:
             print(f"{version:>9} no strategy possible: nothing to verify")
             continue
-        binary = binary_path(version)
-        if args.install:
-            binary = ensure_release(version)
-        if not _usable(binary):
+        # 1.x: the platform package's binary; 2.x: the one its @opencode/cli install holds
+        binary = ensure_installed(version) if args.install else installed_binary(version)
+        if binary is None:
             new += [
                 Record(version, s, "not-run", today, __version__, None, "release not installed")
                 for s in strategies
