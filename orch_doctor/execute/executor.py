@@ -276,6 +276,7 @@ class Executor:
         self.values: dict[str, str] = {}  # the run's saved values so far (session_id)
         self.session_api: SessionApi = SESSION_API_1X  # the plan's (set by run)
         self._client: httpx.Client | None = None
+        self._client_for: str | None = None  # the base_url it was made for
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -288,13 +289,22 @@ class Executor:
         return text
 
     def client(self) -> httpx.Client:
+        """The client for ``base_url`` (made again when it changed: verify points the executor
+        at another server before the confirmation)."""
+        if self._client is not None and self._client_for != self.base_url:
+            self.close()
         if self._client is None:
             auth = (
                 httpx.BasicAuth(self.credentials.username, self.credentials.password)
                 if self.credentials
                 else None
             )
-            self._client = httpx.Client(timeout=self.http_timeout_s, auth=auth)
+            from orch_doctor.server.tls import tls_verify
+
+            # it talks to base_url only (no redirects): a plain-http server needs no trust store
+            verify = tls_verify([self.base_url or ""])
+            self._client = httpx.Client(timeout=self.http_timeout_s, auth=auth, verify=verify)
+            self._client_for = self.base_url
         return self._client
 
     def close(self) -> None:

@@ -229,7 +229,9 @@ def _register_session_removal(
         stop = url + url_path(fill(api.abort, {"session_id": sid}))
         auth = httpx.BasicAuth(creds.username, creds.password) if creds else None
         try:
-            with httpx.Client(timeout=timeout_s, auth=auth) as client:
+            from orch_doctor.server.tls import tls_verify
+
+            with httpx.Client(timeout=timeout_s, auth=auth, verify=tls_verify([url])) as client:
                 with contextlib.suppress(httpx.HTTPError):
                     client.post(stop, params=query)
                 answer = client.delete(address, params=query)
