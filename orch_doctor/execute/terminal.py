@@ -619,9 +619,12 @@ class TmuxWindowTerminal(_TmuxPane):
 
     def check_session(self) -> None:
         """Raise TmuxTargetError unless the session exists on that tmux server and has no
-        window named ``WINDOW`` yet."""
+        window named ``WINDOW`` yet (one tmux call: listing the windows of a session that does
+        not exist fails)."""
         try:
-            proc = self._run("has-session", "-t", self._session_target, check=False)
+            proc = self._run(
+                "list-windows", "-t", self._session_target, "-F", "#{window_name}", check=False
+            )
         except TerminalError as exc:  # a tmux server that does not answer
             raise TmuxTargetError(f"{exc}: is the tmux server alive?") from None
         if proc.returncode != 0:
@@ -631,18 +634,11 @@ class TmuxWindowTerminal(_TmuxPane):
                 f"({proc.stderr.strip() or 'no answer'}): create it first "
                 f"({where} new-session -d -s {shlex.quote(self.session)})"
             )
-        if self.window in self._window_names():
+        if self.window in proc.stdout.split("\n"):
             raise TmuxTargetError(
                 f"tmux session {self.session!r} already has a window named {self.window!r}: "
                 "choose another window name"
             )
-
-    def _window_names(self) -> list[str]:
-        try:
-            proc = self._run("list-windows", "-t", self._session_target, "-F", "#{window_name}")
-        except TerminalError as exc:
-            raise TmuxTargetError(f"{exc}: is the tmux server alive?") from None
-        return proc.stdout.split("\n")
 
     def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None:
         if self.pane_id is not None:
