@@ -37,7 +37,12 @@ if TYPE_CHECKING:
 
 HTTP_TIMEOUT_S = 10.0
 HTTP_BODY_CAP = 16 << 20  # raw bytes read from one answer (a session's messages can be long)
-POLL_S = 0.1  # a condition's poll: one screen capture and one liveness call
+#: a condition is looked at again after a pause of 3 times what its last look took (its looks
+#: take at most a quarter of the wait, whatever the machine's load), within these bounds: a look
+#: at a TUI is one tmux call of a few ms, so its readiness is seen within ~25 ms on an idle host
+POLL_MIN_S = 0.02
+POLL_S = 0.1
+POLL_PAUSE_FACTOR = 3.0
 
 #: how a step ended ("skipped": a step after a failed one)
 StepOutcome = Literal["ok", "failed", "skipped"]
@@ -209,6 +214,11 @@ def created_ms(session: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
     return int(value) if abs(value) < 1e15 else 0
+
+
+def poll_pause(look_s: float) -> float:
+    """The pause before the next look at a condition whose last look took ``look_s``."""
+    return min(max(POLL_PAUSE_FACTOR * look_s, POLL_MIN_S), POLL_S)
 
 
 #: how many lines of a screen a failure's ``seen`` keeps (the last ones that carry text)
@@ -551,6 +561,7 @@ class Executor:
         end = time.monotonic() + limit
         last_seen = ""
         while True:
+            began = time.monotonic()
             shown[0] = self._fail_fast()
             try:
                 found = check(params, values)
@@ -558,23 +569,26 @@ class Executor:
                 found, last_seen = None, exc.seen
             if found is not None:
                 return found
-            if time.monotonic() >= end:
+            now = time.monotonic()
+            if now >= end:
                 break
-            time.sleep(POLL_S)
+            time.sleep(min(poll_pause(now - began), end - now))
         seen = last_seen or "nothing yet"
         if self.terminal is not None:
             seen += "\n--- last screen ---\n" + (screen_tail(self.screen()) or "(empty)")
         raise StepFailed("timeout", f"{step.condition.value} within {limit:.1f}s", seen)
 
     def _fail_fast(self) -> str:
-        """Raise StepFailed when the TUI shows a failure marker or exited; else its screen."""
+        """Raise StepFailed when the TUI shows a failure marker or exited; else its screen
+        (with whether it runs, from one look where the terminal has one: tmux)."""
         if self.terminal is None:
             return ""
-        screen = self.screen()
+        look: Callable[[], tuple[str, bool]] | None = getattr(self.terminal, "look", None)
+        screen, running = look() if callable(look) else (self.screen(), None)
         for marker in self.failure_markers:
             if marker in screen:
                 raise StepFailed("failure-marker", f"no {marker!r}", screen_tail(screen))
-        if not self.terminal.alive():
+        if not (self.terminal.alive() if running is None else running):
             seen = "it exited\n" + screen_tail(screen)
             extra = self.diagnostics() if self.diagnostics is not None else ""
             raise StepFailed(

@@ -190,6 +190,28 @@ class _TmuxPane:
             return ""
         return proc.stdout if proc.returncode == 0 else ""
 
+    def look(self) -> tuple[str, bool]:
+        """The screen and whether the program still runs, both from one tmux call (a poll's
+        look: what :meth:`capture` and :meth:`alive` say, at one moment, for half the cost).
+        A pane that is gone is an empty screen and not alive; a tmux that does not answer in
+        time says nothing about the program (alive, as :meth:`alive` has it)."""
+        pane = self._pane()
+        if pane is None:
+            return "", False
+        try:  # tmux runs the second command only when the first succeeded (the pane exists)
+            proc = self._run(
+                "display-message", "-p", "-t", pane, "#{pane_dead}", ";",
+                "capture-pane", "-p", "-t", pane, check=False, floor=SCREEN_S,
+            )  # fmt: skip
+        except TmuxNoAnswer:
+            return "", True
+        except TerminalError:
+            return "", False
+        if proc.returncode != 0:
+            return "", False
+        dead, _, screen = proc.stdout.partition("\n")
+        return screen, dead == "0"
+
     def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
         pane = self._pane()
         if pane is None:
