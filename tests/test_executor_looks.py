@@ -1,6 +1,8 @@
 """How the executor looks at what it waits for: one tmux call per look (the screen and whether
-the program runs, at one moment) and a pause between looks that follows what a look costs.
-Real tmux where a pane is under test."""
+the program runs, at one moment), a pause between looks that follows what a look costs, and a
+confirmation that takes the server's answer the plan's last step just read instead of asking
+for it again. Real tmux where a pane is under test; a loopback server recording every request
+where the confirmation is."""
 
 from __future__ import annotations
 
@@ -8,11 +10,15 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from orch_doctor.decide.steps import WaitCondition, WaitStep
+from orch_doctor.decide.decision import decide
+from orch_doctor.decide.replay import recorded_server
+from orch_doctor.decide.request import SpawnRequest
+from orch_doctor.decide.steps import SpawnPlan, WaitCondition, WaitStep
 from orch_doctor.execute import executor as executor_module
 from orch_doctor.execute.executor import (
     POLL_MIN_S,
@@ -22,8 +28,10 @@ from orch_doctor.execute.executor import (
     StepFailed,
     poll_pause,
 )
+from orch_doctor.execute.spawn import run_plan
 from orch_doctor.execute.terminal import TmuxWindowTerminal
 from tests.support.tmux import needs_tmux, own_tmux_session
+from tests.test_placeholders import CAPS, MATRIX, SID, Server, serving
 
 READY = "ctrl+p"
 
@@ -143,3 +151,77 @@ def test_one_tmux_call_shows_the_screen_and_whether_the_program_runs(
         assert not terminal.alive()
     finally:
         terminal.close()
+
+
+# --- the confirmation ------------------------------------------------------------------------
+
+
+def _attach_plan(url: str, prompt: str) -> SpawnPlan:
+    request = SpawnRequest(directory="/tmp/proj", model="opencode/big-pickle", prompt=prompt)
+    decision = decide(CAPS["1.18.33"], recorded_server("1.18.33", url), request, MATRIX)
+    assert decision.strategy == "attach-session-api" and decision.plan is not None
+    return decision.plan
+
+
+class ReadyTerminal(LookingTerminal):
+    def __init__(self) -> None:
+        super().__init__(ready_at=1)
+
+
+def test_the_confirmation_takes_the_answer_the_last_step_read() -> None:
+    """The plan's last step (the prompt stored as a user message) read the session's messages
+    after every step ran: the confirmation judges that answer (and a fresh screen) instead of
+    asking the server again."""
+    prompt = "confirm from the answer"
+    with serving(Server()) as server:
+        plan = _attach_plan(server.url, prompt)
+        assert plan.steps[-1].kind == "wait"
+        terminal = ReadyTerminal()
+        executor = Executor(base_url=server.url, terminal_factory=lambda: terminal, env={})  # type: ignore[arg-type,return-value]
+        try:
+            outcome = run_plan(executor, plan, target=None, prompt_on_screen=False)
+        finally:
+            executor.close()
+    assert outcome.ok, outcome.to_json()
+    assert outcome.confirmation is not None and outcome.confirmation.verified
+    checks = {c.name: c for c in outcome.confirmation.checks}
+    assert checks["prompt-stored"].ok and checks["no-session-error"].ok
+    assert len(server.requests("GET", f"/session/{SID}/message")) == 1
+    assert terminal.looks == 2  # the TUI wait and the message wait: one look each
+    assert terminal.separate_calls >= 1  # the confirmation's own screen, taken fresh
+
+
+def test_only_a_read_made_during_the_last_step_of_the_same_server_is_taken() -> None:
+    with serving(Server()) as server:
+        server.texts.append("an earlier prompt")
+        executor = Executor(base_url=server.url, terminal_factory=lambda: None, env={})  # type: ignore[arg-type,return-value]
+        try:
+            executor.last_step_began = time.monotonic()
+            assert executor.stored_user_texts(SID, None) == ["an earlier prompt"]
+            assert executor.texts_read_by_last_step(SID, None) == ["an earlier prompt"]
+            assert executor.texts_read_by_last_step("ses_other", None) is None
+            assert executor.texts_read_by_last_step(SID, "/elsewhere") is None
+            executor.last_step_began = time.monotonic() + 1  # a step began after the read
+            assert executor.texts_read_by_last_step(SID, None) is None
+            executor.last_step_began = time.monotonic() - 1
+            executor.base_url = "http://127.0.0.1:9"  # verify points it at another server
+            assert executor.texts_read_by_last_step(SID, None) is None
+        finally:
+            executor.close()
+
+
+def test_a_confirmation_the_reused_answer_does_not_hold_reads_the_server_again() -> None:
+    """No read of the last step to take (a plan ending in the prompt itself): the server is
+    asked, and the prompt it stored is found."""
+    prompt = "asked again"
+    with serving(Server()) as server:
+        plan = _attach_plan(server.url, prompt)
+        shorter = replace(plan, steps=plan.steps[:-1])
+        terminal = ReadyTerminal()
+        executor = Executor(base_url=server.url, terminal_factory=lambda: terminal, env={})  # type: ignore[arg-type,return-value]
+        try:
+            outcome = run_plan(executor, shorter, target=None, prompt_on_screen=False)
+        finally:
+            executor.close()
+    assert outcome.ok, outcome.to_json()
+    assert len(server.requests("GET", f"/session/{SID}/message")) == 1

@@ -287,6 +287,10 @@ class Executor:
         self.session_api: SessionApi = SESSION_API_1X  # the plan's (set by run)
         self._client: httpx.Client | None = None
         self._client_for: str | None = None  # the base_url it was made for
+        #: when the latest step of the run began, and the latest read of a session's user
+        #: messages: (where: server, session, directory, routes; the texts; when answered)
+        self.last_step_began: float | None = None
+        self._last_read: tuple[tuple[object, ...], tuple[str, ...], float] | None = None
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -429,7 +433,21 @@ class Executor:
         if directory and api.directory_query:
             query["directory"] = directory
         path = url_path(fill(api.messages, {**self.values, "session_id": session_id}))
-        return user_texts(self.get_json(path, query), api.shape)
+        texts = user_texts(self.get_json(path, query), api.shape)
+        where = (self.base_url, session_id, directory, api)
+        self._last_read = (where, tuple(texts), time.monotonic())
+        return texts
+
+    def texts_read_by_last_step(self, session_id: str, directory: str | None) -> list[str] | None:
+        """What the server answered for ``session_id``'s user messages (the same server and
+        routes) since the plan's last step began — the answer the confirmation would ask for
+        again — or None when no such read was made."""
+        if self._last_read is None or self.last_step_began is None:
+            return None
+        where, texts, at = self._last_read
+        if where != (self.base_url, session_id, directory, self.session_api):
+            return None
+        return list(texts) if at >= self.last_step_began else None
 
     # --- running ---------------------------------------------------------------------------
 
@@ -440,8 +458,9 @@ class Executor:
         self.prompt = plan.request.prompt if plan.request else None
         self.failure_markers = failure_markers(plan)
         self.session_api = plan.session_api
+        self.last_step_began, self._last_read = None, None
         for index, step in enumerate(plan.steps):
-            begin = time.monotonic()
+            begin = self.last_step_began = time.monotonic()
             if self.on_step_start is not None:
                 self.on_step_start(index, step)
             try:
