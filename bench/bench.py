@@ -231,8 +231,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def compile_package() -> None:
+    """As installed: pip writes every module's bytecode at install time, while an editable
+    checkout (and PYTHONDONTWRITEBYTECODE) would have each run of every part compile the
+    package again."""
+    import compileall
+
+    compileall.compile_dir(ROOT / "orch_doctor", quiet=1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    compile_package()
     with tempfile.TemporaryDirectory(prefix="orch-doctor-bench-") as work:
         loads_before = os.getloadavg()
         rows = measure(args, Path(work)) if args.part != "waits" else []
@@ -314,12 +324,6 @@ def measure(args: argparse.Namespace, work: Path) -> list[Row]:
         code = run(cli, {**warm_env, "OPENCODE_BIN": binary}, cwd=project)
         if code not in (0, 1):
             raise RuntimeError(f"orch-doctor exited {code}")
-
-    # as installed: pip writes every module's bytecode at install time, while an editable
-    # checkout (and PYTHONDONTWRITEBYTECODE) would have each run compile the package again
-    import compileall
-
-    compileall.compile_dir(ROOT / "orch_doctor", quiet=1)
 
     servers = find_server_processes()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import orch_doctor.resolve as resolve
+from orch_doctor._util.once import Once
 from orch_doctor.api import select_strategy
 from orch_doctor.decide.replay import recorded_server
 from orch_doctor.doctor.context import DoctorContext, DoctorOptions
@@ -195,3 +196,51 @@ def test_discovery_lists_servers_started_in_dir_first(tmp_path: Path) -> None:
     urls = discovery.candidate_urls(proc, directory=str(project))
     assert urls[0] == "http://127.0.0.1:4502"
     assert urls[1:] == ["http://127.0.0.1:4500", "http://127.0.0.1:4501", discovery.DEFAULT_URL]
+
+
+def test_the_server_is_probed_while_the_binary_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither probe needs the other: the binary's waits for the server's to have begun (one
+    after the other, it would wait out its timeout and fail)."""
+    import threading
+
+    named = serving(tmp_path, "http://127.0.0.1:4300")
+    server_began = threading.Event()
+
+    def probe_server(url: str, **_: Any) -> ServerStatus:
+        server_began.set()
+        return named
+
+    monkeypatch.setattr(server_probe, "probe_server", probe_server)
+    resolution = Resolution(Selection(directory=str(tmp_path), server_url=named.url), matrix=MATRIX)
+
+    def probe_binary() -> Any:
+        assert server_began.wait(10), "the server probe did not begin before the binary's ended"
+        return CAPS
+
+    resolution.capabilities = Once(probe_binary)
+    assert resolution.decision.get().strategy == "attach-session-api"
+
+
+def test_a_value_computed_in_a_thread_of_its_own_is_computed_once() -> None:
+    import threading
+
+    calls: list[str] = []
+    release = threading.Event()
+
+    def compute() -> str:
+        calls.append(threading.current_thread().name)
+        release.wait(10)
+        return "value"
+
+    once = Once(compute)
+    once.start_thread("worker")
+    once.start_thread("second")  # already under way: nothing more
+    release.set()
+    assert once.get() == once.get() == "value"
+    assert calls == ["worker"]
+    failing = Once(lambda: 1 // 0)
+    failing.start_thread("failing")
+    with pytest.raises(ZeroDivisionError):
+        failing.get()

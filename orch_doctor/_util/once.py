@@ -31,6 +31,23 @@ class Once(Generic[T]):
             if self._future is None:
                 self._future = pool.submit(self._compute)
 
+    def start_thread(self, name: str) -> None:
+        """Compute in a (daemon) thread of its own now, unless already under way: the caller
+        goes on with other work and ``result()`` waits for it."""
+        with self._lock:
+            if self._future is not None:
+                return
+            future: Future[T] = Future()
+            self._future = future
+
+        def compute() -> None:
+            try:
+                future.set_result(self._compute())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=compute, name=name, daemon=True).start()
+
     def adopt(self, compute: Callable[[], T]) -> None:
         """Finish a computation started earlier instead (e.g. children already running):
         ``compute`` is called by the first thread that needs the value."""

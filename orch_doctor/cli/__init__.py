@@ -7,6 +7,8 @@ Subcommands live in ``orch_doctor.cli.*`` and are imported only when invoked, so
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +16,46 @@ import click
 from orch_doctor import __version__
 from orch_doctor.cli.epilog import epilog
 from orch_doctor.cli.options import doctor_options
+
+
+def _own_process() -> bool:
+    """Whether this process is orch-doctor's own command (its console script, or ``python -m
+    orch_doctor``), not a program that mounts the command group (``orch doctor``)."""
+    entry = sys.modules.get("__main__")
+    spec = getattr(entry, "__spec__", None)
+    if spec is not None and str(spec.name).partition(".")[0] == "orch_doctor":
+        return True
+    return Path(str(getattr(entry, "__file__", None) or "")).name == "orch-doctor"
+
+
+def _without_httpx_cli() -> None:
+    """httpx imports its own command line client (rich, pygments: 25 ms on every command that
+    talks HTTP, spawn included) whenever those are installed, and rich is a dependency of
+    orch-doctor. In orch-doctor's own process nothing runs that client: its module is marked
+    missing before httpx is first imported, and httpx then defines a stub ``httpx.main`` in
+    its place. A program that mounts the command group keeps its httpx as it is."""
+    if "httpx" not in sys.modules and _own_process():
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
+_without_httpx_cli()
+_FREEZE_REGISTERED = False
+
+
+def _freeze_at_exit() -> None:
+    """When the interpreter exits (and only then), move every object still alive out of the
+    garbage collector's reach (``gc.freeze``): the collections the interpreter's shutdown runs
+    then have nothing to traverse (about 50 ms of every command's wall time, measured on two
+    cores). Exit handlers all run as before and objects are still freed by their reference
+    counts; only garbage in reference cycles is left to the end of the process."""
+    global _FREEZE_REGISTERED
+    if not _FREEZE_REGISTERED:
+        import atexit
+        import gc
+
+        atexit.register(gc.freeze)
+        _FREEZE_REGISTERED = True
+
 
 #: subcommand name -> "module:attribute"
 SUBCOMMANDS: dict[str, str] = {
@@ -78,6 +120,7 @@ def main(ctx: click.Context, /, **options: Any) -> None:
 
     # SIGINT/SIGTERM at any moment: stop what the run started, exit 130/143 (cli/signals.py)
     ctx.call_on_close(install())
+    _freeze_at_exit()
     if ctx.invoked_subcommand is None:
         doctor_cmd = main.get_command(ctx, "doctor")
         assert doctor_cmd is not None

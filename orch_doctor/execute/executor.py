@@ -38,7 +38,12 @@ if TYPE_CHECKING:
 
 HTTP_TIMEOUT_S = 10.0
 HTTP_BODY_CAP = 16 << 20  # raw bytes read from one answer (a session's messages can be long)
-POLL_S = 0.1  # a condition's poll: one screen capture and one liveness call
+#: a condition is looked at again after a pause of 3 times what its last look took (its looks
+#: take at most a quarter of the wait, whatever the machine's load), within these bounds: a look
+#: at a TUI is one tmux call of a few ms, so its readiness is seen within ~25 ms on an idle host
+POLL_MIN_S = 0.02
+POLL_S = 0.1
+POLL_PAUSE_FACTOR = 3.0
 
 #: how a step ended ("skipped": a step after a failed one)
 StepOutcome = Literal["ok", "failed", "skipped"]
@@ -201,6 +206,11 @@ def created_ms(session: Any) -> int:
     return int(value) if abs(value) < 1e15 else 0
 
 
+def poll_pause(look_s: float) -> float:
+    """The pause before the next look at a condition whose last look took ``look_s``."""
+    return min(max(POLL_PAUSE_FACTOR * look_s, POLL_MIN_S), POLL_S)
+
+
 #: how many lines of a screen a failure's ``seen`` keeps (the last ones that carry text)
 SEEN_LINES = 25
 # box drawing and block elements: a TUI's frames and padding, no text of their own
@@ -266,6 +276,11 @@ class Executor:
         self.values: dict[str, str] = {}  # the run's saved values so far (session_id)
         self.session_api: SessionApi = SESSION_API_1X  # the plan's (set by run)
         self._client: httpx.Client | None = None
+        self._client_for: str | None = None  # the base_url it was made for
+        #: when the latest step of the run began, and the latest read of a session's user
+        #: messages: (where: server, session, directory, routes; the texts; when answered)
+        self.last_step_began: float | None = None
+        self._last_read: tuple[tuple[object, ...], tuple[str, ...], float] | None = None
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -278,13 +293,22 @@ class Executor:
         return text
 
     def client(self) -> httpx.Client:
+        """The client for ``base_url`` (made again when it changed: verify points the executor
+        at another server before the confirmation)."""
+        if self._client is not None and self._client_for != self.base_url:
+            self.close()
         if self._client is None:
             auth = (
                 httpx.BasicAuth(self.credentials.username, self.credentials.password)
                 if self.credentials
                 else None
             )
-            self._client = httpx.Client(timeout=self.http_timeout_s, auth=auth)
+            from orch_doctor.server.tls import tls_verify
+
+            # it talks to base_url only (no redirects): a plain-http server needs no trust store
+            verify = tls_verify([self.base_url or ""])
+            self._client = httpx.Client(timeout=self.http_timeout_s, auth=auth, verify=verify)
+            self._client_for = self.base_url
         return self._client
 
     def close(self) -> None:
@@ -399,7 +423,21 @@ class Executor:
         if directory and api.directory_query:
             query["directory"] = directory
         path = url_path(fill(api.messages, {**self.values, "session_id": session_id}))
-        return user_texts(self.get_json(path, query), api.shape)
+        texts = user_texts(self.get_json(path, query), api.shape)
+        where = (self.base_url, session_id, directory, api)
+        self._last_read = (where, tuple(texts), time.monotonic())
+        return texts
+
+    def texts_read_by_last_step(self, session_id: str, directory: str | None) -> list[str] | None:
+        """What the server answered for ``session_id``'s user messages (the same server and
+        routes) since the plan's last step began — the answer the confirmation would ask for
+        again — or None when no such read was made."""
+        if self._last_read is None or self.last_step_began is None:
+            return None
+        where, texts, at = self._last_read
+        if where != (self.base_url, session_id, directory, self.session_api):
+            return None
+        return list(texts) if at >= self.last_step_began else None
 
     # --- running ---------------------------------------------------------------------------
 
@@ -410,8 +448,9 @@ class Executor:
         self.prompt = plan.request.prompt if plan.request else None
         self.failure_markers = failure_markers(plan)
         self.session_api = plan.session_api
+        self.last_step_began, self._last_read = None, None
         for index, step in enumerate(plan.steps):
-            begin = time.monotonic()
+            begin = self.last_step_began = time.monotonic()
             if self.on_step_start is not None:
                 self.on_step_start(index, step)
             try:
@@ -531,6 +570,7 @@ class Executor:
         end = time.monotonic() + limit
         last_seen = ""
         while True:
+            began = time.monotonic()
             shown[0] = self._fail_fast()
             try:
                 found = check(params, values)
@@ -538,23 +578,26 @@ class Executor:
                 found, last_seen = None, exc.seen
             if found is not None:
                 return found
-            if time.monotonic() >= end:
+            now = time.monotonic()
+            if now >= end:
                 break
-            time.sleep(POLL_S)
+            time.sleep(min(poll_pause(now - began), end - now))
         seen = last_seen or "nothing yet"
         if self.terminal is not None:
             seen += "\n--- last screen ---\n" + (screen_tail(self.screen()) or "(empty)")
         raise StepFailed("timeout", f"{step.condition.value} within {limit:.1f}s", seen)
 
     def _fail_fast(self) -> str:
-        """Raise StepFailed when the TUI shows a failure marker or exited; else its screen."""
+        """Raise StepFailed when the TUI shows a failure marker or exited; else its screen
+        (with whether it runs, from one look where the terminal has one: tmux)."""
         if self.terminal is None:
             return ""
-        screen = self.screen()
+        look: Callable[[], tuple[str, bool]] | None = getattr(self.terminal, "look", None)
+        screen, running = look() if callable(look) else (self.screen(), None)
         for marker in self.failure_markers:
             if marker in screen:
                 raise StepFailed("failure-marker", f"no {marker!r}", screen_tail(screen))
-        if not self.terminal.alive():
+        if not (self.terminal.alive() if running is None else running):
             seen = "it exited\n" + screen_tail(screen)
             extra = self.diagnostics() if self.diagnostics is not None else ""
             raise StepFailed(

@@ -234,7 +234,9 @@ def _register_session_removal(
         stop = url + url_path(fill(api.abort, {"session_id": sid}))
         auth = httpx.BasicAuth(creds.username, creds.password) if creds else None
         try:
-            with httpx.Client(timeout=timeout_s, auth=auth) as client:
+            from orch_doctor.server.tls import tls_verify
+
+            with httpx.Client(timeout=timeout_s, auth=auth, verify=tls_verify([url])) as client:
                 with contextlib.suppress(httpx.HTTPError):
                     client.post(stop, params=query)
                 answer = client.delete(address, params=query)
@@ -332,9 +334,11 @@ def confirm_delivery(
     query = {"directory": directory} if directory else {}
     server = executor.base_url is not None
     executor.session_api = plan.session_api  # the routes that hold the session's messages
+    first = True
     while True:
         session_id = result.values.get("session_id")
         texts: list[str] | None = None
+        reused = False
         if server:
             # the server's answers are untrusted: any trouble reading them is "not yet"
             with contextlib.suppress(StepFailed, httpx.HTTPError, ValueError, TypeError):
@@ -342,7 +346,13 @@ def confirm_delivery(
                     found, _ = executor.session_with_prompt(query, prompt)
                     session_id = str(found.get("id")) if found else None
                 if session_id is not None:
-                    texts = executor.stored_user_texts(session_id, directory)
+                    # the first look takes the answer the last step read from this server
+                    # (after every step ran: what a read now would say), when it read one
+                    if first:
+                        texts = executor.texts_read_by_last_step(session_id, directory)
+                        reused = texts is not None
+                    if texts is None:
+                        texts = executor.stored_user_texts(session_id, directory)
         screen = executor.screen() if executor.terminal is not None else None
         confirmation = evaluate(
             prompt=prompt,
@@ -355,7 +365,9 @@ def confirm_delivery(
         )
         if confirmation.verified or time.monotonic() >= end:
             return confirmation
-        time.sleep(CONFIRM_POLL_S)
+        first = False
+        if not reused:  # else the server is read again at once
+            time.sleep(CONFIRM_POLL_S)
 
 
 def fix_for(

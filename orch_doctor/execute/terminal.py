@@ -190,6 +190,28 @@ class _TmuxPane:
             return ""
         return proc.stdout if proc.returncode == 0 else ""
 
+    def look(self) -> tuple[str, bool]:
+        """The screen and whether the program still runs, both from one tmux call (a poll's
+        look: what :meth:`capture` and :meth:`alive` say, at one moment, for half the cost).
+        A pane that is gone is an empty screen and not alive; a tmux that does not answer in
+        time says nothing about the program (alive, as :meth:`alive` has it)."""
+        pane = self._pane()
+        if pane is None:
+            return "", False
+        try:  # tmux runs the second command only when the first succeeded (the pane exists)
+            proc = self._run(
+                "display-message", "-p", "-t", pane, "#{pane_dead}", ";",
+                "capture-pane", "-p", "-t", pane, check=False, floor=SCREEN_S,
+            )  # fmt: skip
+        except TmuxNoAnswer:
+            return "", True
+        except TerminalError:
+            return "", False
+        if proc.returncode != 0:
+            return "", False
+        dead, _, screen = proc.stdout.partition("\n")
+        return screen, dead == "0"
+
     def send_keys(self, keys: Sequence[str], *, literal: bool = False) -> None:
         pane = self._pane()
         if pane is None:
@@ -619,9 +641,12 @@ class TmuxWindowTerminal(_TmuxPane):
 
     def check_session(self) -> None:
         """Raise TmuxTargetError unless the session exists on that tmux server and has no
-        window named ``WINDOW`` yet."""
+        window named ``WINDOW`` yet (one tmux call: listing the windows of a session that does
+        not exist fails)."""
         try:
-            proc = self._run("has-session", "-t", self._session_target, check=False)
+            proc = self._run(
+                "list-windows", "-t", self._session_target, "-F", "#{window_name}", check=False
+            )
         except TerminalError as exc:  # a tmux server that does not answer
             raise TmuxTargetError(f"{exc}: is the tmux server alive?") from None
         if proc.returncode != 0:
@@ -631,18 +656,11 @@ class TmuxWindowTerminal(_TmuxPane):
                 f"({proc.stderr.strip() or 'no answer'}): create it first "
                 f"({where} new-session -d -s {shlex.quote(self.session)})"
             )
-        if self.window in self._window_names():
+        if self.window in proc.stdout.split("\n"):
             raise TmuxTargetError(
                 f"tmux session {self.session!r} already has a window named {self.window!r}: "
                 "choose another window name"
             )
-
-    def _window_names(self) -> list[str]:
-        try:
-            proc = self._run("list-windows", "-t", self._session_target, "-F", "#{window_name}")
-        except TerminalError as exc:
-            raise TmuxTargetError(f"{exc}: is the tmux server alive?") from None
-        return proc.stdout.split("\n")
 
     def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None:
         if self.pane_id is not None:

@@ -260,6 +260,8 @@ class Resolution:
         refused = directory_decision(self.directory)  # at the edge: nothing is probed for it
         if refused is not None:
             return refused
+        # the server's answers are awaited while the binary is probed (neither needs the other)
+        self.server.start_thread("orch-doctor-server-probe")
         return self.decide_for(self.capabilities.get(), self.server.get(), self.request())
 
     def decide_for(

@@ -15,6 +15,7 @@ import httpx
 
 from orch_doctor.server.credentials import Credentials, split_userinfo
 from orch_doctor.server.openapi import METHODS
+from orch_doctor.server.tls import tls_verify
 from orch_doctor.server.types import route_key
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def probe_calls(
 
     async def run() -> CallsProbe:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-        async with httpx.AsyncClient(limits=limits) as client:
+        async with httpx.AsyncClient(limits=limits, verify=tls_verify([base])) as client:
             doc_task = _document(client, base, timeout_s, creds)
             live_tasks = [_live(client, base, p, timeout_s, creds) for p in live_paths]
             anon_task = (

@@ -30,6 +30,7 @@ from orch_doctor.advice import Advisory
 from orch_doctor.server.body import IDENTITY, BodyError, decode_body, loads
 from orch_doctor.server.credentials import Credentials, split_userinfo, strip_userinfo
 from orch_doctor.server.openapi import routes_from_openapi
+from orch_doctor.server.tls import tls_verify
 from orch_doctor.server.types import (
     ServerPaths,
     ServerStatus,
@@ -152,7 +153,8 @@ def probe_servers(
 
     async def run_all() -> list[ServerStatus]:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-        async with httpx.AsyncClient(limits=limits) as client:
+        verify = tls_verify(urls)
+        async with httpx.AsyncClient(limits=limits, verify=verify) as client:
             return list(
                 await asyncio.gather(
                     *(
@@ -189,7 +191,7 @@ async def aprobe_server(
     if problem is not None:
         return _status(base, "invalid-url", _redact(problem, credentials), start)
     own = client is None
-    client = client or httpx.AsyncClient()
+    client = client or httpx.AsyncClient(verify=tls_verify([base]))
     try:
         status = await _probe(base, client, timeout_s, credentials, want_routes, use_cache)
     except _Failed as failure:
@@ -251,7 +253,7 @@ def session_exists(
         if problem:
             return None
         params = {"directory": directory} if directory else {}
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=tls_verify([base])) as client:
             try:
                 answer = await _get(
                     client, f"{base}/session/{quote(session_id, safe='')}", timeout_s, creds,
@@ -285,7 +287,7 @@ def server_models(
         base, problem = normalise_url(bare)
         if problem:
             return None
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=tls_verify([base])) as client:
             try:
                 answer = await _get(client, f"{base}/config/providers", timeout_s, creds,
                                     cap=DOC_CAP)  # fmt: skip

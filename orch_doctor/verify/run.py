@@ -693,7 +693,9 @@ class UserSessions:
         )
         query = {"directory": self.directory} if self.api.directory_query else {}
         deleted = []
-        with httpx.Client(timeout=timeout_s, auth=auth) as client:
+        from orch_doctor.server.tls import tls_verify
+
+        with httpx.Client(timeout=timeout_s, auth=auth, verify=tls_verify([self.url])) as client:
             for sid in todo:
                 try:
                     if self.routes is None or abort_route in self.routes:
