@@ -48,6 +48,7 @@ class LookingTerminal:
         self.cost_s = cost_s
         self.looks = 0
         self.separate_calls = 0
+        self.shown = ""
 
     def start(self, argv: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> None:
         return None
@@ -58,11 +59,12 @@ class LookingTerminal:
         while time.monotonic() < until:  # what a look costs (the sleeps are not real here)
             pass
         ready = self.ready_at is not None and self.looks >= self.ready_at
-        return ("> Ask anything   " + READY if ready else "loading"), self.running
+        self.shown = "> Ask anything   " + READY if ready else "loading"
+        return self.shown, self.running
 
     def capture(self) -> str:
         self.separate_calls += 1
-        return ""
+        return self.shown
 
     def alive(self) -> bool:
         self.separate_calls += 1
@@ -188,7 +190,11 @@ def test_the_confirmation_takes_the_answer_the_last_step_read() -> None:
     assert checks["prompt-stored"].ok and checks["no-session-error"].ok
     assert len(server.requests("GET", f"/session/{SID}/message")) == 1
     assert terminal.looks == 2  # the TUI wait and the message wait: one look each
-    assert terminal.separate_calls >= 1  # the confirmation's own screen, taken fresh
+    # the confirmation's own screen, taken fresh, is the last screen the result shows
+    assert terminal.separate_calls == 1
+    ready_screen = "> Ask anything   " + READY
+    assert outcome.confirmation.screen == ready_screen
+    assert outcome.last_screen == ready_screen
 
 
 def test_only_a_read_made_during_the_last_step_of_the_same_server_is_taken() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ MATRIX = load_matrix(overrides=False)
 CVE = "server-unauthenticated-cve-2026-22812"
 
 PASSWORD = "pw-Sup3r-secret-6789"
+ROOT = Path(__file__).resolve().parent.parent
 NEEDED = {
     "POST /session",
     "POST /session/{id}/prompt_async",
@@ -350,3 +352,70 @@ def test_server_models_from_a_real_server(
     assert any(m.startswith("opencode/") for m in known)
     with fs.fake_server({}, default=fs.html) as url:  # 200 + HTML is not a model list
         assert server_models(url, timeout_s=TIMEOUT) is None
+
+
+# --- one URL: the same probe without an event loop ----------------------------------------------
+
+PATH_ANSWER = {
+    "home": "/home/u",
+    "state": "/home/u/.local/state/opencode",
+    "config": "/home/u/.config/opencode",
+    "worktree": "/",
+    "directory": "/srv/p",
+}
+ONE_URL_SERVERS: dict[str, tuple[dict[str, fs.Behaviour], fs.Behaviour]] = {
+    "1.18.33": (
+        {
+            "/global/health": fs.recorded_body("1.18.33", "health.body"),
+            "/doc": fs.recorded_body("1.18.33", "doc.json"),
+            "/path": fs.json_body(PATH_ANSWER),
+        },
+        fs.html,
+    ),
+    "1.0.152": (
+        {"/doc": fs.recorded_body("1.0.152", "doc.json"), "/path": fs.json_body(PATH_ANSWER)},
+        fs.recorded_body("1.0.152", "unknown.body", status=500),
+    ),
+    "2.x status": ({"/api/status": fs.json_body({"version": "2.0.0", "healthy": True})}, fs.html),
+    "html": ({}, fs.html),
+    "password": ({}, fs.needs_auth(PASSWORD, fs.recorded_body("1.18.33", "health.body"))),
+    "reset": ({}, fs.reset),
+    "server error": ({}, fs.error_500),
+}
+
+
+@pytest.mark.parametrize("name", list(ONE_URL_SERVERS))
+def test_one_url_is_probed_as_many_urls_are(name: str) -> None:
+    """probe_server makes its calls one after the other on a plain client, probe_servers at
+    once on an event loop: the same server gives the same status either way."""
+    routes, default = ONE_URL_SERVERS[name]
+    with fs.fake_server(routes, default=default) as url:
+        one = probe_server(url, timeout_s=TIMEOUT, use_cache=False)
+        (many,) = probe_servers([url], timeout_s=TIMEOUT, use_cache=False)
+    fields = ("verdict", "fix", "version", "version_source", "generation", "routes")
+    fields += ("directory", "paths", "auth", "health_route", "cors_any_origin", "is_opencode")
+    assert {f: getattr(one, f) for f in fields} == {f: getattr(many, f) for f in fields}
+    # the same words; an OS error's own text may differ between the two clients' transports
+    assert one.summary.split(" (")[0] == many.summary.split(" (")[0]
+
+
+def test_one_url_needs_no_event_loop() -> None:
+    """It can be called from code running on an event loop, and asyncio is not imported for
+    it (its imports cost a spawn more than its calls could overlap)."""
+    import asyncio
+
+    with fs.fake_server(ONE_URL_SERVERS["1.18.33"][0], default=fs.html) as url:
+
+        async def from_a_loop() -> ServerStatus:
+            return probe_server(url, timeout_s=TIMEOUT, use_cache=False)
+
+        assert asyncio.run(from_a_loop()).verdict == "ok"
+        script = (
+            "import sys\n"
+            "from orch_doctor.server.probe import probe_server\n"
+            f"status = probe_server({url!r}, timeout_s=5, use_cache=False)\n"
+            "print(status.verdict, 'asyncio' in sys.modules)\n"
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert done.stdout.split() == ["ok", "False"], done.stderr[-2000:]

@@ -32,6 +32,8 @@ class ConfirmCheck:
 class Confirmation:
     session_id: str | None
     checks: tuple[ConfirmCheck, ...] = field(default_factory=tuple)
+    #: the TUI's screen the checks judged (None: no terminal); not part of the JSON
+    screen: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def verified(self) -> bool:
@@ -118,4 +120,4 @@ def evaluate(
                     f"the TUI shows {probe!r}" if shown else f"the TUI does not show {probe!r}",
                 )
             )
-    return Confirmation(session_id=session_id, checks=tuple(checks))
+    return Confirmation(session_id=session_id, checks=tuple(checks), screen=screen)

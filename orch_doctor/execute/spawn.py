@@ -274,6 +274,7 @@ def run_plan(
     returns, asked only when needed) is the fix where nothing more specific is known: a
     command, or None."""
     outcome = SpawnResult(ok=False, session_id=None, target=target, strategy=plan.strategy)
+    judged: str | None = None  # the screen the confirmation judged
     try:
         result = executor.run(plan)
         outcome.steps = list(result.steps)
@@ -299,6 +300,7 @@ def run_plan(
                 plan, result, executor, prompt_on_screen=prompt_on_screen
             )
             outcome.confirmation = confirmation
+            judged = confirmation.screen
             outcome.session_id = confirmation.session_id
             outcome.ok = confirmation.verified
             if not outcome.ok:
@@ -307,8 +309,10 @@ def run_plan(
                 )
                 outcome.fix = inspect() if callable(inspect) else inspect
                 outcome.code = "not-confirmed"
-        # the lines that carry text, all of them (a screen is bounded by its height), redacted
-        outcome.last_screen = executor.redact(screen_tail(executor.screen(), lines=None))
+        # the lines that carry text, all of them (a screen is bounded by its height), redacted:
+        # the screen the confirmation just judged, else the terminal's now
+        shown = judged if judged is not None else executor.screen()
+        outcome.last_screen = executor.redact(screen_tail(shown, lines=None))
     except TerminalError as exc:
         outcome.problem = f"the terminal failed: {exc} (is tmux installed, the session alive?)"
         outcome.fix = "tmux list-sessions"

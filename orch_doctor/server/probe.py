@@ -8,18 +8,20 @@ then the OpenAPI document ``GET /doc`` (1.0.x: no health route, no version route
 version is then reported as unknown, with what can be inferred and why). A 200 alone proves
 nothing: recent servers answer unknown paths with 200 and their web app's HTML. Nothing is
 created on the server. Many URLs are probed concurrently (asyncio), so 200 of them take about one
-timeout, not the sum.
+timeout, not the sum; one URL is probed without an event loop (:func:`probe_server`: its few
+calls one after the other, and none of asyncio's imports, which cost more than they could
+overlap).
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import partial
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -131,14 +133,22 @@ def probe_server(
     want_routes: bool = True,
     use_cache: bool = True,
 ) -> ServerStatus:
-    (status,) = probe_servers(
-        [url],
-        timeout_s=timeout_s,
-        credentials=credentials,
-        want_routes=want_routes,
-        use_cache=use_cache,
-    )
-    return status
+    """One server, the same probe as :func:`probe_servers` gives it, without an event loop:
+    its calls run one after the other on a plain client."""
+
+    async def run(base: str, creds: Credentials | None) -> ServerStatus:
+        with httpx.Client(verify=tls_verify([base])) as client:
+
+            async def get(
+                url: str, timeout_s: float, credentials: Credentials | None, **how: Any
+            ) -> _Answer:
+                return _get_sync(client, url, timeout_s, credentials, **how)
+
+            return await _probe(
+                base, get, _one_after_other, timeout_s, creds, want_routes, use_cache
+            )
+
+    return _run_to_end(_settle(url, credentials, run))
 
 
 def probe_servers(
@@ -150,6 +160,7 @@ def probe_servers(
     use_cache: bool = True,
 ) -> list[ServerStatus]:
     """Probe every URL at once; results in the order given."""
+    import asyncio
 
     async def run_all() -> list[ServerStatus]:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
@@ -183,6 +194,25 @@ async def aprobe_server(
     use_cache: bool = True,
     client: httpx.AsyncClient | None = None,
 ) -> ServerStatus:
+    async def run(base: str, creds: Credentials | None) -> ServerStatus:
+        own = client or httpx.AsyncClient(verify=tls_verify([base]))
+        try:
+            return await _probe(
+                base, partial(_get, own), _at_once, timeout_s, creds, want_routes, use_cache
+            )
+        finally:
+            if client is None:
+                await own.aclose()
+
+    return await _settle(url, credentials, run)
+
+
+async def _settle(
+    url: str,
+    credentials: Credentials | None,
+    run: Callable[[str, Credentials | None], Awaitable[ServerStatus]],
+) -> ServerStatus:
+    """``run(base URL, credentials)``'s status for ``url``, every failure a verdict, redacted."""
     start = time.monotonic()
     url, from_url = split_userinfo(url)
     # OPENCODE_SERVER_PASSWORD wins; a URL's user:password@ is the caller's intent otherwise
@@ -190,27 +220,75 @@ async def aprobe_server(
     base, problem = normalise_url(url)
     if problem is not None:
         return _status(base, "invalid-url", _redact(problem, credentials), start)
-    own = client is None
-    client = client or httpx.AsyncClient(verify=tls_verify([base]))
     try:
-        status = await _probe(base, client, timeout_s, credentials, want_routes, use_cache)
+        status = await run(base, credentials)
     except _Failed as failure:
         status = _status(base, failure.verdict, failure.summary, start, failure.generation)
     except Exception as exc:  # every failure is a verdict, never a traceback
         summary = f"{type(exc).__name__}: {exc}"
         status = _status(base, "error", _redact(summary, credentials), start)
-    finally:
-        if own:
-            await client.aclose()
     # one pass over everything stored: a server may echo the credentials in any answer
     status = status.redacted(_redactor(credentials, from_url))
-    status = replace(
+    return replace(
         status,
         summary=one_line(status.summary),
         fix=one_line(status.fix) if status.fix else status.fix,
         duration_s=time.monotonic() - start,
     )
-    return status
+
+
+# --- how the probe's calls are made: at once on an event loop, or one after the other ----------
+
+A = TypeVar("A")
+B = TypeVar("B")
+T = TypeVar("T")
+
+
+class _Get(Protocol):
+    """One GET of the probe (:func:`_get`'s contract, the client already chosen)."""
+
+    def __call__(
+        self,
+        url: str,
+        timeout_s: float,
+        credentials: Credentials | None,
+        *,
+        cap: int = ...,
+        origin: bool = ...,
+    ) -> Awaitable[_Answer]: ...
+
+
+#: runs two of the probe's calls, concurrently or not, and gives both answers
+_Both = Callable[[Coroutine[Any, Any, A], Coroutine[Any, Any, B]], Awaitable[tuple[A, B]]]
+
+
+async def _at_once(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
+    import asyncio
+
+    one, other = await asyncio.gather(first, second)
+    return one, other
+
+
+async def _one_after_other(
+    first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]
+) -> tuple[A, B]:
+    try:
+        one = await first
+    except BaseException:
+        second.close()  # never started: nothing to wait for
+        raise
+    return one, await second
+
+
+def _run_to_end(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits on an event loop (every call it awaits is made
+    synchronously) to its result."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("the probe waited on an event loop, and it has none")
 
 
 def normalise_url(url: str) -> tuple[str, str | None]:
@@ -244,6 +322,8 @@ def session_exists(
     """Whether ``session_id`` exists (and, with ``directory``, belongs to it): True/False when
     the server says, None when it cannot tell (unreachable, an answer of unknown shape).
     Reads only (GET /session/{id}); nothing is created."""
+
+    import asyncio
 
     bare, from_url = split_userinfo(url)
     creds = credentials if credentials is not None else from_url
@@ -279,6 +359,8 @@ def server_models(
     url: str, *, credentials: Credentials | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> set[str] | None:
     """Every "provider/model" the server knows (GET /config/providers); None if unknown."""
+
+    import asyncio
 
     bare, from_url = split_userinfo(url)
     creds = credentials if credentials is not None else from_url
@@ -316,14 +398,15 @@ def models_from_providers(data: Any) -> set[str] | None:
 
 async def _probe(
     base: str,
-    client: httpx.AsyncClient,
+    get: _Get,
+    both: _Both[Any, Any],
     timeout_s: float,
     credentials: Credentials | None,
     want_routes: bool,
     use_cache: bool,
 ) -> ServerStatus:
     start = time.monotonic()
-    health = await _get(client, f"{base}/global/health", timeout_s, credentials, origin=True)
+    health = await get(f"{base}/global/health", timeout_s, credentials, origin=True)
     # 1.0.x has no health route: its catch-all answers 500 {"name": "UnknownError", ...}
     _check_status(health, credentials, "/global/health", allow_5xx=True)
     auth = "basic" if credentials is not None else "none"
@@ -345,7 +428,7 @@ async def _probe(
     else:
         # 2.x: GET /api/info {version, pid, urls, paths} behind Basic auth; its /global/health is
         # the web UI's HTML (opencode-mobile#39), /api/status 404 (anomalyco/opencode#49210)
-        info = await _get(client, f"{base}/api/info", timeout_s, credentials)
+        info = await get(f"{base}/api/info", timeout_s, credentials)
         if info.status == 401 and (health.status == 200 or health.is_html):
             _check_status(info, credentials, "/api/info", generation="2.x")
         idata = info.json()
@@ -353,7 +436,7 @@ async def _probe(
         status: _Answer | None = None
         if service is None:
             # early 2.x (before 2.0.4 moved the health route, CodeNomad#694)
-            status = await _get(client, f"{base}/api/status", timeout_s, credentials)
+            status = await get(f"{base}/api/status", timeout_s, credentials)
             _check_status(status, credentials, "/api/status", allow_5xx=True)
         sdata = status.json() if status is not None else None
         if service is not None:
@@ -370,8 +453,7 @@ async def _probe(
             generation = "2.x"
         else:
             # 1.0.x: no health route, no version route. The OpenAPI document says who it is.
-            doc = await _get(client, f"{base}/doc", max(timeout_s, DOC_TIMEOUT_S), credentials,
-                             cap=DOC_CAP)  # fmt: skip
+            doc = await get(f"{base}/doc", max(timeout_s, DOC_TIMEOUT_S), credentials, cap=DOC_CAP)
             _check_status(doc, credentials, "/doc")
             doc_data = doc.json()
             routes = routes_from_openapi(doc_data)
@@ -404,12 +486,12 @@ async def _probe(
         # route list stands in, from compat_matrix/, applied by the matrix)
         pass
     else:
-        directory_call = asyncio.ensure_future(_directory(base, client, timeout_s, credentials))
-        try:
-            if want_routes and not doc_checked:
-                routes = await _routes(base, client, timeout_s, credentials, version, use_cache)
-        finally:
-            directory, paths = await directory_call
+        located = _directory(base, get, timeout_s, credentials)
+        if want_routes and not doc_checked:
+            listed = _routes(base, get, timeout_s, credentials, version, use_cache)
+            routes, (directory, paths) = await both(listed, located)
+        else:
+            directory, paths = await located
     routes_source = "GET /doc" if routes is not None else None
     findings = _findings(base, auth)
     if generation == "2.x":
@@ -441,7 +523,7 @@ async def _probe(
 
 async def _routes(
     base: str,
-    client: httpx.AsyncClient,
+    get: _Get,
     timeout_s: float,
     credentials: Credentials | None,
     version: str | None,
@@ -455,9 +537,7 @@ async def _routes(
         if cached is not None and isinstance(cached.get("routes"), list):
             return frozenset(str(r) for r in cached["routes"])
     try:
-        doc = await _get(
-            client, f"{base}/doc", max(timeout_s, DOC_TIMEOUT_S), credentials, cap=DOC_CAP
-        )
+        doc = await get(f"{base}/doc", max(timeout_s, DOC_TIMEOUT_S), credentials, cap=DOC_CAP)
     except _Failed:
         return None
     if doc.status != 200 or doc.truncated:
@@ -469,11 +549,11 @@ async def _routes(
 
 
 async def _directory(
-    base: str, client: httpx.AsyncClient, timeout_s: float, credentials: Credentials | None
+    base: str, get: _Get, timeout_s: float, credentials: Credentials | None
 ) -> tuple[str | None, ServerPaths | None]:
     """The directory the server serves and its other paths, from one GET /path."""
     try:
-        answer = await _get(client, f"{base}/path", timeout_s, credentials)
+        answer = await get(f"{base}/path", timeout_s, credentials)
     except _Failed:
         return None, None
     if answer.status != 200:
@@ -567,6 +647,62 @@ def _findings(base: str, auth: str) -> tuple[Advisory, ...]:
 # --- HTTP helpers ------------------------------------------------------------------------------
 
 
+def _request(timeout_s: float, credentials: Credentials | None, origin: bool) -> dict[str, Any]:
+    """What every GET of the probe sends: JSON asked for, no compression (the cap applies to
+    what is read), per-phase timeouts, Basic auth when given, no redirects."""
+    headers = {"Accept": "application/json", **IDENTITY}
+    if origin:
+        headers["Origin"] = FOREIGN_ORIGIN
+    auth = httpx.BasicAuth(credentials.username, credentials.password) if credentials else None
+    timeout = httpx.Timeout(timeout_s, connect=timeout_s)
+    return {"headers": headers, "auth": auth, "timeout": timeout, "follow_redirects": False}
+
+
+def _answer(
+    url: str, response: httpx.Response, raw: bytearray, truncated: bool, cap: int
+) -> _Answer:
+    encoding = response.headers.get("content-encoding")
+    try:
+        body, cut = decode_body(bytes(raw), encoding, cap)
+    except BodyError as exc:
+        raise _Failed("error", f"{_path(url)}: {exc}") from None
+    return _Answer(response.status_code, response.headers, body, truncated or cut)
+
+
+def _take(raw: bytearray, chunk: bytes, cap: int) -> bool:
+    """Add a raw chunk (the cap applies before anything is inflated); True: the cap is hit."""
+    raw.extend(chunk)
+    if len(raw) > cap:
+        del raw[cap:]
+        return True
+    return False
+
+
+def _transport_failure(exc: Exception, url: str, timeout_s: float) -> Exception:
+    """The verdict of a GET that ended without an answer (the exception itself when it is none
+    of the foreseen ones: the probe's caller makes it an "error")."""
+    if isinstance(exc, TimeoutError):
+        return _Failed(
+            "read-timeout", f"the answer to {_path(url)} did not finish within {timeout_s * 2:g}s"
+        )
+    if isinstance(exc, httpx.ConnectTimeout):
+        return _Failed("connect-timeout", f"no connection within {timeout_s:g}s")
+    if isinstance(exc, httpx.ReadTimeout):
+        return _Failed(
+            "read-timeout", f"connected, but {_path(url)} sent nothing for {timeout_s:g}s"
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return _connect_failure(exc)
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return _Failed("error", f"the connection broke while reading {_path(url)} ({_reason(exc)})")
+    return exc
+
+
+#: what a GET may end with that :func:`_transport_failure` knows
+_TRANSPORT = (TimeoutError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.ConnectError,
+              httpx.RemoteProtocolError, httpx.ReadError)  # fmt: skip
+
+
 async def _get(
     client: httpx.AsyncClient,
     url: str,
@@ -578,53 +714,46 @@ async def _get(
     params: Mapping[str, str] | None = None,
 ) -> _Answer:
     """One GET with per-phase timeouts, an overall deadline, a size cap, no redirects."""
-    headers = {"Accept": "application/json", **IDENTITY}
-    if origin:
-        headers["Origin"] = FOREIGN_ORIGIN
-    auth = httpx.BasicAuth(credentials.username, credentials.password) if credentials else None
-    timeout = httpx.Timeout(timeout_s, connect=timeout_s)
+    import asyncio
+
     try:
         async with asyncio.timeout(timeout_s * 2):
-            async with client.stream(
-                "GET",
-                url,
-                headers=headers,
-                auth=auth,
-                timeout=timeout,
-                follow_redirects=False,
-                params=params,
-            ) as response:
-                raw = bytearray()
-                truncated = False
-                # raw bytes: the cap applies before anything is inflated
+            request = _request(timeout_s, credentials, origin)
+            async with client.stream("GET", url, params=params, **request) as response:
+                raw, truncated = bytearray(), False
                 async for chunk in response.aiter_raw():
-                    raw.extend(chunk)
-                    if len(raw) > cap:
-                        truncated = True
-                        del raw[cap:]
+                    if truncated := _take(raw, chunk, cap):
                         break
-                encoding = response.headers.get("content-encoding")
-                try:
-                    body, cut = decode_body(bytes(raw), encoding, cap)
-                except BodyError as exc:
-                    raise _Failed("error", f"{_path(url)}: {exc}") from None
-                return _Answer(response.status_code, response.headers, body, truncated or cut)
-    except TimeoutError:
-        raise _Failed(
-            "read-timeout", f"the answer to {_path(url)} did not finish within {timeout_s * 2:g}s"
-        ) from None
-    except httpx.ConnectTimeout:
-        raise _Failed("connect-timeout", f"no connection within {timeout_s:g}s") from None
-    except httpx.ReadTimeout:
-        raise _Failed(
-            "read-timeout", f"connected, but {_path(url)} sent nothing for {timeout_s:g}s"
-        ) from None
-    except httpx.ConnectError as exc:
-        raise _connect_failure(exc) from None
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise _Failed(
-            "error", f"the connection broke while reading {_path(url)} ({_reason(exc)})"
-        ) from None
+                return _answer(url, response, raw, truncated, cap)
+    except _TRANSPORT as exc:
+        raise _transport_failure(exc, url, timeout_s) from None
+
+
+def _get_sync(
+    client: httpx.Client,
+    url: str,
+    timeout_s: float,
+    credentials: Credentials | None,
+    *,
+    cap: int = BODY_CAP,
+    origin: bool = False,
+    params: Mapping[str, str] | None = None,
+) -> _Answer:
+    """:func:`_get` on a plain client: the same request and verdicts; the overall deadline is
+    checked as the body comes in (each read waits at most the read timeout)."""
+    deadline = time.monotonic() + timeout_s * 2
+    try:
+        request = _request(timeout_s, credentials, origin)
+        with client.stream("GET", url, params=params, **request) as response:
+            raw, truncated = bytearray(), False
+            for chunk in response.iter_raw():
+                if truncated := _take(raw, chunk, cap):
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+            return _answer(url, response, raw, truncated, cap)
+    except _TRANSPORT as exc:
+        raise _transport_failure(exc, url, timeout_s) from None
 
 
 def _connect_failure(exc: httpx.ConnectError) -> _Failed:
