@@ -47,6 +47,12 @@ def readme_with(body: str, name: str = "bench") -> str:
         ("at http://127.0.0.1:41967 ...", "at http://127.0.0.1:57685 ..."),
         ("session ses_ded8a644bffebt2vd3kdTdKsyB has", "session ses_dcdf75075ffek4lRRvnaO7 has"),
         ("folder /tmp/orch-doctor-verify-kae86k2v", "folder /tmp/orch-doctor-verify-_8g5fq9n"),
+        # a suffix that ends like a duration (`2n4s`) is a folder name, not a time
+        ("folder /tmp/orch-doctor-verify-jmvo2n4s", "folder /tmp/orch-doctor-verify-kae86k2v"),
+        (
+            "--dir /tmp/orch-doctor-verify-jmvo2n4s/project",
+            "--dir /tmp/orch-doctor-verify-ab/project",
+        ),
         ("the TUI shows 'orch-doctor verify 1bb28'", "the TUI shows 'orch-doctor verify d5864'"),
         ("the screen shows 'ctrl+p'", "the screen shows the prompt ('orch-doctor verify d5864')"),
         ("on 2026-11-25T12:00:28", "on 2026-12-01T09:10:11"),

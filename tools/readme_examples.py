@@ -101,12 +101,13 @@ EXAMPLES: dict[str, Example] = {
 
 #: (pattern, replacement) for the values that vary from run to run; applied in order
 MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # random names first: a suffix such as `2n4s` must not be read as a duration below
+    (re.compile(r"\bses_[A-Za-z0-9]+"), "ses_<id>"),
+    (re.compile(r"\b(orch-doctor-[a-z]+-)[A-Za-z0-9_]+"), r"\1<tmp>"),  # mkdtemp suffixes
     (re.compile(r"\[\s*\d+(?:\.\d+)?s\]"), "[<t>]"),  # a step's start: [  2.3s]
     (re.compile(r"\d+(?:\.\d+)?(?= ?(?:ms|s)\b)"), "<t>"),  # a duration: 0.04s, 7.1 s, 12 ms
     (re.compile(r"\b(127\.0\.0\.1|localhost|\[::1\]):\d+"), r"\1:<port>"),
     (re.compile(r"\bpid[ =:]?\d+"), "pid <pid>"),
-    (re.compile(r"\bses_[A-Za-z0-9]+"), "ses_<id>"),
-    (re.compile(r"\b(orch-doctor-[a-z]+-)[A-Za-z0-9_]+"), r"\1<tmp>"),  # mkdtemp suffixes
     (re.compile(r"(orch-doctor verify )[0-9a-f]{5,}"), r"\1<nonce>"),  # verify's prompt
     # which ready marker the TUI showed first is a race: its own marker or the prompt
     (re.compile(r"(the screen shows) (?:the prompt \('[^']*'\)|'[^']*')"), r"\1 <marker>"),
