@@ -24,12 +24,19 @@ from orch_doctor.verify.run import (
     opencode_log_errors,
     run_verify,
 )
-from orch_doctor.verify.throwaway import SERVE_2X, ServerStartError, isolated_env, start_server
+from orch_doctor.verify.throwaway import (
+    SERVE_1X,
+    SERVE_2X,
+    ServerStartError,
+    isolated_env,
+    start_server,
+)
 
 __all__ = [
     "DEFAULT_USERNAME",
     "ORCH_DOCTOR_VERSION",
     "PROBED_COMMANDS",
+    "SERVE_1X",
     "SERVE_2X",
     "CommandSpec",
     "Credentials",

@@ -31,6 +31,7 @@ progress; a release whose meta.toml has a ``[track]`` table is complete and skip
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -44,7 +45,7 @@ import tempfile
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orch_doctor.matrix.types import Outcome
+    from orch_doctor.verify.throwaway import ServerKind, ThrowawayServer
 
 ROOT = Path(__file__).resolve().parent.parent
 MATRIX_DIR = ROOT / "compat_matrix"
@@ -600,11 +602,17 @@ def record_help_texts(binary: Path, out: Path, timeout_s: float) -> bool:
     return True
 
 
-def record_routes(binary: Path, out: Path, timeout_s: float) -> str:
-    """Write routes.txt from the OpenAPI document of a throwaway server; "" or the problem."""
-    import httpx
+class ServeNotStarted(Exception):
+    """A release's ``serve`` did not start: why, with the end of its log."""
 
-    from tools._engine import ServerStartError, routes_from_openapi, start_server
+
+@contextlib.contextmanager
+def throwaway_serve(
+    binary: Path, timeout_s: float, kind: ServerKind | None = None
+) -> Iterator[ThrowawayServer]:
+    """The release's ``serve`` in a fresh HOME (``kind``: how its line is started; default 1.x),
+    stopped afterwards; :class:`ServeNotStarted` when it does not start."""
+    from tools._engine import SERVE_1X, ServerStartError, opencode_log_errors, start_server
 
     with tempfile.TemporaryDirectory(prefix="orch-doctor-record-") as home:
         try:
@@ -614,18 +622,33 @@ def record_routes(binary: Path, out: Path, timeout_s: float) -> str:
                 env=record_env(home),
                 log=Path(home) / "serve.log",
                 timeout_s=min(SERVER_START_TIMEOUT_S, timeout_s),
+                kind=kind or SERVE_1X,
             )
         except ServerStartError as exc:
-            from tools._engine import opencode_log_errors
-
             why = opencode_log_errors(Path(home), limit=2) or exc.log_tail[-300:]
-            return clean(f"serve did not start: {exc}" + (f"; {why}" if why.strip() else ""))
+            raise ServeNotStarted(
+                f"serve did not start: {exc}" + (f"; {why}" if why.strip() else "")
+            ) from None
         try:
-            doc = httpx.get(f"{server.url}/doc", timeout=min(DOC_TIMEOUT_S, timeout_s)).json()
-        except (httpx.HTTPError, ValueError) as exc:
-            return f"GET /doc failed: {exc}"
+            yield server
         finally:
             server.stop()
+
+
+def record_routes(binary: Path, out: Path, timeout_s: float) -> str:
+    """Write routes.txt from the OpenAPI document of a throwaway server; "" or the problem."""
+    import httpx
+
+    from tools._engine import routes_from_openapi
+
+    try:
+        with throwaway_serve(binary, timeout_s) as server:
+            try:
+                doc = httpx.get(f"{server.url}/doc", timeout=min(DOC_TIMEOUT_S, timeout_s)).json()
+            except (httpx.HTTPError, ValueError) as exc:
+                return f"GET /doc failed: {exc}"
+    except ServeNotStarted as exc:
+        return clean(str(exc))
     routes = routes_from_openapi(doc)
     if routes is None:
         return "GET /doc is not an OpenAPI document"
@@ -657,37 +680,21 @@ def record_routes_2x(binary: Path, out: Path, timeout_s: float) -> dict[str, Any
         DEFAULT_USERNAME,
         SERVE_2X,
         Credentials,
-        ServerStartError,
         compat_matrix_dir,
-        opencode_log_errors,
         probe_server,
-        start_server,
     )
 
-    with tempfile.TemporaryDirectory(prefix="orch-doctor-record-") as home:
-        try:
-            server = start_server(
-                str(binary),
-                cwd=Path(home),
-                env=record_env(home),
-                log=Path(home) / "serve.log",
-                timeout_s=min(SERVER_START_TIMEOUT_S, timeout_s),
-                kind=SERVE_2X,
-            )
-        except ServerStartError as exc:
-            why = opencode_log_errors(Path(home), limit=2) or exc.log_tail[-300:]
-            problem = f"serve did not start: {exc}" + (f"; {why}" if why.strip() else "")
-            return {"routes": f"not recorded: {clean(problem)}"}
-        password = server.password
-        try:
+    try:
+        with throwaway_serve(binary, timeout_s, SERVE_2X) as server:
+            password = server.password
             status = probe_server(
                 server.url,
                 timeout_s=min(DOC_TIMEOUT_S, timeout_s),
                 credentials=Credentials(DEFAULT_USERNAME, password) if password else None,
                 use_cache=False,
             )
-        finally:
-            server.stop()
+    except ServeNotStarted as exc:
+        return {"routes": f"not recorded: {clean(str(exc))}"}
     summary = status.summary or status.verdict
     if password:
         summary = summary.replace(password, "***")
