@@ -43,10 +43,13 @@ def send(
     for key, value in (headers or {}).items():
         handler.send_header(key, value)
     handler.end_headers()
-    handler.wfile.write(body)
+    if handler.command != "HEAD":  # a HEAD answer has headers only
+        handler.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
+class LoopbackServer(ThreadingHTTPServer):
+    """A threading HTTP server whose threads end with the test process."""
+
     daemon_threads = True
     allow_reuse_address = True
 
@@ -69,7 +72,7 @@ def fake_server(routes: dict[str, Behaviour], default: Behaviour | None = None) 
         def log_message(self, *args: object) -> None:
             return
 
-    server = _Server(("127.0.0.1", 0), Handler)
+    server = LoopbackServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()

@@ -54,9 +54,11 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from tests.support.fake_server import LoopbackServer, send
 
 ROOT = Path(__file__).resolve().parents[2]
 HELP_DIR = ROOT / "compat_matrix" / "help" / "2.0.0"
@@ -126,14 +128,9 @@ class V2Service:
         return path
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def _serve(
     host: str, port: int, version: str, password: str | None, pid: int, auth_everywhere: bool
-) -> tuple[_Server, V2Service]:
+) -> tuple[LoopbackServer, V2Service]:
     """The service's HTTP server, bound (not yet serving), and its state."""
     import httpx
     from opencode.testing import FakeServer  # type: ignore[import-not-found]
@@ -151,14 +148,7 @@ def _serve(
         def _send(
             self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None
         ) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in (extra or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+            send(self, status, body, ctype, extra)
 
         def _authorised(self) -> bool:
             if password is None:
@@ -205,7 +195,7 @@ def _serve(
 
         do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _handle
 
-    server = _Server((host, port), Handler)
+    server = LoopbackServer((host, port), Handler)
     url = f"http://{host}:{server.server_address[1]}"
     holder["service"] = V2Service(url, version, pid, password, fake)
     return server, holder["service"]
