@@ -11,6 +11,7 @@ from orch_doctor._util.proc import run_capture
 from orch_doctor.decide.rules import client_generation
 from orch_doctor.errors import VerifyRefused
 from orch_doctor.matrix.location import compat_matrix_dir
+from orch_doctor.matrix.recorded import folder_capabilities
 from orch_doctor.matrix.types import Verification
 from orch_doctor.probe.capabilities import capabilities_from_help
 from orch_doctor.probe.helptext import parse_root_commands
@@ -49,6 +50,7 @@ __all__ = [
     "capabilities_from_help",
     "client_generation",
     "compat_matrix_dir",
+    "folder_capabilities",
     "isolated_env",
     "opencode_log_errors",
     "parse_root_commands",

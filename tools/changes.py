@@ -266,18 +266,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def parse_commands(folder: Path) -> dict[str, dict[str, tuple[str, ...]]] | None:
-    from tools._engine import PROBED_COMMANDS, HelpText, capabilities_from_help
+    from tools._engine import folder_capabilities
 
     if not (folder / "root.txt").is_file():
         return None
-    texts = {
-        c: HelpText(command=c, text=(folder / f"{c}.txt").read_text(encoding="utf-8"))
-        for c in PROBED_COMMANDS
-        if (folder / f"{c}.txt").is_file()
-    }
-    version_file = folder / "version.txt"
-    version = version_file.read_text(encoding="utf-8") if version_file.is_file() else None
-    caps = capabilities_from_help(texts, version, binary_path=str(folder))
+    caps = folder_capabilities(folder, str(folder))
     return {
         name: {o.name: tuple(o.aliases) for o in spec.options.values()}
         for name, spec in caps.commands.items()

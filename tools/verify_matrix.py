@@ -94,20 +94,11 @@ def merge(old: Sequence[Record], new: Sequence[Record]) -> list[Record]:
 def release_capabilities(version: str, folder: Path | None = None) -> Capabilities:
     """Capabilities of a release's stored help, exactly as the live probe would parse them:
     the shipped help/<version>/, or ``folder`` (a release folder of another compat_matrix)."""
-    from orch_doctor.matrix.recorded import stored_capabilities
-    from orch_doctor.probe.capabilities import capabilities_from_help
-    from orch_doctor.probe.types import PROBED_COMMANDS, HelpText
+    from orch_doctor.matrix.recorded import folder_capabilities, stored_capabilities
 
     if folder is None:
         return stored_capabilities(version)
-    texts = {
-        c: HelpText(command=c, text=(folder / f"{c}.txt").read_text(encoding="utf-8"))
-        for c in PROBED_COMMANDS
-        if (folder / f"{c}.txt").is_file()
-    }
-    version_file = folder / "version.txt"
-    version_output = version_file.read_text(encoding="utf-8") if version_file.is_file() else None
-    return capabilities_from_help(texts, version_output, binary_path=f"<stored help of {version}>")
+    return folder_capabilities(folder, f"<stored help of {version}>")
 
 
 def allowed_strategies(version: str, folder: Path | None = None) -> list[PlanStrategyName]:

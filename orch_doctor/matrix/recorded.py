@@ -42,7 +42,11 @@ def release_meta(version: str) -> dict[str, Any]:
 
 
 def load_help_texts(version: str) -> dict[str, HelpText]:
-    folder = help_dir() / version
+    return folder_help_texts(help_dir() / version)
+
+
+def folder_help_texts(folder: Path) -> dict[str, HelpText]:
+    """The help texts a release folder holds (``<command>.txt``), by command."""
     texts: dict[str, HelpText] = {}
     for command in PROBED_COMMANDS:
         path = folder / f"{command}.txt"
@@ -52,16 +56,24 @@ def load_help_texts(version: str) -> dict[str, HelpText]:
 
 
 def stored_version_output(version: str) -> str | None:
-    path = help_dir() / version / "version.txt"
+    return folder_version_output(help_dir() / version)
+
+
+def folder_version_output(folder: Path) -> str | None:
+    path = folder / "version.txt"
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def stored_capabilities(version: str) -> Capabilities:
     """Capabilities of a stored release, exactly as the live probe would parse them."""
+    return folder_capabilities(help_dir() / version, f"<stored help of {version}>")
+
+
+def folder_capabilities(folder: Path, binary_path: str) -> Capabilities:
+    """Capabilities of the help texts in a release folder (of any compat_matrix), exactly as the
+    live probe would parse them; ``binary_path`` names where they came from."""
     return capabilities_from_help(
-        load_help_texts(version),
-        stored_version_output(version),
-        binary_path=f"<stored help of {version}>",
+        folder_help_texts(folder), folder_version_output(folder), binary_path=binary_path
     )
 
 
