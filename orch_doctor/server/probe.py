@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypedDict, TypeVar, Unpack
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -140,7 +140,7 @@ def probe_server(
         with httpx.Client(verify=tls_verify([base])) as client:
 
             async def get(
-                url: str, timeout_s: float, credentials: Credentials | None, **how: Any
+                url: str, timeout_s: float, credentials: Credentials | None, **how: Unpack[_How]
             ) -> _Answer:
                 return _get_sync(client, url, timeout_s, credentials, **how)
 
@@ -248,13 +248,7 @@ class _Get(Protocol):
     """One GET of the probe (:func:`_get`'s contract, the client already chosen)."""
 
     def __call__(
-        self,
-        url: str,
-        timeout_s: float,
-        credentials: Credentials | None,
-        *,
-        cap: int = ...,
-        origin: bool = ...,
+        self, url: str, timeout_s: float, credentials: Credentials | None, **how: Unpack[_How]
     ) -> Awaitable[_Answer]: ...
 
 
@@ -703,22 +697,29 @@ _TRANSPORT = (TimeoutError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.Conne
               httpx.RemoteProtocolError, httpx.ReadError)  # fmt: skip
 
 
+class _How(TypedDict, total=False):
+    """How one GET is made, beyond its URL, timeout and credentials (both clients')."""
+
+    cap: int  # the body's size cap (default BODY_CAP)
+    origin: bool  # send an Origin header (the CORS check)
+    params: Mapping[str, str] | None  # the query
+
+
 async def _get(
     client: httpx.AsyncClient,
     url: str,
     timeout_s: float,
     credentials: Credentials | None,
-    *,
-    cap: int = BODY_CAP,
-    origin: bool = False,
-    params: Mapping[str, str] | None = None,
+    **how: Unpack[_How],
 ) -> _Answer:
     """One GET with per-phase timeouts, an overall deadline, a size cap, no redirects."""
     import asyncio
 
+    cap = how.get("cap", BODY_CAP)
     try:
         async with asyncio.timeout(timeout_s * 2):
-            request = _request(timeout_s, credentials, origin)
+            request = _request(timeout_s, credentials, how.get("origin", False))
+            params = how.get("params")
             async with client.stream("GET", url, params=params, **request) as response:
                 raw, truncated = bytearray(), False
                 async for chunk in response.aiter_raw():
@@ -734,16 +735,15 @@ def _get_sync(
     url: str,
     timeout_s: float,
     credentials: Credentials | None,
-    *,
-    cap: int = BODY_CAP,
-    origin: bool = False,
-    params: Mapping[str, str] | None = None,
+    **how: Unpack[_How],
 ) -> _Answer:
     """:func:`_get` on a plain client: the same request and verdicts; the overall deadline is
     checked as the body comes in (each read waits at most the read timeout)."""
     deadline = time.monotonic() + timeout_s * 2
+    cap = how.get("cap", BODY_CAP)
     try:
-        request = _request(timeout_s, credentials, origin)
+        request = _request(timeout_s, credentials, how.get("origin", False))
+        params = how.get("params")
         with client.stream("GET", url, params=params, **request) as response:
             raw, truncated = bytearray(), False
             for chunk in response.iter_raw():
