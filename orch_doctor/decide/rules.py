@@ -284,7 +284,7 @@ def applicable_issues(
             version = server_version(server) or version
         if version is None:
             return False
-        if not issue.specifier().contains(version, prereleases=True):
+        if not issue.covers(version):
             return False
         if issue.when.cli is not None and not issue.when.cli.shown_by(caps):
             return False

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -27,6 +28,15 @@ PlanStrategyName = Literal[
 StrategyName = Literal[PlanStrategyName, "none"]
 PLAN_STRATEGIES: tuple[PlanStrategyName, ...] = get_args(PlanStrategyName)
 STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)
+
+
+@lru_cache(maxsize=4096)
+def in_range(versions: str, version: Version) -> bool:
+    """``version`` is in the range ``versions`` (a PEP 440 specifier set; prereleases included).
+    Remembered: every decision matches the same few versions against the same ranges."""
+    from packaging.specifiers import SpecifierSet
+
+    return SpecifierSet(versions).contains(version, prereleases=True)
 
 
 def strategy_name(value: str) -> PlanStrategyName | None:
@@ -159,10 +169,9 @@ class KnownIssue:
     signatures: tuple[str, ...] = ()
     source: str = ""
 
-    def specifier(self) -> Any:
-        from packaging.specifiers import SpecifierSet
-
-        return SpecifierSet(self.versions)
+    def covers(self, version: Version) -> bool:
+        """``version`` is in :attr:`versions` (prereleases included)."""
+        return in_range(self.versions, version)
 
 
 @dataclass(frozen=True)
@@ -227,10 +236,9 @@ class TuiScreen:
     evidence: str
     source: str = ""
 
-    def specifier(self) -> Any:
-        from packaging.specifiers import SpecifierSet
-
-        return SpecifierSet(self.versions)
+    def covers(self, version: Version) -> bool:
+        """``version`` is in :attr:`versions` (prereleases included)."""
+        return in_range(self.versions, version)
 
 
 #: which CLI and server releases a TUI is supported across: the very same release, the same
@@ -329,6 +337,6 @@ class Matrix:
         if version is None:
             return self.tui[-1] if self.tui else None
         return next(
-            (t for t in self.tui if t.specifier().contains(version, prereleases=True)),
+            (t for t in self.tui if t.covers(version)),
             self.tui[-1] if self.tui else None,
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from orch_doctor._util.text import strip_ansi
 from orch_doctor.probe.types import CommandSpec, OptionSpec, PositionalSpec
@@ -53,6 +54,7 @@ class _Tags:
     aliases: tuple[str, ...] = ()
 
 
+@lru_cache(maxsize=256)  # pure and frozen: a warm spawn parses the same texts each time
 def parse_help(text: str, command: str) -> CommandSpec:
     """Parse the help text of ``opencode [command] --help``. ``exists`` is left True: whether
     the subcommand really exists comes from the root's ``Commands:`` list."""
@@ -69,6 +71,7 @@ def parse_help(text: str, command: str) -> CommandSpec:
         )
 
 
+@lru_cache(maxsize=64)
 def parse_root_commands(text: str) -> tuple[str, ...]:
     """Names listed under ``Commands:`` (aliases included; the ``[project]`` default excluded)."""
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, cast
 
 from orch_doctor._util.jsonable import json_fields
@@ -117,14 +118,17 @@ class VersionInfo:
     @property
     def parsed(self) -> Version | None:
         """The version as a packaging Version, or None (packaging is imported lazily)."""
-        if self.text is None:
-            return None
-        from packaging.version import InvalidVersion, Version
+        return None if self.text is None else _version(self.text)
 
-        try:
-            return Version(self.text)
-        except InvalidVersion:
-            return None
+
+@lru_cache(maxsize=256)  # a decision reads the same version some fifty times
+def _version(text: str) -> Version | None:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
 
 
 @dataclass(frozen=True)
