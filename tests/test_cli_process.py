@@ -56,6 +56,21 @@ def test_the_own_process_talks_http_without_importing_httpxs_command_line_client
     assert not modules & {"rich", "rich.syntax", "pygments"}
 
 
+def test_a_doctor_that_talks_to_no_server_imports_no_http_client(tmp_path: Path) -> None:
+    """--no-discover and no --server: nothing of it speaks HTTP, so neither httpx nor asyncio
+    nor ssl is paid for (about 40 ms of CPU, which a cold run pays beside OpenCode's calls)."""
+    done = run(
+        [sys.executable, "-m", "orch_doctor", "--no-discover", "--opencode", str(tmp_path / "none"),
+         "--dir", str(tmp_path), "--format", "json"],
+        PYTHONPROFILEIMPORTTIME="1", ORCH_DOCTOR_CACHE_DIR=str(tmp_path / "cache"),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert json.loads(done.stdout)["checks"], done.stdout[:2000]
+    modules = imported(done.stderr)
+    assert "orch_doctor.clients.check" in modules  # the checks that could have pulled them in
+    assert not modules & {"httpx", "httpcore", "asyncio", "ssl"}
+
+
 def test_a_program_that_mounts_the_group_keeps_httpx_as_it_is() -> None:
     script = (
         "import sys\n"

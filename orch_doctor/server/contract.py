@@ -5,13 +5,10 @@ are given; comparing them with what a client assumes is the clients stage's."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-import httpx
 
 from orch_doctor.server.credentials import Credentials, split_userinfo
 from orch_doctor.server.openapi import METHODS
@@ -19,6 +16,8 @@ from orch_doctor.server.tls import tls_verify
 from orch_doctor.server.types import route_key
 
 if TYPE_CHECKING:
+    import httpx
+
     from orch_doctor.schemas.shapes import ShapeJSON
 
 #: $ref chains and nested schemas followed this deep (a document is data, never trusted)
@@ -102,6 +101,10 @@ def probe_calls(
 ) -> CallsProbe:
     """``routes``: "METHOD /path" names; ``live_paths``: GET paths to read with credentials;
     ``anonymous_path``: one GET path to read without any."""
+    import asyncio
+
+    import httpx
+
     from orch_doctor.server.probe import normalise_url
 
     bare, from_url = split_userinfo(url)
@@ -145,6 +148,8 @@ def probe_calls(
 async def _document(
     client: httpx.AsyncClient, base: str, timeout_s: float, creds: Credentials | None
 ) -> tuple[Mapping[str, Any] | None, str | None]:
+    import httpx
+
     from orch_doctor.server.probe import DOC_CAP, DOC_TIMEOUT_S, _Failed, _get
 
     try:
@@ -168,6 +173,8 @@ async def _document(
 async def _live(
     client: httpx.AsyncClient, base: str, path: str, timeout_s: float, creds: Credentials | None
 ) -> LiveAnswer:
+    import httpx
+
     from orch_doctor.server.probe import _Failed, _get
 
     try:

@@ -9,8 +9,11 @@ environment (the client may speak TLS to it), keeps the default trust store."""
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
 
 #: the variables httpx reads proxies from (trust_env), in either case
 PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
@@ -28,6 +31,8 @@ def tls_verify(urls: Iterable[str], env: Mapping[str, str] | None = None) -> ssl
     that trusts no CA (no TLS is expected: any handshake fails)."""
     if proxied(env) or any(not u.strip().lower().startswith("http://") for u in urls):
         return True
+    import ssl  # httpx imports it anyway; a caller that only decides does not
+
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname, no CA
 
 
