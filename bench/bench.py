@@ -1,7 +1,7 @@
 """Speed of orch-doctor against its targets, measured in one run on a real OpenCode release.
 
-    .venv/bin/python -m bench.bench [--release 1.18.33] [--runs 5] [--warm-runs 20]
-                                    [--wait-runs 3] [--part all|decision|waits] [--out FILE]
+    .venv/bin/python -m bench.bench [--release 1.18.33] [--runs 9] [--warm-runs 20]
+                                    [--wait-runs 5] [--part all|decision|waits] [--out FILE]
 
 Prints one line per figure (median over the runs), its target and whether it is met:
 
@@ -211,13 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--release", default="1.18.33", help="OpenCode release (default %(default)s)"
     )
     parser.add_argument(
-        "--runs", type=int, default=5, help="runs of the cold, floor and serial figures"
+        "--runs", type=int, default=9, help="runs of the cold, floor and serial figures"
     )
     parser.add_argument(
         "--warm-runs", type=int, default=20, help="runs of each warm CLI figure (default 20)"
     )
     parser.add_argument(
-        "--wait-runs", type=int, default=3,
+        "--wait-runs", type=int, default=5,
         help="rounds of the verify and spawn figures (default %(default)s; ~1 min each)",
     )  # fmt: skip
     parser.add_argument(
