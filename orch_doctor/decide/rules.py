@@ -369,8 +369,7 @@ def major_mismatch(caps: Capabilities, server: ServerStatus | None) -> MajorMism
             f"npm install -g @opencode/cli{pin}",
             (
                 f"keep OpenCode {client} and give it a server of its own release: "
-                "opencode serve --port 4096 --hostname 127.0.0.1, then --server "
-                "http://127.0.0.1:4096",
+                f"{SERVE_1X_FIX}, then --server http://127.0.0.1:4096",
             ),
         )
     pin = f"@{server.version}" if server.version else "@1"

@@ -10,8 +10,10 @@ def render_servers(
     statuses: list[ServerStatus],
     discovered: bool,
     advice: dict[str, list[Advisory]],
-    start_fix: str = "opencode serve --port 4096 --hostname 127.0.0.1",
+    start_fix: str,
 ) -> None:
+    """The servers' verdicts for a person; ``start_fix``: the installed CLI's own way to start a
+    server (decide.rules.start_server_fix), said when none was found."""
     from orch_doctor.report.console import make_console
     from orch_doctor.report.console import shown as escape
 

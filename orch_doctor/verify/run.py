@@ -26,7 +26,7 @@ from orch_doctor.decide.request import SpawnRequest
 from orch_doctor.decide.steps import SESSION_API_1X, Ref, SessionApi, SpawnPlan, Step
 from orch_doctor.errors import VerifyRefused
 from orch_doctor.execute.confirm import Confirmation
-from orch_doctor.execute.executor import Executor, StepReport
+from orch_doctor.execute.executor import Executor, StepReport, fill, url_path
 from orch_doctor.execute.spawn import SpawnResult, run_plan
 from orch_doctor.execute.terminal import (
     Terminal,
@@ -39,7 +39,7 @@ from orch_doctor.execute.terminal import (
 from orch_doctor.matrix.types import Matrix, StrategyName
 from orch_doctor.probe.types import Capabilities
 from orch_doctor.server.credentials import DEFAULT_USERNAME, Credentials, secrets_for
-from orch_doctor.server.types import ServerStatus
+from orch_doctor.server.types import ServerStatus, route_key
 from orch_doctor.verify.throwaway import (
     SERVE_1X,
     SERVE_2X,
@@ -622,15 +622,6 @@ def _project_dir(directory: str | None, run_dir: Path) -> Path:
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
-def _route(segments: tuple[str | Ref, ...], session_id: str | None = None) -> str:
-    """``session/{id}/abort`` of a plan's session routes: its route key (``session_id``
-    None) or its path for that session."""
-    return "/".join(
-        seg if isinstance(seg, str) else (session_id if session_id is not None else "{id}")
-        for seg in segments
-    )
-
-
 @dataclass
 class UserSessions:
     """The sessions a run made in a user's own server, and their removal by the plan's own
@@ -650,7 +641,15 @@ class UserSessions:
 
     def route_keys(self) -> tuple[str, str]:
         """The route keys of DELETE (the session) and POST (stop its work)."""
-        return f"DELETE /{_route(self.api.session)}", f"POST /{_route(self.api.abort)}"
+        any_id = {"session_id": "{id}"}
+        session, stop = (
+            "/" + "/".join(fill(s, any_id)) for s in (self.api.session, self.api.abort)
+        )
+        return route_key("DELETE", session), route_key("POST", stop)
+
+    def _path(self, segments: tuple[str | Ref, ...], session_id: str) -> str:
+        """``/session/ID/abort``: one of the plan's session routes for that session."""
+        return url_path(fill(segments, {"session_id": session_id}))
 
     def path(self, session_id: str) -> str:
         """The session's URL, for the removal hint ``--keep`` prints."""
@@ -659,7 +658,7 @@ class UserSessions:
             if self.api.directory_query
             else ""
         )
-        return f"{self.url}/{_route(self.api.session, session_id)}{query}"
+        return f"{self.url}{self._path(self.api.session, session_id)}{query}"
 
     def add(self, session_id: str) -> None:
         if session_id not in self.ids:
@@ -699,9 +698,9 @@ class UserSessions:
             for sid in todo:
                 try:
                     if self.routes is None or abort_route in self.routes:
-                        client.post(f"{self.url}/{_route(self.api.abort, sid)}", params=query)
+                        client.post(self.url + self._path(self.api.abort, sid), params=query)
                     answer = client.delete(
-                        f"{self.url}/{_route(self.api.session, sid)}", params=query
+                        self.url + self._path(self.api.session, sid), params=query
                     )
                 except httpx.HTTPError as exc:
                     self.problems.append(f"session {sid} in {self.url}: {type(exc).__name__}")
