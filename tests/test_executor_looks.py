@@ -28,7 +28,7 @@ from orch_doctor.execute.executor import (
     StepFailed,
     poll_pause,
 )
-from orch_doctor.execute.spawn import run_plan
+from orch_doctor.execute.spawn import SpawnResult, run_plan
 from orch_doctor.execute.terminal import TmuxWindowTerminal
 from tests.support.tmux import needs_tmux, own_tmux_session
 from tests.test_placeholders import CAPS, MATRIX, SID, Server, serving
@@ -170,6 +170,16 @@ class ReadyTerminal(LookingTerminal):
         super().__init__(ready_at=1)
 
 
+def _run_ready(url: str, plan: SpawnPlan) -> tuple[SpawnResult, ReadyTerminal]:
+    """``plan`` run on the server at ``url`` with a TUI that is ready at the first look."""
+    terminal = ReadyTerminal()
+    executor = Executor(base_url=url, terminal_factory=lambda: terminal, env={})  # type: ignore[arg-type,return-value]
+    try:
+        return run_plan(executor, plan, target=None, prompt_on_screen=False), terminal
+    finally:
+        executor.close()
+
+
 def test_the_confirmation_takes_the_answer_the_last_step_read() -> None:
     """The plan's last step (the prompt stored as a user message) read the session's messages
     after every step ran: the confirmation judges that answer (and a fresh screen) instead of
@@ -178,12 +188,7 @@ def test_the_confirmation_takes_the_answer_the_last_step_read() -> None:
     with serving(Server()) as server:
         plan = _attach_plan(server.url, prompt)
         assert plan.steps[-1].kind == "wait"
-        terminal = ReadyTerminal()
-        executor = Executor(base_url=server.url, terminal_factory=lambda: terminal, env={})  # type: ignore[arg-type,return-value]
-        try:
-            outcome = run_plan(executor, plan, target=None, prompt_on_screen=False)
-        finally:
-            executor.close()
+        outcome, terminal = _run_ready(server.url, plan)
     assert outcome.ok, outcome.to_json()
     assert outcome.confirmation is not None and outcome.confirmation.verified
     checks = {c.name: c for c in outcome.confirmation.checks}
@@ -223,11 +228,6 @@ def test_a_confirmation_the_reused_answer_does_not_hold_reads_the_server_again()
     with serving(Server()) as server:
         plan = _attach_plan(server.url, prompt)
         shorter = replace(plan, steps=plan.steps[:-1])
-        terminal = ReadyTerminal()
-        executor = Executor(base_url=server.url, terminal_factory=lambda: terminal, env={})  # type: ignore[arg-type,return-value]
-        try:
-            outcome = run_plan(executor, shorter, target=None, prompt_on_screen=False)
-        finally:
-            executor.close()
+        outcome, _ = _run_ready(server.url, shorter)
     assert outcome.ok, outcome.to_json()
     assert len(server.requests("GET", f"/session/{SID}/message")) == 1
